@@ -1,0 +1,42 @@
+# Two commands do all the set-up on a machine with nothing but python3:
+#   make demo   fits the bundled data and writes the figures into kmix-demo/
+#   make test   runs the test suite
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP_RUN := $(VENV)/.installed-run
+STAMP_DEV := $(VENV)/.installed-dev
+STAMP_BENCH := $(VENV)/.installed-bench
+JOBS ?= 2
+
+.PHONY: demo test bench clean venv
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP_RUN): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $@ $(STAMP_RUN)
+
+$(STAMP_BENCH): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet -e '.[dev,bench]'
+	touch $@ $(STAMP_DEV) $(STAMP_RUN)
+
+venv: $(STAMP_DEV)
+
+demo: $(STAMP_RUN)
+	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out kmix-demo
+
+test: $(STAMP_DEV)
+	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) -q
+
+bench: $(STAMP_BENCH)
+	MPLBACKEND=Agg $(PY) bench/run.py
+
+clean:
+	rm -rf $(VENV) kmix-demo build dist src/*.egg-info .pytest_cache .hypothesis

@@ -1,0 +1,36 @@
+"""kmix: fit and see.
+
+k-means and Gaussian mixtures fitted by EM with every iteration recorded and
+drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c solved
+through its dual.
+"""
+
+from . import datasets
+from .exceptions import (
+    ConvergenceWarning,
+    DataError,
+    KmixError,
+    MissingDependencyError,
+    NotFittedError,
+    NumericalError,
+)
+from .io import load_data, load_model, save_model
+from .models import History, KMeans
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "KMeans",
+    "History",
+    "load_data",
+    "save_model",
+    "load_model",
+    "datasets",
+    "KmixError",
+    "DataError",
+    "NotFittedError",
+    "NumericalError",
+    "MissingDependencyError",
+    "ConvergenceWarning",
+    "__version__",
+]

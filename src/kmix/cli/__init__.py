@@ -1,0 +1,1 @@
+"""The ``kmix`` command line: parses arguments, calls the library, prints results."""

@@ -1,0 +1,49 @@
+"""Exceptions and warnings raised by kmix.
+
+Every error kmix raises on purpose derives from :class:`KmixError`, so a caller can
+catch them all at once; the ones about bad input also derive from ``ValueError`` so
+that code written for scikit-learn keeps working.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "KmixError",
+    "DataError",
+    "NotFittedError",
+    "ConvergenceWarning",
+    "NumericalError",
+    "MissingDependencyError",
+]
+
+
+class KmixError(Exception):
+    """Base class of every error raised by kmix."""
+
+
+class DataError(KmixError, ValueError):
+    """Input data that cannot be used: unreadable, wrongly shaped, not finite, ...
+
+    The message names the source (file or dataset) where there is one, the row and
+    column where it can, and the problem.
+    """
+
+
+class NotFittedError(KmixError, ValueError, AttributeError):
+    """A fitted attribute or a prediction was asked of an estimator before ``fit``."""
+
+
+class NumericalError(KmixError, ArithmeticError):
+    """A numerical step failed (for instance a Cholesky factorisation); the message
+    says what to change."""
+
+
+class MissingDependencyError(KmixError, ImportError):
+    """An optional dependency is needed for the requested feature."""
+
+
+class ConvergenceWarning(UserWarning):
+    """The iteration stopped at ``max_iter`` or a degenerate case was met.
+
+    A warning, not an error: the fitted result is still usable.
+    """

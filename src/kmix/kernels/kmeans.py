@@ -1,0 +1,189 @@
+"""k-means kernels: nearest-centre assignment, per-block statistics, centre update."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+import scipy.sparse
+
+__all__ = [
+    "KMeansStats",
+    "squared_norms",
+    "assign",
+    "block_statistics",
+    "merge_statistics",
+    "update_centers",
+    "squared_distances",
+]
+
+# Rows per block: a block's distance matrix (rows x k) plus its share of X stay
+# within a few MB, so the GEMM output is reused while still in cache.
+DEFAULT_BLOCK_BYTES = 4 * 2**20
+
+
+def block_rows(n_clusters: int, n_features: int, itemsize: int = 8) -> int:
+    """Rows per block so that one block's distances and data take about 4 MiB."""
+    per_row = (n_clusters + n_features) * itemsize
+    return int(max(256, min(65536, DEFAULT_BLOCK_BYTES // max(per_row, 1))))
+
+
+class KMeansStats(NamedTuple):
+    """Sufficient statistics of one block of data for one Lloyd iteration.
+
+    All fields merge by :func:`merge_statistics`; the statistics of ``X[:m]`` merged
+    with those of ``X[m:]`` equal those of ``X``.
+    """
+
+    weight_sums: np.ndarray  # (k,) float64: total sample weight per cluster
+    sums: np.ndarray  # (k, d) float64: weighted sum of the points per cluster
+    ssd: float  # weighted SSD of the new labels w.r.t. the centres used
+    ssd_previous: float  # weighted SSD of the previous labels w.r.t. the same centres
+    n_changed: int  # points whose label differs from the previous one
+    farthest_distances: np.ndarray  # (m,) largest distances to the assigned centre, descending
+    farthest_points: np.ndarray  # (m, d) the points with those distances
+
+
+def squared_norms(X: np.ndarray) -> np.ndarray:
+    """Row-wise squared Euclidean norms, shape (n,), in X's dtype."""
+    return np.einsum("ij,ij->i", X, X)
+
+
+def squared_distances(X: np.ndarray, centers: np.ndarray, x_norms: np.ndarray | None = None,
+                      center_norms: np.ndarray | None = None) -> np.ndarray:
+    """All squared distances ``||x - c||²``, shape (n, k), never negative.
+
+    Computed as ``||x||² - 2 x·c + ||c||²`` so the bulk of the work is one GEMM;
+    the data should be centred (as the models do) to keep the cancellation small.
+    """
+    if x_norms is None:
+        x_norms = squared_norms(X)
+    if center_norms is None:
+        center_norms = squared_norms(centers)
+    distances = X @ centers.T
+    distances *= -2.0
+    distances += center_norms
+    distances += x_norms[:, None]
+    np.maximum(distances, 0.0, out=distances)
+    return distances
+
+
+def assign(
+    X: np.ndarray,
+    centers: np.ndarray,
+    x_norms: np.ndarray,
+    center_norms: np.ndarray,
+    previous_labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+    """Nearest centre of each row of one block.
+
+    Parameters
+    ----------
+    X : ndarray (n, d)
+    centers : ndarray (k, d), same dtype as X
+    x_norms, center_norms : ndarray (n,), (k,)
+        Squared norms of the rows of X and of the centres.
+    previous_labels : ndarray (n,) of int, optional
+        When given, also return each point's squared distance to the current
+        position of its previous centre (the SSD after the previous update step).
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    min_distances : ndarray (n,) float, squared distance to the nearest centre
+    previous_distances : ndarray (n,) or None
+    """
+    distances = squared_distances(X, centers, x_norms, center_norms)
+    labels = np.argmin(distances, axis=1).astype(np.int32)
+    rows = np.arange(X.shape[0])
+    min_distances = distances[rows, labels]
+    previous = None if previous_labels is None else distances[rows, previous_labels]
+    return labels, min_distances, previous
+
+
+def block_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    labels: np.ndarray,
+    min_distances: np.ndarray,
+    n_clusters: int,
+    previous_labels: np.ndarray | None = None,
+    previous_distances: np.ndarray | None = None,
+) -> KMeansStats:
+    """Per-cluster weights and weighted sums of one block, plus SSDs and outliers.
+
+    Sums use a sparse (k x n) indicator product, O(n·d), instead of a dense
+    one-hot GEMM, O(n·k·d). The farthest ``k`` points (by distance to their own
+    centre) are kept so empty clusters can be re-seeded after a merge.
+    """
+    n = X.shape[0]
+    weight_sums = np.bincount(labels, weights=sample_weight, minlength=n_clusters).astype(np.float64)
+    indicator = scipy.sparse.csr_matrix(
+        (sample_weight.astype(np.float64, copy=False), (labels, np.arange(n))),
+        shape=(n_clusters, n),
+    )
+    sums = np.asarray(indicator @ X.astype(np.float64, copy=False))
+    weighted = sample_weight * min_distances
+    ssd = float(np.sum(weighted, dtype=np.float64))
+    if previous_labels is None:
+        ssd_previous = float("nan")
+        n_changed = n
+    else:
+        ssd_previous = float(np.sum(sample_weight * previous_distances, dtype=np.float64))
+        n_changed = int(np.count_nonzero(labels != previous_labels))
+    m = min(n_clusters, n)
+    # Only points with positive weight may seed an empty cluster.
+    score = np.where(sample_weight > 0, min_distances, -1.0)
+    if m < n:
+        top = np.argpartition(score, n - m)[n - m:]
+    else:
+        top = np.arange(n)
+    top = top[np.argsort(-score[top], kind="stable")]
+    top = top[score[top] >= 0]
+    return KMeansStats(
+        weight_sums, sums, ssd, ssd_previous, n_changed,
+        min_distances[top].astype(np.float64), X[top].astype(np.float64),
+    )
+
+
+def merge_statistics(a: KMeansStats, b: KMeansStats) -> KMeansStats:
+    """Statistics of the union of two blocks."""
+    distances = np.concatenate([a.farthest_distances, b.farthest_distances])
+    points = np.concatenate([a.farthest_points, b.farthest_points])
+    keep = np.argsort(-distances, kind="stable")[: len(a.weight_sums)]
+    return KMeansStats(
+        a.weight_sums + b.weight_sums,
+        a.sums + b.sums,
+        a.ssd + b.ssd,
+        a.ssd_previous + b.ssd_previous,
+        a.n_changed + b.n_changed,
+        distances[keep],
+        points[keep],
+    )
+
+
+def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The adjustment step: each centre moves to the weighted mean of its points.
+
+    A cluster left with no weight never becomes NaN: its centre moves to the point
+    farthest from its own centre (the worst-served point), the second empty
+    cluster to the second-farthest point, and so on.
+
+    Returns
+    -------
+    new_centers : ndarray (k, d), dtype of ``centers``
+    empty : ndarray (k,) bool, the clusters that were re-seeded
+    """
+    empty = stats.weight_sums <= 0
+    new_centers = np.empty_like(centers)
+    filled = ~empty
+    new_centers[filled] = (stats.sums[filled] / stats.weight_sums[filled, None]).astype(centers.dtype)
+    empty_indices = np.flatnonzero(empty)
+    if empty_indices.size:
+        available = len(stats.farthest_distances)
+        for rank, cluster in enumerate(empty_indices):
+            if rank < available:
+                new_centers[cluster] = stats.farthest_points[rank]
+            else:  # fewer weighted points than clusters: keep the old centre
+                new_centers[cluster] = centers[cluster]
+    return new_centers, empty

@@ -1,0 +1,78 @@
+"""The estimator base: scikit-learn's parameter conventions without depending on it."""
+
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import numpy as np
+
+
+class BaseModel:
+    """Constructor parameters are stored as given; ``fit`` sets attributes ending in ``_``.
+
+    Provides ``get_params``/``set_params`` (so ``sklearn.base.clone`` and grid
+    searches work) and a repr that lists the parameters that differ from their
+    defaults.
+    """
+
+    _estimator_type: str = "clusterer"
+    _is_transformer: bool = False
+
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return sorted(
+            name
+            for name, parameter in signature.parameters.items()
+            if name != "self" and parameter.kind not in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD)
+        )
+
+    def get_params(self, deep: bool = True) -> dict[str, Any]:
+        """The constructor parameters and their current values."""
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> "BaseModel":
+        """Set constructor parameters; unknown names raise a ValueError."""
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise ValueError(
+                    f"invalid parameter {name!r} for {type(self).__name__}; "
+                    f"valid parameters: {', '.join(sorted(valid))}"
+                )
+            setattr(self, name, value)
+        return self
+
+    def __repr__(self) -> str:
+        defaults = {
+            name: parameter.default
+            for name, parameter in inspect.signature(type(self).__init__).parameters.items()
+        }
+        shown = []
+        for name, value in self.get_params().items():
+            default = defaults.get(name, inspect.Parameter.empty)
+            if isinstance(value, np.ndarray) or isinstance(default, np.ndarray):
+                changed = True
+            else:
+                try:
+                    changed = bool(value != default)
+                except Exception:
+                    changed = True
+            if changed:
+                text = f"array(shape={value.shape})" if isinstance(value, np.ndarray) else repr(value)
+                shown.append(f"{name}={text}")
+        return f"{type(self).__name__}({', '.join(shown)})"
+
+    def __sklearn_tags__(self):  # pragma: no cover - only scikit-learn calls this
+        # Called by scikit-learn's tooling (clone, check_estimator, pipelines),
+        # so scikit-learn is importable whenever this runs.
+        from sklearn.utils import Tags, TargetTags, TransformerTags
+
+        return Tags(
+            estimator_type=self._estimator_type,
+            target_tags=TargetTags(required=False),
+            transformer_tags=(
+                TransformerTags(preserves_dtype=["float64", "float32"]) if self._is_transformer else None
+            ),
+        )

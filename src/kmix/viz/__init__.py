@@ -1,0 +1,11 @@
+"""Figures and animations. The only part of kmix that imports matplotlib.
+
+Every function takes ``ax=None`` (a new figure is made when it is None), returns
+what it drew, and never calls ``plt.show()``. Cluster or component ``i`` has the
+same colour, :func:`color`, in every figure and every frame.
+"""
+
+from ._style import color, colors
+from .kmeans import plot_clusters, plot_ssd
+
+__all__ = ["color", "colors", "plot_clusters", "plot_ssd"]
