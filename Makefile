@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 JOBS ?= 2
 
-.PHONY: demo test bench clean venv
+.PHONY: demo test bench clean venv figures
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,3 +40,6 @@ bench: $(STAMP_BENCH)
 
 clean:
 	rm -rf $(VENV) kmix-demo build dist src/*.egg-info .pytest_cache .hypothesis
+
+figures: $(STAMP_RUN)
+	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out docs/figures

@@ -110,20 +110,24 @@ def check_array(
         raise DataError(f"{where}has dtype {X.dtype}, which is not numeric")
     if ensure_2d:
         if X.ndim != 2:
-            hint = " (reshape a single feature with X.reshape(-1, 1))" if X.ndim == 1 else ""
+            hint = (
+                ". Reshape your data: X.reshape(-1, 1) for a single feature, "
+                "X.reshape(1, -1) for a single sample"
+                if X.ndim == 1 else ""
+            )
             raise DataError(
                 f"{where}must be a 2-D array (n_samples, n_features), got {X.ndim}-D "
                 f"with shape {X.shape}{hint}"
             )
         if X.shape[0] < min_samples:
             raise DataError(
-                f"{where}has {X.shape[0]} rows (n_samples={X.shape[0]}); "
-                f"at least {min_samples} needed"
+                f"{where}has {X.shape[0]} rows: {X.shape[0]} sample(s) (shape={X.shape}) "
+                f"while a minimum of {min_samples} is required."
             )
         if X.shape[1] < min_features:
             raise DataError(
-                f"{where}has {X.shape[1]} columns (n_features={X.shape[1]}); "
-                f"at least {min_features} needed"
+                f"{where}has {X.shape[1]} columns: {X.shape[1]} feature(s) (shape={X.shape}) "
+                f"while a minimum of {min_features} is required."
             )
     target = X.dtype.type if X.dtype.type in targets else targets[0]
     if copy:

@@ -90,6 +90,9 @@ def load_data(source: Any, dtype: Any = np.float64) -> np.ndarray:
 
 
 def _read_npy(path: Path) -> np.ndarray:
+    with open(path, "rb") as handle:
+        if handle.read(6) != b"\x93NUMPY":
+            raise DataError(f"{path}: not a valid .npy file (no NumPy header)")
     try:
         array = np.load(path, allow_pickle=False)
     except ValueError as exc:

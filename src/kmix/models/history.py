@@ -52,6 +52,8 @@ class History:
         return bool(self._values.get(name))
 
     def __getattr__(self, name: str) -> np.ndarray:
+        if name.startswith("_"):  # not a field; keeps copy and pickle away from recursion
+            raise AttributeError(name)
         values = self.__dict__.get("_values", {}).get(name)
         if not values:
             raise AttributeError(

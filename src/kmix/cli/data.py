@@ -1,0 +1,55 @@
+"""``kmix data``: look at a data set before fitting it."""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from .. import datasets
+from ..io import load_data
+from ._common import format_table, say
+
+EPILOG = """examples:
+  kmix data info samples_3
+  kmix data info points.csv
+  kmix data list
+"""
+
+
+def register(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "data",
+        help="describe a data file or list the bundled datasets",
+        description="Describe a data file (.npy, .npz, .csv, .tsv, .txt) or a bundled dataset.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    actions = parser.add_subparsers(dest="action", metavar="ACTION")
+    info = actions.add_parser(
+        "info", help="shape, dtype and a per-column summary",
+        epilog="example:\n  kmix data info samples_2", formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    info.add_argument("data", metavar="DATA", help="a data file or a bundled dataset name")
+    info.set_defaults(func=run_info)
+    listing = actions.add_parser("list", help="the bundled datasets")
+    listing.set_defaults(func=run_list)
+    parser.set_defaults(func=lambda args: parser.print_help() or 2)
+
+
+def run_info(args: argparse.Namespace) -> int:
+    X = load_data(args.data)
+    say(f"{args.data}: {X.shape[0]} samples x {X.shape[1]} features, {X.dtype}")
+    rows = []
+    for j in range(X.shape[1]):
+        column = X[:, j]
+        rows.append([j, float(column.mean()), float(column.std()), float(column.min()),
+                     float(np.median(column)), float(column.max())])
+    say(format_table(["column", "mean", "std", "min", "median", "max"], rows))
+    return 0
+
+
+def run_list(args: argparse.Namespace) -> int:
+    rows = [[name, description] for name, description in datasets.names().items()]
+    say(format_table(["name", "description"], rows))
+    return 0

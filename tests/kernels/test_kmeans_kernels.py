@@ -1,0 +1,92 @@
+"""k-means kernels: distances, statistics that merge, the update and empty clusters."""
+
+import numpy as np
+import pytest
+
+from kmix.kernels import kmeans as kk
+from kmix.kernels.seeding import kmeans_plusplus
+
+
+def _stats(X, w, C, previous=None):
+    labels, min_d, prev_d = kk.assign(X, C, kk.squared_norms(X), kk.squared_norms(C), previous)
+    return kk.block_statistics(X, w, labels, min_d, len(C), previous, prev_d)
+
+
+def test_squared_distances_match_brute_force(rng):
+    X = rng.normal(size=(300, 7))
+    C = rng.normal(size=(9, 7))
+    brute = ((X[:, None, :] - C[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_allclose(kk.squared_distances(X, C), brute, rtol=1e-12, atol=1e-12)
+    assert (kk.squared_distances(X, X[:5]) >= 0).all()
+
+
+@pytest.mark.parametrize("split", [1, 137, 299])
+def test_statistics_of_two_blocks_merge_into_those_of_the_whole(rng, split):
+    X = rng.normal(size=(300, 4))
+    w = rng.uniform(0.5, 2.0, size=300)
+    C = X[:6].copy()
+    previous = rng.integers(0, 6, size=300).astype(np.int32)
+    whole = _stats(X, w, C, previous)
+    merged = kk.merge_statistics(
+        _stats(X[:split], w[:split], C, previous[:split]),
+        _stats(X[split:], w[split:], C, previous[split:]),
+    )
+    np.testing.assert_allclose(merged.weight_sums, whole.weight_sums, rtol=1e-13)
+    np.testing.assert_allclose(merged.sums, whole.sums, rtol=1e-12, atol=1e-12)
+    assert merged.ssd == pytest.approx(whole.ssd, rel=1e-13)
+    assert merged.ssd_previous == pytest.approx(whole.ssd_previous, rel=1e-13)
+    assert merged.n_changed == whole.n_changed
+    np.testing.assert_allclose(merged.farthest_distances, whole.farthest_distances, rtol=1e-13)
+    np.testing.assert_allclose(merged.farthest_points, whole.farthest_points)
+
+
+def test_update_moves_centres_to_weighted_means(rng):
+    X = rng.normal(size=(200, 3))
+    w = rng.uniform(0.1, 3.0, size=200)
+    C = X[:4].copy()
+    labels, min_d, _ = kk.assign(X, C, kk.squared_norms(X), kk.squared_norms(C))
+    new, empty = kk.update_centers(kk.block_statistics(X, w, labels, min_d, 4), C)
+    assert not empty.any()
+    for j in range(4):
+        members = labels == j
+        np.testing.assert_allclose(new[j], np.average(X[members], axis=0, weights=w[members]))
+
+
+def test_empty_cluster_moves_to_the_farthest_point():
+    # Two tight groups and one far outlier; centre 2 sits where no point is nearest.
+    X = np.array([[0.0, 0.0], [0.1, 0.0], [5.0, 5.0], [5.1, 5.0], [20.0, 0.0]])
+    C = np.array([[0.0, 0.0], [5.0, 5.0], [-100.0, -100.0]])
+    w = np.ones(len(X))
+    labels, min_d, _ = kk.assign(X, C, kk.squared_norms(X), kk.squared_norms(C))
+    assert 2 not in labels
+    new, empty = kk.update_centers(kk.block_statistics(X, w, labels, min_d, 3), C)
+    np.testing.assert_array_equal(empty, [False, False, True])
+    np.testing.assert_array_equal(new[2], [20.0, 0.0])  # the outlier: farthest from its centre
+    assert np.isfinite(new).all()
+
+
+def test_two_empty_clusters_take_the_two_farthest_points():
+    X = np.array([[0.0], [0.2], [9.0], [-7.0]])
+    C = np.array([[0.0], [100.0], [200.0]])
+    labels, min_d, _ = kk.assign(X, C, kk.squared_norms(X), kk.squared_norms(C))
+    new, empty = kk.update_centers(kk.block_statistics(X, np.ones(4), labels, min_d, 3), C)
+    assert empty.tolist() == [False, True, True]
+    assert sorted(new[1:, 0].tolist()) == [-7.0, 9.0]
+
+
+def test_kmeans_plusplus_picks_distinct_well_spread_points(rng):
+    centers = np.array([[0, 0], [50, 0], [0, 50], [50, 50]], dtype=float)
+    X = np.concatenate([c + rng.normal(size=(50, 2)) for c in centers])
+    idx = kmeans_plusplus(X, 4, np.random.default_rng(0), np.ones(len(X)))
+    assert len(set(idx.tolist())) == 4
+    # one seed per blob
+    assert sorted((idx // 50).tolist()) == [0, 1, 2, 3]
+
+
+def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
+    X = rng.normal(size=(100, 2))
+    w = np.zeros(100)
+    w[:10] = 1.0
+    for seed in range(5):
+        idx = kmeans_plusplus(X, 5, np.random.default_rng(seed), w)
+        assert (idx < 10).all()

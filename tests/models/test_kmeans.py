@@ -1,0 +1,279 @@
+"""kmix.KMeans against scikit-learn, its properties, and its errors."""
+
+import warnings
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import kmix
+from kmix import ConvergenceWarning, KMeans
+from kmix import textbook
+
+sklearn = pytest.importorskip("sklearn")
+from sklearn.cluster import KMeans as SKKMeans  # noqa: E402
+from sklearn.datasets import load_digits, load_iris, make_blobs  # noqa: E402
+
+
+def _initial(X, k, seed):
+    return X[np.random.default_rng(seed).choice(len(X), k, replace=False)].copy()
+
+
+def _datasets():
+    blobs, _ = make_blobs(n_samples=2000, centers=7, n_features=5, cluster_std=2.5, random_state=3)
+    return {
+        "blobs": (blobs, 7),
+        "iris": (load_iris().data, 3),
+        "digits": (load_digits().data, 10),
+    }
+
+
+@pytest.mark.parametrize("name", ["blobs", "iris", "digits"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_same_labels_and_inertia_as_scikit_learn_from_same_centres(name, seed):
+    X, k = _datasets()[name]
+    C0 = _initial(X, k, seed)
+    ours = KMeans(k, init=C0, n_init=1).fit(X)
+    theirs = SKKMeans(k, init=C0, n_init=1, algorithm="lloyd").fit(X)
+    np.testing.assert_array_equal(ours.labels_, theirs.labels_)
+    assert ours.inertia_ == pytest.approx(theirs.inertia_, rel=1e-9)
+    np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_, rtol=1e-9, atol=1e-9)
+    if name != "digits":
+        # digits are small integers and the first centres are data points, so the
+        # first assignment has exact distance ties that each library's rounding
+        # breaks its own way; the paths can differ by an iteration before both
+        # reach the same fixed point (checked above).
+        assert ours.n_iter_ == theirs.n_iter_
+
+
+def test_passes_scikit_learn_check_estimator():
+    from sklearn.utils.estimator_checks import check_estimator
+
+    expected = {
+        "check_estimators_unfitted": (
+            "kmix raises its own NotFittedError (a ValueError and AttributeError, as "
+            "scikit-learn's is) so that kmix does not depend on scikit-learn at run time"
+        ),
+        "check_sample_weight_equivalence_on_dense_data": (
+            "the random k-means++ draws differ between weighted and repeated data; "
+            "with the same initial centres weights equal repetitions (tested below)"
+        ),
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        results = check_estimator(KMeans(n_clusters=3), expected_failed_checks=expected, on_fail=None)
+    failed = [r for r in results if r["status"] == "failed"]
+    assert not failed, [(r["check_name"], str(r["exception"])[:200]) for r in failed]
+    xfailed = {r["check_name"] for r in results if r["status"] == "xfail"}
+    assert xfailed <= set(expected)
+
+
+def test_inertia_belongs_to_returned_labels_and_centres(rng):
+    X = rng.normal(size=(400, 3))
+    for max_iter in (1, 2, 50):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model = KMeans(6, max_iter=max_iter, random_state=0).fit(X)
+        d = ((X - model.cluster_centers_[model.labels_]) ** 2).sum()
+        assert model.inertia_ == pytest.approx(d, rel=1e-10)
+        np.testing.assert_array_equal(model.labels_, model.predict(X))
+
+
+def test_sample_weight_integer_equals_repetition(rng):
+    X = rng.normal(size=(120, 2))
+    w = rng.integers(0, 4, size=120)
+    C0 = X[w > 0][:5]
+    weighted = KMeans(5, init=C0).fit(X, sample_weight=w)
+    repeated = KMeans(5, init=C0).fit(np.repeat(X, w, axis=0))
+    np.testing.assert_allclose(weighted.cluster_centers_, repeated.cluster_centers_, rtol=1e-10)
+    assert weighted.inertia_ == pytest.approx(repeated.inertia_, rel=1e-10)
+
+
+def test_float32_stays_float32(rng):
+    X = rng.normal(size=(300, 4)).astype(np.float32)
+    model = KMeans(4, random_state=0).fit(X)
+    assert model.cluster_centers_.dtype == np.float32
+    assert model.transform(X).dtype == np.float32
+    assert model.history_.centers.dtype == np.float32
+    model64 = KMeans(4, init=model.history_.centers[0].astype(np.float64)).fit(X.astype(np.float64))
+    np.testing.assert_array_equal(model.labels_, model64.labels_)
+
+
+def test_textbook_and_estimator_reach_the_same_centres():
+    X = kmix.datasets.load("samples_3")
+    _, centers, ssd, centers_history = textbook.k_means(X, 8, random_state=42)
+    model = KMeans(8, init="random", n_init=1, random_state=42).fit(X)
+    np.testing.assert_allclose(centers, model.cluster_centers_, rtol=1e-12)
+    np.testing.assert_allclose(centers_history, model.history_.centers, rtol=1e-12)
+    np.testing.assert_allclose(ssd, model.history_.ssd.reshape(-1), rtol=1e-12)
+
+
+def test_history_shapes_and_memory_do_not_grow_with_samples(rng):
+    X = rng.normal(size=(5000, 3))
+    model = KMeans(4, random_state=1, tol=0).fit(X)
+    h = model.history_
+    n = model.n_iter_
+    assert h.centers.shape == (n + 1, 4, 3)
+    assert h.ssd.shape == (n, 2)
+    assert h.n_changed.shape == (n,)
+    assert h.n_changed[0] == 5000
+    assert h.converged and h.n_changed[-1] == 0
+    stored = sum(getattr(h, f).size for f in h.fields())
+    assert stored < 20 * (n + 1) * 4  # O(iterations x k x d), not O(n_samples)
+    assert KMeans(4, random_state=1, record_history=False).fit(X).history_ is None
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    seed=st.integers(0, 2**31 - 1),
+    n=st.integers(10, 200),
+    d=st.integers(1, 6),
+    k=st.integers(1, 9),
+    weighted=st.booleans(),
+)
+def test_ssd_never_increases_at_any_half_step(seed, n, d, k, weighted):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d)) * rng.uniform(0.1, 10, size=d)
+    w = rng.uniform(0, 3, size=n) if weighted else None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        model = KMeans(min(k, n), init="random", n_init=1, random_state=seed, tol=0).fit(X, sample_weight=w)
+    ssd = model.history_.ssd.reshape(-1)
+    scale = max(ssd[0], 1e-300)
+    assert np.all(np.diff(ssd) <= 1e-10 * scale)
+
+
+def test_empty_cluster_never_gives_nan():
+    # Centre 2 starts far from everything: it is empty after the first assignment.
+    X = np.array([[0.0, 0.0], [0.2, 0.1], [5.0, 5.0], [5.2, 5.1], [30.0, 0.0], [30.5, 0.2]])
+    init = np.array([[0.0, 0.0], [5.0, 5.0], [-1000.0, -1000.0]])
+    model = KMeans(3, init=init).fit(X)
+    assert np.isfinite(model.cluster_centers_).all()
+    # it took the farthest point and then its neighbour: three real clusters
+    assert sorted(np.bincount(model.labels_).tolist()) == [2, 2, 2]
+    np.testing.assert_allclose(model.history_.centers[1][2], [30.5, 0.2])
+
+
+def test_fewer_distinct_points_than_clusters_warns():
+    X = np.array([[0.0, 0.0]] * 5 + [[1.0, 1.0]] * 5)
+    with pytest.warns(ConvergenceWarning, match="distinct clusters"):
+        model = KMeans(3, random_state=0).fit(X)
+    assert np.isfinite(model.cluster_centers_).all()
+
+
+def test_callback_can_stop_early(rng):
+    X = rng.normal(size=(500, 2))
+    seen = []
+
+    def callback(iteration, state):
+        seen.append((iteration, state.ssd_assignment, state.centers.shape))
+        return iteration == 2
+
+    model = KMeans(5, init="random", random_state=0, callback=callback, tol=0, n_init=1).fit(X)
+    assert model.n_iter_ == 2 and model.history_.stopped_by_callback
+    assert [s[0] for s in seen] == [1, 2]
+    assert len(model.history_.ssd) == 2
+    d = ((X - model.cluster_centers_[model.labels_]) ** 2).sum()
+    assert model.inertia_ == pytest.approx(d, rel=1e-10)
+
+
+def test_max_iter_reached_warns(rng):
+    X = rng.normal(size=(500, 2))
+    with pytest.warns(ConvergenceWarning, match="did not converge"):
+        model = KMeans(10, max_iter=1, tol=0, random_state=0).fit(X)
+    assert model.n_iter_ == 1
+
+
+def test_transform_predict_score(rng):
+    X = rng.normal(size=(200, 3))
+    model = KMeans(4, random_state=0).fit(X)
+    D = model.transform(X)
+    assert D.shape == (200, 4)
+    brute = np.sqrt(((X[:, None] - model.cluster_centers_[None]) ** 2).sum(-1))
+    np.testing.assert_allclose(D, brute, atol=1e-10)
+    np.testing.assert_array_equal(model.predict(X), D.argmin(axis=1))
+    assert model.score(X) == pytest.approx(-model.inertia_, rel=1e-10)
+    np.testing.assert_array_equal(KMeans(4, random_state=0).fit_predict(X), model.labels_)
+
+
+def test_n_init_keeps_the_best_run(rng):
+    X = rng.normal(size=(300, 2))
+    single = [KMeans(6, init="random", n_init=1, random_state=s).fit(X).inertia_ for s in range(5)]
+    best = KMeans(6, init="random", n_init=10, random_state=0).fit(X)
+    assert best.inertia_ <= max(single)
+
+
+def test_translation_equivariance(rng):
+    X = rng.normal(size=(300, 3))
+    C0 = X[:5].copy()
+    shift = np.array([1e3, -2e3, 5e2])
+    a = KMeans(5, init=C0).fit(X)
+    b = KMeans(5, init=C0 + shift).fit(X + shift)
+    np.testing.assert_array_equal(a.labels_, b.labels_)
+    np.testing.assert_allclose(a.cluster_centers_ + shift, b.cluster_centers_, rtol=1e-10)
+
+
+def test_permutation_invariance(rng):
+    X = rng.normal(size=(300, 2))
+    C0 = X[:4].copy()
+    perm = rng.permutation(300)
+    a = KMeans(4, init=C0).fit(X)
+    b = KMeans(4, init=C0).fit(X[perm])
+    np.testing.assert_array_equal(a.labels_[perm], b.labels_)
+    assert a.inertia_ == pytest.approx(b.inertia_, rel=1e-10)
+
+
+X10 = np.random.default_rng(0).normal(size=(10, 2))
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({"n_clusters": 0}, r"n_clusters must be >= 1, got 0"),
+        ({"n_clusters": 11}, r"n_samples=10 should be >= n_clusters=11"),
+        ({"n_clusters": 2.5}, r"n_clusters must be an integer"),
+        ({"max_iter": 0}, r"max_iter must be >= 1, got 0"),
+        ({"tol": -1e-3}, r"tol must be >= 0.0"),
+        ({"init": "kmeans||"}, r"init must be 'k-means\+\+', 'random' or an array"),
+        ({"init": np.zeros((3, 2))}, r"init array has shape \(3, 2\); expected \(n_clusters, n_features\) = \(2, 2\)"),
+        ({"init": np.zeros((2, 5))}, r"init array has shape \(2, 5\)"),
+        ({"n_init": 0}, r"n_init must be >= 1"),
+        ({"n_init": "many"}, r"n_init must be 'auto'"),
+    ],
+)
+def test_bad_parameters_name_the_parameter(params, message):
+    params = {"n_clusters": 2, **params}
+    with pytest.raises(ValueError, match=message):
+        KMeans(**params).fit(X10)
+
+
+@pytest.mark.parametrize(
+    "weight, message",
+    [
+        (-np.ones(10), r"sample_weight must be non-negative"),
+        (np.zeros(10), r"sample_weight is all zero"),
+        (np.ones(9), r"sample_weight has 9 entries but X has 10 samples"),
+    ],
+)
+def test_bad_sample_weight(weight, message):
+    with pytest.raises(ValueError, match=message):
+        KMeans(2).fit(X10, sample_weight=weight)
+
+
+def test_predict_before_fit_and_wrong_width():
+    with pytest.raises(kmix.NotFittedError, match="not fitted yet"):
+        KMeans(2).predict(X10)
+    model = KMeans(2, random_state=0).fit(X10)
+    with pytest.raises(ValueError, match="X has 3 features, but KMeans is expecting 2"):
+        model.predict(np.zeros((4, 3)))
+
+
+def test_get_set_params_and_repr():
+    model = KMeans(3, tol=0.5)
+    assert model.get_params()["tol"] == 0.5
+    model.set_params(n_clusters=4)
+    assert model.n_clusters == 4
+    assert "n_clusters=4" in repr(model) and "tol=0.5" in repr(model)
+    with pytest.raises(ValueError, match="invalid parameter 'bogus'"):
+        model.set_params(bogus=1)
