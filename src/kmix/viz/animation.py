@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._frames import check_animation_path, render, select_frames, write_frames
+from ._frames import BlitRenderer, check_animation_path, select_frames, write_frames
 from ._projection import fit_projection
 from ._style import axis_labels, color
 
@@ -148,7 +148,8 @@ def animate_kmeans(
     ax.set_xlim(*xlim)
     ax.set_ylim(*ylim)
     axis_labels(ax, projection)
-    title = ax.set_title("")
+    # A representative title so the layout leaves room for it.
+    title = ax.set_title(f"k-means, k = {k}: iteration {n_iter}: assignment, SSD {ssd.max():.6g}")
     curve = None
     if objective_ax is not None:
         steps = np.arange(2 * n_iter) / 2.0
@@ -162,6 +163,8 @@ def animate_kmeans(
         objective_ax.set_ylabel("SSD")
         objective_ax.set_title("SSD after each half-step")
 
+    dynamic = [scatter, *trails, centres, title] + ([curve] if curve is not None else [])
+    renderer = BlitRenderer(figure, dynamic)
     rendered, captions = [], []
     for index in chosen:
         centre_step, label_step, caption, ssd_index = frames[index]
@@ -177,7 +180,7 @@ def animate_kmeans(
         if curve is not None:
             shown = 0 if ssd_index is None else ssd_index + 1
             curve.set_data(np.arange(shown) / 2.0, ssd.reshape(-1)[:shown])
-        rendered.append(render(figure))
+        rendered.append(renderer.frame())
         captions.append(caption)
     write_frames(rendered, path, fps)
     return AnimationInfo(path, len(rendered), captions)
