@@ -33,7 +33,7 @@ demo: $(STAMP_RUN)
 	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out kmix-demo
 
 test: $(STAMP_DEV)
-	MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) -q
 
 bench: $(STAMP_BENCH)
 	MPLBACKEND=Agg $(PY) bench/run.py

@@ -15,12 +15,14 @@ from .exceptions import (
     NumericalError,
 )
 from .io import load_data, load_model, save_model
-from .models import History, KMeans
+from .models import GaussianMixture, GaussianMixtureState, History, KMeans
 
 __version__ = "0.1.0"
 
 __all__ = [
     "KMeans",
+    "GaussianMixture",
+    "GaussianMixtureState",
     "History",
     "load_data",
     "save_model",

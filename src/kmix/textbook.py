@@ -17,7 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_int, check_random_state
+from ._validation import check_array, check_float, check_int, check_random_state
+from .kernels import gmm as gk
 from .kernels import kmeans as kk
 from .kernels.seeding import random_points
 
@@ -25,6 +26,11 @@ __all__ = [
     "assignment_step",
     "adjustment_step",
     "k_means",
+    "gaussian_log_density",
+    "gmm_log_likelihood",
+    "e_step",
+    "m_step",
+    "fit_gaussian_mixture",
 ]
 
 
@@ -181,3 +187,253 @@ def _plot_kmeans_iterations(data_points, result, centers_history, vis_interval) 
         _, ax = plt.subplots(figsize=(6, 6))
         plot_clusters(data_points, labels, centers, ax=ax)
         ax.set_title(f"Iteration {iteration:02d}")
+
+
+# --- Gaussian mixtures by EM (exercise section 3) ------------------------------------
+#
+# The exercise's student code exponentiated log-densities before summing them
+# (underflow to log 0 = -inf for far-away points), multiplied log-densities by
+# the weights in the E-step, looped over samples in the M-step and hard-coded
+# two dimensions. Here everything stays in log space until the responsibilities
+# are formed, the M-step is loop-free, and any dimension works.
+
+
+def _check_mixture(
+    samples: Any, weights: Any, means: Any, covariances: Any
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    X = check_array(samples, name="samples", dtype=np.float64)
+    d = X.shape[1]
+    means = check_array(means, name="means", dtype=np.float64)
+    k = means.shape[0]
+    if means.shape[1] != d:
+        raise ValueError(f"means must have shape (num_components, {d}) to match samples; got {means.shape}")
+    weights = check_array(weights, name="weights", dtype=np.float64, ensure_2d=False)
+    if weights.shape != (k,):
+        raise ValueError(f"weights must have shape ({k},), one per component; got {weights.shape}")
+    if np.any(weights < 0):
+        raise ValueError("weights must be non-negative")
+    covariances = check_array(covariances, name="covariances", dtype=np.float64, ensure_2d=False)
+    if covariances.shape != (k, d, d):
+        raise ValueError(f"covariances must have shape ({k}, {d}, {d}); got {covariances.shape}")
+    return X, weights, means, covariances
+
+
+def _cholesky(covariance: np.ndarray, name: str) -> np.ndarray:
+    try:
+        return np.linalg.cholesky(covariance)
+    except np.linalg.LinAlgError:
+        raise ValueError(
+            f"{name} is not positive definite (a collapsed component?); "
+            "use reg_covar > 0, fewer components or scaled data"
+        ) from None
+
+
+def _weighted_log_prob(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """log π_k + log N(x_i | μ_k, Σ_k), shape (N, k), never leaving log space."""
+    columns = [
+        gk.gaussian_log_density(X, means[j], _cholesky(covariances[j], f"covariances[{j}]"))
+        for j in range(means.shape[0])
+    ]
+    with np.errstate(divide="ignore"):  # a zero weight is a log-weight of -inf
+        return np.column_stack(columns) + np.log(weights)
+
+
+def gaussian_log_density(samples: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
+    """Log density of every sample under one Gaussian N(mean, covariance).
+
+    Through the Cholesky factor Σ = L Lᵀ: z = L⁻¹(x - μ) by a triangular solve
+    (no inverse is formed), log N = -½ (d log 2π + 2 Σ log L_jj + ‖z‖²).
+
+    Parameters
+    ----------
+    samples : ndarray (N, d)
+    mean : ndarray (d,)
+    covariance : ndarray (d, d), symmetric positive definite
+
+    Returns
+    -------
+    ndarray (N,) float64: log N(x_i | mean, covariance)
+    """
+    X = check_array(samples, name="samples", dtype=np.float64)
+    d = X.shape[1]
+    mean = check_array(mean, name="mean", dtype=np.float64, ensure_2d=False)
+    if mean.shape != (d,):
+        raise ValueError(f"mean must have shape ({d},) to match samples; got {mean.shape}")
+    covariance = check_array(covariance, name="covariance", dtype=np.float64)
+    if covariance.shape != (d, d):
+        raise ValueError(f"covariance must have shape ({d}, {d}); got {covariance.shape}")
+    return gk.gaussian_log_density(X, mean, _cholesky(covariance, "covariance"))
+
+
+def gmm_log_likelihood(samples: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> float:
+    """Log-likelihood Σ_i log Σ_k π_k N(x_i | μ_k, Σ_k) of the samples under a mixture.
+
+    The inner sum is a log-sum-exp of log π_k + log N: finite and accurate even
+    where every density underflows to 0 in float64 (points far from all means).
+
+    Parameters
+    ----------
+    samples : ndarray (N, d)
+    weights : ndarray (k,)
+    means : ndarray (k, d)
+    covariances : ndarray (k, d, d)
+
+    Returns
+    -------
+    float
+    """
+    X, weights, means, covariances = _check_mixture(samples, weights, means, covariances)
+    log_norm, _ = gk.log_prob_resp(_weighted_log_prob(X, weights, means, covariances))
+    return float(np.sum(log_norm))
+
+
+def e_step(samples: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """E-step: responsibilities p(z = k | x_i) under the current mixture.
+
+    r_ik = exp(log π_k + log N(x_i | μ_k, Σ_k) - log p(x_i)), with log p(x_i)
+    by log-sum-exp, so no density is exponentiated on its own.
+
+    Parameters
+    ----------
+    samples : ndarray (N, d)
+    weights : ndarray (k,)
+    means : ndarray (k, d)
+    covariances : ndarray (k, d, d)
+
+    Returns
+    -------
+    ndarray (N, k) float64; every row sums to 1.
+    """
+    X, weights, means, covariances = _check_mixture(samples, weights, means, covariances)
+    return gk.log_prob_resp(_weighted_log_prob(X, weights, means, covariances))[1]
+
+
+def m_step(
+    samples: np.ndarray, responsibilities: np.ndarray, *, reg_covar: float = 0.0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """M-step: new weights, means and covariances from the responsibilities.
+
+    N_k = Σ_i r_ik, π_k = N_k / N, μ_k = Σ_i r_ik x_i / N_k,
+    Σ_k = Σ_i r_ik (x_i - μ_k)(x_i - μ_k)ᵀ / N_k (+ reg_covar I), in any
+    dimension and without a Python loop over samples or components.
+
+    Parameters
+    ----------
+    samples : ndarray (N, d)
+    responsibilities : ndarray (N, k)
+        Non-negative; rows summing to 1 (as :func:`e_step` returns).
+    reg_covar : float, default 0.0
+        Added to every covariance's diagonal; 0 is the exercise's formula.
+
+    Returns
+    -------
+    weights : ndarray (k,)
+    means : ndarray (k, d)
+    covariances : ndarray (k, d, d)
+    """
+    X = check_array(samples, name="samples", dtype=np.float64)
+    resp = check_array(responsibilities, name="responsibilities", dtype=np.float64)
+    if resp.shape[0] != X.shape[0]:
+        raise ValueError(
+            f"responsibilities must have shape (N, num_components) with N={X.shape[0]}; got {resp.shape}"
+        )
+    if np.any(resp < 0):
+        raise ValueError("responsibilities must be non-negative")
+    reg_covar = check_float(reg_covar, "reg_covar", minimum=0.0)
+    k = resp.shape[1]
+    # Moments about the data mean c (not about 0) keep the subtraction
+    # Σ_k = S2/N_k - (μ_k - c)(μ_k - c)ᵀ small; the kernel does that step.
+    center = X.mean(axis=0)
+    centred = X - center
+    weight_sums = resp.sum(axis=0)
+    sums = resp.T @ centred  # (k, d): Σ_i r_ik (x_i - c)
+    # (k, d, d): Σ_i r_ik (x_i - c)(x_i - c)ᵀ for all k at once; einsum's plain
+    # loop (no `optimize`) builds no N x k x d temporary.
+    second = np.einsum("nk,ni,nj->kij", resp, centred, centred)
+    stats = gk.GMMStats(weight_sums, sums, second, np.broadcast_to(center, (k, X.shape[1])), 0.0, float(X.shape[0]))
+    return gk.estimate_parameters(stats, "full", reg_covar)
+
+
+def fit_gaussian_mixture(
+    samples: np.ndarray,
+    num_components: int,
+    num_iters: int = 30,
+    vis_interval: int = 5,
+    *,
+    random_state: Any = None,
+    tol: float | None = None,
+    reg_covar: float = 0.0,
+    plot: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Fit a Gaussian mixture by EM as the exercise describes it.
+
+    Initialisation: means at ``num_components`` distinct random data points,
+    identity covariances, uniform weights. Then E-step and M-step alternate;
+    after each M-step the log-likelihood L(i) of the new parameters is recorded.
+
+    Parameters
+    ----------
+    samples : ndarray (N, d)
+    num_components : int
+    num_iters : int, default 30
+        Number of EM iterations (fewer if ``tol`` stops the loop).
+    vis_interval : int, default 5
+        With ``plot=True``, draw the mixture after iterations 0, vis_interval, ...
+    random_state : int, Generator or None
+        Seed for the initial means: the same seed gives the same fit.
+    tol : float, optional
+        The exercise's stopping rule: stop once |L(i) - L(i-1)| < tol, with L(0)
+        the log-likelihood of the initial parameters. None runs all iterations.
+    reg_covar : float, default 0.0
+        Added to the covariances' diagonals in every M-step; 0 is the
+        exercise's algorithm, a small value (1e-6) keeps collapsing components
+        positive definite.
+    plot : bool, default False
+        Draw the intermediate mixtures (pyplot figures).
+
+    Returns
+    -------
+    weights : ndarray (num_components,)
+    means : ndarray (num_components, d)
+    covariances : ndarray (num_components, d, d)
+    log_likelihoods : ndarray (iterations run,)
+        Total log-likelihood of the samples after each iteration.
+    """
+    X = check_array(samples, name="samples", dtype=np.float64)
+    n, d = X.shape
+    k = check_int(num_components, "num_components", minimum=1, maximum=n)
+    num_iters = check_int(num_iters, "num_iters", minimum=1)
+    vis_interval = check_int(vis_interval, "vis_interval", minimum=1)
+    if tol is not None:
+        tol = check_float(tol, "tol", minimum=0.0)
+    reg_covar = check_float(reg_covar, "reg_covar", minimum=0.0)
+    rng = check_random_state(random_state)
+    means = X[random_points(X, k, rng)]
+    covariances = np.tile(np.eye(d), (k, 1, 1))
+    weights = np.full(k, 1.0 / k)
+    # One evaluation of log π_k + log N per iteration gives both L(i) and the
+    # responsibilities of the next E-step.
+    log_norm, resp = gk.log_prob_resp(_weighted_log_prob(X, weights, means, covariances))
+    previous = float(np.sum(log_norm))
+    log_likelihoods = []
+    for iteration in range(num_iters):
+        weights, means, covariances = m_step(X, resp, reg_covar=reg_covar)
+        log_norm, resp = gk.log_prob_resp(_weighted_log_prob(X, weights, means, covariances))
+        log_likelihood = float(np.sum(log_norm))
+        log_likelihoods.append(log_likelihood)
+        if plot and iteration % vis_interval == 0:
+            _plot_mixture(X, weights, means, covariances, f"After Iteration {iteration:02d}")
+        if tol is not None and abs(log_likelihood - previous) < tol:
+            break
+        previous = log_likelihood
+    return weights, means, covariances, np.array(log_likelihoods)
+
+
+def _plot_mixture(X, weights, means, covariances, title: str) -> None:
+    import matplotlib.pyplot as plt
+
+    from .viz import plot_gmm
+
+    _, ax = plt.subplots(figsize=(7, 7))
+    plot_gmm(X, (weights, means, covariances), ax=ax)
+    ax.set_title(title)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..io import load_data
 from ..models import KMeans
+from . import gmm
 from ._common import say
 from ._files import save_figure
 
@@ -19,7 +20,11 @@ def register(subparsers) -> None:
     parser = subparsers.add_parser(
         "demo",
         help="fit the bundled samples and write the figures",
-        description="k-means on samples_3 (k = 8) with the path of every centre and the SSD curve.",
+        description=(
+            "k-means on samples_3 (k = 8) with the path of every centre and the SSD curve; "
+            "a 5-component Gaussian mixture on samples_2 with its ellipses, log-likelihood "
+            "curve and density."
+        ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -43,7 +48,7 @@ def kmeans_figures(out: Path) -> list[Path]:
 
 
 # Each step writes its figures into the output folder and returns their paths.
-STEPS = [kmeans_figures]
+STEPS = [kmeans_figures, gmm.demo_figures]
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,9 +1,17 @@
 """Estimators with scikit-learn conventions, and the History they record."""
 
+from .gaussian_mixture import GaussianMixture, GaussianMixtureState
 from .history import History
 from .kmeans import KMeans, KMeansState
 
 # Models that kmix.io.save_model / load_model know how to store.
-SAVABLE_MODELS = (KMeans,)
+SAVABLE_MODELS = (KMeans, GaussianMixture)
 
-__all__ = ["History", "KMeans", "KMeansState", "SAVABLE_MODELS"]
+__all__ = [
+    "History",
+    "KMeans",
+    "KMeansState",
+    "GaussianMixture",
+    "GaussianMixtureState",
+    "SAVABLE_MODELS",
+]

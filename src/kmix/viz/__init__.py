@@ -6,6 +6,7 @@ same colour, :func:`color`, in every figure and every frame.
 """
 
 from ._style import color, colors
+from .gmm import plot_density, plot_gmm, plot_log_likelihood
 from .kmeans import plot_clusters, plot_ssd
 
-__all__ = ["color", "colors", "plot_clusters", "plot_ssd"]
+__all__ = ["color", "colors", "plot_clusters", "plot_ssd", "plot_gmm", "plot_log_likelihood", "plot_density"]

@@ -1,0 +1,676 @@
+"""Gaussian mixtures fitted by EM, with every iteration recorded."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+import numpy as np
+import scipy.linalg
+
+from .._typing import ArrayLike, CovarianceType, RandomStateLike
+from .._validation import (
+    check_array,
+    check_choice,
+    check_float,
+    check_int,
+    check_is_fitted,
+    check_n_features,
+    check_random_state,
+    check_sample_weight,
+)
+from ..exceptions import ConvergenceWarning, NumericalError
+from ..kernels import gmm as gk
+from ..kernels.kmeans import block_rows
+from ..kernels.seeding import kmeans_plusplus, random_points
+from ._base import BaseModel
+from .history import History
+
+__all__ = ["GaussianMixture", "GaussianMixtureState", "em"]
+
+_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
+
+
+class GaussianMixtureState(NamedTuple):
+    """What ``callback(iteration, state)`` receives after each EM iteration."""
+
+    iteration: int  # 1-based count of completed iterations
+    weights: np.ndarray  # (k,) after the M-step
+    means: np.ndarray  # (k, d) after the M-step
+    covariances: np.ndarray  # after the M-step, in the layout of covariance_type
+    log_likelihood: float  # mean log-likelihood of the parameters the iteration started from
+    change: float  # log_likelihood minus that of the previous iteration (inf at first)
+
+
+class MixtureParameters(NamedTuple):
+    """One set of mixture parameters, covariances in the layout of their type."""
+
+    weights: np.ndarray  # (k,)
+    means: np.ndarray  # (k, d)
+    covariances: np.ndarray  # (k, d, d) | (d, d) | (k, d) | (k,)
+    precisions_cholesky: np.ndarray  # same layout
+
+
+class EMResult(NamedTuple):
+    parameters: MixtureParameters
+    lower_bound: float
+    n_iter: int
+    converged: bool
+    history: History
+
+
+_HISTORY_FIELDS = {
+    "log_likelihood": (
+        "mean log-likelihood per unit of sample weight of the parameters after t iterations "
+        "(t = 0: the initial ones), computed in the E-step of iteration t + 1 (n_iter,)"
+    ),
+    "weights": "mixture weights: the initial ones, then after every M-step (n_iter + 1, k)",
+    "means": "means: the initial ones, then after every M-step (n_iter + 1, k, d)",
+    "covariances": (
+        "covariances as full matrices whatever covariance_type: the initial ones, then after "
+        "every M-step (n_iter + 1, k, d, d)"
+    ),
+}
+
+
+def _full(parameters: MixtureParameters, covariance_type: str) -> np.ndarray:
+    k, d = parameters.means.shape
+    return gk.full_covariances(parameters.covariances, covariance_type, k, d)
+
+
+# --- passes over the data (in memory, in row blocks) ----------------------------------
+
+
+def _blocks(X: np.ndarray, n_components: int):
+    step = block_rows(n_components, X.shape[1], X.dtype.itemsize)
+    for start in range(0, X.shape[0], step):
+        yield slice(start, min(start + step, X.shape[0]))
+
+
+def _log_weights(weights: np.ndarray) -> np.ndarray:
+    # A user may give a zero initial weight: log 0 = -inf is the right value.
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def statistics_pass(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    parameters: MixtureParameters,
+    covariance_type: str,
+) -> gk.GMMStats:
+    """E-step and sufficient statistics over X in row blocks, merged.
+
+    Moments are taken about the current means, so the M-step's subtraction is of
+    small numbers (see :func:`kmix.kernels.gmm.estimate_parameters`).
+    """
+    k = parameters.means.shape[0]
+    log_weights = _log_weights(parameters.weights)
+    shift = parameters.means.astype(np.float64)
+    stats = None
+    for rows in _blocks(X, k):
+        log_norm, resp = gk.e_step(
+            X[rows], parameters.means, parameters.precisions_cholesky, log_weights, covariance_type
+        )
+        block = gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
+        stats = block if stats is None else gk.merge_statistics(stats, block)
+    assert stats is not None
+    return stats
+
+
+def _statistics_from_resp(
+    X: np.ndarray, sample_weight: np.ndarray, resp: np.ndarray, covariance_type: str
+) -> gk.GMMStats:
+    """Statistics of given responsibilities, about their own weighted means.
+
+    Two passes: the first gives the means (moments about 0 are exact for them),
+    the second takes the second moments about those means, so the initial
+    covariances carry no cancellation error at all.
+    """
+    k = resp.shape[1]
+    d = X.shape[1]
+    origin = np.zeros((k, d))
+    # The first pass needs only N_k and the sums; "diag" is the cheapest layout
+    # for the second moments it carries along unused.
+    first = None
+    for rows in _blocks(X, k):
+        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], origin, "diag")
+        first = block if first is None else gk.merge_statistics(first, block)
+    assert first is not None
+    _, means, _ = gk.estimate_parameters(first, "diag", 0.0)
+    stats = None
+    for rows in _blocks(X, k):
+        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], means, covariance_type)
+        stats = block if stats is None else gk.merge_statistics(stats, block)
+    assert stats is not None
+    return stats
+
+
+def _update(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype, iteration: int | None):
+    try:
+        return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype))
+    except NumericalError as exc:
+        where = "initialisation" if iteration is None else f"EM iteration {iteration}"
+        raise NumericalError(f"{where}: {exc} (reg_covar={reg_covar:g})") from None
+
+
+def em(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    start: MixtureParameters,
+    *,
+    covariance_type: str,
+    reg_covar: float,
+    max_iter: int,
+    tol: float,
+    lower_bound: float = -np.inf,
+    record_parameters: bool = True,
+    callback: Callable[[int, GaussianMixtureState], Any] | None = None,
+) -> EMResult:
+    """EM iterations from ``start`` on validated X.
+
+    Iteration t: E-step with the current parameters, whose mean log-likelihood
+    L_t is computed on the way; M-step. Stops when |L_t - L_{t-1}| < tol (L_0 is
+    ``lower_bound``), at ``max_iter``, or when the callback returns True. The
+    returned ``lower_bound`` is the last L_t: the log-likelihood of the
+    parameters before the last M-step, as in scikit-learn.
+    """
+    history = History(_HISTORY_FIELDS)
+    parameters = start
+    if record_parameters:
+        history.append(
+            weights=parameters.weights, means=parameters.means,
+            covariances=_full(parameters, covariance_type),
+        )
+    converged = False
+    n_iter = 0
+    for iteration in range(1, max_iter + 1):
+        previous = lower_bound
+        stats = statistics_pass(X, sample_weight, parameters, covariance_type)
+        lower_bound = stats.log_likelihood / stats.total_weight
+        parameters = _update(stats, covariance_type, reg_covar, X.dtype, iteration)
+        n_iter = iteration
+        change = lower_bound - previous
+        history.append(log_likelihood=lower_bound)
+        if record_parameters:
+            history.append(
+                weights=parameters.weights, means=parameters.means,
+                covariances=_full(parameters, covariance_type),
+            )
+        history.n_iter = n_iter
+        stop = False
+        if callback is not None:
+            state = GaussianMixtureState(
+                iteration, parameters.weights.copy(), parameters.means.copy(),
+                parameters.covariances.copy(), float(lower_bound), float(change),
+            )
+            if callback(iteration, state) is True:
+                history.stopped_by_callback = True
+                stop = True
+        if abs(change) < tol:
+            converged = True
+            break
+        if stop:
+            break
+    history.converged = converged
+    return EMResult(parameters, float(lower_bound), n_iter, converged, history)
+
+
+# --- the estimator ------------------------------------------------------------------
+
+
+class GaussianMixture(BaseModel):
+    """Gaussian mixture model fitted by expectation-maximisation.
+
+    Parameters
+    ----------
+    n_components : int, default 1
+        Number of mixture components, from 1 to n_samples.
+    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
+        "full": each component has its own covariance matrix; "tied": all share
+        one; "diag": each has its own diagonal covariance; "spherical": each has
+        its own single variance.
+    tol : float, default 1e-3
+        EM stops when the mean log-likelihood per sample (per unit of sample
+        weight) changes by less than ``tol`` between two iterations.
+    reg_covar : float, default 1e-6
+        Added to the diagonal of every covariance, so that a collapsing
+        component (fewer points than dimensions, duplicate points) keeps a
+        positive-definite covariance.
+    max_iter : int, default 100
+        Most EM iterations per initialisation (0: only initialise).
+    n_init : int, default 1
+        Number of initialisations; the run with the highest final log-likelihood
+        is kept.
+    init_params : {"kmeans", "k-means++", "random", "random_from_data"}, default "kmeans"
+        Initial responsibilities: one-hot from :class:`kmix.KMeans` (one run);
+        one-hot on k-means++ seeds; uniform random, normalised; one-hot on
+        random data points. The initial parameters are the M-step of these.
+    weights_init : array-like (n_components,), optional
+        Initial weights, non-negative, summing to 1.
+    means_init : array-like (n_components, n_features), optional
+        Initial means.
+    precisions_init : array-like, optional
+        Initial precisions (inverse covariances): (k, d, d) for "full", (d, d)
+        for "tied", (k, d) for "diag", (k,) for "spherical"; symmetric positive
+        definite, or positive.
+    warm_start : bool, default False
+        Start a new ``fit`` from the fitted parameters (one initialisation).
+    random_state : int, numpy Generator or None
+        Seed of the initialisation and of :meth:`sample`.
+    record_history : {"auto", True, False}, default "auto"
+        Also record the weights, means and covariances (as full (k, d, d)
+        matrices) after every iteration in ``history_``; "auto" does so when
+        n_features <= 10. Memory O(n_iter x k x d²). The log-likelihood is
+        always recorded.
+    callback : callable, optional
+        ``callback(iteration, state)`` after every iteration, ``state`` a
+        :class:`GaussianMixtureState`. Returning True stops the run early.
+
+    Attributes
+    ----------
+    weights_ : ndarray (n_components,)
+    means_ : ndarray (n_components, n_features)
+    covariances_ : ndarray, layout of covariance_type
+    precisions_ : ndarray, layout of covariance_type
+    precisions_cholesky_ : ndarray, layout of covariance_type
+        Upper-triangular U with precision U Uᵀ (for "diag" and "spherical",
+        the square roots of the precisions).
+    converged_ : bool
+    n_iter_ : int
+    lower_bound_ : float
+        Mean log-likelihood computed in the E-step of the last iteration, i.e. of
+        the parameters before the last M-step (scikit-learn's definition).
+    lower_bounds_ : ndarray (n_iter_,)
+        The same for every iteration (``history_.log_likelihood``).
+    history_ : History
+        ``log_likelihood`` (n_iter,): entry t is the mean log-likelihood of the
+        parameters after t iterations (t = 0: the initial parameters), computed
+        in the E-step of iteration t + 1; it never decreases. With
+        ``record_history``: ``weights`` (n_iter + 1, k), ``means`` (n_iter + 1,
+        k, d), ``covariances`` (n_iter + 1, k, d, d), the initial parameters
+        first, so ``log_likelihood[t]`` belongs to ``weights[t]``.
+    n_features_in_ : int
+
+    Notes
+    -----
+    ``fit`` accepts ``sample_weight``: an integer weight w gives the same fit as
+    the point repeated w times, and a zero weight is the same as leaving the
+    point out. float32 data stays float32 (statistics are accumulated in
+    float64).
+    """
+
+    _estimator_type = "density_estimator"
+
+    def __init__(
+        self,
+        n_components: int = 1,
+        *,
+        covariance_type: CovarianceType = "full",
+        tol: float = 1e-3,
+        reg_covar: float = 1e-6,
+        max_iter: int = 100,
+        n_init: int = 1,
+        init_params: str = "kmeans",
+        weights_init: ArrayLike | None = None,
+        means_init: ArrayLike | None = None,
+        precisions_init: ArrayLike | None = None,
+        warm_start: bool = False,
+        random_state: RandomStateLike = None,
+        record_history: bool | str = "auto",
+        callback: Callable[[int, GaussianMixtureState], Any] | None = None,
+    ) -> None:
+        self.n_components = n_components
+        self.covariance_type = covariance_type
+        self.tol = tol
+        self.reg_covar = reg_covar
+        self.max_iter = max_iter
+        self.n_init = n_init
+        self.init_params = init_params
+        self.weights_init = weights_init
+        self.means_init = means_init
+        self.precisions_init = precisions_init
+        self.warm_start = warm_start
+        self.random_state = random_state
+        self.record_history = record_history
+        self.callback = callback
+
+    # --- checks -----------------------------------------------------------------
+    def _check_params(self, X: np.ndarray, sample_weight: np.ndarray) -> dict[str, Any]:
+        """Every constructor parameter, checked against X; returns the checked values."""
+        n_samples, n_features = X.shape
+        n_components = check_int(self.n_components, "n_components", minimum=1)
+        if n_components > n_samples:
+            raise ValueError(
+                f"n_components={n_components} must be <= n_samples={n_samples}: "
+                "a mixture needs at least as many points as components"
+            )
+        n_positive = int(np.count_nonzero(sample_weight > 0))
+        if n_components > n_positive:
+            raise ValueError(
+                f"n_components={n_components} must be <= the number of samples with positive "
+                f"sample_weight ({n_positive})"
+            )
+        covariance_type = check_choice(self.covariance_type, "covariance_type", gk.COVARIANCE_TYPES)
+        init_params = check_choice(self.init_params, "init_params", _INIT_PARAMS)
+        tol = check_float(self.tol, "tol", minimum=0.0)
+        reg_covar = check_float(self.reg_covar, "reg_covar", minimum=0.0)
+        max_iter = check_int(self.max_iter, "max_iter", minimum=0)
+        n_init = check_int(self.n_init, "n_init", minimum=1)
+        if not isinstance(self.warm_start, (bool, np.bool_)):
+            raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
+        if isinstance(self.record_history, str):
+            if self.record_history != "auto":
+                raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
+            record = n_features <= 10
+        elif isinstance(self.record_history, (bool, np.bool_)):
+            record = bool(self.record_history)
+        else:
+            raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
+        if self.callback is not None and not callable(self.callback):
+            raise ValueError(f"callback must be callable, got {self.callback!r}")
+        dtype = (X.dtype.type,)
+
+        weights_init = None
+        if self.weights_init is not None:
+            weights_init = check_array(self.weights_init, name="weights_init", dtype=dtype, ensure_2d=False)
+            if weights_init.shape != (n_components,):
+                raise ValueError(
+                    f"weights_init has shape {weights_init.shape}; expected (n_components,) = ({n_components},)"
+                )
+            if np.any(weights_init < 0):
+                raise ValueError(f"weights_init must be non-negative; got minimum {weights_init.min():g}")
+            atol = 1e-6 if X.dtype == np.float32 else 1e-8
+            total = float(np.sum(weights_init, dtype=np.float64))
+            if abs(total - 1.0) > atol:
+                raise ValueError(f"weights_init must sum to 1; got sum {total:.8g}")
+
+        means_init = None
+        if self.means_init is not None:
+            means_init = check_array(self.means_init, name="means_init", dtype=dtype, ensure_2d=False)
+            if means_init.shape != (n_components, n_features):
+                raise ValueError(
+                    f"means_init has shape {means_init.shape}; expected (n_components, n_features) = "
+                    f"({n_components}, {n_features})"
+                )
+
+        precisions_cholesky_init = None
+        if self.precisions_init is not None:
+            precisions_cholesky_init = self._check_precisions(
+                self.precisions_init, covariance_type, n_components, n_features, dtype
+            )
+        return dict(
+            n_components=n_components, covariance_type=covariance_type, init_params=init_params,
+            tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, record=record,
+            weights_init=weights_init, means_init=means_init,
+            precisions_cholesky_init=precisions_cholesky_init,
+        )
+
+    @staticmethod
+    def _check_precisions(precisions, covariance_type, n_components, n_features, dtype) -> np.ndarray:
+        """Check precisions_init; return its Cholesky factors (upper, U Uᵀ = Λ)."""
+        precisions = check_array(precisions, name="precisions_init", dtype=dtype, ensure_2d=False)
+        expected = {
+            "full": (n_components, n_features, n_features),
+            "tied": (n_features, n_features),
+            "diag": (n_components, n_features),
+            "spherical": (n_components,),
+        }[covariance_type]
+        names = {
+            "full": "(n_components, n_features, n_features)",
+            "tied": "(n_features, n_features)",
+            "diag": "(n_components, n_features)",
+            "spherical": "(n_components,)",
+        }[covariance_type]
+        if precisions.shape != expected:
+            raise ValueError(
+                f"precisions_init has shape {precisions.shape}; for covariance_type={covariance_type!r} "
+                f"expected {names} = {expected}"
+            )
+        if covariance_type in ("diag", "spherical"):
+            if np.any(precisions <= 0):
+                raise ValueError(
+                    f"precisions_init must be positive for covariance_type={covariance_type!r}; "
+                    f"got minimum {precisions.min():g}"
+                )
+            return gk.precision_cholesky_from_precisions(precisions, covariance_type)
+        stack = precisions[None] if covariance_type == "tied" else precisions
+        for j, matrix in enumerate(stack):
+            which = "precisions_init" if covariance_type == "tied" else f"precisions_init[{j}]"
+            # Relative test, with an absolute floor for rounding residue in near-zero entries.
+            if not np.allclose(matrix, matrix.T, rtol=1e-7, atol=1e-12 * float(np.abs(matrix).max())):
+                raise ValueError(f"{which} must be symmetric positive definite; it is not symmetric")
+            try:
+                np.linalg.cholesky(matrix.astype(np.float64))
+            except np.linalg.LinAlgError:
+                raise ValueError(
+                    f"{which} must be symmetric positive definite; it is not positive definite"
+                ) from None
+        return gk.precision_cholesky_from_precisions(precisions.astype(np.float64), covariance_type).astype(
+            precisions.dtype
+        )
+
+    # --- initialisation -------------------------------------------------------------
+    def _initial_resp(self, X: np.ndarray, weight: np.ndarray, n_components: int, init_params: str,
+                      rng: np.random.Generator) -> np.ndarray:
+        n_samples = X.shape[0]
+        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
+        if init_params == "kmeans":
+            from .kmeans import KMeans
+
+            with warnings.catch_warnings():
+                # The mixture reports its own convergence; k-means is only a start.
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                labels = KMeans(
+                    n_clusters=n_components, n_init=1, random_state=rng, record_history=False
+                ).fit(X, sample_weight=weight).labels_
+            resp[np.arange(n_samples), labels] = 1.0
+        elif init_params == "k-means++":
+            centred = X - np.average(X, axis=0, weights=weight).astype(X.dtype)
+            indices = kmeans_plusplus(centred, n_components, rng, weight)
+            resp[indices, np.arange(n_components)] = 1.0
+        elif init_params == "random":
+            resp[:] = rng.uniform(size=(n_samples, n_components))
+            resp /= resp.sum(axis=1, keepdims=True)
+        else:  # random_from_data
+            indices = random_points(X, n_components, rng, weight)
+            resp[indices, np.arange(n_components)] = 1.0
+        return resp
+
+    def _initial_parameters(self, X: np.ndarray, weight: np.ndarray, checked: dict[str, Any],
+                            rng: np.random.Generator) -> MixtureParameters:
+        covariance_type = checked["covariance_type"]
+        weights_init = checked["weights_init"]
+        means_init = checked["means_init"]
+        precisions_cholesky = checked["precisions_cholesky_init"]
+        if weights_init is None or means_init is None or precisions_cholesky is None:
+            resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
+            stats = _statistics_from_resp(X, weight, resp, covariance_type)
+            start = _update(stats, covariance_type, checked["reg_covar"], X.dtype, None)
+        else:
+            start = None
+        weights = start.weights if weights_init is None else weights_init
+        means = start.means if means_init is None else means_init
+        if precisions_cholesky is None:
+            covariances = start.covariances
+            precisions_cholesky = start.precisions_cholesky
+        else:
+            covariances = gk.covariances_from_precision_cholesky(precisions_cholesky, covariance_type)
+        return MixtureParameters(weights, means, covariances, precisions_cholesky)
+
+    # --- fitting --------------------------------------------------------------------
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixture":
+        """Estimate the mixture's parameters by EM.
+
+        Parameters
+        ----------
+        X : array-like (n_samples, n_features)
+            float32 data stays float32; other numeric types become float64.
+        y : ignored
+        sample_weight : array-like (n_samples,), optional
+            Non-negative weights, not all zero: weight w counts a point w times.
+
+        Returns
+        -------
+        self
+        """
+        X = check_array(X)
+        weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
+        checked = self._check_params(X, weight)
+        covariance_type = checked["covariance_type"]
+        rng = check_random_state(self.random_state)
+        warm = bool(self.warm_start) and hasattr(self, "converged_")
+        if warm:
+            check_n_features(self, X)
+            if self.means_.shape[0] != checked["n_components"] or getattr(
+                self, "_fitted_covariance_type", covariance_type
+            ) != covariance_type:
+                raise ValueError(
+                    "warm_start needs the same n_components and covariance_type as the fitted model"
+                )
+        n_init = 1 if warm else checked["n_init"]
+        best: EMResult | None = None
+        for _ in range(n_init):
+            if warm:
+                start = MixtureParameters(
+                    self.weights_.astype(X.dtype), self.means_.astype(X.dtype),
+                    self.covariances_.astype(X.dtype), self.precisions_cholesky_.astype(X.dtype),
+                )
+                lower_bound = self.lower_bound_
+            else:
+                start = self._initial_parameters(X, weight, checked, rng)
+                lower_bound = -np.inf
+            result = em(
+                X, weight, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
+                max_iter=checked["max_iter"], tol=checked["tol"], lower_bound=lower_bound,
+                record_parameters=checked["record"], callback=self.callback,
+            )
+            if best is None or result.lower_bound > best.lower_bound:
+                best = result
+        assert best is not None
+        if checked["max_iter"] > 0 and not best.converged and not best.history.stopped_by_callback:
+            warnings.warn(
+                f"GaussianMixture did not converge in max_iter={checked['max_iter']} iterations "
+                f"(tol={checked['tol']:g}); increase max_iter or tol, try another initialisation, "
+                "or check for degenerate data",
+                ConvergenceWarning,
+                stacklevel=2,
+            )
+        parameters = best.parameters
+        self.weights_ = parameters.weights
+        self.means_ = parameters.means
+        self.covariances_ = parameters.covariances
+        self.precisions_cholesky_ = parameters.precisions_cholesky
+        self.precisions_ = self._precisions(parameters.precisions_cholesky, covariance_type)
+        self.converged_ = bool(best.converged)
+        self.n_iter_ = int(best.n_iter)
+        self.lower_bound_ = float(best.lower_bound) if checked["max_iter"] > 0 else -math.inf
+        self.history_ = best.history
+        self.lower_bounds_ = (
+            best.history.log_likelihood if "log_likelihood" in best.history else np.empty(0)
+        )
+        self.n_features_in_ = X.shape[1]
+        self._fitted_covariance_type = covariance_type
+        return self
+
+    @staticmethod
+    def _precisions(precisions_cholesky: np.ndarray, covariance_type: str) -> np.ndarray:
+        # Λ = U Uᵀ
+        if covariance_type == "full":
+            return np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, 1, 2))
+        if covariance_type == "tied":
+            return precisions_cholesky @ precisions_cholesky.T
+        return precisions_cholesky**2
+
+    def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> np.ndarray:
+        """Fit, then return the most probable component of each row of X."""
+        return self.fit(X, sample_weight=sample_weight).predict(X)
+
+    # --- using a fitted model ----------------------------------------------------------
+    def _validated(self, X: ArrayLike) -> np.ndarray:
+        check_is_fitted(self, "means_")
+        X = check_array(X)
+        check_n_features(self, X)
+        return X
+
+    def _covariance_type_fitted(self) -> str:
+        return getattr(self, "_fitted_covariance_type", self.covariance_type)
+
+    def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
+        """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
+        covariance_type = self._covariance_type_fitted()
+        means = self.means_.astype(X.dtype, copy=False)
+        precisions_cholesky = self.precisions_cholesky_.astype(X.dtype, copy=False)
+        log_weights = _log_weights(self.weights_).astype(X.dtype, copy=False)
+        out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
+        for rows in _blocks(X, means.shape[0]):
+            out[rows] = gk.estimate_log_gaussian_prob(X[rows], means, precisions_cholesky, covariance_type)
+            out[rows] += log_weights
+        return out
+
+    def score_samples(self, X: ArrayLike) -> np.ndarray:
+        """log p(x) of every row of X under the mixture, shape (n_samples,)."""
+        X = self._validated(X)
+        return gk.log_prob_resp(self._weighted_log_prob(X))[0]
+
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+        """Mean log-likelihood per sample of X (weighted by sample_weight), higher is better."""
+        log_prob = self.score_samples(X)
+        weight = check_sample_weight(sample_weight, log_prob.shape[0], dtype=np.float64)
+        return float(np.dot(weight, log_prob.astype(np.float64)) / weight.sum())
+
+    def predict(self, X: ArrayLike) -> np.ndarray:
+        """Most probable component of each row of X, shape (n_samples,) int64."""
+        X = self._validated(X)
+        return np.argmax(self._weighted_log_prob(X), axis=1).astype(np.int64)
+
+    def predict_proba(self, X: ArrayLike) -> np.ndarray:
+        """Responsibilities p(component | x), shape (n_samples, n_components); rows sum to 1."""
+        X = self._validated(X)
+        return gk.log_prob_resp(self._weighted_log_prob(X))[1]
+
+    def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
+        """Draw from the fitted mixture.
+
+        Returns
+        -------
+        X : ndarray (n_samples, n_features) float64, grouped by component
+        labels : ndarray (n_samples,) int64, the component of each row
+        """
+        check_is_fitted(self, "means_")
+        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        rng = check_random_state(self.random_state)
+        covariance_type = self._covariance_type_fitted()
+        weights = self.weights_.astype(np.float64)
+        counts = rng.multinomial(n_samples, weights / weights.sum())
+        means = self.means_.astype(np.float64)
+        factors = self.precisions_cholesky_.astype(np.float64)
+        n_features = means.shape[1]
+        parts = []
+        for j, count in enumerate(counts):
+            noise = rng.standard_normal((int(count), n_features))
+            if covariance_type in ("full", "tied"):
+                upper = factors[j] if covariance_type == "full" else factors
+                # Σ = U⁻ᵀ U⁻¹: x = μ + U⁻ᵀ z, by a triangular solve Uᵀ y = z.
+                offsets = scipy.linalg.solve_triangular(upper, noise.T, trans="T", lower=False).T
+            else:
+                offsets = noise / factors[j]
+            parts.append(means[j] + offsets)
+        labels = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
+        return np.concatenate(parts, axis=0), labels
+
+    def _n_parameters(self) -> int:
+        k, d = self.means_.shape
+        return gk.n_parameters(k, d, self._covariance_type_fitted())
+
+    def bic(self, X: ArrayLike) -> float:
+        """Bayesian information criterion on X: -2 log L + p log n (lower is better)."""
+        X = self._validated(X)
+        return -2.0 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
+
+    def aic(self, X: ArrayLike) -> float:
+        """Akaike information criterion on X: -2 log L + 2 p (lower is better)."""
+        X = self._validated(X)
+        return -2.0 * self.score(X) * X.shape[0] + 2.0 * self._n_parameters()

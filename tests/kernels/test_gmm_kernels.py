@@ -1,0 +1,162 @@
+"""Gaussian-mixture kernels: densities against scipy, mergeable statistics, the M-step."""
+
+import numpy as np
+import pytest
+from scipy.stats import multivariate_normal
+
+from kmix.exceptions import NumericalError
+from kmix.kernels import gmm as gk
+
+TYPES = ("full", "tied", "diag", "spherical")
+
+
+def random_spd(rng, d, scale=1.0):
+    A = rng.normal(size=(d, d))
+    return scale * (A @ A.T / d + 0.5 * np.eye(d))
+
+
+def random_parameters(rng, k, d, covariance_type):
+    if covariance_type == "full":
+        covariances = np.stack([random_spd(rng, d) for _ in range(k)])
+    elif covariance_type == "tied":
+        covariances = random_spd(rng, d)
+    elif covariance_type == "diag":
+        covariances = rng.uniform(0.3, 2.0, size=(k, d))
+    else:
+        covariances = rng.uniform(0.3, 2.0, size=k)
+    means = rng.normal(scale=3.0, size=(k, d))
+    weights = rng.dirichlet(np.ones(k))
+    return weights, means, covariances
+
+
+def two_pass_reference(X, w, resp, reg_covar, covariance_type):
+    """The M-step written the obvious way, centred at the new means (two passes)."""
+    nk = (resp * w[:, None]).sum(axis=0) + 10 * np.finfo(float).eps
+    means = (resp * w[:, None]).T @ X / nk[:, None]
+    full = np.stack([((X - m).T * (resp[:, j] * w)) @ (X - m) / nk[j] for j, m in enumerate(means)])
+    d = X.shape[1]
+    if covariance_type == "full":
+        covariances = full + reg_covar * np.eye(d)
+    elif covariance_type == "tied":
+        covariances = np.einsum("k,kij->ij", nk, full) / nk.sum() + reg_covar * np.eye(d)
+    elif covariance_type == "diag":
+        covariances = np.diagonal(full, axis1=1, axis2=2) + reg_covar
+    else:
+        covariances = np.diagonal(full, axis1=1, axis2=2).mean(axis=1) + reg_covar
+    return nk / nk.sum(), means, covariances
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_log_gaussian_prob_matches_scipy(rng, covariance_type):
+    k, d = 3, 4
+    X = rng.normal(scale=3.0, size=(50, d))
+    _, means, covariances = random_parameters(rng, k, d, covariance_type)
+    precisions_cholesky = gk.compute_precision_cholesky(covariances, covariance_type)
+    full = gk.full_covariances(covariances, covariance_type, k, d)
+    got = gk.estimate_log_gaussian_prob(X, means, precisions_cholesky, covariance_type)
+    expected = np.column_stack([multivariate_normal(means[j], full[j]).logpdf(X) for j in range(k)])
+    np.testing.assert_allclose(got, expected, rtol=1e-11)
+
+
+@pytest.mark.parametrize("d", [1, 2, 7, 50])
+def test_gaussian_log_density_through_cholesky_matches_scipy(rng, d):
+    covariance = random_spd(rng, d)
+    mean = rng.normal(size=d)
+    X = rng.normal(size=(40, d)) * 2 + mean
+    got = gk.gaussian_log_density(X, mean, np.linalg.cholesky(covariance))
+    np.testing.assert_allclose(got, multivariate_normal(mean, covariance).logpdf(X), rtol=1e-10)
+
+
+def test_log_prob_resp_is_finite_where_every_density_underflows():
+    weighted = np.array([[-2000.0, -2001.0, -2005.0], [-1e5, -1e5, -1e5 + 3.0]])
+    assert np.all(np.exp(weighted[0]) == 0)  # the naive sum would give log 0
+    log_norm, resp = gk.log_prob_resp(weighted)
+    np.testing.assert_allclose(resp.sum(axis=1), 1.0)
+    expected = -2000.0 + np.log(1 + np.exp(-1.0) + np.exp(-5.0))
+    np.testing.assert_allclose(log_norm[0], expected, rtol=1e-14)
+    np.testing.assert_allclose(log_norm[1], -1e5 + 3.0 + np.log(1 + 2 * np.exp(-3.0)), rtol=1e-14)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_statistics_of_two_blocks_merge_into_those_of_the_whole(rng, covariance_type):
+    k, d, n, m = 3, 3, 90, 37
+    X = rng.normal(size=(n, d))
+    w = rng.uniform(0.0, 3.0, size=n)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    log_norm = rng.normal(size=n)
+    shift = rng.normal(size=(k, d))
+    whole = gk.block_statistics(X, w, resp, shift, covariance_type, log_norm)
+    merged = gk.merge_statistics(
+        gk.block_statistics(X[:m], w[:m], resp[:m], shift, covariance_type, log_norm[:m]),
+        gk.block_statistics(X[m:], w[m:], resp[m:], shift, covariance_type, log_norm[m:]),
+    )
+    for name in gk.GMMStats._fields:
+        np.testing.assert_allclose(getattr(merged, name), getattr(whole, name), rtol=1e-12, atol=1e-12)
+    assert merged.total_weight == pytest.approx(w.sum())
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_update_equals_the_two_pass_m_step_whatever_the_shift(rng, covariance_type):
+    k, d, n = 3, 4, 200
+    # Data far from the origin, shift far from the new means: the shifted-moment
+    # formula must still give the centred result.
+    X = rng.normal(size=(n, d)) * [1.0, 0.1, 3.0, 1.0] + 50.0
+    w = rng.integers(0, 4, size=n).astype(float)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    shift = X[:k] + rng.normal(size=(k, d))
+    stats = gk.block_statistics(X, w, resp, shift, covariance_type)
+    weights, means, covariances, precisions_cholesky = gk.update(stats, covariance_type, 1e-6)
+    ref_weights, ref_means, ref_covariances = two_pass_reference(X, w, resp, 1e-6, covariance_type)
+    np.testing.assert_allclose(weights, ref_weights, rtol=1e-13)
+    np.testing.assert_allclose(means, ref_means, rtol=1e-13)
+    np.testing.assert_allclose(covariances, ref_covariances, rtol=1e-10)
+    np.testing.assert_allclose(
+        precisions_cholesky, gk.compute_precision_cholesky(ref_covariances, covariance_type), rtol=1e-9
+    )
+
+
+def test_empty_component_gets_a_finite_mean_and_reg_covar():
+    X = np.array([[0.0, 0.0], [1.0, 1.0], [2.0, 0.5]])
+    resp = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0]])
+    stats = gk.block_statistics(X, np.ones(3), resp, np.zeros((2, 2)), "full")
+    weights, means, covariances, _ = gk.update(stats, "full", 1e-3)
+    assert np.all(np.isfinite(means)) and weights[1] < 1e-14
+    np.testing.assert_allclose(covariances[1], 1e-3 * np.eye(2))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_precision_cholesky_is_upper_and_factors_the_precision(rng, covariance_type):
+    _, _, covariances = random_parameters(rng, 3, 4, covariance_type)
+    U = gk.compute_precision_cholesky(covariances, covariance_type)
+    stack_u = U[None] if covariance_type == "tied" else U
+    stack_c = covariances[None] if covariance_type == "tied" else covariances
+    for u, c in zip(stack_u, stack_c):
+        np.testing.assert_array_equal(u, np.triu(u))
+        np.testing.assert_allclose(u @ u.T @ c, np.eye(4), atol=1e-12)
+    # Back from the factors, and the same factors from the precisions themselves.
+    np.testing.assert_allclose(gk.covariances_from_precision_cholesky(U, covariance_type), covariances, rtol=1e-12)
+    precisions = np.linalg.inv(covariances)
+    np.testing.assert_allclose(gk.precision_cholesky_from_precisions(precisions, covariance_type), U, rtol=1e-10,
+                               atol=1e-13)
+
+
+def test_failed_factorisation_names_the_component_and_the_remedies():
+    covariances = np.stack([np.eye(2), np.zeros((2, 2)), np.eye(2)])
+    with pytest.raises(NumericalError, match=r"component 1 .*increase reg_covar, reduce n_components or scale"):
+        gk.compute_precision_cholesky(covariances, "full")
+    with pytest.raises(NumericalError, match=r"component 2 "):
+        gk.compute_precision_cholesky(np.array([[1.0, 1.0], [1.0, 2.0], [1.0, 0.0]]), "diag")
+    with pytest.raises(NumericalError, match="tied covariance"):
+        gk.compute_precision_cholesky(np.zeros((2, 2)), "tied")
+
+
+def test_full_covariances_and_parameter_counts():
+    diag = np.array([[1.0, 2.0], [3.0, 4.0]])
+    np.testing.assert_array_equal(gk.full_covariances(diag, "diag", 2, 2)[1], np.diag([3.0, 4.0]))
+    np.testing.assert_array_equal(gk.full_covariances(np.array([2.0, 5.0]), "spherical", 2, 3)[1], 5 * np.eye(3))
+    assert gk.full_covariances(np.eye(3), "tied", 4, 3).shape == (4, 3, 3)
+    # k - 1 weights + k d means + covariance entries
+    assert gk.n_parameters(3, 2, "full") == 2 + 6 + 9
+    assert gk.n_parameters(3, 2, "tied") == 2 + 6 + 3
+    assert gk.n_parameters(3, 2, "diag") == 2 + 6 + 6
+    assert gk.n_parameters(3, 2, "spherical") == 2 + 6 + 3
