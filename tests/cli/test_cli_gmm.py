@@ -79,3 +79,27 @@ def test_demo_figures(capsys, tmp_path):
     for path in paths:
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert "samples_2, k = 5" in capsys.readouterr().out
+
+
+def test_gmm_animate_writes_a_gif(capsys, tmp_path):
+    from PIL import Image
+
+    from kmix.cli.main import main
+
+    path = tmp_path / "em.gif"
+    code = main(["gmm", "samples_1", "-k", "3", "--seed", "0", "--animate", str(path),
+                 "--animate-style", "density", "--max-frames", "4", "--fps", "8"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert f"wrote {path}" in out
+    with Image.open(path) as image:
+        assert image.format == "GIF" and 2 <= image.n_frames <= 4
+
+
+def test_gmm_animate_bad_suffix_is_refused_before_fitting(capsys, tmp_path):
+    from kmix.cli.main import main
+
+    code = main(["gmm", "samples_1", "--animate", str(tmp_path / "em.avi")])
+    _, err = capsys.readouterr()
+    assert code == 2 and "animations are written as .gif or .mp4" in err
+    assert len(err.strip().splitlines()) == 1

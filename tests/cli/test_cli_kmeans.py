@@ -93,7 +93,14 @@ def test_console_script_runs_as_a_process(tmp_path):
 def test_demo_writes_the_figures(capsys, tmp_path):
     code, out, err = run(capsys, "demo", "--out", str(tmp_path / "demo"))
     assert code == 0, err
-    for name in ("kmeans_clusters.png", "kmeans_ssd.png"):
+    for name in ("kmeans_clusters.png", "kmeans_ssd.png", "gmm.png", "gmm_loglik.png", "gmm_density.png"):
         path = tmp_path / "demo" / name
         assert path.exists() and path.read_bytes()[:4] == b"\x89PNG"
         assert str(path) in out
+    from PIL import Image
+
+    for name in ("kmeans.gif", "em.gif"):
+        path = tmp_path / "demo" / name
+        assert str(path) in out
+        with Image.open(path) as image:
+            assert image.format == "GIF" and image.n_frames > 3

@@ -63,6 +63,37 @@ def image_path(text: str) -> Path:
     return path
 
 
+def animation_path(text: str) -> Path:
+    """An animation file: .gif, or .mp4 when ffmpeg is on the PATH (checked before fitting)."""
+    from ..exceptions import MissingDependencyError
+    from ..viz._frames import check_animation_path
+
+    try:
+        return check_animation_path(text)
+    except (ValueError, MissingDependencyError) as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_animation_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--animate PATH [--fps N] [--max-frames N]``, shared by kmeans and gmm."""
+    group = parser.add_argument_group("animation")
+    group.add_argument("--animate", type=animation_path, metavar="GIF",
+                       help="write an animation of the fit, one frame per iteration (.gif, or .mp4 with ffmpeg)")
+    group.add_argument("--fps", type=positive_float, default=4.0, help="animation frames per second (default 4)")
+    group.add_argument("--max-frames", type=positive_int, default=None,
+                       help="keep at most N frames, evenly spread, first and last included")
+
+
+def positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not np.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain, right-aligned text table."""
     cells = [[str(h) for h in headers]] + [[_cell(value) for value in row] for row in rows]

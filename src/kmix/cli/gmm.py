@@ -17,6 +17,7 @@ EPILOG = """examples:
   kmix gmm samples_2 -k 5 --seed 0
   kmix gmm points.csv -k 3 --covariance-type diag --plot gmm.png --ll-plot ll.png
   kmix gmm data.npz:X -k 8 --init k-means++ --density-plot density.png --out result.npz
+  kmix gmm samples_2 -k 5 --animate em.gif --animate-style density --fps 6
 """
 
 
@@ -52,6 +53,9 @@ def register(subparsers) -> None:
                         help="write the mixture density as filled contours")
     parser.add_argument("--out", type=_common.output_path, metavar="NPZ",
                         help="save the fitted model (parameters, history) as .npz")
+    _common.add_animation_arguments(parser)
+    parser.add_argument("--animate-style", choices=["ellipses", "density"], default="ellipses",
+                        help="what the animation draws (default ellipses)")
     parser.set_defaults(func=run)
 
 
@@ -66,6 +70,8 @@ def run(args: argparse.Namespace) -> int:
         tol=args.tol,
         reg_covar=args.reg_covar,
         random_state=args.seed,
+        # An animation needs the parameters of every iteration, whatever the dimension.
+        record_history=True if args.animate else "auto",
     ).fit(X)
     n_samples, n_features = X.shape
     say(
@@ -99,6 +105,12 @@ def write_outputs(args: argparse.Namespace, X: np.ndarray, model: GaussianMixtur
             written.append(save_figure(plot_log_likelihood(model.history_).figure, args.ll_plot))
         if args.density_plot:
             written.append(save_figure(plot_density(model, X, title=title).figure, args.density_plot))
+    if args.animate:
+        from ..viz import animate_gmm
+
+        info = animate_gmm(X, model, args.animate, style=args.animate_style, fps=args.fps,
+                           max_frames=args.max_frames, show_objective=True)
+        written.append(info.path)
     if args.out:
         written.append(save_result(model, args.out))
     return written

@@ -6,7 +6,19 @@ same colour, :func:`color`, in every figure and every frame.
 """
 
 from ._style import color, colors
+from .animation import AnimationInfo, animate_gmm, animate_kmeans
 from .gmm import plot_density, plot_gmm, plot_log_likelihood
 from .kmeans import plot_clusters, plot_ssd
 
-__all__ = ["color", "colors", "plot_clusters", "plot_ssd", "plot_gmm", "plot_log_likelihood", "plot_density"]
+__all__ = [
+    "color",
+    "colors",
+    "plot_clusters",
+    "plot_ssd",
+    "plot_gmm",
+    "plot_log_likelihood",
+    "plot_density",
+    "animate_kmeans",
+    "animate_gmm",
+    "AnimationInfo",
+]

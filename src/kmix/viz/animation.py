@@ -16,7 +16,7 @@ from ._frames import BlitRenderer, check_animation_path, select_frames, write_fr
 from ._projection import fit_projection
 from ._style import axis_labels, color
 
-__all__ = ["animate_kmeans", "AnimationInfo"]
+__all__ = ["animate_kmeans", "animate_gmm", "AnimationInfo"]
 
 
 class AnimationInfo(NamedTuple):
@@ -149,7 +149,7 @@ def animate_kmeans(
     ax.set_ylim(*ylim)
     axis_labels(ax, projection)
     # A representative title so the layout leaves room for it.
-    title = ax.set_title(f"k-means, k = {k}: iteration {n_iter}: assignment, SSD {ssd.max():.6g}")
+    title = ax.set_title(f"k-means, k = {k}\niteration {n_iter}: assignment, SSD {ssd.max():.6g}")
     curve = None
     if objective_ax is not None:
         steps = np.arange(2 * n_iter) / 2.0
@@ -176,7 +176,7 @@ def animate_kmeans(
         for j, trail in enumerate(trails):
             trail.set_data(path2d[: centre_step + 1, j, 0], path2d[: centre_step + 1, j, 1])
         value = "" if ssd_index is None else f", SSD {ssd.reshape(-1)[ssd_index]:.6g}"
-        title.set_text(f"k-means, k = {k}: {caption}{value}")
+        title.set_text(f"k-means, k = {k}\n{caption}{value}")
         if curve is not None:
             shown = 0 if ssd_index is None else ssd_index + 1
             curve.set_data(np.arange(shown) / 2.0, ssd.reshape(-1)[:shown])
@@ -190,3 +190,193 @@ def _rgba(value: str) -> tuple[float, float, float, float]:
     from matplotlib.colors import to_rgba
 
     return to_rgba(value)
+
+
+def _gmm_frames_in_plane(X: np.ndarray, history: Any):
+    """Data, means and covariances of every recorded iteration in one fixed 2-D view."""
+    weights = np.asarray(history.weights, dtype=np.float64)  # (n_iter + 1, k)
+    means = np.asarray(history.means, dtype=np.float64)  # (n_iter + 1, k, d)
+    covariances = np.asarray(history.covariances, dtype=np.float64)  # (n_iter + 1, k, d, d)
+    d = means.shape[2]
+    if X.ndim != 2 or X.shape[1] != d:
+        raise ValueError(f"X has shape {X.shape} but the history's means have {d} features")
+    if d == 1:
+        points = np.column_stack([X[:, 0], np.zeros(len(X))])
+        means2 = np.concatenate([means, np.zeros_like(means)], axis=-1)
+        covariances2 = np.zeros(covariances.shape[:2] + (2, 2))
+        covariances2[..., 0, 0] = covariances[..., 0, 0]
+        covariances2[..., 1, 1] = 1e-12 * max(float(np.max(covariances[..., 0, 0])), 1.0)
+        return points, weights, means2, covariances2, None
+    projection = fit_projection(X)
+    if projection is None:
+        return X, weights, means, covariances, None
+    return projection.points(X), weights, projection.points(means), projection.covariances(covariances), projection
+
+
+def _mixture_log_density(grid: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
+    """log p(x) of a 2-D mixture at the grid points, by log-sum-exp over components."""
+    from ..kernels import gmm as gk
+
+    lower = np.linalg.cholesky(covariances)
+    with np.errstate(divide="ignore"):
+        log_weights = np.log(weights)
+    weighted = np.column_stack(
+        [gk.gaussian_log_density(grid, means[j], lower[j]) for j in range(means.shape[0])]
+    ) + log_weights
+    return gk.log_prob_resp(weighted)[0]
+
+
+def animate_gmm(
+    X: Any,
+    model_or_history: Any,
+    path: Any,
+    *,
+    style: str = "ellipses",
+    fps: float = 4,
+    max_frames: int | None = None,
+    show_objective: bool = False,
+    n_std: float = 2.0,
+    size: float = 5.5,
+    point_size: float = 8.0,
+    resolution: int = 120,
+) -> AnimationInfo:
+    """Animate an EM fit of a Gaussian mixture from its recorded history.
+
+    Parameters
+    ----------
+    X : array (n_samples, n_features)
+        The data the model was fitted on (first two principal components when
+        n_features > 2, the same view in every frame; means and covariances are
+        projected with it).
+    model_or_history : fitted GaussianMixture or its ``history_``
+        Needs the per-iteration weights, means and covariances (recorded by
+        default when n_features <= 10; ``record_history=True`` forces it).
+    path : str or Path
+        ``.gif`` or ``.mp4`` (ffmpeg).
+    style : {"ellipses", "density"}
+        Covariance ellipses over the points, or filled contours of the mixture
+        density (the same colour levels in every frame).
+    fps, max_frames, show_objective
+        As in :func:`animate_kmeans`; the objective is the mean log-likelihood
+        per sample.
+    n_std : float
+        Ellipse radius in standard deviations.
+    resolution : int
+        Grid points per axis for the density style.
+
+    Returns
+    -------
+    AnimationInfo (path, n_frames, frame captions). Frame i shows the parameters
+    after i iterations (frame 0: the initial parameters).
+    """
+    from ._frames import BlitRenderer
+    from .gmm import _ellipse
+
+    path = check_animation_path(path)
+    if style not in ("ellipses", "density"):
+        raise ValueError(f"style must be 'ellipses' or 'density'; got {style!r}")
+    if fps <= 0:
+        raise ValueError(f"fps must be > 0, got {fps}")
+    history = _history_of(model_or_history, "GaussianMixture")
+    if not all(name in history for name in ("weights", "means", "covariances")):
+        raise ValueError(
+            "this history has no per-iteration weights, means and covariances; fit the "
+            "GaussianMixture with record_history=True to animate it (by default they are "
+            "recorded only for n_features <= 10)"
+        )
+    X = np.asarray(X, dtype=np.float64)
+    points, weights, means, covariances, projection = _gmm_frames_in_plane(X, history)
+    n_steps, k = weights.shape
+    recorded = np.asarray(history.log_likelihood, dtype=np.float64) if "log_likelihood" in history else np.empty(0)
+    # Mean log-likelihood of the parameters shown in each frame: the history
+    # holds it for every frame but the last, which is evaluated once here.
+    objective = np.full(n_steps, np.nan)
+    objective[: min(len(recorded), n_steps)] = recorded[:n_steps]
+    if np.isnan(objective[-1]) and projection is None and X.shape[1] == means.shape[2]:
+        objective[-1] = float(np.mean(_mixture_log_density(points, weights[-1], means[-1], covariances[-1])))
+    chosen = select_frames(n_steps, max_frames)
+
+    figure, ax, objective_ax = _figure(show_objective, size)
+    xlim, ylim = _limits(points, means)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    axis_labels(ax, projection)
+    title = ax.set_title(f"EM, {k} components\niteration {n_steps - 1}, log-likelihood {-99.9999:.4f} per sample")
+    dynamic: list[Any] = [title]
+    density_levels = None
+    if style == "ellipses":
+        ax.scatter(points[:, 0], points[:, 1], s=point_size, color="#9a9a9a", alpha=0.7, linewidths=0)
+        ellipses = []
+        for j in range(k):
+            patch = _ellipse(means[0, j], covariances[0, j], n_std, fill=False, linewidth=2.0, edgecolor=color(j))
+            ax.add_patch(patch)
+            ellipses.append(patch)
+        dynamic.extend(ellipses)
+    else:
+        xs = np.linspace(*xlim, resolution)
+        ys = np.linspace(*ylim, resolution)
+        grid_x, grid_y = np.meshgrid(xs, ys)
+        grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
+        densities = [
+            np.exp(_mixture_log_density(grid, weights[i], means[i], covariances[i])).reshape(grid_x.shape)
+            for i in chosen
+        ]
+        # One colour scale for every frame, set by the fitted (last) density: an
+        # early frame with a nearly singular component can peak far higher, and
+        # would otherwise leave every later frame in the lowest colour.
+        top = float(np.max(densities[-1]))
+        density_levels = np.linspace(0.0, top if top > 0 else 1.0, 21)
+        dots = ax.scatter(points[:, 0], points[:, 1], s=3, color="white", alpha=0.5, linewidths=0, zorder=2)
+        dynamic.insert(0, dots)
+    centres = ax.scatter(means[0, :, 0], means[0, :, 1], marker="X", s=100, c=[color(j) for j in range(k)],
+                         edgecolors="white" if style == "density" else "black", linewidths=0.9, zorder=4)
+    dynamic.append(centres)
+    curve = None
+    if objective_ax is not None:
+        finite = np.isfinite(objective)
+        objective_ax.plot(np.flatnonzero(finite), objective[finite], color="0.85", linewidth=1.0)
+        curve = objective_ax.plot([], [], color="0.2", marker="o", markersize=3, linewidth=1.4)[0]
+        objective_ax.set_xlim(-0.5, max(n_steps - 1, 1) + 0.5)
+        values = objective[finite]
+        if values.size > 2:
+            # Keep the scale on the fit's progress: a start far below the rest
+            # (a nearly singular first guess) is left running off the bottom.
+            low, high = float(values[1:].min()), float(values.max())
+            pad = 0.08 * (high - low) if high > low else 1.0
+            if values[0] < low - 3 * (high - low + pad):
+                objective_ax.set_ylim(low - pad, high + pad)
+        objective_ax.set_xlabel("iteration")
+        objective_ax.set_ylabel("mean log-likelihood")
+        objective_ax.set_title("log-likelihood per sample")
+        dynamic.append(curve)
+
+    renderer = BlitRenderer(figure, dynamic)
+    rendered, captions = [], []
+    for position, step in enumerate(chosen):
+        extra = []
+        if style == "ellipses":
+            for j, patch in enumerate(ellipses):
+                fresh = _ellipse(means[step, j], covariances[step, j], n_std)
+                patch.set_center(fresh.get_center())
+                patch.set_width(fresh.get_width())
+                patch.set_height(fresh.get_height())
+                patch.set_angle(fresh.get_angle())
+                patch.set_linewidth(1.0 + 6.0 * float(weights[step, j]))
+        else:
+            filled = ax.contourf(grid_x, grid_y, densities[position], levels=density_levels, cmap="viridis",
+                                 extend="max", zorder=1)
+            extra = [filled]
+        centres.set_offsets(means[step])
+        caption = "initial parameters" if step == 0 else f"iteration {step}"
+        value = "" if np.isnan(objective[step]) else f", log-likelihood {objective[step]:.4f} per sample"
+        title.set_text(f"EM, {k} components\n{caption}{value}")
+        if curve is not None:
+            shown = np.arange(step + 1)
+            shown = shown[np.isfinite(objective[: step + 1])]
+            curve.set_data(shown, objective[shown])
+        rendered.append(renderer.frame(extra))
+        for artist in extra:
+            artist.remove()
+        captions.append(caption)
+    write_frames(rendered, path, fps)
+    return AnimationInfo(path, len(rendered), captions)
