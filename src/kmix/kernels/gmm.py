@@ -64,6 +64,19 @@ LOG_2PI = math.log(2.0 * math.pi)
 _NK_FLOOR = 10.0 * np.finfo(np.float64).eps
 
 
+def block_rows(n_components: int, n_features: int, itemsize: int = 8) -> int:
+    """Rows per block so that a block's temporaries stay within about 1 MiB.
+
+    Per row the E-step holds k·d projected values and k log-densities, the
+    M-step d² outer-product entries and k weighted responsibilities; keeping
+    them in cache is worth more than the per-block overhead saved by bigger
+    blocks.
+    """
+    k, d = n_components, n_features
+    per_row = (k * d + d * d + 2 * k + d) * itemsize
+    return int(max(64, min(65536, 2**20 // max(per_row, 1))))
+
+
 class GMMStats(NamedTuple):
     """Sufficient statistics of one block of data for one EM iteration.
 
@@ -244,9 +257,10 @@ def estimate_log_gaussian_prob(
 
     Memory O(n·(k + d)), never n × k × d.
 
-    "full" and "tied": one product ``(X - μ_k) U_k`` per component; rows are
-    centred at μ_k, so the squared Mahalanobis distance is a sum of squares
-    with no cancellation.
+    "full": one product of the block (centred at the mean a of the means) with
+    all components' factors side by side; "tied": one product with the shared
+    factor and one with the means. Centring at a keeps the cancellation in
+    z U_k - m_k U_k at eps·‖m_k U_k‖, the size the fit can resolve anyway.
 
     "diag" and "spherical": with p_k = u_k² the precisions, z = x - a centred
     at the mean a of the means and m_k = μ_k - a,
@@ -270,11 +284,29 @@ def estimate_log_gaussian_prob(
         out += np.sum(offsets**2 * precisions, axis=1)
         np.maximum(out, 0.0, out=out)  # a sum of squares: negative only by rounding
     else:
-        out = np.empty((n, k), dtype=X.dtype)
-        for j in range(k):
-            centred = X - means[j]
-            y = centred @ (precisions_cholesky[j] if covariance_type == "full" else precisions_cholesky)
-            out[:, j] = np.einsum("ij,ij->i", y, y)
+        # Rows centred at the mean a of the means (z = x - a, m_k = μ_k - a), then
+        # y_k = z U_k - m_k U_k for every component from ONE product of the block
+        # with all factors side by side, (n, d) @ (d, k·d): a wide GEMM instead of
+        # k thin ones and k centred copies of the block.
+        anchor = means.mean(axis=0)
+        centred = X - anchor.astype(X.dtype, copy=False)
+        offsets = (means - anchor).astype(X.dtype, copy=False)
+        if covariance_type == "full":
+            factors = precisions_cholesky.astype(X.dtype, copy=False)  # (k, d, d)
+            side_by_side = factors.transpose(1, 0, 2).reshape(d, k * d)
+            y = centred @ side_by_side  # (n, k·d)
+            y -= np.einsum("ki,kij->kj", offsets, factors).reshape(k * d)
+            y3 = y.reshape(n, k, d)
+            out = np.einsum("nkd,nkd->nk", y3, y3)
+        else:
+            # One factor U for all: ‖zU - m_kU‖² = ‖zU‖² - 2 (zU)·(m_kU) + ‖m_kU‖².
+            factor = precisions_cholesky.astype(X.dtype, copy=False)
+            y = centred @ factor
+            v = offsets @ factor
+            out = y @ (-2.0 * v.T)
+            out += np.einsum("ij,ij->i", y, y)[:, None]
+            out += np.einsum("ij,ij->i", v, v)
+            np.maximum(out, 0.0, out=out)  # a sum of squares: negative only by rounding
     # log N = -½ (d log 2π + ‖y‖²) + log det U, as log det U = -½ log det Σ.
     out *= -0.5
     out += log_det - 0.5 * d * LOG_2PI
@@ -363,14 +395,28 @@ def block_statistics(
     # Σ_i w r (x - c_k) = (w r)ᵀ X - N_k c_k: one product for all components.
     sums = weighted_resp.T @ X - weight_sums[:, None] * shift
     if covariance_type in ("full", "tied"):
-        second = np.zeros((d, d)) if covariance_type == "tied" else np.empty((k, d, d))
-        for j in range(k):
-            centred = X - shift[j]
-            outer = (centred * weighted_resp[:, j, None]).T @ centred
-            if covariance_type == "full":
-                second[j] = outer
-            else:
-                second += outer
+        # Second moments about c_k through the mean a of the shifts, with
+        # z = x - a, m_k = c_k - a and s_k = Σ w r z:
+        #   Σ w r (z - m_k)(z - m_k)ᵀ = Σ w r z zᵀ - s_k m_kᵀ - m_k s_kᵀ + N_k m_k m_kᵀ.
+        # The first term for all components is ONE product, (k, n) @ (n, d²), of
+        # the weighted responsibilities with the rows' outer products.
+        anchor = shift.mean(axis=0)
+        offsets = shift - anchor
+        centred = X - anchor
+        first = weighted_resp.T @ centred  # (k, d): s_k
+        outer = (centred[:, :, None] * centred[:, None, :]).reshape(X.shape[0], d * d)
+        if covariance_type == "full":
+            second = (weighted_resp.T @ outer).reshape(k, d, d)
+            cross = first[:, :, None] * offsets[:, None, :]
+            second -= cross
+            second -= cross.transpose(0, 2, 1)
+            second += weight_sums[:, None, None] * offsets[:, :, None] * offsets[:, None, :]
+        else:
+            second = (weighted_resp.sum(axis=1) @ outer).reshape(d, d)
+            cross = first.T @ offsets
+            second -= cross
+            second -= cross.T
+            second += (offsets * weight_sums[:, None]).T @ offsets
     else:
         # Elementwise squares about c_k through the mean a of the shifts, with
         # z = x - a and m_k = c_k - a: Σ w r (z - m_k)² = (w r)ᵀz² - 2 m_k (w r)ᵀz + N_k m_k²,

@@ -1,0 +1,28 @@
+"""Row blocks on several threads give the same result as one thread, bit for bit."""
+
+import numpy as np
+import pytest
+
+import kmix
+from kmix.backends._threads import reduce_blocks
+
+
+def test_reduce_blocks_merges_in_block_order(monkeypatch):
+    monkeypatch.setenv("KMIX_NUM_THREADS", "2")
+    blocks = [slice(i, i + 1) for i in range(50)]
+    assert reduce_blocks(lambda s: [s.start], blocks, lambda a, b: a + b) == list(range(50))
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "tied", "diag", "spherical"])
+def test_gaussian_mixture_is_identical_on_one_and_two_threads(monkeypatch, covariance_type):
+    rng = np.random.default_rng(0)
+    X = np.concatenate([rng.normal(size=(20000, 3)) + 4 * i for i in range(3)])
+    fits = []
+    for threads in ("1", "2"):
+        monkeypatch.setenv("KMIX_NUM_THREADS", threads)
+        model = kmix.GaussianMixture(3, covariance_type=covariance_type, random_state=0, max_iter=5, tol=0)
+        with pytest.warns(kmix.ConvergenceWarning):
+            fits.append(model.fit(X))
+    np.testing.assert_array_equal(fits[0].means_, fits[1].means_)
+    np.testing.assert_array_equal(fits[0].covariances_, fits[1].covariances_)
+    assert fits[0].lower_bound_ == fits[1].lower_bound_
