@@ -23,6 +23,10 @@ __all__ = [
     "check_choice",
     "check_is_fitted",
     "check_n_features",
+    "check_dask_array",
+    "is_dask_array",
+    "nonfinite_message",
+    "sample_weight_problem",
     "require",
 ]
 
@@ -109,26 +113,7 @@ def check_array(
     if X.dtype.kind not in "fiub":
         raise DataError(f"{where}has dtype {X.dtype}, which is not numeric")
     if ensure_2d:
-        if X.ndim != 2:
-            hint = (
-                ". Reshape your data: X.reshape(-1, 1) for a single feature, "
-                "X.reshape(1, -1) for a single sample"
-                if X.ndim == 1 else ""
-            )
-            raise DataError(
-                f"{where}must be a 2-D array (n_samples, n_features), got {X.ndim}-D "
-                f"with shape {X.shape}{hint}"
-            )
-        if X.shape[0] < min_samples:
-            raise DataError(
-                f"{where}has {X.shape[0]} rows: {X.shape[0]} sample(s) (shape={X.shape}) "
-                f"while a minimum of {min_samples} is required."
-            )
-        if X.shape[1] < min_features:
-            raise DataError(
-                f"{where}has {X.shape[1]} columns: {X.shape[1]} feature(s) (shape={X.shape}) "
-                f"while a minimum of {min_features} is required."
-            )
+        _check_shape(tuple(X.shape), where, min_samples, min_features)
     target = X.dtype.type if X.dtype.type in targets else targets[0]
     if copy:
         X = np.array(X, dtype=target, order="C", copy=True)
@@ -138,11 +123,120 @@ def check_array(
     if bad.any():
         count = int(bad.sum())
         rows = np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim)))) if X.ndim > 1 else np.flatnonzero(bad)
-        raise DataError(
-            f"{where}contains {count} NaN or inf value{'s' if count != 1 else ''} "
-            f"(first in row {int(rows[0])}); remove or impute them"
-        )
+        raise DataError(nonfinite_message(where, count, int(rows[0])))
     return X
+
+
+def _check_shape(shape: tuple, where: str, min_samples: int, min_features: int) -> None:
+    """The dimension and size checks shared by in-memory and dask arrays."""
+    if len(shape) != 2:
+        hint = (
+            ". Reshape your data: X.reshape(-1, 1) for a single feature, "
+            "X.reshape(1, -1) for a single sample"
+            if len(shape) == 1 else ""
+        )
+        raise DataError(
+            f"{where}must be a 2-D array (n_samples, n_features), got {len(shape)}-D "
+            f"with shape {shape}{hint}"
+        )
+    if shape[0] < min_samples:
+        raise DataError(
+            f"{where}has {shape[0]} rows: {shape[0]} sample(s) (shape={shape}) "
+            f"while a minimum of {min_samples} is required."
+        )
+    if shape[1] < min_features:
+        raise DataError(
+            f"{where}has {shape[1]} columns: {shape[1]} feature(s) (shape={shape}) "
+            f"while a minimum of {min_features} is required."
+        )
+
+
+def nonfinite_message(where: str, count: int, first_row: int) -> str:
+    """The message for data holding NaN or inf, the same for every kind of input.
+
+    ``where`` is ``"path: "`` or ``"X "``, as the checks build it.
+    """
+    return (
+        f"{where}contains {count} NaN or inf value{'s' if count != 1 else ''} "
+        f"(first in row {first_row}); remove or impute them"
+    )
+
+
+def check_dask_array(
+    X: Any,
+    *,
+    name: str = "X",
+    source: str | None = None,
+    min_samples: int = 1,
+    min_features: int = 1,
+    check_finite: bool = True,
+) -> Any:
+    """Check a dask array as :func:`check_array` checks an in-memory one, lazily.
+
+    The shape and dtype are checked at once, with the same messages as for numpy
+    input. The array is returned chunked along rows only (the columns rechunked
+    into one), float32 kept and other numeric types cast to float64, all lazily.
+    Nothing is computed here, and dask is not imported: only the array's methods
+    are used.
+
+    Parameters
+    ----------
+    X : dask array of shape (n_samples, n_features)
+    name, source, min_samples, min_features
+        As for :func:`check_array`.
+    check_finite : bool
+        Add a per-chunk check that raises a DataError (naming the chunk's rows and
+        its first bad row) when the chunk is computed. Estimators that make a full
+        reduction first check there instead, for the whole array at once.
+
+    Returns
+    -------
+    dask array of shape (n_samples, n_features), float32 or float64, one chunk
+    along the columns
+
+    Raises
+    ------
+    DataError
+        Unknown chunk sizes, complex or non-numeric dtype, wrong number of
+        dimensions, too few rows or columns.
+    """
+    where = _where(source, name)
+    if any(np.isnan(size) for size in X.shape):
+        raise DataError(
+            f"{where}has unknown chunk sizes (shape {X.shape}); call X.compute_chunk_sizes() first"
+        )
+    if X.dtype.kind == "c":
+        raise DataError(f"{where}Complex data not supported: kmix works on real numbers")
+    if X.dtype.kind not in "fiub":
+        raise DataError(f"{where}has dtype {X.dtype}, which is not numeric")
+    _check_shape(tuple(int(size) for size in X.shape), where, min_samples, min_features)
+    if X.dtype.type not in _FLOAT_DTYPES:
+        X = X.astype(np.float64)
+    if len(X.chunks[1]) > 1:
+        # Every kernel works on whole rows: one chunk spans all the columns.
+        X = X.rechunk((X.chunks[0], (X.shape[1],)))
+    if check_finite:
+        X = X.map_blocks(_finite_chunk, where, dtype=X.dtype, meta=np.empty((0, 0), X.dtype))
+    return X
+
+
+def _finite_chunk(block: np.ndarray, where: str, block_info: Any = None) -> np.ndarray:
+    """A chunk of a dask array unchanged, or a DataError naming its first bad row."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = block.sum()
+    if np.isfinite(total):  # every term finite (one pass, no temporary)
+        return block
+    bad = ~np.isfinite(block)
+    if bad.any():
+        start = block_info[0]["array-location"][0][0] if block_info else 0
+        rows = np.flatnonzero(bad.any(axis=1))
+        count = int(bad.sum())
+        raise DataError(
+            f"{where}contains {count} NaN or inf value{'s' if count != 1 else ''} in rows "
+            f"{start} to {start + block.shape[0] - 1} (first in row {start + int(rows[0])}); "
+            "remove or impute them"
+        )
+    return block
 
 
 def check_random_state(seed: Any) -> np.random.Generator:
@@ -181,16 +275,35 @@ def check_sample_weight(
                 f"sample_weight has {weight.shape[0]} entries but X has {n_samples} samples"
             )
         weight = np.ascontiguousarray(weight, dtype=dtype)
-    if not np.all(np.isfinite(weight)):
-        raise ValueError("sample_weight contains NaN or inf")
-    if np.any(weight < 0):
-        raise ValueError(
-            f"sample_weight must be non-negative; {int(np.sum(weight < 0))} negative "
-            f"value(s), first at index {int(np.flatnonzero(weight < 0)[0])}"
-        )
-    if not np.any(weight > 0):
-        raise ValueError("sample_weight is all zero: at least one sample needs a positive weight")
+    negative = weight < 0
+    problem = sample_weight_problem(
+        int(np.count_nonzero(~np.isfinite(weight))),
+        int(np.count_nonzero(negative)),
+        int(np.argmax(negative)),
+        bool(np.any(weight > 0)),
+    )
+    if problem:
+        raise ValueError(problem)
     return weight
+
+
+def sample_weight_problem(n_nonfinite: int, n_negative: int, first_negative: int,
+                          any_positive: bool) -> str | None:
+    """What is wrong with a sample_weight, from its counts (None when nothing is).
+
+    Shared by the in-memory check and the dask backend's one-pass check, so both
+    say the same thing.
+    """
+    if n_nonfinite:
+        return "sample_weight contains NaN or inf"
+    if n_negative:
+        return (
+            f"sample_weight must be non-negative; {n_negative} negative "
+            f"value(s), first at index {first_negative}"
+        )
+    if not any_positive:
+        return "sample_weight is all zero: at least one sample needs a positive weight"
+    return None
 
 
 def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int | None = None) -> int:

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, Any
 
 import numpy as np
 
 from ..io import load_data
 from ..models import KMeans
 from . import _common
-from ._common import format_table, say
+from ._common import UsageError, format_table, say
 from ._files import save_figure, save_result
 
 EPILOG = """examples:
   kmix kmeans samples_3 -k 8 --seed 42
   kmix kmeans points.csv -k 4 --init random --n-init 10 --plot clusters.png --ssd-plot ssd.png
   kmix kmeans data.npz:X -k 16 --out result.npz
+  kmix kmeans big.npy -k 64 --dask --chunks 100000
+  kmix kmeans parts/ -k 64 --dask --scheduler tcp://10.0.0.5:8786
 """
+
+# Rows per chunk with --dask when --chunks is not given.
+DEFAULT_CHUNK_ROWS = 100_000
 
 
 def register(subparsers) -> None:
@@ -30,7 +40,8 @@ def register(subparsers) -> None:
     parser.add_argument("data", metavar="DATA", help="a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name")
     parser.add_argument("-k", "--n-clusters", type=_common.positive_int, default=8, help="number of clusters (default 8)")
     parser.add_argument("--seed", type=_common.seed, default=None, help="random seed for the initialisation")
-    parser.add_argument("--init", choices=["k-means++", "random"], default="k-means++", help="initialisation (default k-means++)")
+    parser.add_argument("--init", choices=["auto", "k-means++", "k-means||", "random"], default="auto",
+                        help="initialisation (default auto: k-means++ in memory, k-means|| with --dask)")
     parser.add_argument("--n-init", type=_common.positive_int, default=None, help="runs from different starts; the best is kept (default 1 for k-means++, 10 for random)")
     parser.add_argument("--max-iter", type=_common.positive_int, default=300, help="most iterations per run (default 300)")
     parser.add_argument("--tol", type=_common.non_negative_float, default=1e-4, help="relative centre-shift tolerance (default 1e-4)")
@@ -38,24 +49,117 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.output_path, metavar="NPZ", help="save the fitted model (labels, centres, history) as .npz")
+    add_dask_arguments(parser)
     parser.set_defaults(func=run)
 
 
+def add_dask_arguments(parser: argparse.ArgumentParser) -> None:
+    """--dask, --scheduler and --chunks (shared with the other fitting commands)."""
+    group = parser.add_argument_group("out of core (dask)")
+    group.add_argument("--dask", action="store_true",
+                       help="fit chunk by chunk with dask.distributed (a .npy file is memory-mapped; "
+                            "DATA may be a folder of .npy files); needs kmix[dask]")
+    group.add_argument("--scheduler", metavar="ADDRESS",
+                       help="a running dask scheduler, e.g. tcp://HOST:8786 (default: a local cluster, "
+                            "one worker process per core)")
+    group.add_argument("--chunks", type=_common.positive_int, metavar="ROWS",
+                       help=f"rows per chunk with --dask (default {DEFAULT_CHUNK_ROWS})")
+
+
+def check_dask_arguments(args: argparse.Namespace) -> None:
+    """--scheduler and --chunks make sense only with --dask; --plot needs the points in memory."""
+    if not args.dask and (args.scheduler or args.chunks):
+        raise UsageError("--scheduler and --chunks apply only with --dask")
+    if args.dask and getattr(args, "plot", None):
+        raise UsageError("--plot draws every point, so it needs the data in memory: leave out --dask or --plot")
+
+
+@contextlib.contextmanager
+def dask_client(args: argparse.Namespace) -> Iterator[Any]:
+    """The dask client to fit on with --dask (closed afterwards), or None without it."""
+    if not args.dask:
+        yield None
+        return
+    from ..backends.dask import client_session
+
+    with client_session(args.scheduler) as session:
+        yield session.client
+
+
+class Progress:
+    """A one-line text progress bar over iterations, on a terminal, for long fits only.
+
+    Used as the model's callback: nothing is drawn during the first ``delay``
+    seconds (a short fit stays quiet), nor when ``stream`` is not a terminal.
+    """
+
+    def __init__(self, max_iter: int, label: str = "iteration", stream: IO[str] | None = None,
+                 delay: float = 1.0, width: int = 30) -> None:
+        self.max_iter = max_iter
+        self.label = label
+        self.stream = sys.stderr if stream is None else stream
+        self.delay = delay
+        self.width = width
+        self.start = time.monotonic()
+        self.drawn = False
+        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
+
+    def __call__(self, iteration: int, state: Any) -> None:
+        if not self.enabled or time.monotonic() - self.start < self.delay:
+            return
+        filled = int(self.width * min(iteration, self.max_iter) / self.max_iter)
+        bar = "#" * filled + "-" * (self.width - filled)
+        detail = ""
+        if hasattr(state, "ssd_assignment"):
+            detail = f"  SSD {state.ssd_assignment:.6g}, {state.n_changed} moved"
+        elapsed = time.monotonic() - self.start
+        self.stream.write(f"\r[{bar}] {self.label} {iteration}/{self.max_iter}{detail}  {elapsed:.0f} s ")
+        self.stream.flush()
+        self.drawn = True
+
+    def close(self) -> None:
+        """End the bar's line (if one was drawn)."""
+        if self.drawn:
+            self.stream.write("\n")
+            self.stream.flush()
+            self.drawn = False
+
+
 def run(args: argparse.Namespace) -> int:
-    X = load_data(args.data, dtype=np.float32 if args.float32 else np.float64)
-    model = KMeans(
-        n_clusters=args.n_clusters,
-        init=args.init,
-        n_init="auto" if args.n_init is None else args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        random_state=args.seed,
-    ).fit(X)
+    check_dask_arguments(args)
+    dtype = np.float32 if args.float32 else np.float64
+    if args.dask:
+        X = load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
+    else:
+        X = load_data(args.data, dtype=dtype)
+    with dask_client(args) as client:
+        return _fit_and_report(args, X, client)
+
+
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
+    progress = Progress(args.max_iter)
+    try:
+        model = KMeans(
+            n_clusters=args.n_clusters,
+            init=args.init,
+            n_init="auto" if args.n_init is None else args.n_init,
+            max_iter=args.max_iter,
+            tol=args.tol,
+            random_state=args.seed,
+            callback=progress if progress.enabled else None,
+            client=client,
+        ).fit(X)
+    finally:
+        progress.close()
     say(f"k-means on {args.data}: {X.shape[0]} samples x {X.shape[1]} features, k = {args.n_clusters}")
+    if client is not None:
+        n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        say(f"dask: {X.numblocks[0]} chunks on {n_workers} worker(s)")
     status = "converged" if model.history_.converged else "stopped at max-iter"
     say(f"iterations: {model.n_iter_} ({status})")
     say(f"final SSD (inertia): {model.inertia_:.6g}")
-    sizes = np.bincount(model.labels_, minlength=args.n_clusters)
+    # With --dask the labels are computed on the cluster, then counted here.
+    sizes = np.bincount(np.asarray(model.labels_), minlength=args.n_clusters)
     rows = [[f"{j:02d}", int(sizes[j])] + [float(v) for v in model.cluster_centers_[j, :4]]
             for j in range(args.n_clusters)]
     headers = ["cluster", "size"] + [f"centre[{i}]" for i in range(min(4, X.shape[1]))]
@@ -66,7 +170,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_outputs(args: argparse.Namespace, X: np.ndarray, model: KMeans) -> list:
+def write_outputs(args: argparse.Namespace, X: Any, model: KMeans) -> list:
     written = []
     if args.plot or args.ssd_plot:
         from ..viz import plot_clusters, plot_ssd
