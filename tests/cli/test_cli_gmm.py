@@ -103,3 +103,18 @@ def test_gmm_animate_bad_suffix_is_refused_before_fitting(capsys, tmp_path):
     _, err = capsys.readouterr()
     assert code == 2 and "animations are written as .gif or .mp4" in err
     assert len(err.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize(
+    "option, name", [("--plot", "x.png"), ("--density-plot", "x.png"), ("--animate", "x.gif")]
+)
+def test_gmm_dask_refuses_plots_of_every_point(capsys, tmp_path, option, name):
+    code, _, err = run(capsys, "gmm", "samples_2", "--dask", option, str(tmp_path / name))
+    assert code == 2
+    assert f"kmix: error: {option} draws every point, so it needs the data in memory" in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def test_gmm_scheduler_and_chunks_need_dask(capsys):
+    code, _, err = run(capsys, "gmm", "samples_2", "--chunks", "100")
+    assert code == 2 and "--scheduler and --chunks apply only with --dask" in err

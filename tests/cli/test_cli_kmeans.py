@@ -104,3 +104,21 @@ def test_demo_writes_the_figures(capsys, tmp_path):
         assert str(path) in out
         with Image.open(path) as image:
             assert image.format == "GIF" and image.n_frames > 3
+
+
+def test_kmeans_animate_writes_a_gif(capsys, tmp_path):
+    from PIL import Image
+
+    path = tmp_path / "k.gif"
+    code, out, err = run(capsys, "kmeans", "samples_3", "-k", "8", "--seed", "1", "--animate", str(path),
+                         "--half-steps", "--fps", "5")
+    assert code == 0, err
+    assert f"wrote {path}" in out
+    model = kmix.KMeans(8, random_state=1).fit(kmix.datasets.load("samples_3"))
+    with Image.open(path) as image:
+        assert image.n_frames == 2 * model.n_iter_ + 1
+
+
+def test_kmeans_animate_refuses_other_formats_before_fitting(capsys, tmp_path):
+    code, _, err = run(capsys, "kmeans", "samples_3", "--animate", str(tmp_path / "k.webm"))
+    assert code == 2 and "animations are written as .gif or .mp4" in err

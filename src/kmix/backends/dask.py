@@ -10,7 +10,9 @@ statistics of the other chunks in a tree. Only the merged result comes back to
 the client, so one iteration moves O(k·d) numbers, whatever the number of rows.
 A Lloyd step is such a pass whose chunk function is the in-memory backend's
 ``lloyd_pass`` and whose merge is ``merge_statistics``: there is no second
-implementation of the math.
+implementation of the math. An EM iteration of
+:class:`kmix.GaussianMixture` is the same kind of pass: the in-memory E-step and
+statistics kernels per chunk, merged with ``kernels.gmm.merge_statistics``.
 
 dask and distributed are imported here only, inside the functions that need them,
 so ``import kmix`` stays light and works without the ``dask`` extra.
@@ -40,6 +42,7 @@ __all__ = [
     "predict_labels",
     "center_distances",
     "weighted_min_distance_sum",
+    "weighted_mean",
 ]
 
 # Partial results merged per reduction task: a tree of depth log_8(n_chunks).
@@ -407,6 +410,12 @@ class DaskData:
             return nbytes <= PERSIST_FRACTION * psutil.virtual_memory().total
         return nbytes <= PERSIST_FRACTION * sum(limits)
 
+    def n_positive_weights(self) -> int:
+        """Number of rows with a positive sample weight (n_samples without weights)."""
+        if self._weight is None:
+            return self.n_samples
+        return int(self.client.compute((self._weight > 0).sum()).result())
+
     @property
     def n_chunks(self) -> int:
         return len(self._row_chunks)
@@ -540,3 +549,17 @@ def weighted_min_distance_sum(X: Any, centers: np.ndarray, sample_weight: Any) -
     weight = _aligned_weight(sample_weight, X, np.dtype(np.float64))
     total = min_distances.sum() if weight is None else (weight * min_distances).sum()
     return float(total.compute())
+
+
+def weighted_mean(values: Any, sample_weight: Any) -> float:
+    """``sum w * v / sum w`` of a 1-D dask array, computed (with the active scheduler).
+
+    ``sample_weight``: None (the plain mean), array-like or a dask array of the same length.
+    """
+    values = values.astype(np.float64)
+    weight = _aligned_weight(sample_weight, values, np.dtype(np.float64))
+    if weight is None:
+        return float(values.mean().compute())
+    dask, _ = _dask()
+    total, weight_sum = dask.compute((weight * values).sum(), weight.sum())
+    return float(total / weight_sum)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -11,6 +12,7 @@ from ..io import load_data
 from ..models import GaussianMixture
 from . import _common
 from ._common import format_table, say
+from ._dask import DEFAULT_CHUNK_ROWS, Progress, add_dask_arguments, check_dask_arguments, dask_client
 from ._files import save_figure, save_result
 
 EPILOG = """examples:
@@ -18,7 +20,12 @@ EPILOG = """examples:
   kmix gmm points.csv -k 3 --covariance-type diag --plot gmm.png --ll-plot ll.png
   kmix gmm data.npz:X -k 8 --init k-means++ --density-plot density.png --out result.npz
   kmix gmm samples_2 -k 5 --animate em.gif --animate-style density --fps 6
+  kmix gmm big.npy -k 8 --dask --chunks 100000
+  kmix gmm parts/ -k 8 --dask --scheduler tcp://10.0.0.5:8786
 """
+
+# Options that draw every point: refused with --dask.
+IN_MEMORY_OPTIONS = ("plot", "density_plot", "animate")
 
 
 def register(subparsers) -> None:
@@ -56,30 +63,51 @@ def register(subparsers) -> None:
     _common.add_animation_arguments(parser)
     parser.add_argument("--animate-style", choices=["ellipses", "density"], default="ellipses",
                         help="what the animation draws (default ellipses)")
+    add_dask_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    X = load_data(args.data, dtype=np.float32 if args.float32 else np.float64)
-    model = GaussianMixture(
-        n_components=args.n_components,
-        covariance_type=args.covariance_type,
-        init_params=args.init,
-        n_init=args.n_init,
-        max_iter=args.max_iter,
-        tol=args.tol,
-        reg_covar=args.reg_covar,
-        random_state=args.seed,
-        # An animation needs the parameters of every iteration, whatever the dimension.
-        record_history=True if args.animate else "auto",
-    ).fit(X)
+    check_dask_arguments(args, in_memory=IN_MEMORY_OPTIONS)
+    dtype = np.float32 if args.float32 else np.float64
+    if args.dask:
+        X = load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
+    else:
+        X = load_data(args.data, dtype=dtype)
+    with dask_client(args) as client:
+        return _fit_and_report(args, X, client)
+
+
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
+    progress = Progress(args.max_iter)
+    try:
+        model = GaussianMixture(
+            n_components=args.n_components,
+            covariance_type=args.covariance_type,
+            init_params=args.init,
+            n_init=args.n_init,
+            max_iter=args.max_iter,
+            tol=args.tol,
+            reg_covar=args.reg_covar,
+            random_state=args.seed,
+            # An animation needs the parameters of every iteration, whatever the dimension.
+            record_history=True if args.animate else "auto",
+            callback=progress if progress.enabled else None,
+            client=client,
+        ).fit(X)
+    finally:
+        progress.close()
     n_samples, n_features = X.shape
     say(
         f"Gaussian mixture on {args.data}: {n_samples} samples x {n_features} features, "
         f"k = {args.n_components}, {args.covariance_type} covariances"
     )
+    if client is not None:
+        n_workers = len(client.scheduler_info(n_workers=-1).get("workers", {}))
+        say(f"dask: {X.numblocks[0]} chunks on {n_workers} worker(s)")
     status = "converged" if model.converged_ else "stopped at max-iter"
     say(f"iterations: {model.n_iter_} ({status})")
+    # With --dask these are computed on the cluster.
     mean_log_likelihood = model.score(X)
     say(f"final log-likelihood: {mean_log_likelihood * n_samples:.6f} ({mean_log_likelihood:.6f} per sample)")
     say(f"BIC: {model.bic(X):.6f}   AIC: {model.aic(X):.6f}")
@@ -93,7 +121,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_outputs(args: argparse.Namespace, X: np.ndarray, model: GaussianMixture) -> list[Path]:
+def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixture) -> list[Path]:
     written: list[Path] = []
     if args.plot or args.ll_plot or args.density_plot:
         from ..viz import plot_density, plot_gmm, plot_log_likelihood

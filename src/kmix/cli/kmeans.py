@@ -3,31 +3,25 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import sys
-import time
-from collections.abc import Iterator
-from typing import IO, Any
+from typing import Any
 
 import numpy as np
 
 from ..io import load_data
 from ..models import KMeans
 from . import _common
-from ._common import UsageError, format_table, say
+from ._common import format_table, say
+from ._dask import DEFAULT_CHUNK_ROWS, Progress, add_dask_arguments, check_dask_arguments, dask_client
 from ._files import save_figure, save_result
 
 EPILOG = """examples:
   kmix kmeans samples_3 -k 8 --seed 42
   kmix kmeans points.csv -k 4 --init random --n-init 10 --plot clusters.png --ssd-plot ssd.png
   kmix kmeans data.npz:X -k 16 --out result.npz
+  kmix kmeans samples_3 -k 8 --animate kmeans.gif --half-steps --fps 3
   kmix kmeans big.npy -k 64 --dask --chunks 100000
   kmix kmeans parts/ -k 64 --dask --scheduler tcp://10.0.0.5:8786
 """
-
-# Rows per chunk with --dask when --chunks is not given.
-DEFAULT_CHUNK_ROWS = 100_000
-
 
 def register(subparsers) -> None:
     parser = subparsers.add_parser(
@@ -49,84 +43,15 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.output_path, metavar="NPZ", help="save the fitted model (labels, centres, history) as .npz")
+    _common.add_animation_arguments(parser)
+    parser.add_argument("--half-steps", action="store_true",
+                        help="animate two frames per iteration: after the assignment and after the update")
     add_dask_arguments(parser)
     parser.set_defaults(func=run)
 
 
-def add_dask_arguments(parser: argparse.ArgumentParser) -> None:
-    """--dask, --scheduler and --chunks (shared with the other fitting commands)."""
-    group = parser.add_argument_group("out of core (dask)")
-    group.add_argument("--dask", action="store_true",
-                       help="fit chunk by chunk with dask.distributed (a .npy file is memory-mapped; "
-                            "DATA may be a folder of .npy files); needs kmix[dask]")
-    group.add_argument("--scheduler", metavar="ADDRESS",
-                       help="a running dask scheduler, e.g. tcp://HOST:8786 (default: a local cluster, "
-                            "one worker process per core)")
-    group.add_argument("--chunks", type=_common.positive_int, metavar="ROWS",
-                       help=f"rows per chunk with --dask (default {DEFAULT_CHUNK_ROWS})")
-
-
-def check_dask_arguments(args: argparse.Namespace) -> None:
-    """--scheduler and --chunks make sense only with --dask; --plot needs the points in memory."""
-    if not args.dask and (args.scheduler or args.chunks):
-        raise UsageError("--scheduler and --chunks apply only with --dask")
-    if args.dask and getattr(args, "plot", None):
-        raise UsageError("--plot draws every point, so it needs the data in memory: leave out --dask or --plot")
-
-
-@contextlib.contextmanager
-def dask_client(args: argparse.Namespace) -> Iterator[Any]:
-    """The dask client to fit on with --dask (closed afterwards), or None without it."""
-    if not args.dask:
-        yield None
-        return
-    from ..backends.dask import client_session
-
-    with client_session(args.scheduler) as session:
-        yield session.client
-
-
-class Progress:
-    """A one-line text progress bar over iterations, on a terminal, for long fits only.
-
-    Used as the model's callback: nothing is drawn during the first ``delay``
-    seconds (a short fit stays quiet), nor when ``stream`` is not a terminal.
-    """
-
-    def __init__(self, max_iter: int, label: str = "iteration", stream: IO[str] | None = None,
-                 delay: float = 1.0, width: int = 30) -> None:
-        self.max_iter = max_iter
-        self.label = label
-        self.stream = sys.stderr if stream is None else stream
-        self.delay = delay
-        self.width = width
-        self.start = time.monotonic()
-        self.drawn = False
-        self.enabled = bool(getattr(self.stream, "isatty", lambda: False)())
-
-    def __call__(self, iteration: int, state: Any) -> None:
-        if not self.enabled or time.monotonic() - self.start < self.delay:
-            return
-        filled = int(self.width * min(iteration, self.max_iter) / self.max_iter)
-        bar = "#" * filled + "-" * (self.width - filled)
-        detail = ""
-        if hasattr(state, "ssd_assignment"):
-            detail = f"  SSD {state.ssd_assignment:.6g}, {state.n_changed} moved"
-        elapsed = time.monotonic() - self.start
-        self.stream.write(f"\r[{bar}] {self.label} {iteration}/{self.max_iter}{detail}  {elapsed:.0f} s ")
-        self.stream.flush()
-        self.drawn = True
-
-    def close(self) -> None:
-        """End the bar's line (if one was drawn)."""
-        if self.drawn:
-            self.stream.write("\n")
-            self.stream.flush()
-            self.drawn = False
-
-
 def run(args: argparse.Namespace) -> int:
-    check_dask_arguments(args)
+    check_dask_arguments(args, in_memory=("plot", "animate"))
     dtype = np.float32 if args.float32 else np.float64
     if args.dask:
         X = load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
@@ -182,6 +107,12 @@ def write_outputs(args: argparse.Namespace, X: Any, model: KMeans) -> list:
         if args.ssd_plot:
             ax = plot_ssd(model.history_)
             written.append(save_figure(ax.figure, args.ssd_plot))
+    if args.animate:
+        from ..viz import animate_kmeans
+
+        info = animate_kmeans(X, model, args.animate, fps=args.fps, half_steps=args.half_steps,
+                              max_frames=args.max_frames, show_objective=True)
+        written.append(info.path)
     if args.out:
         written.append(save_result(model, args.out))
     return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -14,16 +15,20 @@ from .._typing import ArrayLike, CovarianceType, RandomStateLike
 from .._validation import (
     check_array,
     check_choice,
+    check_dask_array,
     check_float,
     check_int,
     check_is_fitted,
     check_n_features,
     check_random_state,
     check_sample_weight,
+    is_dask_array,
 )
 from ..backends._threads import reduce_blocks
 from ..exceptions import ConvergenceWarning, NumericalError
 from ..kernels import gmm as gk
+from ..kernels import kmeans as kk
+from ..kernels import kmeans_parallel as kp
 from ..kernels.seeding import kmeans_plusplus, random_points
 from ._base import BaseModel
 from .history import History
@@ -100,22 +105,47 @@ def statistics_pass(
     sample_weight: np.ndarray,
     parameters: MixtureParameters,
     covariance_type: str,
+    *,
+    parallel: bool = True,
 ) -> gk.GMMStats:
     """E-step and sufficient statistics over X in row blocks, merged.
 
     Moments are taken about the current means, so the M-step's subtraction is of
-    small numbers (see :func:`kmix.kernels.gmm.estimate_parameters`).
+    small numbers (see :func:`kmix.kernels.gmm.estimate_parameters`). With
+    ``parallel`` the blocks run on all cores (a dask worker passes False: it has
+    one thread); the result is the same either way, bit for bit.
     """
-    k = parameters.means.shape[0]
-    log_weights = _log_weights(parameters.weights)
-    shift = parameters.means.astype(np.float64)
+    return _blocks_pass(
+        X, sample_weight, parameters.means, parameters.precisions_cholesky,
+        _log_weights(parameters.weights), parameters.means.astype(np.float64), covariance_type,
+        parallel=parallel,
+    )
+
+
+def _blocks_pass(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    means: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    log_weights: np.ndarray,
+    shift: np.ndarray,
+    covariance_type: str,
+    *,
+    parallel: bool = True,
+) -> gk.GMMStats:
+    """The statistics pass with its arguments spelled out (what a dask chunk receives)."""
+    k = means.shape[0]
+    if X.shape[0] == 0:  # a chunk without rows: statistics that merge as zero
+        return gk.block_statistics(
+            X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)
+        )
 
     def block(rows: slice) -> gk.GMMStats:
-        log_norm, resp = gk.e_step(
-            X[rows], parameters.means, parameters.precisions_cholesky, log_weights, covariance_type
-        )
+        log_norm, resp = gk.e_step(X[rows], means, precisions_cholesky, log_weights, covariance_type)
         return gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
 
+    if not parallel:
+        return functools.reduce(gk.merge_statistics, map(block, _blocks(X, k)))
     # Blocks run on all cores and merge in block order: the same result as a
     # serial loop, whatever the number of threads.
     return reduce_blocks(block, _blocks(X, k), gk.merge_statistics)
@@ -149,6 +179,11 @@ def _statistics_from_resp(
     return stats
 
 
+def _in_memory_pass(X: np.ndarray, sample_weight: np.ndarray, parameters: MixtureParameters, *,
+                    covariance_type: str) -> gk.GMMStats:
+    return statistics_pass(X, sample_weight, parameters, covariance_type)
+
+
 def _update(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype, iteration: int | None):
     try:
         return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype))
@@ -158,8 +193,8 @@ def _update(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype, i
 
 
 def em(
-    X: np.ndarray,
-    sample_weight: np.ndarray,
+    X: Any,
+    sample_weight: np.ndarray | None,
     start: MixtureParameters,
     *,
     covariance_type: str,
@@ -169,6 +204,7 @@ def em(
     lower_bound: float = -np.inf,
     record_parameters: bool = True,
     callback: Callable[[int, GaussianMixtureState], Any] | None = None,
+    pass_statistics: Callable[[MixtureParameters], gk.GMMStats] | None = None,
 ) -> EMResult:
     """EM iterations from ``start`` on validated X.
 
@@ -177,7 +213,16 @@ def em(
     ``lower_bound``), at ``max_iter``, or when the callback returns True. The
     returned ``lower_bound`` is the last L_t: the log-likelihood of the
     parameters before the last M-step, as in scikit-learn.
+
+    ``pass_statistics(parameters)`` is the E-step and statistics of one
+    iteration, merged over the data: None for an in-memory X
+    (:func:`statistics_pass`); the dask backend passes its chunked pass (X is
+    then anything with a ``dtype``).
     """
+    if pass_statistics is None:
+        pass_statistics = functools.partial(
+            _in_memory_pass, X, sample_weight, covariance_type=covariance_type
+        )
     history = History(_HISTORY_FIELDS)
     parameters = start
     if record_parameters:
@@ -189,7 +234,7 @@ def em(
     n_iter = 0
     for iteration in range(1, max_iter + 1):
         previous = lower_bound
-        stats = statistics_pass(X, sample_weight, parameters, covariance_type)
+        stats = pass_statistics(parameters)
         lower_bound = stats.log_likelihood / stats.total_weight
         parameters = _update(stats, covariance_type, reg_covar, X.dtype, iteration)
         n_iter = iteration
@@ -217,6 +262,105 @@ def em(
             break
     history.converged = converged
     return EMResult(parameters, float(lower_bound), n_iter, converged, history)
+
+
+# --- passes over a dask array: chunk functions run on the workers --------------------
+#
+# The dask backend centres every chunk by the column means (``data.offset``), as it
+# does for k-means. Statistics taken about a shift c in centred coordinates are
+# those about c + offset in the original ones (only x - c enters them), so a pass
+# moves the means into centred coordinates, runs the in-memory kernels on each
+# chunk and moves the merged statistics' shift back. The precisions and weights
+# do not depend on the origin.
+
+
+def _em_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray, state: None,
+              chunk_index: int, means: np.ndarray, precisions_cholesky: np.ndarray,
+              log_weights: np.ndarray, shift: np.ndarray, covariance_type: str) -> tuple[None, gk.GMMStats]:
+    """``(None, GMMStats)`` of one centred chunk: the in-memory pass, on one thread."""
+    return None, _blocks_pass(
+        X, sample_weight, means, precisions_cholesky, log_weights, shift, covariance_type, parallel=False
+    )
+
+
+def _dask_pass(data: Any, parameters: MixtureParameters, *, covariance_type: str) -> gk.GMMStats:
+    """E-step and statistics of every chunk of ``data`` (a DaskData), tree-merged.
+
+    Only the merged statistics, O(k·d²) numbers, come back to the client.
+    """
+    means = (parameters.means - data.offset).astype(data.dtype, copy=False)
+    _, stats = data.map_chunks(
+        _em_chunk,
+        (means, parameters.precisions_cholesky, _log_weights(parameters.weights),
+         means.astype(np.float64), covariance_type),
+        merge=gk.merge_statistics,
+    )
+    return stats._replace(shift=stats.shift + data.offset.astype(np.float64))
+
+
+def _initial_resp_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray, state: None,
+                        chunk_index: int, how: str, source: Any, n_components: int, shift: np.ndarray,
+                        covariance_type: str) -> tuple[None, gk.GMMStats]:
+    """``(None, GMMStats)`` of one centred chunk under initial responsibilities.
+
+    ``how="centers"``: one-hot on the nearest of the centres ``source`` (k, d);
+    ``how="random"``: uniform random, normalised, drawn from
+    ``kp.chunk_rng(source, chunk_index)``, so every pass over a chunk sees the
+    same responsibilities whichever worker computes it.
+    """
+    n = X.shape[0]
+    if how == "centers":
+        labels = np.argmin(kk.squared_distances(X, source, x_norms), axis=1)
+        resp = np.zeros((n, n_components), dtype=X.dtype)
+        resp[np.arange(n), labels] = 1.0
+    else:
+        resp = kp.chunk_rng(source, chunk_index).uniform(size=(n, n_components)).astype(X.dtype)
+        resp /= resp.sum(axis=1, keepdims=True)
+    stats = gk.block_statistics(X[:0], sample_weight[:0], resp[:0], shift, covariance_type)
+    for rows in _blocks(X, n_components):
+        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], shift, covariance_type)
+        stats = gk.merge_statistics(stats, block)
+    return None, stats
+
+
+def _dask_statistics_from_resp(data: Any, how: str, source: Any, n_components: int,
+                               covariance_type: str) -> gk.GMMStats:
+    """As :func:`_statistics_from_resp`, chunk by chunk: two passes, the first for the
+    means, the second for the moments about them; statistics in original coordinates."""
+    origin = np.zeros((n_components, data.n_features))
+    _, first = data.map_chunks(
+        _initial_resp_chunk, (how, source, n_components, origin, "diag"), merge=gk.merge_statistics
+    )
+    _, means, _ = gk.estimate_parameters(first, "diag", 0.0)
+    _, stats = data.map_chunks(
+        _initial_resp_chunk, (how, source, n_components, means, covariance_type), merge=gk.merge_statistics
+    )
+    return stats._replace(shift=stats.shift + data.offset.astype(np.float64))
+
+
+# --- results on a fitted model, per block (and per chunk of a dask array) -------------
+
+
+def _weighted_log_prob(X: np.ndarray, means: np.ndarray, precisions_cholesky: np.ndarray,
+                       log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
+    """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
+    out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
+    for rows in _blocks(X, means.shape[0]):
+        out[rows] = gk.estimate_log_gaussian_prob(X[rows], means, precisions_cholesky, covariance_type)
+        out[rows] += log_weights
+    return out
+
+
+def _predict_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
+    return np.argmax(_weighted_log_prob(X, *args), axis=1).astype(np.int64)
+
+
+def _proba_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
+    return gk.log_prob_resp(_weighted_log_prob(X, *args))[1]
+
+
+def _score_samples_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
+    return gk.log_prob_resp(_weighted_log_prob(X, *args))[0]
 
 
 # --- the estimator ------------------------------------------------------------------
@@ -269,6 +413,12 @@ class GaussianMixture(BaseModel):
     callback : callable, optional
         ``callback(iteration, state)`` after every iteration, ``state`` a
         :class:`GaussianMixtureState`. Returning True stops the run early.
+    client : None, dask.distributed Client or str
+        Where a fit on a dask array runs: None uses the active client, or starts
+        a LocalCluster (one single-threaded worker process per core) for the fit
+        and closes it afterwards; a Client is used as it is; a string is the
+        address of a running scheduler ("tcp://host:8786"). Ignored for
+        in-memory data.
 
     Attributes
     ----------
@@ -322,6 +472,7 @@ class GaussianMixture(BaseModel):
         random_state: RandomStateLike = None,
         record_history: bool | str = "auto",
         callback: Callable[[int, GaussianMixtureState], Any] | None = None,
+        client: Any = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -337,18 +488,18 @@ class GaussianMixture(BaseModel):
         self.random_state = random_state
         self.record_history = record_history
         self.callback = callback
+        self.client = client
 
     # --- checks -----------------------------------------------------------------
-    def _check_params(self, X: np.ndarray, sample_weight: np.ndarray) -> dict[str, Any]:
-        """Every constructor parameter, checked against X; returns the checked values."""
-        n_samples, n_features = X.shape
+    def _check_params(self, n_samples: int, n_features: int, dtype: np.dtype, n_positive: int) -> dict[str, Any]:
+        """Every constructor parameter, checked against the data's shape, dtype and
+        number of positive sample weights; returns the checked values."""
         n_components = check_int(self.n_components, "n_components", minimum=1)
         if n_components > n_samples:
             raise ValueError(
                 f"n_components={n_components} must be <= n_samples={n_samples}: "
                 "a mixture needs at least as many points as components"
             )
-        n_positive = int(np.count_nonzero(sample_weight > 0))
         if n_components > n_positive:
             raise ValueError(
                 f"n_components={n_components} must be <= the number of samples with positive "
@@ -372,25 +523,25 @@ class GaussianMixture(BaseModel):
             raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable, got {self.callback!r}")
-        dtype = (X.dtype.type,)
+        dtype_arg = (np.dtype(dtype).type,)
 
         weights_init = None
         if self.weights_init is not None:
-            weights_init = check_array(self.weights_init, name="weights_init", dtype=dtype, ensure_2d=False)
+            weights_init = check_array(self.weights_init, name="weights_init", dtype=dtype_arg, ensure_2d=False)
             if weights_init.shape != (n_components,):
                 raise ValueError(
                     f"weights_init has shape {weights_init.shape}; expected (n_components,) = ({n_components},)"
                 )
             if np.any(weights_init < 0):
                 raise ValueError(f"weights_init must be non-negative; got minimum {weights_init.min():g}")
-            atol = 1e-6 if X.dtype == np.float32 else 1e-8
+            atol = 1e-6 if np.dtype(dtype) == np.float32 else 1e-8
             total = float(np.sum(weights_init, dtype=np.float64))
             if abs(total - 1.0) > atol:
                 raise ValueError(f"weights_init must sum to 1; got sum {total:.8g}")
 
         means_init = None
         if self.means_init is not None:
-            means_init = check_array(self.means_init, name="means_init", dtype=dtype, ensure_2d=False)
+            means_init = check_array(self.means_init, name="means_init", dtype=dtype_arg, ensure_2d=False)
             if means_init.shape != (n_components, n_features):
                 raise ValueError(
                     f"means_init has shape {means_init.shape}; expected (n_components, n_features) = "
@@ -400,7 +551,7 @@ class GaussianMixture(BaseModel):
         precisions_cholesky_init = None
         if self.precisions_init is not None:
             precisions_cholesky_init = self._check_precisions(
-                self.precisions_init, covariance_type, n_components, n_features, dtype
+                self.precisions_init, covariance_type, n_components, n_features, dtype_arg
             )
         return dict(
             n_components=n_components, covariance_type=covariance_type, init_params=init_params,
@@ -483,13 +634,62 @@ class GaussianMixture(BaseModel):
     def _initial_parameters(self, X: np.ndarray, weight: np.ndarray, checked: dict[str, Any],
                             rng: np.random.Generator) -> MixtureParameters:
         covariance_type = checked["covariance_type"]
+
+        def from_resp() -> MixtureParameters:
+            resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
+            stats = _statistics_from_resp(X, weight, resp, covariance_type)
+            return _update(stats, covariance_type, checked["reg_covar"], X.dtype, None)
+
+        return self._combine_initial(checked, from_resp)
+
+    def _initial_parameters_dask(self, X: Any, sample_weight: Any, data: Any, checked: dict[str, Any],
+                                 rng: np.random.Generator, session: Any) -> MixtureParameters:
+        covariance_type = checked["covariance_type"]
+        n_components = checked["n_components"]
+        init_params = checked["init_params"]
+
+        def from_resp() -> MixtureParameters:
+            if init_params == "random_from_data":
+                # A weighted sample without replacement, drawn per chunk and merged.
+                seed = int(rng.integers(2**63 - 1))
+                _, sample = data.map_chunks(
+                    kp.chunk_keyed_sample, (seed, n_components),
+                    merge=functools.partial(kp.merge_keyed, size=n_components),
+                )
+                points = sample.points.astype(data.dtype)
+                stats = _statistics_from_resp(
+                    points, np.ones(n_components, dtype=data.dtype),
+                    np.eye(n_components, dtype=data.dtype), covariance_type,
+                )
+                stats = stats._replace(shift=stats.shift + data.offset.astype(np.float64))
+            elif init_params == "kmeans":
+                from .kmeans import KMeans
+
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", ConvergenceWarning)
+                    kmeans = KMeans(
+                        n_clusters=n_components, init="k-means||", n_init=1, random_state=rng,
+                        record_history=False, client=session.client,
+                    ).fit(X, sample_weight=sample_weight)
+                centers = (kmeans.cluster_centers_ - data.offset).astype(data.dtype)
+                stats = _dask_statistics_from_resp(data, "centers", centers, n_components, covariance_type)
+            else:  # random
+                seed = int(rng.integers(2**63 - 1))
+                stats = _dask_statistics_from_resp(data, "random", seed, n_components, covariance_type)
+            return _update(stats, covariance_type, checked["reg_covar"], data.dtype, None)
+
+        return self._combine_initial(checked, from_resp)
+
+    @staticmethod
+    def _combine_initial(checked: dict[str, Any],
+                         from_resp: Callable[[], MixtureParameters]) -> MixtureParameters:
+        """The given initial parameters, the others from the initial responsibilities."""
+        covariance_type = checked["covariance_type"]
         weights_init = checked["weights_init"]
         means_init = checked["means_init"]
         precisions_cholesky = checked["precisions_cholesky_init"]
         if weights_init is None or means_init is None or precisions_cholesky is None:
-            resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
-            stats = _statistics_from_resp(X, weight, resp, covariance_type)
-            start = _update(stats, covariance_type, checked["reg_covar"], X.dtype, None)
+            start = from_resp()
         else:
             start = None
         weights = start.weights if weights_init is None else weights_init
@@ -507,24 +707,73 @@ class GaussianMixture(BaseModel):
 
         Parameters
         ----------
-        X : array-like (n_samples, n_features)
-            float32 data stays float32; other numeric types become float64.
+        X : array-like or dask array (n_samples, n_features)
+            float32 data stays float32; other numeric types become float64. A dask
+            array is fitted on a dask.distributed cluster (see ``client``), one
+            chunk of rows at a time.
         y : ignored
-        sample_weight : array-like (n_samples,), optional
+        sample_weight : array-like (n_samples,) or dask array, optional
             Non-negative weights, not all zero: weight w counts a point w times.
 
         Returns
         -------
         self
         """
+        if is_dask_array(X):
+            return self._fit_dask(X, sample_weight)
         X = check_array(X)
         weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
-        checked = self._check_params(X, weight)
-        covariance_type = checked["covariance_type"]
+        n_positive = int(np.count_nonzero(weight > 0))
+        checked = self._check_params(X.shape[0], X.shape[1], X.dtype, n_positive)
         rng = check_random_state(self.random_state)
+        best = self._run(
+            X.shape[1], X.dtype, checked,
+            initial=lambda: self._initial_parameters(X, weight, checked, rng),
+            pass_statistics=None, data=X, weight=weight,
+        )
+        return self._set_fitted(best, checked, X.shape[1], stacklevel=3)
+
+    def _fit_dask(self, X: Any, sample_weight: Any) -> "GaussianMixture":
+        from ..backends import dask as dask_backend
+
+        # NaN, inf and bad weights are found in the first pass, for the whole array.
+        X = check_dask_array(X, check_finite=False)
+        rng = check_random_state(self.random_state)
+        with dask_backend.client_session(self.client) as session:
+            # One pass: the column means (each chunk is centred by them), checks.
+            data = dask_backend.DaskData(X, sample_weight, session.client)
+            checked = self._check_params(
+                data.n_samples, data.n_features, data.dtype, data.n_positive_weights()
+            )
+            needs_data = (
+                checked["weights_init"] is None or checked["means_init"] is None
+                or checked["precisions_cholesky_init"] is None
+            )
+            if needs_data and checked["init_params"] == "k-means++":
+                raise ValueError(
+                    "init_params='k-means++' makes one pass over the data per component; for a "
+                    "dask array use init_params='kmeans' (k-means|| seeding), 'random' or "
+                    "'random_from_data'"
+                )
+            best = self._run(
+                data.n_features, data.dtype, checked,
+                initial=lambda: self._initial_parameters_dask(X, sample_weight, data, checked, rng, session),
+                pass_statistics=functools.partial(
+                    _dask_pass, data, covariance_type=checked["covariance_type"]
+                ),
+                data=data, weight=None,
+            )
+        return self._set_fitted(best, checked, data.n_features, stacklevel=4)
+
+    def _run(self, n_features: int, dtype: np.dtype, checked: dict[str, Any], *,
+             initial: Callable[[], MixtureParameters],
+             pass_statistics: Callable[[MixtureParameters], gk.GMMStats] | None,
+             data: Any, weight: np.ndarray | None) -> EMResult:
+        """EM from each initialisation (or the fitted parameters); the best run."""
+        covariance_type = checked["covariance_type"]
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
-            check_n_features(self, X)
+            check_n_features(self, np.empty((0, n_features)))
             if self.means_.shape[0] != checked["n_components"] or getattr(
                 self, "_fitted_covariance_type", covariance_type
             ) != covariance_type:
@@ -536,28 +785,34 @@ class GaussianMixture(BaseModel):
         for _ in range(n_init):
             if warm:
                 start = MixtureParameters(
-                    self.weights_.astype(X.dtype), self.means_.astype(X.dtype),
-                    self.covariances_.astype(X.dtype), self.precisions_cholesky_.astype(X.dtype),
+                    self.weights_.astype(dtype), self.means_.astype(dtype),
+                    self.covariances_.astype(dtype), self.precisions_cholesky_.astype(dtype),
                 )
                 lower_bound = self.lower_bound_
             else:
-                start = self._initial_parameters(X, weight, checked, rng)
+                start = initial()
                 lower_bound = -np.inf
             result = em(
-                X, weight, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
+                data, weight, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
                 max_iter=checked["max_iter"], tol=checked["tol"], lower_bound=lower_bound,
                 record_parameters=checked["record"], callback=self.callback,
+                pass_statistics=pass_statistics,
             )
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
         assert best is not None
+        return best
+
+    def _set_fitted(self, best: EMResult, checked: dict[str, Any], n_features: int,
+                    stacklevel: int) -> "GaussianMixture":
+        covariance_type = checked["covariance_type"]
         if checked["max_iter"] > 0 and not best.converged and not best.history.stopped_by_callback:
             warnings.warn(
                 f"GaussianMixture did not converge in max_iter={checked['max_iter']} iterations "
                 f"(tol={checked['tol']:g}); increase max_iter or tol, try another initialisation, "
                 "or check for degenerate data",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
         parameters = best.parameters
         self.weights_ = parameters.weights
@@ -572,7 +827,7 @@ class GaussianMixture(BaseModel):
         self.lower_bounds_ = (
             best.history.log_likelihood if "log_likelihood" in best.history else np.empty(0)
         )
-        self.n_features_in_ = X.shape[1]
+        self.n_features_in_ = n_features
         self._fitted_covariance_type = covariance_type
         return self
 
@@ -590,46 +845,79 @@ class GaussianMixture(BaseModel):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     # --- using a fitted model ----------------------------------------------------------
-    def _validated(self, X: ArrayLike) -> np.ndarray:
+    def _validated(self, X: ArrayLike) -> Any:
         check_is_fitted(self, "means_")
-        X = check_array(X)
+        X = check_dask_array(X) if is_dask_array(X) else check_array(X)
         check_n_features(self, X)
         return X
 
     def _covariance_type_fitted(self) -> str:
         return getattr(self, "_fitted_covariance_type", self.covariance_type)
 
+    def _model_arrays(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
+        """Means, precision factors and log-weights in ``dtype``, and the covariance type."""
+        return (
+            self.means_.astype(dtype, copy=False),
+            self.precisions_cholesky_.astype(dtype, copy=False),
+            _log_weights(self.weights_).astype(dtype, copy=False),
+            self._covariance_type_fitted(),
+        )
+
     def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
-        covariance_type = self._covariance_type_fitted()
-        means = self.means_.astype(X.dtype, copy=False)
-        precisions_cholesky = self.precisions_cholesky_.astype(X.dtype, copy=False)
-        log_weights = _log_weights(self.weights_).astype(X.dtype, copy=False)
-        out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
-        for rows in _blocks(X, means.shape[0]):
-            out[rows] = gk.estimate_log_gaussian_prob(X[rows], means, precisions_cholesky, covariance_type)
-            out[rows] += log_weights
-        return out
+        return _weighted_log_prob(X, *self._model_arrays(X.dtype))
 
-    def score_samples(self, X: ArrayLike) -> np.ndarray:
-        """log p(x) of every row of X under the mixture, shape (n_samples,)."""
+    def _per_chunk(self, X: Any, func: Callable, columns: bool, dtype: Any) -> Any:
+        """A lazy dask array of ``func(chunk, *model arrays)`` over X's row chunks."""
+        args = self._model_arrays(X.dtype)
+        if columns:
+            return X.map_blocks(
+                func, *args, dtype=dtype, chunks=(X.chunks[0], (self.means_.shape[0],)),
+                meta=np.empty((0, 0), dtype=dtype),
+            )
+        return X.map_blocks(func, *args, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype=dtype))
+
+    def score_samples(self, X: ArrayLike) -> Any:
+        """log p(x) of every row of X under the mixture, shape (n_samples,).
+
+        A dask array in gives a lazy dask array out.
+        """
         X = self._validated(X)
+        if is_dask_array(X):
+            return self._per_chunk(X, _score_samples_chunk, False, X.dtype)
         return gk.log_prob_resp(self._weighted_log_prob(X))[0]
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
-        """Mean log-likelihood per sample of X (weighted by sample_weight), higher is better."""
+        """Mean log-likelihood per sample of X (weighted by sample_weight), higher is better.
+
+        For a dask array the mean is computed with the active dask scheduler.
+        """
         log_prob = self.score_samples(X)
+        if is_dask_array(log_prob):
+            from ..backends import dask as dask_backend
+
+            return dask_backend.weighted_mean(log_prob, sample_weight)
         weight = check_sample_weight(sample_weight, log_prob.shape[0], dtype=np.float64)
         return float(np.dot(weight, log_prob.astype(np.float64)) / weight.sum())
 
-    def predict(self, X: ArrayLike) -> np.ndarray:
-        """Most probable component of each row of X, shape (n_samples,) int64."""
+    def predict(self, X: ArrayLike) -> Any:
+        """Most probable component of each row of X, shape (n_samples,) int64.
+
+        A dask array in gives a lazy dask array out.
+        """
         X = self._validated(X)
+        if is_dask_array(X):
+            return self._per_chunk(X, _predict_chunk, False, np.int64)
         return np.argmax(self._weighted_log_prob(X), axis=1).astype(np.int64)
 
-    def predict_proba(self, X: ArrayLike) -> np.ndarray:
-        """Responsibilities p(component | x), shape (n_samples, n_components); rows sum to 1."""
+    def predict_proba(self, X: ArrayLike) -> Any:
+        """Responsibilities p(component | x), shape (n_samples, n_components); rows sum to 1.
+
+        A dask array in gives a lazy dask array out.
+        """
         X = self._validated(X)
+        if is_dask_array(X):
+            return self._per_chunk(X, _proba_chunk, True, X.dtype)
         return gk.log_prob_resp(self._weighted_log_prob(X))[1]
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
