@@ -179,3 +179,15 @@ def test_load_model_rejects_other_files(tmp_path):
     np.savez(path, a=np.ones(3))
     with pytest.raises(DataError, match="not a kmix model file"):
         kmix.load_model(path)
+
+
+def test_atomic_write_gives_ordinary_permissions(tmp_path):
+    import os
+
+    umask = os.umask(0o022)
+    try:
+        with kmix.io.atomic_write(tmp_path / "f.bin") as stream:
+            stream.write(b"x")
+    finally:
+        os.umask(umask)
+    assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o644
