@@ -15,7 +15,7 @@ from .exceptions import (
     NumericalError,
 )
 from .io import load_data, load_model, save_model
-from .models import GaussianMixture, GaussianMixtureState, History, KMeans
+from .models import GaussianMixture, GaussianMixtureState, History, KMeans, QPResult, solve_qp
 
 __version__ = "0.1.0"
 
@@ -24,6 +24,8 @@ __all__ = [
     "GaussianMixture",
     "GaussianMixtureState",
     "History",
+    "solve_qp",
+    "QPResult",
     "load_data",
     "save_model",
     "load_model",

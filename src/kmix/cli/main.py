@@ -17,7 +17,7 @@ from ._common import UsageError
 
 # Each subcommand lives in its own module exposing ``register(subparsers)``; the
 # parser it adds sets ``func`` to the function that runs it.
-COMMANDS = ("data", "kmeans", "gmm", "demo")
+COMMANDS = ("data", "kmeans", "gmm", "demo", "qp")
 
 EPILOG = """examples:
   kmix data info samples_3

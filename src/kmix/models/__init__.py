@@ -3,6 +3,7 @@
 from .gaussian_mixture import GaussianMixture, GaussianMixtureState
 from .history import History
 from .kmeans import KMeans, KMeansState
+from .qp import QPResult, solve_qp
 
 # Models that kmix.io.save_model / load_model know how to store.
 SAVABLE_MODELS = (KMeans, GaussianMixture)
@@ -13,5 +14,7 @@ __all__ = [
     "KMeansState",
     "GaussianMixture",
     "GaussianMixtureState",
+    "QPResult",
     "SAVABLE_MODELS",
+    "solve_qp",
 ]
