@@ -1,12 +1,34 @@
-"""The in-memory backend: loops over row blocks of a numpy array."""
+"""The in-memory backend: one compiled pass over a numpy array per Lloyd iteration."""
 
 from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
 
 import numpy as np
 
 from ..kernels import kmeans as kk
 
 __all__ = ["lloyd_pass"]
+
+_blas_controller = None
+
+
+@contextlib.contextmanager
+def _one_blas_thread(needed: bool) -> Iterator[None]:
+    """BLAS limited to one thread while the compiled pass calls it from each of its
+    own threads: two thread pools on the same cores would wait for each other."""
+    global _blas_controller
+    if not needed:
+        yield
+        return
+    if _blas_controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded first
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
 
 
 def lloyd_pass(
@@ -16,7 +38,10 @@ def lloyd_pass(
     x_norms: np.ndarray,
     previous_labels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, kk.KMeansStats]:
-    """One assignment pass over X in blocks, with the merged statistics.
+    """One assignment pass over X with the statistics of the whole of X.
+
+    The kernel goes through X in cache-sized chunks, in parallel, so no (n, k)
+    distance matrix is ever held; see :func:`kmix.kernels.kmeans.lloyd_statistics`.
 
     Returns
     -------
@@ -24,24 +49,5 @@ def lloyd_pass(
     min_distances : ndarray (n,)
     stats : KMeansStats of the whole of X
     """
-    n, d = X.shape
-    k = centers.shape[0]
-    center_norms = kk.squared_norms(centers)
-    labels = np.empty(n, dtype=np.int32)
-    min_distances = np.empty(n, dtype=X.dtype)
-    step = kk.block_rows(k, d, X.dtype.itemsize)
-    stats = None
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        previous = None if previous_labels is None else previous_labels[start:stop]
-        block_labels, block_min, block_previous = kk.assign(
-            X[start:stop], centers, x_norms[start:stop], center_norms, previous
-        )
-        labels[start:stop] = block_labels
-        min_distances[start:stop] = block_min
-        block = kk.block_statistics(
-            X[start:stop], sample_weight[start:stop], block_labels, block_min, k,
-            previous, block_previous,
-        )
-        stats = block if stats is None else kk.merge_statistics(stats, block)
-    return labels, min_distances, stats
+    with _one_blas_thread(kk.uses_blas(X.shape[1])):
+        return kk.lloyd_statistics(X, sample_weight, centers, x_norms, previous_labels)

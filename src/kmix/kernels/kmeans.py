@@ -1,4 +1,10 @@
-"""k-means kernels: nearest-centre assignment, per-block statistics, centre update."""
+"""k-means kernels: nearest-centre assignment, per-block statistics, centre update.
+
+Two implementations of one pass give the same statistics: :func:`assign` with
+:func:`block_statistics` (numpy, the reference: an (n, k) distance matrix per
+block) and :func:`lloyd_statistics` (compiled with numba, fused, parallel: what the
+estimators run). Tests hold the second to the first.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,10 @@ __all__ = [
     "merge_statistics",
     "update_centers",
     "squared_distances",
+    "lloyd_statistics",
+    "farthest_rows",
+    "chunk_rows",
+    "uses_blas",
 ]
 
 # Rows per block: a block's distance matrix (rows x k) plus its share of X stay
@@ -40,8 +50,11 @@ class KMeansStats(NamedTuple):
     ssd: float  # weighted SSD of the new labels w.r.t. the centres used
     ssd_previous: float  # weighted SSD of the previous labels w.r.t. the same centres
     n_changed: int  # points whose label differs from the previous one
-    farthest_distances: np.ndarray  # (m,) largest distances to the assigned centre, descending
-    farthest_points: np.ndarray  # (m, d) the points with those distances
+    # (m,) largest distances to the assigned centre, descending, and (m, d) the points
+    # with those distances (positive weight only). lloyd_statistics leaves them empty
+    # (m = 0) unless a cluster is empty, the only case in which they are read.
+    farthest_distances: np.ndarray
+    farthest_points: np.ndarray
 
 
 def squared_norms(X: np.ndarray) -> np.ndarray:
@@ -187,3 +200,131 @@ def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray,
             else:  # fewer weighted points than clusters: keep the old centre
                 new_centers[cluster] = centers[cluster]
     return new_centers, empty
+
+
+# --- the fast path: one compiled pass per iteration ----------------------------------
+
+# Up to this many features the x·c products are computed by the compiled loop; above
+# it by a BLAS product per chunk (a GEMM with a thin inner dimension is slow).
+FUSED_MAX_FEATURES = 8
+# Rows per chunk of the compiled pass: the unit of parallel work and of partial
+# statistics. A function of (k, d, dtype) only, never of the thread count, so the
+# order in which partial sums are added (and so every rounding) is always the same.
+FUSED_CHUNK_ROWS = 1024
+# For the BLAS path: rows such that one chunk's (k, rows) product stays in L2 cache.
+_PRODUCT_BYTES = 2**20
+# Rows per call into the compiled code: bounds the partial sums (chunks x k x d).
+_BLOCK_BYTES = 16 * 2**20
+
+
+def chunk_rows(n_clusters: int, n_features: int, itemsize: int) -> int:
+    """Rows per chunk of :func:`lloyd_statistics` (a function of the shapes only)."""
+    if n_features <= FUSED_MAX_FEATURES:
+        return FUSED_CHUNK_ROWS
+    rows = _PRODUCT_BYTES // (n_clusters * itemsize)
+    return int(min(4096, max(64, rows // 64 * 64)))
+
+
+def uses_blas(n_features: int) -> bool:
+    """Whether :func:`lloyd_statistics` calls BLAS (from every thread at once: the
+    caller should limit BLAS to one thread, as the numpy backend does)."""
+    return n_features > FUSED_MAX_FEATURES
+
+
+def lloyd_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    centers: np.ndarray,
+    x_norms: np.ndarray,
+    previous_labels: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, KMeansStats]:
+    """Assignment and statistics of X in one compiled pass.
+
+    The results of :func:`assign` followed by :func:`block_statistics` (the same
+    labels; sums and SSDs up to rounding), without an (n, k) distance matrix: the
+    rows go through in cache-sized chunks, in parallel over numba's threads, and
+    each chunk's nearest centres and sums are computed while it is in cache.
+
+    The farthest points are found only when a cluster is left empty, the one case
+    in which :func:`update_centers` reads them (otherwise those fields have no
+    rows). That keeps the exact result when blocks merge: a cluster empty in the
+    merged statistics is empty in every block, so every block then has its list.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64
+    sample_weight : ndarray (n,)
+    centers : ndarray (k, d)
+    x_norms : ndarray (n,), squared norms of the rows of X
+    previous_labels : ndarray (n,) of int, optional
+        When given, the statistics include the SSD of these labels with respect to
+        ``centers`` and the number of changed labels.
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    min_distances : ndarray (n,), X's dtype
+    stats : KMeansStats
+    """
+    from . import _compiled  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    dtype = X.dtype
+    n, d = X.shape
+    centers = np.ascontiguousarray(centers, dtype=dtype)
+    k = centers.shape[0]
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+    x_norms = np.ascontiguousarray(x_norms, dtype=dtype)
+    center_norms = squared_norms(centers)
+    has_previous = previous_labels is not None
+    previous = (np.ascontiguousarray(previous_labels, dtype=np.int32) if has_previous
+                else np.zeros(0, dtype=np.int32))
+    labels = np.empty(n, dtype=np.int32)
+    min_distances = np.empty(n, dtype=dtype)
+    weight_sums = np.zeros(k)
+    sums = np.zeros((k, d))
+    scalars = np.zeros(3)  # ssd, ssd_previous, n_changed
+    rows = chunk_rows(k, d, dtype.itemsize)
+    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    # -2C once, so the products need no scaling (a power of two: exact).
+    scaled = centers * dtype.type(-2)
+    if uses_blas(d):
+        kernel = _compiled.gemm_pass
+    else:
+        kernel = _compiled.fused_pass
+        scaled = np.ascontiguousarray(scaled.T)
+    with _compiled.threads_for(-(-n // rows)):
+        for row0 in range(0, n, step):
+            kernel(scaled, row0, min(step, n - row0), X, sample_weight, center_norms, x_norms,
+                   previous, has_previous, rows, labels, min_distances, weight_sums, sums, scalars)
+    if np.any(weight_sums <= 0):
+        farthest = farthest_rows(min_distances, sample_weight, k)
+    else:
+        farthest = np.empty(0, dtype=np.intp)
+    stats = KMeansStats(
+        weight_sums,
+        sums,
+        float(scalars[0]),
+        float(scalars[1]) if has_previous else float("nan"),
+        int(scalars[2]) if has_previous else n,
+        min_distances[farthest].astype(np.float64),
+        X[farthest].astype(np.float64),
+    )
+    return labels, min_distances, stats
+
+
+def farthest_rows(min_distances: np.ndarray, sample_weight: np.ndarray, m: int) -> np.ndarray:
+    """Indices of the ``m`` rows with positive weight farthest from their centres,
+    largest distance first, the earlier row first among equal distances. O(n)."""
+    candidates = np.flatnonzero(sample_weight > 0)
+    scores = min_distances[candidates]
+    if m < len(candidates):
+        # The m-th largest score; every row above it is in, ties fill up in row order.
+        threshold = np.partition(scores, len(scores) - m)[len(scores) - m]
+        above = candidates[scores > threshold]
+        tied = candidates[scores == threshold][: m - len(above)]
+        candidates = np.concatenate([above, tied])
+        scores = min_distances[candidates]
+    return candidates[np.lexsort((candidates, -scores.astype(np.float64)))]

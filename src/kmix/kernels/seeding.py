@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .kmeans import block_rows, squared_distances, squared_norms
+from .kmeans import FUSED_CHUNK_ROWS, squared_norms
 
 __all__ = ["kmeans_plusplus", "random_points"]
 
@@ -22,17 +22,10 @@ def random_points(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
     return rng.choice(n, size=n_clusters, replace=False, p=p)
 
 
-def _distances_to_rows(X: np.ndarray, x_norms: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Squared distances from every point to the points ``X[rows]``, shape (len(rows), n)."""
-    candidates = X[rows]
-    out = np.empty((len(rows), X.shape[0]), dtype=X.dtype)
-    step = block_rows(len(rows), X.shape[1], X.dtype.itemsize)
-    for start in range(0, X.shape[0], step):
-        stop = min(start + step, X.shape[0])
-        out[:, start:stop] = squared_distances(
-            X[start:stop], candidates, x_norms[start:stop], x_norms[rows]
-        ).T
-    return out
+def _scaled_transposed(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """-2 X[rows].T, shape (d, len(rows)), C-contiguous: what the compiled kernels take
+    (a power of two: exact)."""
+    return np.ascontiguousarray(X[rows].T * X.dtype.type(-2))
 
 
 def kmeans_plusplus(
@@ -50,6 +43,9 @@ def kmeans_plusplus(
     proportional to weight x squared distance to the nearest chosen centre, and
     keep the candidate that lowers the total weighted SSD the most.
 
+    The candidates' potentials come from one compiled pass over X per step, in
+    parallel chunks, with no (n_local_trials, n) distance matrix.
+
     Parameters
     ----------
     X : ndarray (n, d)
@@ -64,30 +60,40 @@ def kmeans_plusplus(
     -------
     indices : ndarray (n_clusters,) of int, rows of X chosen as centres
     """
+    from . import _compiled  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
     n = X.shape[0]
-    if x_norms is None:
-        x_norms = squared_norms(X)
+    x_norms = squared_norms(X) if x_norms is None else np.ascontiguousarray(x_norms, dtype=X.dtype)
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(n_clusters))
-    weight = sample_weight.astype(np.float64, copy=False)
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    rows = FUSED_CHUNK_ROWS
     indices = np.empty(n_clusters, dtype=np.int64)
     first = rng.choice(n, p=weight / weight.sum())
     indices[0] = first
-    closest = _distances_to_rows(X, x_norms, np.array([first]))[0].astype(np.float64)
-    potential = float(weight @ closest)
-    for c in range(1, n_clusters):
-        if potential <= 0:  # every point already coincides with a chosen centre
-            indices[c] = rng.choice(n, p=weight / weight.sum())
-            continue
-        cumulative = np.cumsum(weight * closest)
-        draws = rng.uniform(size=n_local_trials) * cumulative[-1]
-        candidates = np.searchsorted(cumulative, draws, side="right")
-        np.clip(candidates, 0, n - 1, out=candidates)
-        distances = _distances_to_rows(X, x_norms, candidates).astype(np.float64)
-        np.minimum(distances, closest, out=distances)
-        potentials = distances @ weight
-        best = int(np.argmin(potentials))
-        indices[c] = candidates[best]
-        closest = distances[best]
-        potential = float(potentials[best])
+    closest = np.full(n, np.inf)
+    potentials = np.empty(n_local_trials)
+    with _compiled.threads_for(-(-n // rows)):
+        _compiled.seeding_update(X, x_norms, _scaled_transposed(X, np.array([first])),
+                                 x_norms[[first]], rows, closest)
+        potential = float(weight @ closest)
+        for c in range(1, n_clusters):
+            if potential <= 0:  # every point already coincides with a chosen centre
+                indices[c] = rng.choice(n, p=weight / weight.sum())
+                continue
+            cumulative = np.cumsum(weight * closest)
+            draws = rng.uniform(size=n_local_trials) * cumulative[-1]
+            candidates = np.searchsorted(cumulative, draws, side="right")
+            np.clip(candidates, 0, n - 1, out=candidates)
+            _compiled.seeding_potentials(X, x_norms, weight, closest,
+                                         _scaled_transposed(X, candidates), x_norms[candidates],
+                                         rows, potentials)
+            best = int(np.argmin(potentials))
+            indices[c] = candidates[best]
+            _compiled.seeding_update(X, x_norms, _scaled_transposed(X, candidates[best:best + 1]),
+                                     x_norms[candidates[best:best + 1]], rows, closest)
+            potential = float(potentials[best])
     return indices
