@@ -552,8 +552,10 @@ def solve_general(
         M, L, G, h, B, c, x, multiplier, active, k, pairs
     )
     if proof is not None:
+        total = float(c @ proof)  # cᵀy > 0 for a true certificate
         return GeneralSolution(
-            np.zeros(n), np.zeros(k), math.nan, math.nan, False, proof / float(c @ proof),
+            np.zeros(n), np.zeros(k), math.nan, math.nan, False,
+            proof / total if total > 0.0 else proof,
             sub.n_iter + corrections, sub.converged, np.full(n, math.nan),
         )
     gradient = 2.0 * (M @ x) + h - B.T @ multiplier
