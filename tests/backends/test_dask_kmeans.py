@@ -287,7 +287,7 @@ def test_cli_dask_on_a_scheduler(capsys, tmp_path, cluster):
 
 
 def test_progress_bar_draws_only_on_a_terminal_after_a_delay():
-    from kmix.cli.kmeans import Progress
+    from kmix.cli._dask import Progress
 
     class Terminal:
         def __init__(self):

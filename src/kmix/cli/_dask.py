@@ -13,7 +13,7 @@ from typing import IO, Any
 from . import _common
 from ._common import UsageError
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "add_dask_arguments", "check_dask_arguments", "dask_client", "Progress"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "add_dask_arguments", "check_dask_arguments", "dask_client", "load_input", "Progress"]
 
 # Rows per chunk with --dask when --chunks is not given.
 DEFAULT_CHUNK_ROWS = 100_000
@@ -46,6 +46,18 @@ def check_dask_arguments(args: argparse.Namespace, in_memory: Sequence[str] = ("
             raise UsageError(
                 f"{option} draws every point, so it needs the data in memory: leave out --dask or {option}"
             )
+
+
+def load_input(args: argparse.Namespace) -> Any:
+    """DATA as a numpy array, or with --dask as a dask array of --chunks rows."""
+    import numpy as np
+
+    from ..io import load_data
+
+    dtype = np.float32 if args.float32 else np.float64
+    if args.dask:
+        return load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
+    return load_data(args.data, dtype=dtype)
 
 
 @contextlib.contextmanager

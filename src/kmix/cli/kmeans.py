@@ -7,11 +7,10 @@ from typing import Any
 
 import numpy as np
 
-from ..io import load_data
 from ..models import KMeans
 from . import _common
 from ._common import format_table, say
-from ._dask import DEFAULT_CHUNK_ROWS, Progress, add_dask_arguments, check_dask_arguments, dask_client
+from ._dask import Progress, add_dask_arguments, check_dask_arguments, dask_client, load_input
 from ._files import save_figure, save_result
 
 EPILOG = """examples:
@@ -52,11 +51,7 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_dask_arguments(args, in_memory=("plot", "animate"))
-    dtype = np.float32 if args.float32 else np.float64
-    if args.dask:
-        X = load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
-    else:
-        X = load_data(args.data, dtype=dtype)
+    X = load_input(args)
     with dask_client(args) as client:
         return _fit_and_report(args, X, client)
 
