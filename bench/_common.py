@@ -40,7 +40,18 @@ def median_time(func: Callable[[], Any], repeats: int = 5, warmup: int = 1) -> t
 
 
 def peak_rss_mib() -> float:
-    """Peak resident set size of this process so far, MiB (Linux reports KiB)."""
+    """Peak resident set size of this process so far, MiB.
+
+    On Linux this is VmHWM from /proc/self/status: ru_maxrss survives execve, so a
+    child started by a big parent would report at least the parent's peak.
+    """
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak / 1024 if sys.platform != "darwin" else peak / 2**20
 

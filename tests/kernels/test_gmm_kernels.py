@@ -160,3 +160,19 @@ def test_full_covariances_and_parameter_counts():
     assert gk.n_parameters(3, 2, "tied") == 2 + 6 + 3
     assert gk.n_parameters(3, 2, "diag") == 2 + 6 + 6
     assert gk.n_parameters(3, 2, "spherical") == 2 + 6 + 3
+
+
+@pytest.mark.parametrize("n_features", [3, 40])
+@pytest.mark.parametrize("covariance_type", ["full", "tied"])
+def test_second_moments_match_their_definition_for_few_and_many_features(n_features, covariance_type):
+    # Few features take the outer-product route, many the per-component route.
+    rng = np.random.default_rng(n_features)
+    n, k = 300, 4
+    X = rng.normal(size=(n, n_features)) + 5.0
+    resp = rng.dirichlet(np.ones(k), size=n)
+    weight = rng.uniform(0.5, 2.0, size=n)
+    shift = rng.normal(size=(k, n_features)) + 5.0
+    stats = gk.block_statistics(X, weight, resp, shift, covariance_type)
+    direct = np.stack([((X - shift[j]) * (weight * resp[:, j])[:, None]).T @ (X - shift[j]) for j in range(k)])
+    expected = direct if covariance_type == "full" else direct.sum(axis=0)
+    np.testing.assert_allclose(stats.second_moments, expected, rtol=1e-11, atol=1e-9)

@@ -64,6 +64,12 @@ LOG_2PI = math.log(2.0 * math.pi)
 _NK_FLOOR = 10.0 * np.finfo(np.float64).eps
 
 
+# Up to this many features, the full second moments of all components come from
+# one product of the responsibilities with the rows' outer products (d² values a
+# row); above it, from one weighted product per component.
+OUTER_PRODUCT_MAX_FEATURES = 16
+
+
 def block_rows(n_components: int, n_features: int, itemsize: int = 8) -> int:
     """Rows per block so that a block's temporaries stay within about 1 MiB.
 
@@ -73,8 +79,11 @@ def block_rows(n_components: int, n_features: int, itemsize: int = 8) -> int:
     blocks.
     """
     k, d = n_components, n_features
-    per_row = (k * d + d * d + 2 * k + d) * itemsize
-    return int(max(64, min(65536, 2**20 // max(per_row, 1))))
+    outer = d * d if d <= OUTER_PRODUCT_MAX_FEATURES else d
+    per_row = (k * d + outer + 2 * k + d) * itemsize
+    # At least 1024 rows: with many features and components the per-block
+    # products would otherwise be too small for BLAS to run efficiently.
+    return int(max(1024, min(65536, 2**20 // max(per_row, 1))))
 
 
 class GMMStats(NamedTuple):
@@ -398,21 +407,30 @@ def block_statistics(
         # Second moments about c_k through the mean a of the shifts, with
         # z = x - a, m_k = c_k - a and s_k = Σ w r z:
         #   Σ w r (z - m_k)(z - m_k)ᵀ = Σ w r z zᵀ - s_k m_kᵀ - m_k s_kᵀ + N_k m_k m_kᵀ.
-        # The first term for all components is ONE product, (k, n) @ (n, d²), of
-        # the weighted responsibilities with the rows' outer products.
+        # For few features the first term of all components is ONE product,
+        # (k, n) @ (n, d²), of the weighted responsibilities with the rows' outer
+        # products; for many, one weighted (d, n) @ (n, d) product per component.
         anchor = shift.mean(axis=0)
         offsets = shift - anchor
         centred = X - anchor
         first = weighted_resp.T @ centred  # (k, d): s_k
-        outer = (centred[:, :, None] * centred[:, None, :]).reshape(X.shape[0], d * d)
         if covariance_type == "full":
-            second = (weighted_resp.T @ outer).reshape(k, d, d)
+            if d > OUTER_PRODUCT_MAX_FEATURES:
+                # Many features: the d² outer products per row would outweigh the
+                # products themselves; k weighted (d, n) @ (n, d) GEMMs are efficient.
+                second = np.empty((k, d, d))
+                for j in range(k):
+                    second[j] = (centred * weighted_resp[:, j, None]).T @ centred
+            else:
+                outer = (centred[:, :, None] * centred[:, None, :]).reshape(X.shape[0], d * d)
+                second = (weighted_resp.T @ outer).reshape(k, d, d)
             cross = first[:, :, None] * offsets[:, None, :]
             second -= cross
             second -= cross.transpose(0, 2, 1)
             second += weight_sums[:, None, None] * offsets[:, :, None] * offsets[:, None, :]
         else:
-            second = (weighted_resp.sum(axis=1) @ outer).reshape(d, d)
+            # Tied: one weighted (d, n) @ (n, d) product, the weights summed over k.
+            second = (centred * weighted_resp.sum(axis=1)[:, None]).T @ centred
             cross = first.T @ offsets
             second -= cross
             second -= cross.T
