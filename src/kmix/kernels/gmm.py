@@ -81,9 +81,12 @@ def block_rows(n_components: int, n_features: int, itemsize: int = 8) -> int:
     k, d = n_components, n_features
     outer = d * d if d <= OUTER_PRODUCT_MAX_FEATURES else d
     per_row = (k * d + outer + 2 * k + d) * itemsize
-    # At least 1024 rows: with many features and components the per-block
-    # products would otherwise be too small for BLAS to run efficiently.
-    return int(max(1024, min(65536, 2**20 // max(per_row, 1))))
+    rows = 2**20 // max(per_row, 1)
+    if rows < 256:
+        # Many features and components: 1 MiB holds too few rows for BLAS to run
+        # its products efficiently; take 1024 and leave the cache to L3.
+        return 1024
+    return int(min(65536, rows))
 
 
 class GMMStats(NamedTuple):
