@@ -8,7 +8,6 @@ worker do not change that.
 
 import os
 import signal
-import warnings
 
 import numpy as np
 import pytest
@@ -23,24 +22,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::kmix.exceptions.ConvergenceWarn
 TYPES = ["full", "tied", "diag", "spherical"]
 # Uneven row chunks with a chunk of zero rows, for the 1500 rows of _mixture().
 UNEVEN = ((400, 0, 650, 1, 449), (3,))
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-        )
-    with local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    # Not the default client: each test says which client it fits on.
-    with distributed.Client(cluster, set_as_default=False) as module_client:
-        yield module_client
 
 
 def _mixture(n=1500, seed=4):

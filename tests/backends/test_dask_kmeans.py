@@ -22,27 +22,7 @@ from kmix.cli.main import main  # noqa: E402
 
 # Each worker's memory limit; the out-of-core test maps a file four times larger.
 # A worker holds about 250 MiB once numpy, scipy, numba and kmix are loaded, and
-# dask pauses a worker at 80% of its limit: 512 MiB leaves room for the chunks.
-MEMORY_LIMIT = 512 * 2**20
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        local = distributed.LocalCluster(
-            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
-            memory_limit=MEMORY_LIMIT,
-        )
-    with local:
-        yield local
-
-
-@pytest.fixture(scope="module")
-def client(cluster):
-    # Not the default client: each test says which client it fits on.
-    with distributed.Client(cluster, set_as_default=False) as module_client:
-        yield module_client
+from .conftest import MEMORY_LIMIT  # noqa: E402
 
 
 def _blobs(n=3000, d=5, k=7, seed=3):
