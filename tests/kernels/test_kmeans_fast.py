@@ -13,9 +13,11 @@ import pytest
 from kmix.backends import numpy as numpy_backend
 from kmix.kernels import kmeans as kk
 
-# (n, d, k): the compiled loop (d <= FUSED_MAX_FEATURES) and the BLAS path, chunk
-# counts from one (n < chunk rows) to several with a ragged last chunk.
-SHAPES = [(1, 2, 1), (300, 2, 8), (2500, 3, 5), (3100, 7, 12), (2100, 16, 40), (1500, 64, 9), (700, 130, 33)]
+# (n, d, k): the compiled loop (1 to 3 features; more, padded to multiples of four
+# features and centres) and the BLAS path (d > FUSED_MAX_FEATURES), chunk counts
+# from one (n < chunk rows) to several with a ragged last chunk.
+SHAPES = [(1, 2, 1), (300, 2, 8), (2500, 3, 5), (900, 1, 3), (3100, 7, 12), (900, 5, 7),
+          (2100, 16, 40), (1200, 30, 13), (1500, 64, 9), (700, 130, 33)]
 
 
 def _problem(rng, n, d, k, dtype, weighted=True):
@@ -167,3 +169,48 @@ def test_empty_input():
     labels, min_d, stats = kk.lloyd_statistics(X, np.empty(0), np.ones((2, 3)), np.empty(0))
     assert labels.shape == (0,) and min_d.shape == (0,)
     assert stats.ssd == 0.0 and (stats.weight_sums == 0).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [2, 9, 40])
+def test_unit_weight_and_no_distances_change_nothing_else(rng, d, dtype):
+    X, _, centers, previous = _problem(rng, 5000, d, 11, dtype)
+    ones = np.ones(len(X), dtype=dtype)
+    norms = kk.squared_norms(X)
+    labels, min_d, stats = kk.lloyd_statistics(X, ones, centers, norms, previous)
+    fast_labels, none, fast = kk.lloyd_statistics(X, ones, centers, norms, previous,
+                                                  unit_weight=True, keep_distances=False)
+    assert none is None
+    np.testing.assert_array_equal(fast_labels, labels)
+    np.testing.assert_array_equal(fast.weight_sums, stats.weight_sums)
+    np.testing.assert_allclose(fast.sums, stats.sums, rtol=1e-12, atol=1e-9)
+    assert fast.ssd == pytest.approx(stats.ssd, rel=1e-12)
+    assert fast.ssd_previous == pytest.approx(stats.ssd_previous, rel=1e-12)
+    assert fast.n_changed == stats.n_changed
+    assert float(np.dot(min_d.astype(np.float64), ones)) == pytest.approx(stats.ssd, rel=1e-6)
+
+
+@pytest.mark.parametrize("d", [2, 12])
+def test_empty_cluster_without_kept_distances_still_finds_the_farthest(rng, d):
+    X, w, _, _ = _problem(rng, 1500, d, 3, np.float64)
+    centers = np.vstack([X[:3], np.full((1, d), 1e6)])
+    _, _, kept = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X))
+    _, none, dropped = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X), keep_distances=False)
+    assert none is None and dropped.weight_sums[3] == 0
+    np.testing.assert_array_equal(dropped.farthest_points, kept.farthest_points)
+    np.testing.assert_array_equal(dropped.farthest_distances, kept.farthest_distances)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("shape", [(1, 1), (5000, 2), (3000, 17)])
+def test_centered_matches_numpy(rng, shape, dtype):
+    X = (rng.normal(size=shape) * 3.0 + rng.normal(scale=50.0, size=shape[1])).astype(dtype)
+    Xc, offset, norms, mean_variance = kk.centered(X)
+    tolerance = 1e-12 if dtype == np.float64 else 1e-5
+    scale = float(np.abs(X).max())
+    assert Xc.dtype == X.dtype and offset.dtype == X.dtype and norms.dtype == X.dtype
+    np.testing.assert_allclose(offset, X.astype(np.float64).mean(axis=0), rtol=0, atol=tolerance * scale)
+    np.testing.assert_array_equal(Xc, X - offset)
+    np.testing.assert_allclose(norms, kk.squared_norms(Xc), rtol=4 * tolerance)
+    assert mean_variance == pytest.approx(float(np.mean(np.var(X.astype(np.float64), axis=0))),
+                                          rel=1e-10 if dtype == np.float64 else 1e-4, abs=1e-12)

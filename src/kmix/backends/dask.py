@@ -322,7 +322,8 @@ def lloyd_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray,
     """
     if X.shape[0] == 0:
         return np.empty(0, dtype=np.int32), _empty_statistics(*centers.shape, state is not None)
-    labels, _, stats = numpy_backend.lloyd_pass(X, sample_weight, centers, x_norms, state)
+    labels, _, stats = numpy_backend.lloyd_pass(X, sample_weight, centers, x_norms, state,
+                                                keep_distances=False)
     return labels, stats
 
 

@@ -37,7 +37,9 @@ def lloyd_pass(
     centers: np.ndarray,
     x_norms: np.ndarray,
     previous_labels: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, kk.KMeansStats]:
+    unit_weight: bool = False,
+    keep_distances: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, kk.KMeansStats]:
     """One assignment pass over X with the statistics of the whole of X.
 
     The kernel goes through X in cache-sized chunks, in parallel, so no (n, k)
@@ -46,8 +48,12 @@ def lloyd_pass(
     Returns
     -------
     labels : ndarray (n,) int32
-    min_distances : ndarray (n,)
+    min_distances : ndarray (n,), or None if not ``keep_distances``
     stats : KMeansStats of the whole of X
+
+    ``unit_weight`` (every weight is 1) and ``keep_distances``: see
+    :func:`kmix.kernels.kmeans.lloyd_statistics`.
     """
     with _one_blas_thread(kk.uses_blas(X.shape[1])):
-        return kk.lloyd_statistics(X, sample_weight, centers, x_norms, previous_labels)
+        return kk.lloyd_statistics(X, sample_weight, centers, x_norms, previous_labels,
+                                   unit_weight, keep_distances)

@@ -98,7 +98,7 @@ def _transpose_rows(X, row0, m, rows_t):  # pragma: no cover - compiled
     The narrowest widths are written out: for two features, a loop over the
     features costs more than the copy itself.
     """
-    d = X.shape[1]
+    d = X.shape[1]  # rows_t may have more (zero) rows: padding
     if d == 1:
         for r in range(m):
             rows_t[0, r] = X[row0 + r, 0]
@@ -115,44 +115,6 @@ def _transpose_rows(X, row0, m, rows_t):  # pragma: no cover - compiled
         for r in range(m):
             for f in range(d):
                 rows_t[f, r] = X[row0 + r, f]
-
-
-@njit(cache=True)
-def _products_tile(rows_t, m, scaled_centers_t, dots):  # pragma: no cover - compiled
-    """dots[j, :m] = -2 c_j · x_r for the rows of a tile (rows_t: their transpose).
-    Written: dots.
-
-    Vectorised over rows. For up to three features each centre's products are one
-    expression (one pass over the tile instead of one per feature).
-    """
-    d = rows_t.shape[0]
-    k = scaled_centers_t.shape[1]
-    if d == 1:
-        for j in range(k):
-            s0 = scaled_centers_t[0, j]
-            for r in range(m):
-                dots[j, r] = rows_t[0, r] * s0
-    elif d == 2:
-        for j in range(k):
-            s0 = scaled_centers_t[0, j]
-            s1 = scaled_centers_t[1, j]
-            for r in range(m):
-                dots[j, r] = rows_t[0, r] * s0 + rows_t[1, r] * s1
-    elif d == 3:
-        for j in range(k):
-            s0 = scaled_centers_t[0, j]
-            s1 = scaled_centers_t[1, j]
-            s2 = scaled_centers_t[2, j]
-            for r in range(m):
-                dots[j, r] = rows_t[0, r] * s0 + rows_t[1, r] * s1 + rows_t[2, r] * s2
-    else:
-        for j in range(k):
-            for r in range(m):
-                dots[j, r] = 0
-            for f in range(d):
-                scaled = scaled_centers_t[f, j]
-                for r in range(m):
-                    dots[j, r] += rows_t[f, r] * scaled
 
 
 @njit(cache=True)
@@ -301,32 +263,248 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
             scalars[s] += chunk_scalars[c, s]
 
 
+# --- the pass for few features: products computed here -------------------------
+
+# The products of the blocked loop are plain multiply-adds; with "contract" LLVM
+# may fuse each into one instruction (one rounding instead of two). The order of
+# the additions is the one written, so the result is fixed by the compiled code.
+_CONTRACT = {"contract"}
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                    previous_value):  # pragma: no cover - compiled
+    """Nearest centre of each row of a tile with 1 to 3 features. Written: best
+    (the smallest ``||c||² - 2 x·c``), best_label, and previous_value (the same
+    quantity for the centre ``previous_t[r]``; untouched where that is -1).
+
+    Vectorised over rows; each centre's value is one expression, kept in a
+    register, compared at once. The strict '<' keeps the lowest index on ties.
+    """
+    d = rows_t.shape[0]
+    k = scaled_t.shape[1]
+    for r in range(m):
+        best[r] = np.inf
+        best_label[r] = 0
+    for j in range(k):
+        norm = center_norms[j]
+        s0 = scaled_t[0, j]
+        s1 = scaled_t[1, j] if d > 1 else s0 - s0
+        s2 = scaled_t[2, j] if d > 2 else s0 - s0
+        if d == 1:
+            for r in range(m):
+                value = norm + rows_t[0, r] * s0
+                current = best[r]
+                closer = value < current
+                best[r] = value if closer else current
+                best_label[r] = j if closer else best_label[r]
+                previous_value[r] = value if previous_t[r] == j else previous_value[r]
+        elif d == 2:
+            for r in range(m):
+                value = norm + rows_t[0, r] * s0 + rows_t[1, r] * s1
+                current = best[r]
+                closer = value < current
+                best[r] = value if closer else current
+                best_label[r] = j if closer else best_label[r]
+                previous_value[r] = value if previous_t[r] == j else previous_value[r]
+        else:
+            for r in range(m):
+                value = norm + rows_t[0, r] * s0 + rows_t[1, r] * s1 + rows_t[2, r] * s2
+                current = best[r]
+                closer = value < current
+                best[r] = value if closer else current
+                best_label[r] = j if closer else best_label[r]
+                previous_value[r] = value if previous_t[r] == j else previous_value[r]
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                     previous_value, acc):  # pragma: no cover - compiled
+    """Nearest centre of each row of a tile, four centres by four features at a time.
+    Written: best, best_label, previous_value (as in :func:`_nearest_narrow`), acc
+    (4, m) scratch.
+
+    ``rows_t`` (d4, TILE) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
+    four; padded centres have an infinite norm and are never nearest. Each row is
+    loaded once per four centres and each partial value once per four features, so
+    the loop is bound by the multiply-adds, not by loads and stores (a loop over one
+    centre or one feature at a time reached about half the rate).
+    """
+    d4 = rows_t.shape[0]
+    k4 = scaled_t.shape[1]
+    for r in range(m):
+        best[r] = np.inf
+        best_label[r] = 0
+    for j in range(0, k4, 4):
+        n0 = center_norms[j]
+        n1 = center_norms[j + 1]
+        n2 = center_norms[j + 2]
+        n3 = center_norms[j + 3]
+        for r in range(m):
+            acc[0, r] = n0
+            acc[1, r] = n1
+            acc[2, r] = n2
+            acc[3, r] = n3
+        for f in range(0, d4, 4):
+            a0 = scaled_t[f, j]
+            a1 = scaled_t[f + 1, j]
+            a2 = scaled_t[f + 2, j]
+            a3 = scaled_t[f + 3, j]
+            b0 = scaled_t[f, j + 1]
+            b1 = scaled_t[f + 1, j + 1]
+            b2 = scaled_t[f + 2, j + 1]
+            b3 = scaled_t[f + 3, j + 1]
+            c0 = scaled_t[f, j + 2]
+            c1 = scaled_t[f + 1, j + 2]
+            c2 = scaled_t[f + 2, j + 2]
+            c3 = scaled_t[f + 3, j + 2]
+            e0 = scaled_t[f, j + 3]
+            e1 = scaled_t[f + 1, j + 3]
+            e2 = scaled_t[f + 2, j + 3]
+            e3 = scaled_t[f + 3, j + 3]
+            for r in range(m):
+                x0 = rows_t[f, r]
+                x1 = rows_t[f + 1, r]
+                x2 = rows_t[f + 2, r]
+                x3 = rows_t[f + 3, r]
+                acc[0, r] = acc[0, r] + x0 * a0 + x1 * a1 + x2 * a2 + x3 * a3
+                acc[1, r] = acc[1, r] + x0 * b0 + x1 * b1 + x2 * b2 + x3 * b3
+                acc[2, r] = acc[2, r] + x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3
+                acc[3, r] = acc[3, r] + x0 * e0 + x1 * e1 + x2 * e2 + x3 * e3
+        for r in range(m):
+            value = best[r]
+            label = best_label[r]
+            p = previous_t[r] - j
+            pv = previous_value[r]
+            pv = acc[0, r] if p == 0 else pv
+            pv = acc[1, r] if p == 1 else pv
+            pv = acc[2, r] if p == 2 else pv
+            pv = acc[3, r] if p == 3 else pv
+            previous_value[r] = pv
+            v = acc[0, r]
+            closer = v < value
+            value = v if closer else value
+            label = j if closer else label
+            v = acc[1, r]
+            closer = v < value
+            value = v if closer else value
+            label = j + 1 if closer else label
+            v = acc[2, r]
+            closer = v < value
+            value = v if closer else value
+            label = j + 2 if closer else label
+            v = acc[3, r]
+            closer = v < value
+            value = v if closer else value
+            label = j + 3 if closer else label
+            best[r] = value
+            best_label[r] = label
+
+
+@njit(cache=True)
+def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distances, min_distances,
+                    x_norms):  # pragma: no cover - compiled
+    """Squared distances of a tile's rows to their nearest centres: ``best`` plus
+    ``||x||²`` (computed here from the tile). Written: x_norms (m,) scratch, best
+    (the distances), labels and, if ``store_distances``, min_distances (rows row0 ..
+    row0+m)."""
+    for r in range(m):
+        x_norms[r] = rows_t[0, r] * rows_t[0, r]
+    for f in range(1, d):
+        for r in range(m):
+            x_norms[r] += rows_t[f, r] * rows_t[f, r]
+    for r in range(m):
+        # Rounding of the expanded form can go below zero, a distance cannot
+        # (x - x: a zero of X's dtype, +0).
+        distance = best[r] + x_norms[r]
+        best[r] = distance if distance > 0 else distance - distance
+    if store_distances:
+        for r in range(m):
+            min_distances[row0 + r] = best[r]
+    for r in range(m):
+        labels[row0 + r] = best_label[r]
+
+
+@njit(cache=True)
+def _tile_previous(previous_t, m, previous_value, x_norms, best_label):  # pragma: no cover
+    """Squared distances of a tile's rows to the current centres of their previous
+    labels (``previous_value`` plus ``||x||²``, written over previous_value) and the
+    number of rows whose label changed."""
+    changed = 0
+    for r in range(m):
+        distance = previous_value[r] + x_norms[r]
+        previous_value[r] = distance if distance > 0 else distance - distance
+        changed += previous_t[r] != best_label[r]
+    return changed
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def _unit_sum(values, m):  # pragma: no cover - compiled
+    """sum_r values[r] over r < m, in float64."""
+    total = 0.0
+    for r in range(m):
+        total += np.float64(values[r])
+    return total
+
+
+@njit(cache=True)
+def _add_rows_to_sums(X, row0, m, best_label, weight_sums, sums):  # pragma: no cover
+    """Add rows row0 .. row0+m (unit weights) into their clusters' sums (float64).
+    Written: weight_sums (k,), sums (k, d), added to."""
+    d = X.shape[1]
+    if d == 1:
+        for r in range(m):
+            label = best_label[r]
+            weight_sums[label] += 1.0
+            sums[label, 0] += np.float64(X[row0 + r, 0])
+    elif d == 2:
+        for r in range(m):
+            label = best_label[r]
+            weight_sums[label] += 1.0
+            sums[label, 0] += np.float64(X[row0 + r, 0])
+            sums[label, 1] += np.float64(X[row0 + r, 1])
+    else:
+        for r in range(m):
+            label = best_label[r]
+            weight_sums[label] += 1.0
+            for f in range(d):
+                sums[label, f] += np.float64(X[row0 + r, f])
+
+
 @njit(parallel=True, cache=True)
-def fused_pass(scaled_centers_t, row0, m_block, X, sample_weight, center_norms, x_norms,
-               previous_labels, has_previous, chunk_rows, labels, min_distances, weight_sums,
-               sums, scalars):  # pragma: no cover - compiled
+def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_norms, k,
+               previous_labels, has_previous, chunk_rows, tile, labels, store_distances,
+               min_distances, weight_sums, sums, scalars):  # pragma: no cover - compiled
     """One assignment pass over rows ``row0 .. row0 + m_block``, the ``x·c``
     products computed here (few features).
 
     Parameters
     ----------
-    scaled_centers_t : ndarray (d, k), X's dtype: ``-2 * centers.T``
+    scaled_t : ndarray, X's dtype: ``-2 * centers.T``; (d, k) for d <= 3, else
+        zero-padded to (d4, k4), multiples of four
     row0, m_block : int
         First row and number of rows.
     X : ndarray (n, d), float32 or float64, C-contiguous
-    sample_weight, x_norms : ndarray (n,), X's dtype
-    center_norms : ndarray (k,), X's dtype
+    sample_weight : ndarray (n,), X's dtype; not read if ``unit_weight``
+    center_norms : ndarray (k,) or (k4,), X's dtype; padded centres +inf
+    k : int, the number of centres (without padding)
     previous_labels : ndarray (n,) int32, read only if ``has_previous``
     chunk_rows : int
         Rows per chunk of partial statistics.
+    tile : int
+        Rows per tile (their transpose and partial values stay in L1 cache).
     labels : ndarray (n,) int32, written (the block's rows)
-    min_distances : ndarray (n,), X's dtype, written (the block's rows)
+    store_distances : bool
+        Whether to write min_distances (a pass of Lloyd's loop needs only the sums).
+    min_distances : ndarray (n,), X's dtype, written (the block's rows) if
+        ``store_distances``
     weight_sums : ndarray (k,) float64, written (added to)
     sums : ndarray (k, d) float64, written (added to)
     scalars : ndarray (3,) float64, written (added to): ssd, ssd_previous, n_changed
     """
     d = X.shape[1]
-    k = center_norms.shape[0]
+    d_rows = scaled_t.shape[0]
+    narrow = d <= 3
     n_chunks = (m_block + chunk_rows - 1) // chunk_rows
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
@@ -334,21 +512,44 @@ def fused_pass(scaled_centers_t, row0, m_block, X, sample_weight, center_norms, 
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
-        dots = np.empty((k, TILE), dtype=X.dtype)
-        rows_t = np.empty((d, TILE), dtype=X.dtype)
-        best = np.empty(TILE, dtype=X.dtype)
-        best_label = np.empty(TILE, dtype=np.int32)
-        scratch = np.empty(TILE, dtype=X.dtype)
-        for tile0 in range(start, stop, TILE):
-            m = min(TILE, stop - tile0)
-            # The tile transposed, so the loops below run along rows (SIMD lanes).
+        rows_t = np.zeros((d_rows, tile), dtype=X.dtype)  # padded features stay zero
+        acc = np.empty((4, tile), dtype=X.dtype)
+        best = np.empty(tile, dtype=X.dtype)
+        best_label = np.empty(tile, dtype=np.int32)
+        x_norms = np.empty(tile, dtype=X.dtype)
+        previous_value = np.zeros(tile, dtype=X.dtype)
+        previous_t = np.full(tile, -1, dtype=np.int32)
+        for tile0 in range(start, stop, tile):
+            m = min(tile, stop - tile0)
+            # The tile transposed, so the loops run along rows (SIMD lanes).
             _transpose_rows(X, tile0, m, rows_t)
-            _products_tile(rows_t, m, scaled_centers_t, dots)
-            _finish_tile(
-                dots, 0, m, tile0, X, sample_weight, center_norms, x_norms, previous_labels,
-                has_previous, labels, min_distances, best, best_label, scratch, chunk_weight_sums[c],
-                chunk_sums[c], chunk_scalars[c],
-            )
+            if has_previous:
+                for r in range(m):
+                    previous_t[r] = previous_labels[tile0 + r]
+            if narrow:
+                _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                                previous_value)
+            else:
+                _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                                 previous_value, acc)
+            _tile_distances(rows_t, m, d, tile0, best, best_label, labels, store_distances,
+                            min_distances, x_norms)
+            stats = chunk_scalars[c]
+            if unit_weight:
+                stats[0] += _unit_sum(best, m)
+            else:
+                stats[0] += _weighted_sum(best, m, tile0, sample_weight)
+            if has_previous:
+                stats[2] += _tile_previous(previous_t, m, previous_value, x_norms, best_label)
+                if unit_weight:
+                    stats[1] += _unit_sum(previous_value, m)
+                else:
+                    stats[1] += _weighted_sum(previous_value, m, tile0, sample_weight)
+            if unit_weight:
+                _add_rows_to_sums(X, tile0, m, best_label, chunk_weight_sums[c], chunk_sums[c])
+            else:
+                _add_to_sums(X, tile0, m, best_label, sample_weight, chunk_weight_sums[c],
+                             chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 
@@ -471,3 +672,57 @@ def seeding_update(X, x_norms, scaled_t, center_norm, chunk_rows, closest):  # p
             _seeding_tile(rows_t, m, tile0, x_norms, scaled_t, center_norm, 0, dots)
             for r in range(m):
                 closest[tile0 + r] = min(np.float64(dots[r]), closest[tile0 + r])
+
+
+# --- centring ------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True)
+def column_sums(X, chunk_rows, sums):  # pragma: no cover - compiled
+    """sums[f] = sum_i X[i, f] in float64, by chunks added in chunk order.
+    Written: sums (d,) float64."""
+    n, d = X.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    partial = np.zeros((n_chunks, d))
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        part = partial[c]
+        for i in range(start, stop):
+            for f in range(d):
+                part[f] += np.float64(X[i, f])
+    for f in range(d):
+        sums[f] = 0.0
+    for c in range(n_chunks):
+        for f in range(d):
+            sums[f] += partial[c, f]
+
+
+@njit(parallel=True, cache=True)
+def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - compiled
+    """out = X - offset and x_norms[i] = ||out[i]||², on all threads; returns the
+    sum of x_norms in float64 (chunks added in order).
+
+    Written: out (n, d), x_norms (n,), both X's dtype. Each thread writes its own
+    rows first, so the new pages are touched (and mapped) in parallel too.
+    """
+    n, d = X.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    partial = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        total = 0.0
+        for i in range(start, stop):
+            norm = X[i, 0] - X[i, 0]  # a zero of X's dtype
+            for f in range(d):
+                value = X[i, f] - offset[f]
+                out[i, f] = value
+                norm += value * value
+            x_norms[i] = norm
+            total += np.float64(norm)
+        partial[c] = total
+    total = 0.0
+    for c in range(n_chunks):
+        total += partial[c]
+    return total

@@ -23,6 +23,7 @@ __all__ = [
     "squared_distances",
     "lloyd_statistics",
     "farthest_rows",
+    "centered",
     "chunk_rows",
     "uses_blas",
 ]
@@ -206,7 +207,7 @@ def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray,
 
 # Up to this many features the x·c products are computed by the compiled loop; above
 # it by a BLAS product per chunk (a GEMM with a thin inner dimension is slow).
-FUSED_MAX_FEATURES = 8
+FUSED_MAX_FEATURES = 32
 # Rows per chunk of the compiled pass: the unit of parallel work and of partial
 # statistics. A function of (k, d, dtype) only, never of the thread count, so the
 # order in which partial sums are added (and so every rounding) is always the same.
@@ -225,6 +226,27 @@ def chunk_rows(n_clusters: int, n_features: int, itemsize: int) -> int:
     return int(min(4096, max(64, rows // 64 * 64)))
 
 
+def fused_tile_rows(padded_features: int, itemsize: int) -> int:
+    """Rows per tile of the compiled loop: the tile's transpose takes about 16 KiB,
+    so it stays in L1 cache with the partial values of four centres."""
+    return int(min(512, max(64, 16384 // (padded_features * itemsize) // 16 * 16)))
+
+
+def _padded_centers(scaled: np.ndarray, center_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``scaled.T`` and the centre norms as the compiled loop reads them: as they are
+    for 1 to 3 features; otherwise zero-padded to multiples of four features and
+    centres, a padded centre with an infinite norm (never the nearest)."""
+    k, d = scaled.shape
+    if d <= 3:
+        return np.ascontiguousarray(scaled.T), center_norms
+    d4, k4 = -(-d // 4) * 4, -(-k // 4) * 4
+    scaled_t = np.zeros((d4, k4), dtype=scaled.dtype)
+    scaled_t[:d, :k] = scaled.T
+    norms = np.full(k4, np.inf, dtype=center_norms.dtype)
+    norms[:k] = center_norms
+    return scaled_t, norms
+
+
 def uses_blas(n_features: int) -> bool:
     """Whether :func:`lloyd_statistics` calls BLAS (from every thread at once: the
     caller should limit BLAS to one thread, as the numpy backend does)."""
@@ -237,7 +259,9 @@ def lloyd_statistics(
     centers: np.ndarray,
     x_norms: np.ndarray,
     previous_labels: np.ndarray | None = None,
-) -> tuple[np.ndarray, np.ndarray, KMeansStats]:
+    unit_weight: bool = False,
+    keep_distances: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None, KMeansStats]:
     """Assignment and statistics of X in one compiled pass.
 
     The results of :func:`assign` followed by :func:`block_statistics` (the same
@@ -259,11 +283,18 @@ def lloyd_statistics(
     previous_labels : ndarray (n,) of int, optional
         When given, the statistics include the SSD of these labels with respect to
         ``centers`` and the number of changed labels.
+    unit_weight : bool
+        The caller vouches that every weight is 1: the pass then does not read
+        ``sample_weight`` (the BLAS path reads it anyway).
+    keep_distances : bool
+        Return each row's squared distance to its centre. Without them (Lloyd's
+        loop needs only the statistics) the compiled loop writes n values less per
+        pass; they are then computed only if a cluster is empty.
 
     Returns
     -------
     labels : ndarray (n,) int32
-    min_distances : ndarray (n,), X's dtype
+    min_distances : ndarray (n,), X's dtype, or None if not ``keep_distances``
     stats : KMeansStats
     """
     from . import _compiled  # numba is imported on first use only
@@ -282,7 +313,9 @@ def lloyd_statistics(
     previous = (np.ascontiguousarray(previous_labels, dtype=np.int32) if has_previous
                 else np.zeros(0, dtype=np.int32))
     labels = np.empty(n, dtype=np.int32)
-    min_distances = np.empty(n, dtype=dtype)
+    blas = uses_blas(d)
+    store = keep_distances or blas
+    min_distances = np.empty(n if store else 0, dtype=dtype)
     weight_sums = np.zeros(k)
     sums = np.zeros((k, d))
     scalars = np.zeros(3)  # ssd, ssd_previous, n_changed
@@ -290,16 +323,23 @@ def lloyd_statistics(
     step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
     # -2C once, so the products need no scaling (a power of two: exact).
     scaled = centers * dtype.type(-2)
-    if uses_blas(d):
-        kernel = _compiled.gemm_pass
-    else:
-        kernel = _compiled.fused_pass
-        scaled = np.ascontiguousarray(scaled.T)
     with _compiled.threads_for(-(-n // rows)):
-        for row0 in range(0, n, step):
-            kernel(scaled, row0, min(step, n - row0), X, sample_weight, center_norms, x_norms,
-                   previous, has_previous, rows, labels, min_distances, weight_sums, sums, scalars)
+        if blas:
+            for row0 in range(0, n, step):
+                _compiled.gemm_pass(scaled, row0, min(step, n - row0), X, sample_weight, center_norms,
+                                    x_norms, previous, has_previous, rows, labels, min_distances,
+                                    weight_sums, sums, scalars)
+        else:
+            scaled_t, padded_norms = _padded_centers(scaled, center_norms)
+            tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            for row0 in range(0, n, step):
+                _compiled.fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight,
+                                     unit_weight, padded_norms, k, previous, has_previous,
+                                     rows, tile, labels, store, min_distances, weight_sums,
+                                     sums, scalars)
     if np.any(weight_sums <= 0):
+        if not store:  # rare: a cluster is empty; the distances once more
+            min_distances = lloyd_statistics(X, sample_weight, centers, x_norms)[1]
         farthest = farthest_rows(min_distances, sample_weight, k)
     else:
         farthest = np.empty(0, dtype=np.intp)
@@ -312,7 +352,37 @@ def lloyd_statistics(
         min_distances[farthest].astype(np.float64),
         X[farthest].astype(np.float64),
     )
-    return labels, min_distances, stats
+    return labels, (min_distances if keep_distances else None), stats
+
+
+def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """X minus its column means, in a new array, with what the fit needs besides.
+
+    Distances through ``||x||² - 2x·c + ||c||²`` lose less to cancellation on
+    centred data. Two compiled passes on all threads (column sums in float64, then
+    the difference and the rows' squared norms), in place of numpy's mean, subtract,
+    squared norms and variance, which run on one thread and each go over X.
+
+    Returns
+    -------
+    Xc : ndarray (n, d), X's dtype
+    offset : ndarray (d,), X's dtype: the column means, so that X = Xc + offset
+    x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
+    mean_variance : float, the variance of X averaged over the features
+    """
+    from . import _compiled
+
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    rows = max(1024, -(-(2**18) // max(d, 1)))  # about 2 MiB of float64 per chunk
+    sums = np.empty(d)
+    Xc = np.empty_like(X)
+    x_norms = np.empty(n, dtype=X.dtype)
+    with _compiled.threads_for(-(-n // rows)):
+        _compiled.column_sums(X, rows, sums)
+        offset = (sums / n).astype(X.dtype)
+        total = _compiled.center_rows(X, offset, rows, Xc, x_norms)
+    return Xc, offset, x_norms, total / (n * d)
 
 
 def farthest_rows(min_distances: np.ndarray, sample_weight: np.ndarray, m: int) -> np.ndarray:

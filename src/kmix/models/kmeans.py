@@ -75,11 +75,14 @@ class InMemoryData:
         self.x_norms = kk.squared_norms(X) if x_norms is None else x_norms
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
+        # Checked once: the compiled pass then skips the weights.
+        self.unit_weight = bool(np.all(sample_weight == 1))
 
     def lloyd_pass(self, centers: np.ndarray, previous_labels: np.ndarray | None = None):
         """Labels (n,) int32 and the KMeansStats of one assignment pass."""
         labels, _, stats = numpy_backend.lloyd_pass(
-            self.X, self.sample_weight, centers, self.x_norms, previous_labels
+            self.X, self.sample_weight, centers, self.x_norms, previous_labels, self.unit_weight,
+            keep_distances=False,
         )
         return labels, stats
 
@@ -454,12 +457,11 @@ class KMeans(BaseModel):
         rng = check_random_state(self.random_state)
         # Centre the data: distances through ||x||² - 2x·c + ||c||² lose less to
         # cancellation, and the result is shifted back at the end.
-        offset = X.mean(axis=0)
-        Xc = X - offset
-        data = InMemoryData(Xc, weight)
-        tol = self.tol * float(np.mean(np.var(X, axis=0)))
+        Xc, offset, x_norms, mean_variance = kk.centered(X)
+        data = InMemoryData(Xc, weight, x_norms)
+        tol = self.tol * mean_variance
         best = self._best_run(data, n_clusters, n_init, init_name, init_array, offset, rng, tol)
-        n_distinct = len(np.unique(best.labels))
+        n_distinct = int(np.count_nonzero(np.bincount(best.labels, minlength=n_clusters)))
         return self._set_fitted(best, offset, X.dtype, best.labels.astype(np.int64), n_distinct)
 
     def _fit_dask(self, X: Any, sample_weight: Any) -> "KMeans":
