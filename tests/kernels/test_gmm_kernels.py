@@ -176,3 +176,61 @@ def test_second_moments_match_their_definition_for_few_and_many_features(n_featu
     direct = np.stack([((X - shift[j]) * (weight * resp[:, j])[:, None]).T @ (X - shift[j]) for j in range(k)])
     expected = direct if covariance_type == "full" else direct.sum(axis=0)
     np.testing.assert_allclose(stats.second_moments, expected, rtol=1e-11, atol=1e-9)
+
+
+def _reference_pass(X, w, weights, means, precisions_cholesky, covariance_type):
+    log_norm, resp = gk.e_step(X, means, precisions_cholesky, np.log(weights), covariance_type)
+    return gk.block_statistics(X, w, resp, means, covariance_type, log_norm)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "spherical"])
+@pytest.mark.parametrize("n, d, k", [(1, 1, 1), (300, 2, 5), (5000, 5, 3), (4500, 16, 7)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_compiled_pass_matches_e_step_and_statistics(rng, covariance_type, n, d, k, weighted):
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    assert gk.compiled_applies(X, covariance_type)
+    fast = gk.compiled_statistics(X, w, means, factors, np.log(weights), covariance_type,
+                                  unit_weight=not weighted)
+    ref = _reference_pass(X, w, weights, means, factors, covariance_type)
+    scale = float(np.abs(ref.second_moments).max()) + 1.0
+    np.testing.assert_allclose(fast.weight_sums, ref.weight_sums, rtol=1e-11, atol=1e-11 * n)
+    np.testing.assert_allclose(fast.sums, ref.sums, rtol=1e-10, atol=1e-11 * scale)
+    np.testing.assert_allclose(fast.second_moments, ref.second_moments, rtol=1e-10, atol=1e-11 * scale)
+    np.testing.assert_array_equal(fast.shift, ref.shift)
+    assert fast.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
+    assert fast.total_weight == pytest.approx(ref.total_weight, rel=1e-14)
+    if covariance_type == "full":
+        np.testing.assert_array_equal(fast.second_moments, fast.second_moments.transpose(0, 2, 1))
+
+
+def test_compiled_pass_does_not_depend_on_the_threads(rng):
+    numba = pytest.importorskip("numba")
+    weights, means, covariances = random_parameters(rng, 6, 4, "full")
+    X = means[rng.integers(0, 6, size=20000)] + rng.normal(size=(20000, 4))
+    w = np.ones(len(X))
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    args = (X, w, means, factors, np.log(weights), "full")
+    serial = gk.compiled_statistics(*args, parallel=False)
+    threads = numba.get_num_threads()
+    results = []
+    for count in sorted({1, threads}):
+        numba.set_num_threads(count)
+        try:
+            results.append(gk.compiled_statistics(*args))
+        finally:
+            numba.set_num_threads(threads)
+    for other in results:
+        np.testing.assert_array_equal(other.second_moments, serial.second_moments)
+        np.testing.assert_array_equal(other.sums, serial.sums)
+        assert other.log_likelihood == serial.log_likelihood
+
+
+def test_compiled_pass_applies_only_where_it_is_exact():
+    X = np.zeros((10, 3))
+    assert gk.compiled_applies(X, "full") and gk.compiled_applies(X, "spherical")
+    assert not gk.compiled_applies(X, "tied")
+    assert not gk.compiled_applies(X.astype(np.float32), "full")
+    assert not gk.compiled_applies(np.zeros((10, gk.COMPILED_MAX_FEATURES + 1)), "diag")

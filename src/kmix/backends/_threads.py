@@ -9,8 +9,9 @@ which thread finished first: the same as a serial loop, bit for bit.
 
 from __future__ import annotations
 
+import contextlib
 import os
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
 from typing import TypeVar
@@ -18,6 +19,7 @@ from typing import TypeVar
 T = TypeVar("T")
 
 _POOL: ThreadPoolExecutor | None = None
+_blas_controller = None
 
 
 def n_threads() -> int:
@@ -41,15 +43,35 @@ def _pool(workers: int) -> ThreadPoolExecutor:
     return _POOL
 
 
+@contextlib.contextmanager
+def one_blas_thread(needed: bool = True) -> Iterator[None]:
+    """BLAS limited to one thread while our own threads each call it: two thread
+    pools on the same cores wait for each other (a GMM pass with 64 features took
+    longer on two threads than on one before this limit)."""
+    global _blas_controller
+    if not needed:
+        yield
+        return
+    if _blas_controller is None:
+        import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded first
+        from threadpoolctl import ThreadpoolController
+
+        _blas_controller = ThreadpoolController()
+    with _blas_controller.limit(limits=1, user_api="blas"):
+        yield
+
+
 def reduce_blocks(func: Callable[[slice], T], blocks: Iterable[slice], merge: Callable[[T, T], T]) -> T:
     """``merge(merge(func(b0), func(b1)), ...)`` over the blocks, computed on threads.
 
     Each thread takes every other group of consecutive blocks; per-block results
-    are merged in block order.
+    are merged in block order. BLAS runs on one thread meanwhile (the threads
+    here are the parallelism).
     """
     blocks = list(blocks)
     workers = min(n_threads(), len(blocks))
     if workers <= 1:
         return reduce(merge, map(func, blocks))
-    results = list(_pool(workers).map(func, blocks))
+    with one_blas_thread():
+        results = list(_pool(workers).map(func, blocks))
     return reduce(merge, results)

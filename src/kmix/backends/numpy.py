@@ -2,33 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
 from ..kernels import kmeans as kk
+from ._threads import one_blas_thread
 
 __all__ = ["lloyd_pass"]
-
-_blas_controller = None
-
-
-@contextlib.contextmanager
-def _one_blas_thread(needed: bool) -> Iterator[None]:
-    """BLAS limited to one thread while the compiled pass calls it from each of its
-    own threads: two thread pools on the same cores would wait for each other."""
-    global _blas_controller
-    if not needed:
-        yield
-        return
-    if _blas_controller is None:
-        import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded first
-        from threadpoolctl import ThreadpoolController
-
-        _blas_controller = ThreadpoolController()
-    with _blas_controller.limit(limits=1, user_api="blas"):
-        yield
 
 
 def lloyd_pass(
@@ -54,6 +33,6 @@ def lloyd_pass(
     ``unit_weight`` (every weight is 1) and ``keep_distances``: see
     :func:`kmix.kernels.kmeans.lloyd_statistics`.
     """
-    with _one_blas_thread(kk.uses_blas(X.shape[1])):
+    with one_blas_thread(kk.uses_blas(X.shape[1])):
         return kk.lloyd_statistics(X, sample_weight, centers, x_norms, previous_labels,
                                    unit_weight, keep_distances)

@@ -453,6 +453,68 @@ def block_statistics(
     return GMMStats(weight_sums, sums, second, shift, log_likelihood, float(weight.sum()))
 
 
+# Up to this many features (float64 data; full, diagonal or spherical covariances)
+# a pass is one compiled loop over tiles of rows (E-step and statistics together);
+# above it, BLAS products per block of rows do the bulk of the work.
+COMPILED_MAX_FEATURES = 16
+_COMPILED_CHUNK_ROWS = 2048
+
+
+def compiled_applies(X: np.ndarray, covariance_type: str) -> bool:
+    """Whether :func:`compiled_statistics` handles this data and covariance type."""
+    return (X.dtype == np.float64 and X.ndim == 2 and 0 < X.shape[1] <= COMPILED_MAX_FEATURES
+            and covariance_type in ("full", "diag", "spherical"))
+
+
+def compiled_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    means: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    log_weights: np.ndarray,
+    covariance_type: str,
+    *,
+    unit_weight: bool = False,
+    parallel: bool = True,
+) -> GMMStats:
+    """E-step and statistics of X in one compiled pass, about the current means.
+
+    The statistics of :func:`e_step` followed by :func:`block_statistics` with
+    ``shift = means`` (the same numbers up to rounding), on all cores (one
+    thread unless ``parallel``). See :mod:`kmix.kernels._gmm_compiled`.
+    """
+    from . import _compiled, _gmm_compiled  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    k = means.shape[0]
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    log_det = log_det_precision_cholesky(precisions_cholesky.astype(np.float64), covariance_type, d)
+    constants = np.ascontiguousarray(log_weights, dtype=np.float64) + log_det - 0.5 * d * LOG_2PI
+    diagonal = covariance_type != "full"
+    if diagonal:
+        factors_diag = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(precisions_cholesky, dtype=np.float64).reshape(k, -1), (k, d)))
+        factors = np.zeros((1, d, d))
+    else:
+        factors = np.ascontiguousarray(precisions_cholesky, dtype=np.float64)
+        factors_diag = np.zeros((1, d))
+    weight_sums = np.empty(k)
+    sums = np.empty((k, d))
+    second_full = np.empty((k, d, d) if not diagonal else (1, 1, 1))
+    second_diag = np.empty((k, d) if diagonal else (1, 1))
+    tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
+    chunks = -(-n // _COMPILED_CHUNK_ROWS)
+    with _compiled.threads_for(chunks if parallel else 1):
+        log_likelihood = _gmm_compiled.em_pass(
+            X, weight, unit_weight, means, factors, factors_diag, diagonal, constants,
+            _COMPILED_CHUNK_ROWS, tile, weight_sums, sums, second_full, second_diag,
+        )
+    second = second_full if not diagonal else second_diag
+    return GMMStats(weight_sums, sums, second, means, float(log_likelihood), float(weight.sum()))
+
+
 def merge_statistics(a: GMMStats, b: GMMStats) -> GMMStats:
     """Statistics of the union of two blocks taken with the same shift."""
     return GMMStats(

@@ -135,6 +135,10 @@ def _blocks_pass(
 ) -> gk.GMMStats:
     """The statistics pass with its arguments spelled out (what a dask chunk receives)."""
     k = means.shape[0]
+    if X.shape[0] > 0 and gk.compiled_applies(X, covariance_type) and np.array_equal(shift, means):
+        # Few features: E-step and statistics in one compiled loop over row tiles.
+        return gk.compiled_statistics(X, sample_weight, means, precisions_cholesky, log_weights,
+                                      covariance_type, parallel=parallel)
     if X.shape[0] == 0:  # a chunk without rows: statistics that merge as zero
         return gk.block_statistics(
             X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)

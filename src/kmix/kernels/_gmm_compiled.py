@@ -1,0 +1,230 @@
+"""Compiled EM pass for Gaussian mixtures with few features (numba).
+
+One pass per EM iteration computes the E-step and the sufficient statistics of
+the M-step together, a tile of rows at a time, while the tile is in cache: the
+log-density of every component, the log-sum-exp and the responsibilities, then
+the weighted sums and second moments of each component about its current mean.
+Nothing of size n x k x d exists; a tile's (k, rows) log-densities are the
+largest temporary.
+
+The rows of a tile are transposed first, so every inner loop runs along rows
+(SIMD lanes). Chunks of ``chunk_rows`` rows keep their own partial statistics,
+added in chunk order: the result does not depend on the number of threads.
+
+With ``d = x - μ_k`` and ``U_k`` the upper-triangular precision Cholesky factor,
+``log N(x | μ_k, Σ_k) = log det U_k - ½ (p log 2π + ‖d U_k‖²)``; the statistics
+are ``Σ w r``, ``Σ w r d`` and ``Σ w r d dᵀ`` (or its diagonal), with the same
+``d``: the moments are taken about the current means, as in
+:func:`kmix.kernels.gmm.block_statistics`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._compiled import _transpose_rows
+
+__all__ = ["em_pass"]
+
+# Sums along a tile's rows may be added in SIMD lanes (an order fixed by the
+# compiled code, the same on every run); products may be fused multiply-adds.
+_REDUCE = {"reassoc", "nsz", "contract"}
+_CONTRACT = {"contract"}
+
+
+@njit(cache=True)
+def _differences(xt, m, mean, diff):  # pragma: no cover - compiled
+    """diff[f, r] = xt[f, r] - mean[f], in float64. Written: diff."""
+    for f in range(xt.shape[0]):
+        mu = mean[f]
+        for r in range(m):
+            diff[f, r] = np.float64(xt[f, r]) - mu
+    return diff
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def _log_density(diff, m, factor, factor_diag, diagonal, constant, acc, out):  # pragma: no cover
+    """out[r] = constant - ½ ‖diff[:, r] U‖² for one component. Written: acc, out."""
+    d = diff.shape[0]
+    for r in range(m):
+        out[r] = 0.0
+    if diagonal:
+        for f in range(d):
+            u = factor_diag[f]
+            for r in range(m):
+                y = diff[f, r] * u
+                out[r] += y * y
+    else:
+        # y_f = Σ_{g <= f} diff_g U[g, f]: U is upper triangular.
+        for f in range(d):
+            u = factor[0, f]
+            for r in range(m):
+                acc[r] = diff[0, r] * u
+            for g in range(1, f + 1):
+                u = factor[g, f]
+                for r in range(m):
+                    acc[r] += diff[g, r] * u
+            for r in range(m):
+                out[r] += acc[r] * acc[r]
+    for r in range(m):
+        out[r] = constant - 0.5 * out[r]
+
+
+@njit(cache=True)
+def _responsibilities(log_prob, m, resp, log_norm):  # pragma: no cover - compiled
+    """Log-sum-exp over components and responsibilities for a tile.
+
+    log_prob (k, m): weighted log-densities. Written: resp (k, m), log_norm (m,).
+    The row maximum is subtracted before exponentiating (0 where it is not
+    finite), as in :func:`kmix.kernels.gmm.log_prob_resp`.
+    """
+    k = log_prob.shape[0]
+    for r in range(m):
+        log_norm[r] = log_prob[0, r]
+    for j in range(1, k):
+        for r in range(m):
+            value = log_prob[j, r]
+            log_norm[r] = value if value > log_norm[r] else log_norm[r]
+    for r in range(m):
+        if not np.isfinite(log_norm[r]):
+            log_norm[r] = 0.0
+    totals = np.zeros(m)
+    for j in range(k):
+        for r in range(m):
+            value = np.exp(log_prob[j, r] - log_norm[r])
+            resp[j, r] = value
+            totals[r] += value
+    for r in range(m):
+        log_norm[r] = np.log(totals[r]) + log_norm[r]
+        totals[r] = 1.0 / totals[r] if totals[r] > 0 else np.nan
+    for j in range(k):
+        for r in range(m):
+            resp[j, r] *= totals[r]
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def _dot(a, b, m):  # pragma: no cover - compiled
+    total = 0.0
+    for r in range(m):
+        total += a[r] * b[r]
+    return total
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def _total(a, m):  # pragma: no cover - compiled
+    total = 0.0
+    for r in range(m):
+        total += a[r]
+    return total
+
+
+@njit(cache=True)
+def _component_statistics(diff, m, weighted, diagonal, weighted_diff, sums, second_full,
+                          second_diag):  # pragma: no cover - compiled
+    """Add one component's Σ w r d and Σ w r d dᵀ (lower triangle; or the diagonal)
+    over a tile. ``weighted`` (m,): w r. Written: weighted_diff scratch; sums (d,),
+    second_full (d, d) or second_diag (d,), added to."""
+    d = diff.shape[0]
+    for f in range(d):
+        for r in range(m):
+            weighted_diff[f, r] = weighted[r] * diff[f, r]
+    for f in range(d):
+        sums[f] += _total(weighted_diff[f], m)
+        if diagonal:
+            second_diag[f] += _dot(weighted_diff[f], diff[f], m)
+        else:
+            for g in range(f + 1):
+                second_full[f, g] += _dot(weighted_diff[f], diff[g], m)
+
+
+@njit(parallel=True, cache=True)
+def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal, constants,
+            chunk_rows, tile, weight_sums, sums, second_full, second_diag):  # pragma: no cover
+    """E-step and M-step statistics over all of X. Returns Σ w log p(x) (float64).
+
+    Parameters
+    ----------
+    X : ndarray (n, d), C-contiguous
+    sample_weight : ndarray (n,) float64; not read if ``unit_weight``
+    means : ndarray (k, d) float64
+    factors : ndarray (k, d, d) float64, upper-triangular U_k (read unless ``diagonal``)
+    factors_diag : ndarray (k, d) float64, diagonal U_k (read if ``diagonal``)
+    constants : ndarray (k,) float64: log π_k + log det U_k - ½ d log 2π
+    chunk_rows, tile : int
+        Rows per chunk of partial statistics, and per tile (in cache).
+    weight_sums : ndarray (k,) float64, written
+    sums : ndarray (k, d) float64, written
+    second_full : ndarray (k, d, d) float64, written unless ``diagonal`` (symmetric)
+    second_diag : ndarray (k, d) float64, written if ``diagonal``
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    part_weights = np.zeros((n_chunks, k))
+    part_sums = np.zeros((n_chunks, k, d))
+    part_full = np.zeros((n_chunks, k, d, d)) if not diagonal else np.zeros((n_chunks, 1, 1, 1))
+    part_diag = np.zeros((n_chunks, k, d)) if diagonal else np.zeros((n_chunks, 1, 1))
+    part_loglik = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        xt = np.empty((d, tile), dtype=X.dtype)
+        diff = np.empty((d, tile))
+        weighted_diff = np.empty((d, tile))
+        acc = np.empty(tile)
+        log_prob = np.empty((k, tile))
+        resp = np.empty((k, tile))
+        log_norm = np.empty(tile)
+        weighted = np.empty(tile)
+        for tile0 in range(start, stop, tile):
+            m = min(tile, stop - tile0)
+            _transpose_rows(X, tile0, m, xt)
+            for j in range(k):
+                _differences(xt, m, means[j], diff)
+                _log_density(diff, m, factors[j] if not diagonal else factors[0],
+                             factors_diag[j], diagonal, constants[j], acc, log_prob[j])
+            _responsibilities(log_prob, m, resp, log_norm)
+            if unit_weight:
+                part_loglik[c] += _total(log_norm, m)
+            else:
+                part_loglik[c] += _dot(sample_weight[tile0:tile0 + m], log_norm, m)
+            for j in range(k):
+                if unit_weight:
+                    for r in range(m):
+                        weighted[r] = resp[j, r]
+                else:
+                    for r in range(m):
+                        weighted[r] = sample_weight[tile0 + r] * resp[j, r]
+                part_weights[c, j] += _total(weighted, m)
+                _differences(xt, m, means[j], diff)
+                _component_statistics(diff, m, weighted, diagonal, weighted_diff, part_sums[c, j],
+                                      part_full[c, j] if not diagonal else part_full[c, 0],
+                                      part_diag[c, j] if diagonal else part_diag[c, 0])
+    loglik = 0.0
+    for j in range(k):
+        weight_sums[j] = 0.0
+        for f in range(d):
+            sums[j, f] = 0.0
+            if diagonal:
+                second_diag[j, f] = 0.0
+            else:
+                for g in range(d):
+                    second_full[j, f, g] = 0.0
+    for c in range(n_chunks):
+        loglik += part_loglik[c]
+        for j in range(k):
+            weight_sums[j] += part_weights[c, j]
+            for f in range(d):
+                sums[j, f] += part_sums[c, j, f]
+                if diagonal:
+                    second_diag[j, f] += part_diag[c, j, f]
+                else:
+                    for g in range(f + 1):
+                        second_full[j, f, g] += part_full[c, j, f, g]
+    if not diagonal:
+        for j in range(k):
+            for f in range(d):
+                for g in range(f + 1, d):
+                    second_full[j, f, g] = second_full[j, g, f]
+    return loglik
