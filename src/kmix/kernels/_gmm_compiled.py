@@ -90,9 +90,13 @@ def _responsibilities(log_prob, m, resp, log_norm):  # pragma: no cover - compil
         if not np.isfinite(log_norm[r]):
             log_norm[r] = 0.0
     totals = np.zeros(m)
+    tiny = np.finfo(np.float64).tiny
     for j in range(k):
         for r in range(m):
             value = np.exp(log_prob[j, r] - log_norm[r])
+            # A subnormal term changes no sum here, but slows every product it
+            # enters many times over: flushed to zero.
+            value = value if value >= tiny else 0.0
             resp[j, r] = value
             totals[r] += value
     for r in range(m):

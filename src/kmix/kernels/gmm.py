@@ -62,6 +62,8 @@ LOG_2PI = math.log(2.0 * math.pi)
 # a finite mean and a covariance of reg_covar instead of 0/0. It is the same
 # constant scikit-learn adds, so fits from the same start agree to rounding.
 _NK_FLOOR = 10.0 * np.finfo(np.float64).eps
+# The smallest normal float64.
+_TINY = np.finfo(np.float64).tiny
 
 
 # Up to this many features, the full second moments of all components come from
@@ -305,9 +307,16 @@ def estimate_log_gaussian_prob(
         offsets = (means - anchor).astype(X.dtype, copy=False)
         if covariance_type == "full":
             factors = precisions_cholesky.astype(X.dtype, copy=False)  # (k, d, d)
-            side_by_side = factors.transpose(1, 0, 2).reshape(d, k * d)
-            y = centred @ side_by_side  # (n, k·d)
-            y -= np.einsum("ki,kij->kj", offsets, factors).reshape(k * d)
+            # The rows get a last column of ones and the factors a last row of
+            # -m_k U_k: the product then subtracts the offsets itself, with no
+            # second pass over its (n, k·d) result.
+            side_by_side = np.empty((d + 1, k * d), dtype=X.dtype)
+            side_by_side[:d] = factors.transpose(1, 0, 2).reshape(d, k * d)
+            side_by_side[d] = -np.einsum("ki,kij->kj", offsets, factors).reshape(k * d)
+            augmented = np.empty((n, d + 1), dtype=X.dtype)
+            augmented[:, :d] = centred
+            augmented[:, d] = 1.0
+            y = augmented @ side_by_side  # (n, k·d)
             y3 = y.reshape(n, k, d)
             out = np.einsum("nkd,nkd->nk", y3, y3)
         else:
@@ -402,6 +411,9 @@ def block_statistics(
     shift = np.asarray(shift, dtype=np.float64)
     # w_i r_ik: the weight each row gives each component.
     weighted_resp = resp.astype(np.float64, copy=False) * weight[:, None]
+    # Subnormal weights (a row far from a component) change no sum in float64 but
+    # make every product they enter many times slower: flushed to zero.
+    weighted_resp[weighted_resp < _TINY] = 0.0
     weight_sums = weighted_resp.sum(axis=0)
     k, d = shift.shape
     # Σ_i w r (x - c_k) = (w r)ᵀ X - N_k c_k: one product for all components.
@@ -420,10 +432,12 @@ def block_statistics(
         if covariance_type == "full":
             if d > OUTER_PRODUCT_MAX_FEATURES:
                 # Many features: the d² outer products per row would outweigh the
-                # products themselves; k weighted (d, n) @ (n, d) GEMMs are efficient.
-                second = np.empty((k, d, d))
-                for j in range(k):
-                    second[j] = (centred * weighted_resp[:, j, None]).T @ centred
+                # products themselves. Instead the block's rows weighted for every
+                # component side by side, (n, k·d), and ONE product zᵀ [w r_1 z, ...,
+                # w r_k z] of shape (d, k·d): a wide GEMM instead of k small ones.
+                n_rows = X.shape[0]
+                weighted = (weighted_resp[:, :, None] * centred[:, None, :]).reshape(n_rows, k * d)
+                second = np.ascontiguousarray((centred.T @ weighted).reshape(d, k, d).transpose(1, 0, 2))
             else:
                 outer = (centred[:, :, None] * centred[:, None, :]).reshape(X.shape[0], d * d)
                 second = (weighted_resp.T @ outer).reshape(k, d, d)
