@@ -212,8 +212,9 @@ FUSED_MAX_FEATURES = 32
 # statistics. A function of (k, d, dtype) only, never of the thread count, so the
 # order in which partial sums are added (and so every rounding) is always the same.
 FUSED_CHUNK_ROWS = 1024
-# For the BLAS path: rows such that one chunk's (k, rows) product stays in L2 cache.
-_PRODUCT_BYTES = 2**20
+# For the BLAS path: rows such that one chunk's (k, rows) product takes about 4 MiB (in
+# L3 cache): on 100,000 x 128, k = 256 a pass measured faster than with 1 MiB chunks.
+_PRODUCT_BYTES = 4 * 2**20
 # Rows per call into the compiled code: bounds the partial sums (chunks x k x d).
 _BLOCK_BYTES = 16 * 2**20
 
