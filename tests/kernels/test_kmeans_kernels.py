@@ -90,3 +90,26 @@ def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
     for seed in range(5):
         idx = kmeans_plusplus(X, 5, np.random.default_rng(seed), w)
         assert (idx < 10).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d, t", [(2, 3), (5, 6), (16, 4), (130, 7)])
+def test_seeding_potentials_match_numpy(rng, d, t, dtype):
+    from kmix.kernels import _compiled
+    from kmix.kernels.kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, squared_norms
+    from kmix.kernels.seeding import _padded_candidates
+
+    n = 3000
+    X = rng.normal(size=(n, d)).astype(dtype)
+    w = rng.uniform(0.0, 2.0, size=n)
+    closest = rng.uniform(0.0, 4.0 * d, size=n)
+    candidates = rng.choice(n, size=t, replace=False)
+    norms = squared_norms(X)
+    scaled_t, padded = _padded_candidates(X, candidates, norms)
+    potentials = np.empty(t)
+    _compiled.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
+                                 fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize), potentials)
+    X64 = X.astype(np.float64)
+    distances = ((X64[:, None, :] - X64[candidates][None, :, :]) ** 2).sum(axis=2)
+    expected = (w[:, None] * np.minimum(distances, closest[:, None])).sum(axis=0)
+    np.testing.assert_allclose(potentials, expected, rtol=1e-10 if dtype == np.float64 else 1e-5)

@@ -318,59 +318,69 @@ def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_la
 
 
 @njit(cache=True, fastmath=_CONTRACT)
-def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                     previous_value, acc):  # pragma: no cover - compiled
-    """Nearest centre of each row of a tile, four centres by four features at a time.
-    Written: best, best_label, previous_value (as in :func:`_nearest_narrow`), acc
-    (4, m) scratch.
+def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover - compiled
+    """acc[q, r] = ``||c||² - 2 x·c`` of centre j + q, q < 4, for the rows of a tile.
+    Written: acc (4, m).
 
     ``rows_t`` (d4, TILE) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
-    four; padded centres have an infinite norm and are never nearest. Each row is
-    loaded once per four centres and each partial value once per four features, so
-    the loop is bound by the multiply-adds, not by loads and stores (a loop over one
-    centre or one feature at a time reached about half the rate).
+    four. Each row is loaded once per four centres and each partial value once per
+    four features, so the loop is bound by the multiply-adds, not by loads and
+    stores (a loop over one centre or one feature at a time reached about half the
+    rate).
     """
     d4 = rows_t.shape[0]
+    n0 = center_norms[j]
+    n1 = center_norms[j + 1]
+    n2 = center_norms[j + 2]
+    n3 = center_norms[j + 3]
+    for r in range(m):
+        acc[0, r] = n0
+        acc[1, r] = n1
+        acc[2, r] = n2
+        acc[3, r] = n3
+    for f in range(0, d4, 4):
+        a0 = scaled_t[f, j]
+        a1 = scaled_t[f + 1, j]
+        a2 = scaled_t[f + 2, j]
+        a3 = scaled_t[f + 3, j]
+        b0 = scaled_t[f, j + 1]
+        b1 = scaled_t[f + 1, j + 1]
+        b2 = scaled_t[f + 2, j + 1]
+        b3 = scaled_t[f + 3, j + 1]
+        c0 = scaled_t[f, j + 2]
+        c1 = scaled_t[f + 1, j + 2]
+        c2 = scaled_t[f + 2, j + 2]
+        c3 = scaled_t[f + 3, j + 2]
+        e0 = scaled_t[f, j + 3]
+        e1 = scaled_t[f + 1, j + 3]
+        e2 = scaled_t[f + 2, j + 3]
+        e3 = scaled_t[f + 3, j + 3]
+        for r in range(m):
+            x0 = rows_t[f, r]
+            x1 = rows_t[f + 1, r]
+            x2 = rows_t[f + 2, r]
+            x3 = rows_t[f + 3, r]
+            acc[0, r] = acc[0, r] + x0 * a0 + x1 * a1 + x2 * a2 + x3 * a3
+            acc[1, r] = acc[1, r] + x0 * b0 + x1 * b1 + x2 * b2 + x3 * b3
+            acc[2, r] = acc[2, r] + x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3
+            acc[3, r] = acc[3, r] + x0 * e0 + x1 * e1 + x2 * e2 + x3 * e3
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                     previous_value, acc):  # pragma: no cover - compiled
+    """Nearest centre of each row of a tile, four centres by four features at a time
+    (:func:`_four_values`). Written: best, best_label, previous_value (as in
+    :func:`_nearest_narrow`), acc (4, m) scratch.
+
+    Padded centres have an infinite norm and are never nearest.
+    """
     k4 = scaled_t.shape[1]
     for r in range(m):
         best[r] = np.inf
         best_label[r] = 0
     for j in range(0, k4, 4):
-        n0 = center_norms[j]
-        n1 = center_norms[j + 1]
-        n2 = center_norms[j + 2]
-        n3 = center_norms[j + 3]
-        for r in range(m):
-            acc[0, r] = n0
-            acc[1, r] = n1
-            acc[2, r] = n2
-            acc[3, r] = n3
-        for f in range(0, d4, 4):
-            a0 = scaled_t[f, j]
-            a1 = scaled_t[f + 1, j]
-            a2 = scaled_t[f + 2, j]
-            a3 = scaled_t[f + 3, j]
-            b0 = scaled_t[f, j + 1]
-            b1 = scaled_t[f + 1, j + 1]
-            b2 = scaled_t[f + 2, j + 1]
-            b3 = scaled_t[f + 3, j + 1]
-            c0 = scaled_t[f, j + 2]
-            c1 = scaled_t[f + 1, j + 2]
-            c2 = scaled_t[f + 2, j + 2]
-            c3 = scaled_t[f + 3, j + 2]
-            e0 = scaled_t[f, j + 3]
-            e1 = scaled_t[f + 1, j + 3]
-            e2 = scaled_t[f + 2, j + 3]
-            e3 = scaled_t[f + 3, j + 3]
-            for r in range(m):
-                x0 = rows_t[f, r]
-                x1 = rows_t[f + 1, r]
-                x2 = rows_t[f + 2, r]
-                x3 = rows_t[f + 3, r]
-                acc[0, r] = acc[0, r] + x0 * a0 + x1 * a1 + x2 * a2 + x3 * a3
-                acc[1, r] = acc[1, r] + x0 * b0 + x1 * b1 + x2 * b2 + x3 * b3
-                acc[2, r] = acc[2, r] + x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3
-                acc[3, r] = acc[3, r] + x0 * e0 + x1 * e1 + x2 * e2 + x3 * e3
+        _four_values(rows_t, m, scaled_t, center_norms, j, acc)
         for r in range(m):
             value = best[r]
             label = best_label[r]
@@ -612,8 +622,8 @@ def _seeding_tile(rows_t, m, row0, x_norms, scaled_t, candidate_norms, j, dots):
 
 
 @njit(parallel=True, cache=True)
-def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_norms,
-                       chunk_rows, potentials):  # pragma: no cover - compiled
+def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_norms, n_candidates,
+                       chunk_rows, tile, potentials):  # pragma: no cover - compiled
     """The potential of each candidate centre: ``potentials[j] = sum_i w_i
     min(closest_i, ||x_i - c_j||²)``, without an (n_candidates, n) temporary.
 
@@ -622,33 +632,38 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
     X : ndarray (n, d), C-contiguous; x_norms : ndarray (n,), X's dtype
     sample_weight : ndarray (n,) float64
     closest : ndarray (n,) float64, squared distance to the nearest centre so far
-    scaled_t : ndarray (d, t), X's dtype: -2 times the candidates, transposed
-    candidate_norms : ndarray (t,), X's dtype
-    chunk_rows : int, rows per chunk of partial sums
+    scaled_t : ndarray (d4, t4), X's dtype: -2 times the candidates, transposed,
+        zero-padded to multiples of four (as :func:`fused_pass` takes its centres)
+    candidate_norms : ndarray (t4,), X's dtype; padded candidates +inf
+    n_candidates : int, t (without padding)
+    chunk_rows, tile : int, rows per chunk of partial sums and per tile
     potentials : ndarray (t,) float64, written
     """
     n, d = X.shape
-    t = scaled_t.shape[1]
+    d4, t4 = scaled_t.shape
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    partial = np.zeros((n_chunks, t))
+    partial = np.zeros((n_chunks, t4))
     for c in prange(n_chunks):
         start = c * chunk_rows
         stop = min(start + chunk_rows, n)
-        rows_t = np.empty((d, TILE), dtype=X.dtype)
-        dots = np.empty(TILE, dtype=X.dtype)
-        nearest = np.empty(TILE)
-        for tile0 in range(start, stop, TILE):
-            m = min(TILE, stop - tile0)
+        rows_t = np.zeros((d4, tile), dtype=X.dtype)  # padded features stay zero
+        acc = np.empty((4, tile), dtype=X.dtype)
+        nearest = np.empty(tile)
+        for tile0 in range(start, stop, tile):
+            m = min(tile, stop - tile0)
             _transpose_rows(X, tile0, m, rows_t)
-            for j in range(t):
-                _seeding_tile(rows_t, m, tile0, x_norms, scaled_t, candidate_norms, j, dots)
-                for r in range(m):
-                    nearest[r] = min(np.float64(dots[r]), closest[tile0 + r])
-                partial[c, j] += _weighted_sum(nearest, m, tile0, sample_weight)
-    for j in range(t):
+            for j in range(0, t4, 4):
+                _four_values(rows_t, m, scaled_t, candidate_norms, j, acc)
+                for q in range(min(4, n_candidates - j)):
+                    for r in range(m):
+                        distance = acc[q, r] + x_norms[tile0 + r]
+                        distance = distance if distance > 0 else distance - distance
+                        nearest[r] = min(np.float64(distance), closest[tile0 + r])
+                    partial[c, j + q] += _weighted_sum(nearest, m, tile0, sample_weight)
+    for j in range(n_candidates):
         potentials[j] = 0.0
     for c in range(n_chunks):
-        for j in range(t):
+        for j in range(n_candidates):
             potentials[j] += partial[c, j]
 
 
