@@ -6,7 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from ..io import load_data
 from ..models import GaussianMixture
