@@ -70,6 +70,30 @@ def run_child(script: Path, args: Sequence[str], env: dict[str, str] | None = No
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
+def run_interleaved(script: Path, jobs: dict[str, Sequence[str]], rounds: int) -> dict[str, dict[str, Any]]:
+    """Run each job's child ``rounds`` times, the jobs taking turns (A B C, A B C, ...).
+
+    On a shared machine the load drifts over minutes; taking turns spreads that
+    drift over every library alike, so the ratios between them move less than
+    when one library's repeats all run before the next one's. Each child prints
+    ``seconds_per_iteration`` and ``all`` (its per-repeat figures); the result per
+    job pools ``all`` over the rounds, its median is the figure, and its peak RSS
+    is the largest of the rounds.
+    """
+    pooled: dict[str, dict[str, Any]] = {}
+    for _ in range(rounds):
+        for name, args in jobs.items():
+            result = run_child(script, args)
+            if name in pooled:
+                result["all"] = pooled[name]["all"] + result["all"]
+                result["peak_rss_mib"] = max(pooled[name]["peak_rss_mib"], result["peak_rss_mib"])
+            pooled[name] = result
+    for result in pooled.values():
+        result["seconds_per_iteration"] = median(result["all"])
+        result["rounds"] = rounds
+    return pooled
+
+
 def gemm_rate(dtype: str = "float64", size: int = 2048, repeats: int = 5) -> float:
     """The machine's matrix-product rate in GFLOP/s: median over ``repeats`` square
     products of side ``size``, with numpy's BLAS and its default threads."""

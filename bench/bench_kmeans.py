@@ -42,6 +42,8 @@ COMPUTE_BOUND = {"K3"}
 TARGET_RATIO = {"K1": 0.5, "K2": 0.5, "K3": 0.6}
 TARGET_GEMM_FRACTION = 0.6
 E2E_ITERATIONS = 20
+# The libraries take turns, this many rounds per workload (see _common.run_interleaved).
+ROUNDS = 3
 
 
 # --- the data -------------------------------------------------------------------
@@ -200,13 +202,13 @@ def run(workloads: list[str], repeats: int, write: bool) -> str:
     rates = {dtype: _common.gemm_rate(dtype) for dtype in DTYPES}
     print("GEMM GFLOP/s:", {k: round(v, 1) for k, v in rates.items()}, flush=True)
     results: dict[tuple[str, str, str], dict] = {}
+    per_round = -(-repeats // ROUNDS)
     for workload in workloads:
         for dtype in DTYPES:
-            for library in libraries:
-                if library == "faiss" and dtype == "float64":
-                    continue  # faiss computes in float32 only: one figure, compared in both rows
-                result = _common.run_child(SCRIPT, ["--child", library, workload, dtype,
-                                                    "--repeats", str(repeats)])
+            # faiss computes in float32 only: one figure, compared in both rows.
+            jobs = {library: ["--child", library, workload, dtype, "--repeats", str(per_round)]
+                    for library in libraries if not (library == "faiss" and dtype == "float64")}
+            for library, result in _common.run_interleaved(SCRIPT, jobs, ROUNDS).items():
                 results[(workload, dtype, library)] = result
                 print(f"{workload} {dtype} {library}: {_ms(result['seconds_per_iteration'])} ms/iter, "
                       f"{result['n_iter']} iterations, peak RSS {result['peak_rss_mib']:.0f} MiB", flush=True)
@@ -275,7 +277,9 @@ def report(workloads, results, rates, rates_after, end_to_end, cli, description,
         "## k-means",
         "",
         "Time per Lloyd iteration (fit time / iterations), median of "
-        f"{repeats} fits after one warm-up fit, each library in its own process; the same "
+        f"{ROUNDS * -(-repeats // ROUNDS)} fits: {ROUNDS} rounds in which the libraries take "
+        f"turns, each round a new process per library with {-(-repeats // ROUNDS)} fits after "
+        "one warm-up fit (so load that drifts over minutes falls on every library alike); the same "
         "data (a mixture of k overlapping Gaussians), the same initial centres (k rows of X), "
         "tol = 0 and a fixed number of iterations. scikit-learn: `KMeans(algorithm=\"lloyd\", "
         "init=C0, n_init=1)`. faiss: `faiss.Kmeans(max_points_per_centroid=n)` trained on all "
