@@ -85,6 +85,13 @@ def test_empty_cell_is_reported(tmp_path):
         load_data(path)
 
 
+def test_single_line_with_a_bad_cell_is_a_row_not_a_header(tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("1.5,x7,3\n")
+    with pytest.raises(DataError, match=r"one\.csv: line 1, column 2: cannot read 'x7' as a number"):
+        load_data(path)
+
+
 def test_ragged_rows(tmp_path):
     path = tmp_path / "ragged.csv"
     path.write_text("1,2\n3,4,5\n")

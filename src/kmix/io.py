@@ -357,9 +357,14 @@ def _read_text(path: Path) -> np.ndarray:
     delimiter = _delimiter(numbered[0][1], path.suffix.lower())
     first_cells = _split(numbered[0][1], delimiter)
     if not all(_is_number(c) for c in first_cells):
+        if len(numbered) == 1 and any(_is_number(c) for c in first_cells):
+            # The only line, with numbers in it: a row with a bad cell, not a header.
+            column, cell = next((j, c) for j, c in enumerate(first_cells, start=1) if not _is_number(c))
+            shown = cell if cell else "(empty)"
+            raise DataError(
+                f"{path}: line {numbered[0][0]}, column {column}: cannot read {shown!r} as a number"
+            )
         numbered = numbered[1:]  # a header line
-        if not numbered:
-            return np.empty((0, len(first_cells)))
     try:
         array = np.loadtxt(
             [line for _, line in numbered], delimiter=delimiter, dtype=np.float64, ndmin=2
