@@ -234,3 +234,31 @@ def test_compiled_pass_applies_only_where_it_is_exact():
     assert not gk.compiled_applies(X, "tied")
     assert not gk.compiled_applies(X.astype(np.float32), "full")
     assert not gk.compiled_applies(np.zeros((10, gk.COMPILED_MAX_FEATURES + 1)), "diag")
+
+
+@pytest.mark.parametrize("n, d, k", [(700, 17, 3), (2500, 40, 6)])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_full_block_pass_through_outer_products_matches_e_step_and_statistics(rng, n, d, k, weighted):
+    weights, means, covariances = random_parameters(rng, k, d, "full")
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d)) + 20.0  # far from the origin
+    means = means + 20.0
+    w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    terms = gk.full_pass_terms(means, factors, np.log(weights))
+    fast = gk.full_block_pass(X, w, terms)
+    ref = _reference_pass(X, w, weights, means, factors, "full")
+    scale = float(np.abs(ref.second_moments).max())
+    np.testing.assert_allclose(fast.weight_sums, ref.weight_sums, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(fast.sums, ref.sums, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(fast.second_moments, ref.second_moments, rtol=1e-9, atol=1e-11 * scale)
+    np.testing.assert_allclose(fast.second_moments, fast.second_moments.transpose(0, 2, 1),
+                               rtol=0, atol=1e-13 * scale)
+    assert fast.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
+
+
+def test_triangle_products_and_unpacking(rng):
+    Z = rng.normal(size=(5, 4))
+    packed = gk.triangle_products(Z)
+    assert packed.shape == (5, 10)
+    full = gk.unpack_triangles(packed, 4)
+    np.testing.assert_array_equal(full, Z[:, :, None] * Z[:, None, :])

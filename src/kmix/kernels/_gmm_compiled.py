@@ -232,3 +232,18 @@ def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagona
                 for g in range(f + 1, d):
                     second_full[j, f, g] = second_full[j, g, f]
     return loglik
+
+
+@njit(cache=True, nogil=True)
+def triangle_products(Z, out):  # pragma: no cover - compiled
+    """out[i] = the products Z[i, a] * Z[i, b], a <= b, row a of the triangle after
+    row a - 1. Written: out (n, d(d+1)/2). Releases the GIL: blocks on threads
+    build theirs at the same time."""
+    n, d = Z.shape
+    for i in range(n):
+        start = 0
+        for a in range(d):
+            za = Z[i, a]
+            for b in range(a, d):
+                out[i, start + b - a] = za * Z[i, b]
+            start += d - a

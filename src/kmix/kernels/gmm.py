@@ -27,6 +27,8 @@ Nothing here validates its inputs; :class:`kmix.GaussianMixture` and
 
 from __future__ import annotations
 
+import functools
+
 import math
 from typing import NamedTuple
 
@@ -389,6 +391,7 @@ def block_statistics(
     shift: np.ndarray,
     covariance_type: str,
     log_norm: np.ndarray | None = None,
+    triangle: np.ndarray | None = None,
 ) -> GMMStats:
     """Sufficient statistics of one block (see :class:`GMMStats`), in float64.
 
@@ -405,6 +408,9 @@ def block_statistics(
     log_norm : ndarray (n,), optional
         log p(x_i) from the E-step; its weighted sum becomes ``log_likelihood``
         (0 when omitted).
+    triangle : ndarray (n, d(d+1)/2), optional, "full" only
+        The rows' outer products, upper triangles, of X centred at the mean of the
+        shifts (:func:`triangle_products`), when the E-step already made them.
     """
     X = X.astype(np.float64, copy=False)
     weight = sample_weight.astype(np.float64, copy=False)
@@ -430,7 +436,9 @@ def block_statistics(
         centred = X - anchor
         first = weighted_resp.T @ centred  # (k, d): s_k
         if covariance_type == "full":
-            if d > OUTER_PRODUCT_MAX_FEATURES:
+            if triangle is not None:
+                second = unpack_triangles(weighted_resp.T @ triangle, d)
+            elif d > OUTER_PRODUCT_MAX_FEATURES:
                 # Many features: the d² outer products per row would outweigh the
                 # products themselves. Instead the block's rows weighted for every
                 # component side by side, (n, k·d), and ONE product zᵀ [w r_1 z, ...,
@@ -465,6 +473,94 @@ def block_statistics(
         np.maximum(second, 0.0, out=second)
     log_likelihood = 0.0 if log_norm is None else float(weight @ log_norm.astype(np.float64, copy=False))
     return GMMStats(weight_sums, sums, second, shift, log_likelihood, float(weight.sum()))
+
+
+def triangle_products(Z: np.ndarray) -> np.ndarray:
+    """(n, d(d+1)/2): the products z_a z_b, a <= b, of each row, row a of the
+    triangle after row a - 1 (compiled: one pass, off the GIL)."""
+    from . import _gmm_compiled  # numba is imported on first use only
+
+    Z = np.ascontiguousarray(Z)
+    n, d = Z.shape
+    out = np.empty((n, d * (d + 1) // 2), dtype=Z.dtype)
+    _gmm_compiled.triangle_products(Z, out)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _triangle_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the upper and of the lower triangle of a d x d matrix, in the
+    order of :func:`triangle_products`."""
+    rows, cols = np.triu_indices(d)
+    return rows * d + cols, cols * d + rows
+
+
+def unpack_triangles(packed: np.ndarray, d: int) -> np.ndarray:
+    """(k, d(d+1)/2) upper triangles, in the order of :func:`triangle_products`, as
+    (k, d, d) symmetric matrices (float64)."""
+    upper, lower = _triangle_indices(d)
+    full = np.empty((packed.shape[0], d * d))
+    full[:, upper] = packed
+    full[:, lower] = packed
+    return full.reshape(packed.shape[0], d, d)
+
+
+class FullPassTerms(NamedTuple):
+    """What :func:`full_block_pass` needs of the parameters, computed once a pass."""
+
+    means: np.ndarray  # (k, d) float64, the shift of the statistics
+    anchor: np.ndarray  # (d,) a, the mean of the means
+    offsets: np.ndarray  # (k, d) m_k = μ_k - a
+    packed: np.ndarray  # (t, k): P_k's upper triangle, off-diagonal entries doubled
+    moved: np.ndarray  # (d, k): -2 P_k m_k
+    constant: np.ndarray  # (k,) m_kᵀ P_k m_k
+    log_constant: np.ndarray  # (k,) log π_k + log det U_k - ½ d log 2π
+
+
+def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
+                    log_weights: np.ndarray) -> FullPassTerms:
+    """The per-pass terms of :func:`full_block_pass` (full covariances)."""
+    means = np.asarray(means, dtype=np.float64)
+    d = means.shape[1]
+    anchor = means.mean(axis=0)
+    offsets = means - anchor
+    factors = np.asarray(precisions_cholesky, dtype=np.float64)
+    precisions = factors @ factors.transpose(0, 2, 1)  # (k, d, d), P = U Uᵀ
+    rows, cols = np.triu_indices(d)
+    packed = precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
+    moved = np.einsum("kij,kj->ki", precisions, offsets)  # P_k m_k
+    constant = np.einsum("ki,ki->k", offsets, moved)
+    log_constant = (log_det_precision_cholesky(factors, "full", d) - 0.5 * d * LOG_2PI
+                    + np.asarray(log_weights, dtype=np.float64))
+    return FullPassTerms(means, anchor, offsets, np.ascontiguousarray(packed.T),
+                         np.ascontiguousarray(-2.0 * moved.T), constant, log_constant)
+
+
+def full_block_pass(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTerms) -> GMMStats:
+    """E-step and statistics of one float64 block, full covariances, many features.
+
+    The statistics of :func:`e_step` followed by :func:`block_statistics` with
+    ``shift = means``, with half the flops: both steps read the rows' outer
+    products (upper triangles, d(d+1)/2 a row) of z = x - a, a the mean of the
+    means. With m_k = μ_k - a and P_k = U_k U_kᵀ, the E-step's
+    ‖(z - m_k) U_k‖² = zᵀP_k z - 2 zᵀP_k m_k + m_kᵀP_k m_k: its first term for all
+    components is one product of the outer products with the packed P_k, and the
+    M-step's Σ w r z zᵀ one product of the responsibilities with them (instead of
+    a product against every factor side by side, then one with every component's
+    weighted rows side by side). The expanded form loses to cancellation about
+    eps·‖z U_k‖²: far below what the fit resolves for points near component k, and
+    irrelevant for far ones (their responsibility underflows).
+    """
+    centred = X - terms.anchor
+    triangle = triangle_products(centred)
+    quadratic = triangle @ terms.packed
+    quadratic += centred @ terms.moved
+    quadratic += terms.constant
+    np.maximum(quadratic, 0.0, out=quadratic)  # a sum of squares: negative only by rounding
+    quadratic *= -0.5
+    quadratic += terms.log_constant
+    log_norm, resp = log_prob_resp(quadratic)
+    return block_statistics(X, sample_weight, resp, terms.means, "full", log_norm, triangle=triangle)
 
 
 # Up to this many features (float64 data; full, diagonal or spherical covariances)

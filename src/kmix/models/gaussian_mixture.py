@@ -144,7 +144,14 @@ def _blocks_pass(
             X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)
         )
 
+    terms = None
+    if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gk.COMPILED_MAX_FEATURES
+            and np.array_equal(shift, means)):
+        terms = gk.full_pass_terms(means, precisions_cholesky, log_weights)
+
     def block(rows: slice) -> gk.GMMStats:
+        if terms is not None:  # E-step and statistics through the rows' outer products
+            return gk.full_block_pass(X[rows], sample_weight[rows], terms)
         log_norm, resp = gk.e_step(X[rows], means, precisions_cholesky, log_weights, covariance_type)
         return gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
 
