@@ -365,6 +365,8 @@ def _read_text(path: Path) -> np.ndarray:
                 f"{path}: line {numbered[0][0]}, column {column}: cannot read {shown!r} as a number"
             )
         numbered = numbered[1:]  # a header line
+        if not numbered:
+            return np.empty((0, len(first_cells)))
     try:
         array = np.loadtxt(
             [line for _, line in numbered], delimiter=delimiter, dtype=np.float64, ndmin=2
