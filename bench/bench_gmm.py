@@ -127,8 +127,9 @@ def run(names: list[str], repeats: int, write: bool) -> str:
         f"turns, each a new process with {per_round} fits after a warm-up fit. "
         "Ratio = kmix / scikit-learn. "
         "kmix runs one compiled pass (E-step and M-step statistics together, over tiles of rows, "
-        "on both cores) for up to 16 features, and BLAS products over blocks of rows above that "
-        "(G3). Peak RSS is the whole process; kmix's includes numba (about 100 MiB).",
+        "on both cores) for up to 16 features, and above that (G3) BLAS products over blocks of "
+        "rows that share the rows' outer products (upper triangles) between the E-step and the "
+        "M-step. Peak RSS is the whole process; kmix's includes numba (about 100 MiB).",
         "",
         _common.markdown_table(
             ["workload", "shape", "kmix ms/iter", "scikit-learn ms/iter", "ratio", "target", "peak RSS MiB kmix / sklearn",
