@@ -6,7 +6,7 @@ import functools
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any
 
 import numpy as np
 import scipy.linalg
@@ -24,354 +24,30 @@ from .._validation import (
     check_sample_weight,
     is_dask_array,
 )
-from ..backends._threads import reduce_blocks
-from ..exceptions import ConvergenceWarning, NumericalError
+from ..exceptions import ConvergenceWarning
 from ..kernels import gmm as gk
-from ..kernels import kmeans as kk
 from ..kernels import kmeans_parallel as kp
 from ..kernels.seeding import kmeans_plusplus, random_points
 from ._base import BaseModel
-from .history import History
+from .em import (
+    EMResult,
+    GaussianMixtureState,
+    MixtureParameters,
+    dask_pass,
+    dask_statistics_from_resp,
+    log_of_weights,
+    predict_chunk,
+    proba_chunk,
+    score_samples_chunk,
+    statistics_from_resp,
+    update_parameters,
+    weighted_log_prob,
+    em,
+)
 
 __all__ = ["GaussianMixture", "GaussianMixtureState", "em"]
 
 _INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
-
-
-class GaussianMixtureState(NamedTuple):
-    """What ``callback(iteration, state)`` receives after each EM iteration."""
-
-    iteration: int  # 1-based count of completed iterations
-    weights: np.ndarray  # (k,) after the M-step
-    means: np.ndarray  # (k, d) after the M-step
-    covariances: np.ndarray  # after the M-step, in the layout of covariance_type
-    log_likelihood: float  # mean log-likelihood of the parameters the iteration started from
-    change: float  # log_likelihood minus that of the previous iteration (inf at first)
-
-
-class MixtureParameters(NamedTuple):
-    """One set of mixture parameters, covariances in the layout of their type."""
-
-    weights: np.ndarray  # (k,)
-    means: np.ndarray  # (k, d)
-    covariances: np.ndarray  # (k, d, d) | (d, d) | (k, d) | (k,)
-    precisions_cholesky: np.ndarray  # same layout
-
-
-class EMResult(NamedTuple):
-    parameters: MixtureParameters
-    lower_bound: float
-    n_iter: int
-    converged: bool
-    history: History
-
-
-_HISTORY_FIELDS = {
-    "log_likelihood": (
-        "mean log-likelihood per unit of sample weight of the parameters after t iterations "
-        "(t = 0: the initial ones), computed in the E-step of iteration t + 1 (n_iter,)"
-    ),
-    "weights": "mixture weights: the initial ones, then after every M-step (n_iter + 1, k)",
-    "means": "means: the initial ones, then after every M-step (n_iter + 1, k, d)",
-    "covariances": (
-        "covariances as full matrices whatever covariance_type: the initial ones, then after "
-        "every M-step (n_iter + 1, k, d, d)"
-    ),
-}
-
-
-def _full(parameters: MixtureParameters, covariance_type: str) -> np.ndarray:
-    k, d = parameters.means.shape
-    return gk.full_covariances(parameters.covariances, covariance_type, k, d)
-
-
-# --- passes over the data (in memory, in row blocks) ----------------------------------
-
-
-def _blocks(X: np.ndarray, n_components: int):
-    step = gk.block_rows(n_components, X.shape[1], X.dtype.itemsize)
-    for start in range(0, X.shape[0], step):
-        yield slice(start, min(start + step, X.shape[0]))
-
-
-def _log_weights(weights: np.ndarray) -> np.ndarray:
-    # A user may give a zero initial weight: log 0 = -inf is the right value.
-    with np.errstate(divide="ignore"):
-        return np.log(weights)
-
-
-def statistics_pass(
-    X: np.ndarray,
-    sample_weight: np.ndarray,
-    parameters: MixtureParameters,
-    covariance_type: str,
-    *,
-    parallel: bool = True,
-) -> gk.GMMStats:
-    """E-step and sufficient statistics over X in row blocks, merged.
-
-    Moments are taken about the current means, so the M-step's subtraction is of
-    small numbers (see :func:`kmix.kernels.gmm.estimate_parameters`). With
-    ``parallel`` the blocks run on all cores (a dask worker passes False: it has
-    one thread); the result is the same either way, bit for bit.
-    """
-    return _blocks_pass(
-        X, sample_weight, parameters.means, parameters.precisions_cholesky,
-        _log_weights(parameters.weights), parameters.means.astype(np.float64), covariance_type,
-        parallel=parallel,
-    )
-
-
-def _blocks_pass(
-    X: np.ndarray,
-    sample_weight: np.ndarray,
-    means: np.ndarray,
-    precisions_cholesky: np.ndarray,
-    log_weights: np.ndarray,
-    shift: np.ndarray,
-    covariance_type: str,
-    *,
-    parallel: bool = True,
-) -> gk.GMMStats:
-    """The statistics pass with its arguments spelled out (what a dask chunk receives)."""
-    k = means.shape[0]
-    if X.shape[0] > 0 and gk.compiled_applies(X, covariance_type) and np.array_equal(shift, means):
-        # Few features: E-step and statistics in one compiled loop over row tiles.
-        return gk.compiled_statistics(X, sample_weight, means, precisions_cholesky, log_weights,
-                                      covariance_type, parallel=parallel)
-    if X.shape[0] == 0:  # a chunk without rows: statistics that merge as zero
-        return gk.block_statistics(
-            X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)
-        )
-
-    terms = None
-    if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gk.COMPILED_MAX_FEATURES
-            and np.array_equal(shift, means)):
-        terms = gk.full_pass_terms(means, precisions_cholesky, log_weights)
-
-    def block(rows: slice) -> gk.GMMStats:
-        if terms is not None:  # E-step and statistics through the rows' outer products
-            return gk.full_block_pass(X[rows], sample_weight[rows], terms)
-        log_norm, resp = gk.e_step(X[rows], means, precisions_cholesky, log_weights, covariance_type)
-        return gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
-
-    if not parallel:
-        return functools.reduce(gk.merge_statistics, map(block, _blocks(X, k)))
-    # Blocks run on all cores and merge in block order: the same result as a
-    # serial loop, whatever the number of threads.
-    return reduce_blocks(block, _blocks(X, k), gk.merge_statistics)
-
-
-def _statistics_from_resp(
-    X: np.ndarray, sample_weight: np.ndarray, resp: np.ndarray, covariance_type: str
-) -> gk.GMMStats:
-    """Statistics of given responsibilities, about their own weighted means.
-
-    Two passes: the first gives the means (moments about 0 are exact for them),
-    the second takes the second moments about those means, so the initial
-    covariances carry no cancellation error at all.
-    """
-    k = resp.shape[1]
-    d = X.shape[1]
-    origin = np.zeros((k, d))
-    # The first pass needs only N_k and the sums; "diag" is the cheapest layout
-    # for the second moments it carries along unused.
-    first = None
-    for rows in _blocks(X, k):
-        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], origin, "diag")
-        first = block if first is None else gk.merge_statistics(first, block)
-    assert first is not None
-    _, means, _ = gk.estimate_parameters(first, "diag", 0.0)
-    stats = None
-    for rows in _blocks(X, k):
-        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], means, covariance_type)
-        stats = block if stats is None else gk.merge_statistics(stats, block)
-    assert stats is not None
-    return stats
-
-
-def _in_memory_pass(X: np.ndarray, sample_weight: np.ndarray, parameters: MixtureParameters, *,
-                    covariance_type: str) -> gk.GMMStats:
-    return statistics_pass(X, sample_weight, parameters, covariance_type)
-
-
-def _update(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype, iteration: int | None):
-    try:
-        return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype))
-    except NumericalError as exc:
-        where = "initialisation" if iteration is None else f"EM iteration {iteration}"
-        raise NumericalError(f"{where}: {exc} (reg_covar={reg_covar:g})") from None
-
-
-def em(
-    X: Any,
-    sample_weight: np.ndarray | None,
-    start: MixtureParameters,
-    *,
-    covariance_type: str,
-    reg_covar: float,
-    max_iter: int,
-    tol: float,
-    lower_bound: float = -np.inf,
-    record_parameters: bool = True,
-    callback: Callable[[int, GaussianMixtureState], Any] | None = None,
-    pass_statistics: Callable[[MixtureParameters], gk.GMMStats] | None = None,
-) -> EMResult:
-    """EM iterations from ``start`` on validated X.
-
-    Iteration t: E-step with the current parameters, whose mean log-likelihood
-    L_t is computed on the way; M-step. Stops when |L_t - L_{t-1}| < tol (L_0 is
-    ``lower_bound``), at ``max_iter``, or when the callback returns True. The
-    returned ``lower_bound`` is the last L_t: the log-likelihood of the
-    parameters before the last M-step, as in scikit-learn.
-
-    ``pass_statistics(parameters)`` is the E-step and statistics of one
-    iteration, merged over the data: None for an in-memory X
-    (:func:`statistics_pass`); the dask backend passes its chunked pass (X is
-    then anything with a ``dtype``).
-    """
-    if pass_statistics is None:
-        pass_statistics = functools.partial(
-            _in_memory_pass, X, sample_weight, covariance_type=covariance_type
-        )
-    history = History(_HISTORY_FIELDS)
-    parameters = start
-    if record_parameters:
-        history.append(
-            weights=parameters.weights, means=parameters.means,
-            covariances=_full(parameters, covariance_type),
-        )
-    converged = False
-    n_iter = 0
-    for iteration in range(1, max_iter + 1):
-        previous = lower_bound
-        stats = pass_statistics(parameters)
-        lower_bound = stats.log_likelihood / stats.total_weight
-        parameters = _update(stats, covariance_type, reg_covar, X.dtype, iteration)
-        n_iter = iteration
-        change = lower_bound - previous
-        history.append(log_likelihood=lower_bound)
-        if record_parameters:
-            history.append(
-                weights=parameters.weights, means=parameters.means,
-                covariances=_full(parameters, covariance_type),
-            )
-        history.n_iter = n_iter
-        stop = False
-        if callback is not None:
-            state = GaussianMixtureState(
-                iteration, parameters.weights.copy(), parameters.means.copy(),
-                parameters.covariances.copy(), float(lower_bound), float(change),
-            )
-            if callback(iteration, state) is True:
-                history.stopped_by_callback = True
-                stop = True
-        if abs(change) < tol:
-            converged = True
-            break
-        if stop:
-            break
-    history.converged = converged
-    return EMResult(parameters, float(lower_bound), n_iter, converged, history)
-
-
-# --- passes over a dask array: chunk functions run on the workers --------------------
-#
-# The dask backend centres every chunk by the column means (``data.offset``), as it
-# does for k-means. Statistics taken about a shift c in centred coordinates are
-# those about c + offset in the original ones (only x - c enters them), so a pass
-# moves the means into centred coordinates, runs the in-memory kernels on each
-# chunk and moves the merged statistics' shift back. The precisions and weights
-# do not depend on the origin.
-
-
-def _em_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray, state: None,
-              chunk_index: int, means: np.ndarray, precisions_cholesky: np.ndarray,
-              log_weights: np.ndarray, shift: np.ndarray, covariance_type: str) -> tuple[None, gk.GMMStats]:
-    """``(None, GMMStats)`` of one centred chunk: the in-memory pass, on one thread."""
-    return None, _blocks_pass(
-        X, sample_weight, means, precisions_cholesky, log_weights, shift, covariance_type, parallel=False
-    )
-
-
-def _dask_pass(data: Any, parameters: MixtureParameters, *, covariance_type: str) -> gk.GMMStats:
-    """E-step and statistics of every chunk of ``data`` (a DaskData), tree-merged.
-
-    Only the merged statistics, O(k·d²) numbers, come back to the client.
-    """
-    means = (parameters.means - data.offset).astype(data.dtype, copy=False)
-    _, stats = data.map_chunks(
-        _em_chunk,
-        (means, parameters.precisions_cholesky, _log_weights(parameters.weights),
-         means.astype(np.float64), covariance_type),
-        merge=gk.merge_statistics,
-    )
-    return stats._replace(shift=stats.shift + data.offset.astype(np.float64))
-
-
-def _initial_resp_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray, state: None,
-                        chunk_index: int, how: str, source: Any, n_components: int, shift: np.ndarray,
-                        covariance_type: str) -> tuple[None, gk.GMMStats]:
-    """``(None, GMMStats)`` of one centred chunk under initial responsibilities.
-
-    ``how="centers"``: one-hot on the nearest of the centres ``source`` (k, d);
-    ``how="random"``: uniform random, normalised, drawn from
-    ``kp.chunk_rng(source, chunk_index)``, so every pass over a chunk sees the
-    same responsibilities whichever worker computes it.
-    """
-    n = X.shape[0]
-    if how == "centers":
-        labels = np.argmin(kk.squared_distances(X, source, x_norms), axis=1)
-        resp = np.zeros((n, n_components), dtype=X.dtype)
-        resp[np.arange(n), labels] = 1.0
-    else:
-        resp = kp.chunk_rng(source, chunk_index).uniform(size=(n, n_components)).astype(X.dtype)
-        resp /= resp.sum(axis=1, keepdims=True)
-    stats = gk.block_statistics(X[:0], sample_weight[:0], resp[:0], shift, covariance_type)
-    for rows in _blocks(X, n_components):
-        block = gk.block_statistics(X[rows], sample_weight[rows], resp[rows], shift, covariance_type)
-        stats = gk.merge_statistics(stats, block)
-    return None, stats
-
-
-def _dask_statistics_from_resp(data: Any, how: str, source: Any, n_components: int,
-                               covariance_type: str) -> gk.GMMStats:
-    """As :func:`_statistics_from_resp`, chunk by chunk: two passes, the first for the
-    means, the second for the moments about them; statistics in original coordinates."""
-    origin = np.zeros((n_components, data.n_features))
-    _, first = data.map_chunks(
-        _initial_resp_chunk, (how, source, n_components, origin, "diag"), merge=gk.merge_statistics
-    )
-    _, means, _ = gk.estimate_parameters(first, "diag", 0.0)
-    _, stats = data.map_chunks(
-        _initial_resp_chunk, (how, source, n_components, means, covariance_type), merge=gk.merge_statistics
-    )
-    return stats._replace(shift=stats.shift + data.offset.astype(np.float64))
-
-
-# --- results on a fitted model, per block (and per chunk of a dask array) -------------
-
-
-def _weighted_log_prob(X: np.ndarray, means: np.ndarray, precisions_cholesky: np.ndarray,
-                       log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
-    """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
-    out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
-    for rows in _blocks(X, means.shape[0]):
-        out[rows] = gk.estimate_log_gaussian_prob(X[rows], means, precisions_cholesky, covariance_type)
-        out[rows] += log_weights
-    return out
-
-
-def _predict_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
-    return np.argmax(_weighted_log_prob(X, *args), axis=1).astype(np.int64)
-
-
-def _proba_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
-    return gk.log_prob_resp(_weighted_log_prob(X, *args))[1]
-
-
-def _score_samples_chunk(X: np.ndarray, *args: Any) -> np.ndarray:
-    return gk.log_prob_resp(_weighted_log_prob(X, *args))[0]
 
 
 # --- the estimator ------------------------------------------------------------------
@@ -648,8 +324,8 @@ class GaussianMixture(BaseModel):
 
         def from_resp() -> MixtureParameters:
             resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
-            stats = _statistics_from_resp(X, weight, resp, covariance_type)
-            return _update(stats, covariance_type, checked["reg_covar"], X.dtype, None)
+            stats = statistics_from_resp(X, weight, resp, covariance_type)
+            return update_parameters(stats, covariance_type, checked["reg_covar"], X.dtype, None)
 
         return self._combine_initial(checked, from_resp)
 
@@ -668,7 +344,7 @@ class GaussianMixture(BaseModel):
                     merge=functools.partial(kp.merge_keyed, size=n_components),
                 )
                 points = sample.points.astype(data.dtype)
-                stats = _statistics_from_resp(
+                stats = statistics_from_resp(
                     points, np.ones(n_components, dtype=data.dtype),
                     np.eye(n_components, dtype=data.dtype), covariance_type,
                 )
@@ -683,11 +359,11 @@ class GaussianMixture(BaseModel):
                         record_history=False, client=session.client,
                     ).fit(X, sample_weight=sample_weight)
                 centers = (kmeans.cluster_centers_ - data.offset).astype(data.dtype)
-                stats = _dask_statistics_from_resp(data, "centers", centers, n_components, covariance_type)
+                stats = dask_statistics_from_resp(data, "centers", centers, n_components, covariance_type)
             else:  # random
                 seed = int(rng.integers(2**63 - 1))
-                stats = _dask_statistics_from_resp(data, "random", seed, n_components, covariance_type)
-            return _update(stats, covariance_type, checked["reg_covar"], data.dtype, None)
+                stats = dask_statistics_from_resp(data, "random", seed, n_components, covariance_type)
+            return update_parameters(stats, covariance_type, checked["reg_covar"], data.dtype, None)
 
         return self._combine_initial(checked, from_resp)
 
@@ -770,7 +446,7 @@ class GaussianMixture(BaseModel):
                 data.n_features, data.dtype, checked,
                 initial=lambda: self._initial_parameters_dask(X, sample_weight, data, checked, rng, session),
                 pass_statistics=functools.partial(
-                    _dask_pass, data, covariance_type=checked["covariance_type"]
+                    dask_pass, data, covariance_type=checked["covariance_type"]
                 ),
                 data=data, weight=None,
             )
@@ -870,13 +546,13 @@ class GaussianMixture(BaseModel):
         return (
             self.means_.astype(dtype, copy=False),
             self.precisions_cholesky_.astype(dtype, copy=False),
-            _log_weights(self.weights_).astype(dtype, copy=False),
+            log_of_weights(self.weights_).astype(dtype, copy=False),
             self._covariance_type_fitted(),
         )
 
-    def _weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
+    def weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
         """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
-        return _weighted_log_prob(X, *self._model_arrays(X.dtype))
+        return weighted_log_prob(X, *self._model_arrays(X.dtype))
 
     def _per_chunk(self, X: Any, func: Callable, columns: bool, dtype: Any) -> Any:
         """A lazy dask array of ``func(chunk, *model arrays)`` over X's row chunks."""
@@ -895,8 +571,8 @@ class GaussianMixture(BaseModel):
         """
         X = self._validated(X)
         if is_dask_array(X):
-            return self._per_chunk(X, _score_samples_chunk, False, X.dtype)
-        return gk.log_prob_resp(self._weighted_log_prob(X))[0]
+            return self._per_chunk(X, score_samples_chunk, False, X.dtype)
+        return gk.log_prob_resp(self.weighted_log_prob(X))[0]
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """Mean log-likelihood per sample of X (weighted by sample_weight), higher is better.
@@ -918,8 +594,8 @@ class GaussianMixture(BaseModel):
         """
         X = self._validated(X)
         if is_dask_array(X):
-            return self._per_chunk(X, _predict_chunk, False, np.int64)
-        return np.argmax(self._weighted_log_prob(X), axis=1).astype(np.int64)
+            return self._per_chunk(X, predict_chunk, False, np.int64)
+        return np.argmax(self.weighted_log_prob(X), axis=1).astype(np.int64)
 
     def predict_proba(self, X: ArrayLike) -> Any:
         """Responsibilities p(component | x), shape (n_samples, n_components); rows sum to 1.
@@ -928,8 +604,8 @@ class GaussianMixture(BaseModel):
         """
         X = self._validated(X)
         if is_dask_array(X):
-            return self._per_chunk(X, _proba_chunk, True, X.dtype)
-        return gk.log_prob_resp(self._weighted_log_prob(X))[1]
+            return self._per_chunk(X, proba_chunk, True, X.dtype)
+        return gk.log_prob_resp(self.weighted_log_prob(X))[1]
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the fitted mixture.
