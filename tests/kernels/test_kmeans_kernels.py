@@ -95,7 +95,7 @@ def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d, t", [(2, 3), (5, 6), (16, 4), (130, 7)])
 def test_seeding_potentials_match_numpy(rng, d, t, dtype):
-    from kmix.kernels import _compiled
+    from kmix.kernels import _compiled_prep
     from kmix.kernels.kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, squared_norms
     from kmix.kernels.seeding import _padded_candidates
 
@@ -107,7 +107,7 @@ def test_seeding_potentials_match_numpy(rng, d, t, dtype):
     norms = squared_norms(X)
     scaled_t, padded = _padded_candidates(X, candidates, norms)
     potentials = np.empty(t)
-    _compiled.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
+    _compiled_prep.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
                                  fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize), potentials)
     X64 = X.astype(np.float64)
     distances = ((X64[:, None, :] - X64[candidates][None, :, :]) ** 2).sum(axis=2)

@@ -371,7 +371,7 @@ def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
     mean_variance : float, the variance of X averaged over the features
     """
-    from . import _compiled
+    from . import _compiled, _compiled_prep  # numba is imported on first use only
 
     X = np.ascontiguousarray(X)
     n, d = X.shape
@@ -380,9 +380,9 @@ def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     Xc = np.empty_like(X)
     x_norms = np.empty(n, dtype=X.dtype)
     with _compiled.threads_for(-(-n // rows)):
-        _compiled.column_sums(X, rows, sums)
+        _compiled_prep.column_sums(X, rows, sums)
         offset = (sums / n).astype(X.dtype)
-        total = _compiled.center_rows(X, offset, rows, Xc, x_norms)
+        total = _compiled_prep.center_rows(X, offset, rows, Xc, x_norms)
     return Xc, offset, x_norms, total / (n * d)
 
 

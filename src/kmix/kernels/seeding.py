@@ -72,7 +72,7 @@ def kmeans_plusplus(
     -------
     indices : ndarray (n_clusters,) of int, rows of X chosen as centres
     """
-    from . import _compiled  # numba is imported on first use only
+    from . import _compiled, _compiled_prep  # numba is imported on first use only
 
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
@@ -90,7 +90,7 @@ def kmeans_plusplus(
     closest = np.full(n, np.inf)
     potentials = np.empty(n_local_trials)
     with _compiled.threads_for(-(-n // rows)):
-        _compiled.seeding_update(X, x_norms, _scaled_transposed(X, np.array([first])),
+        _compiled_prep.seeding_update(X, x_norms, _scaled_transposed(X, np.array([first])),
                                  x_norms[[first]], rows, closest)
         potential = float(weight @ closest)
         for c in range(1, n_clusters):
@@ -102,11 +102,11 @@ def kmeans_plusplus(
             candidates = np.searchsorted(cumulative, draws, side="right")
             np.clip(candidates, 0, n - 1, out=candidates)
             scaled_t, norms = _padded_candidates(X, candidates, x_norms)
-            _compiled.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
+            _compiled_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
                                          n_local_trials, rows, tile, potentials)
             best = int(np.argmin(potentials))
             indices[c] = candidates[best]
-            _compiled.seeding_update(X, x_norms, _scaled_transposed(X, candidates[best:best + 1]),
+            _compiled_prep.seeding_update(X, x_norms, _scaled_transposed(X, candidates[best:best + 1]),
                                      x_norms[candidates[best:best + 1]], rows, closest)
             potential = float(potentials[best])
     return indices

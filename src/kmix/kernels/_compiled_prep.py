@@ -1,0 +1,160 @@
+"""Compiled kernels that prepare a k-means fit (numba): centring and k-means++ seeding.
+
+They share the tiles and the blocked products of :mod:`kmix.kernels._compiled`
+(rows transposed per tile, four candidates by four features at a time) and, like
+them, keep partial sums per fixed chunk of rows added in chunk order, so that no
+result depends on the number of threads. Every function is compiled with
+``cache=True``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._compiled import TILE, _four_values, _transpose_rows, _weighted_sum
+
+__all__ = ["seeding_potentials", "seeding_update", "column_sums", "center_rows"]
+
+
+# --- k-means++ seeding ------------------------------------------------------------
+
+
+@njit(cache=True)
+def _seeding_tile(rows_t, m, row0, x_norms, scaled_t, candidate_norms, j, dots):  # pragma: no cover
+    """dots[:m] = squared distances (X's dtype, >= 0) of rows row0 .. row0+m (their
+    transpose in rows_t) to candidate j, ``scaled_t[:, j]`` being -2 times it.
+    Written: dots."""
+    d = rows_t.shape[0]
+    for r in range(m):
+        dots[r] = 0
+    for f in range(d):
+        scaled = scaled_t[f, j]
+        for r in range(m):
+            dots[r] += rows_t[f, r] * scaled
+    norm = candidate_norms[j]
+    for r in range(m):
+        distance = dots[r] + norm + x_norms[row0 + r]
+        dots[r] = distance if distance > 0 else distance - distance
+
+
+@njit(parallel=True, cache=True)
+def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_norms, n_candidates,
+                       chunk_rows, tile, potentials):  # pragma: no cover - compiled
+    """The potential of each candidate centre: ``potentials[j] = sum_i w_i
+    min(closest_i, ||x_i - c_j||²)``, without an (n_candidates, n) temporary.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), C-contiguous; x_norms : ndarray (n,), X's dtype
+    sample_weight : ndarray (n,) float64
+    closest : ndarray (n,) float64, squared distance to the nearest centre so far
+    scaled_t : ndarray (d4, t4), X's dtype: -2 times the candidates, transposed,
+        zero-padded to multiples of four (as :func:`fused_pass` takes its centres)
+    candidate_norms : ndarray (t4,), X's dtype; padded candidates +inf
+    n_candidates : int, t (without padding)
+    chunk_rows, tile : int, rows per chunk of partial sums and per tile
+    potentials : ndarray (t,) float64, written
+    """
+    n, d = X.shape
+    d4, t4 = scaled_t.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    partial = np.zeros((n_chunks, t4))
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        rows_t = np.zeros((d4, tile), dtype=X.dtype)  # padded features stay zero
+        acc = np.empty((4, tile), dtype=X.dtype)
+        nearest = np.empty(tile)
+        for tile0 in range(start, stop, tile):
+            m = min(tile, stop - tile0)
+            _transpose_rows(X, tile0, m, rows_t)
+            for j in range(0, t4, 4):
+                _four_values(rows_t, m, scaled_t, candidate_norms, j, acc)
+                for q in range(min(4, n_candidates - j)):
+                    for r in range(m):
+                        distance = acc[q, r] + x_norms[tile0 + r]
+                        distance = distance if distance > 0 else distance - distance
+                        nearest[r] = min(np.float64(distance), closest[tile0 + r])
+                    partial[c, j + q] += _weighted_sum(nearest, m, tile0, sample_weight)
+    for j in range(n_candidates):
+        potentials[j] = 0.0
+    for c in range(n_chunks):
+        for j in range(n_candidates):
+            potentials[j] += partial[c, j]
+
+
+@njit(parallel=True, cache=True)
+def seeding_update(X, x_norms, scaled_t, center_norm, chunk_rows, closest):  # pragma: no cover
+    """closest_i = min(closest_i, ||x_i - c||²) for the new centre c.
+
+    ``scaled_t`` is -2c as a (d, 1) array and ``center_norm`` c's norm, shape (1,).
+    Written: closest (n,) float64.
+    """
+    n, d = X.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        rows_t = np.empty((d, TILE), dtype=X.dtype)
+        dots = np.empty(TILE, dtype=X.dtype)
+        for tile0 in range(start, stop, TILE):
+            m = min(TILE, stop - tile0)
+            _transpose_rows(X, tile0, m, rows_t)
+            _seeding_tile(rows_t, m, tile0, x_norms, scaled_t, center_norm, 0, dots)
+            for r in range(m):
+                closest[tile0 + r] = min(np.float64(dots[r]), closest[tile0 + r])
+
+
+# --- centring ------------------------------------------------------------------------
+
+
+@njit(parallel=True, cache=True)
+def column_sums(X, chunk_rows, sums):  # pragma: no cover - compiled
+    """sums[f] = sum_i X[i, f] in float64, by chunks added in chunk order.
+    Written: sums (d,) float64."""
+    n, d = X.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    partial = np.zeros((n_chunks, d))
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        part = partial[c]
+        for i in range(start, stop):
+            for f in range(d):
+                part[f] += np.float64(X[i, f])
+    for f in range(d):
+        sums[f] = 0.0
+    for c in range(n_chunks):
+        for f in range(d):
+            sums[f] += partial[c, f]
+
+
+@njit(parallel=True, cache=True)
+def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - compiled
+    """out = X - offset and x_norms[i] = ||out[i]||², on all threads; returns the
+    sum of x_norms in float64 (chunks added in order).
+
+    Written: out (n, d), x_norms (n,), both X's dtype. Each thread writes its own
+    rows first, so the new pages are touched (and mapped) in parallel too.
+    """
+    n, d = X.shape
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    partial = np.zeros(n_chunks)
+    for c in prange(n_chunks):
+        start = c * chunk_rows
+        stop = min(start + chunk_rows, n)
+        total = 0.0
+        for i in range(start, stop):
+            norm = X[i, 0] - X[i, 0]  # a zero of X's dtype
+            for f in range(d):
+                value = X[i, f] - offset[f]
+                out[i, f] = value
+                norm += value * value
+            x_norms[i] = norm
+            total += np.float64(norm)
+        partial[c] = total
+    total = 0.0
+    for c in range(n_chunks):
+        total += partial[c]
+    return total
