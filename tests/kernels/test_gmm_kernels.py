@@ -6,6 +6,7 @@ from scipy.stats import multivariate_normal
 
 from kmix.exceptions import NumericalError
 from kmix.kernels import gmm as gk
+from kmix.kernels import gmm_passes as gp
 
 TYPES = ("full", "tied", "diag", "spherical")
 
@@ -191,8 +192,8 @@ def test_compiled_pass_matches_e_step_and_statistics(rng, covariance_type, n, d,
     X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
     w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
     factors = gk.compute_precision_cholesky(covariances, covariance_type)
-    assert gk.compiled_applies(X, covariance_type)
-    fast = gk.compiled_statistics(X, w, means, factors, np.log(weights), covariance_type,
+    assert gp.compiled_applies(X, covariance_type)
+    fast = gp.compiled_statistics(X, w, means, factors, np.log(weights), covariance_type,
                                   unit_weight=not weighted)
     ref = _reference_pass(X, w, weights, means, factors, covariance_type)
     scale = float(np.abs(ref.second_moments).max()) + 1.0
@@ -213,13 +214,13 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
     w = np.ones(len(X))
     factors = gk.compute_precision_cholesky(covariances, "full")
     args = (X, w, means, factors, np.log(weights), "full")
-    serial = gk.compiled_statistics(*args, parallel=False)
+    serial = gp.compiled_statistics(*args, parallel=False)
     threads = numba.get_num_threads()
     results = []
     for count in sorted({1, threads}):
         numba.set_num_threads(count)
         try:
-            results.append(gk.compiled_statistics(*args))
+            results.append(gp.compiled_statistics(*args))
         finally:
             numba.set_num_threads(threads)
     for other in results:
@@ -230,10 +231,10 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
 
 def test_compiled_pass_applies_only_where_it_is_exact():
     X = np.zeros((10, 3))
-    assert gk.compiled_applies(X, "full") and gk.compiled_applies(X, "spherical")
-    assert not gk.compiled_applies(X, "tied")
-    assert not gk.compiled_applies(X.astype(np.float32), "full")
-    assert not gk.compiled_applies(np.zeros((10, gk.COMPILED_MAX_FEATURES + 1)), "diag")
+    assert gp.compiled_applies(X, "full") and gp.compiled_applies(X, "spherical")
+    assert not gp.compiled_applies(X, "tied")
+    assert not gp.compiled_applies(X.astype(np.float32), "full")
+    assert not gp.compiled_applies(np.zeros((10, gp.COMPILED_MAX_FEATURES + 1)), "diag")
 
 
 @pytest.mark.parametrize("n, d, k", [(700, 17, 3), (2500, 40, 6)])
@@ -244,8 +245,8 @@ def test_full_block_pass_through_outer_products_matches_e_step_and_statistics(rn
     means = means + 20.0
     w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
     factors = gk.compute_precision_cholesky(covariances, "full")
-    terms = gk.full_pass_terms(means, factors, np.log(weights))
-    fast = gk.full_block_pass(X, w, terms)
+    terms = gp.full_pass_terms(means, factors, np.log(weights))
+    fast = gp.full_block_pass(X, w, terms)
     ref = _reference_pass(X, w, weights, means, factors, "full")
     scale = float(np.abs(ref.second_moments).max())
     np.testing.assert_allclose(fast.weight_sums, ref.weight_sums, rtol=1e-9, atol=1e-9)

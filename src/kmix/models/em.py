@@ -17,6 +17,7 @@ import numpy as np
 from ..backends._threads import reduce_blocks
 from ..exceptions import NumericalError
 from ..kernels import gmm as gk
+from ..kernels import gmm_passes as gp
 from ..kernels import kmeans as kk
 from ..kernels import kmeans_parallel as kp
 from .history import History
@@ -135,9 +136,9 @@ def _blocks_pass(
 ) -> gk.GMMStats:
     """The statistics pass with its arguments spelled out (what a dask chunk receives)."""
     k = means.shape[0]
-    if X.shape[0] > 0 and gk.compiled_applies(X, covariance_type) and np.array_equal(shift, means):
+    if X.shape[0] > 0 and gp.compiled_applies(X, covariance_type) and np.array_equal(shift, means):
         # Few features: E-step and statistics in one compiled loop over row tiles.
-        return gk.compiled_statistics(X, sample_weight, means, precisions_cholesky, log_weights,
+        return gp.compiled_statistics(X, sample_weight, means, precisions_cholesky, log_weights,
                                       covariance_type, parallel=parallel)
     if X.shape[0] == 0:  # a chunk without rows: statistics that merge as zero
         return gk.block_statistics(
@@ -145,13 +146,13 @@ def _blocks_pass(
         )
 
     terms = None
-    if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gk.COMPILED_MAX_FEATURES
+    if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gp.COMPILED_MAX_FEATURES
             and np.array_equal(shift, means)):
-        terms = gk.full_pass_terms(means, precisions_cholesky, log_weights)
+        terms = gp.full_pass_terms(means, precisions_cholesky, log_weights)
 
     def block(rows: slice) -> gk.GMMStats:
         if terms is not None:  # E-step and statistics through the rows' outer products
-            return gk.full_block_pass(X[rows], sample_weight[rows], terms)
+            return gp.full_block_pass(X[rows], sample_weight[rows], terms)
         log_norm, resp = gk.e_step(X[rows], means, precisions_cholesky, log_weights, covariance_type)
         return gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
 

@@ -1,0 +1,155 @@
+"""Whole EM passes over a block of rows: the E-step and the M-step's statistics together.
+
+Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
+:func:`kmix.kernels.gmm.block_statistics` (statistics about the current means):
+
+- :func:`compiled_statistics`: float64 data with up to ``COMPILED_MAX_FEATURES``
+  features (full, diagonal or spherical covariances), one compiled loop over tiles
+  of rows (:mod:`kmix.kernels._gmm_compiled`);
+- :func:`full_block_pass`: full covariances with more features, BLAS products that
+  share the rows' outer products between the two steps.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import numpy as np
+
+from .gmm import (
+    LOG_2PI,
+    GMMStats,
+    block_statistics,
+    log_det_precision_cholesky,
+    log_prob_resp,
+    triangle_products,
+)
+
+__all__ = [
+    "COMPILED_MAX_FEATURES",
+    "compiled_applies",
+    "compiled_statistics",
+    "FullPassTerms",
+    "full_pass_terms",
+    "full_block_pass",
+]
+
+
+class FullPassTerms(NamedTuple):
+    """What :func:`full_block_pass` needs of the parameters, computed once a pass."""
+
+    means: np.ndarray  # (k, d) float64, the shift of the statistics
+    anchor: np.ndarray  # (d,) a, the mean of the means
+    offsets: np.ndarray  # (k, d) m_k = μ_k - a
+    packed: np.ndarray  # (t, k): P_k's upper triangle, off-diagonal entries doubled
+    moved: np.ndarray  # (d, k): -2 P_k m_k
+    constant: np.ndarray  # (k,) m_kᵀ P_k m_k
+    log_constant: np.ndarray  # (k,) log π_k + log det U_k - ½ d log 2π
+
+
+def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
+                    log_weights: np.ndarray) -> FullPassTerms:
+    """The per-pass terms of :func:`full_block_pass` (full covariances)."""
+    means = np.asarray(means, dtype=np.float64)
+    d = means.shape[1]
+    anchor = means.mean(axis=0)
+    offsets = means - anchor
+    factors = np.asarray(precisions_cholesky, dtype=np.float64)
+    precisions = factors @ factors.transpose(0, 2, 1)  # (k, d, d), P = U Uᵀ
+    rows, cols = np.triu_indices(d)
+    packed = precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
+    moved = np.einsum("kij,kj->ki", precisions, offsets)  # P_k m_k
+    constant = np.einsum("ki,ki->k", offsets, moved)
+    log_constant = (log_det_precision_cholesky(factors, "full", d) - 0.5 * d * LOG_2PI
+                    + np.asarray(log_weights, dtype=np.float64))
+    return FullPassTerms(means, anchor, offsets, np.ascontiguousarray(packed.T),
+                         np.ascontiguousarray(-2.0 * moved.T), constant, log_constant)
+
+
+def full_block_pass(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTerms) -> GMMStats:
+    """E-step and statistics of one float64 block, full covariances, many features.
+
+    The statistics of :func:`e_step` followed by :func:`block_statistics` with
+    ``shift = means``, with half the flops: both steps read the rows' outer
+    products (upper triangles, d(d+1)/2 a row) of z = x - a, a the mean of the
+    means. With m_k = μ_k - a and P_k = U_k U_kᵀ, the E-step's
+    ‖(z - m_k) U_k‖² = zᵀP_k z - 2 zᵀP_k m_k + m_kᵀP_k m_k: its first term for all
+    components is one product of the outer products with the packed P_k, and the
+    M-step's Σ w r z zᵀ one product of the responsibilities with them (instead of
+    a product against every factor side by side, then one with every component's
+    weighted rows side by side). The expanded form loses to cancellation about
+    eps·‖z U_k‖²: far below what the fit resolves for points near component k, and
+    irrelevant for far ones (their responsibility underflows).
+    """
+    centred = X - terms.anchor
+    triangle = triangle_products(centred)
+    quadratic = triangle @ terms.packed
+    quadratic += centred @ terms.moved
+    quadratic += terms.constant
+    np.maximum(quadratic, 0.0, out=quadratic)  # a sum of squares: negative only by rounding
+    quadratic *= -0.5
+    quadratic += terms.log_constant
+    log_norm, resp = log_prob_resp(quadratic)
+    return block_statistics(X, sample_weight, resp, terms.means, "full", log_norm, triangle=triangle)
+
+
+# Up to this many features (float64 data; full, diagonal or spherical covariances)
+# a pass is one compiled loop over tiles of rows (E-step and statistics together);
+# above it, BLAS products per block of rows do the bulk of the work.
+COMPILED_MAX_FEATURES = 16
+_COMPILED_CHUNK_ROWS = 2048
+
+
+def compiled_applies(X: np.ndarray, covariance_type: str) -> bool:
+    """Whether :func:`compiled_statistics` handles this data and covariance type."""
+    return (X.dtype == np.float64 and X.ndim == 2 and 0 < X.shape[1] <= COMPILED_MAX_FEATURES
+            and covariance_type in ("full", "diag", "spherical"))
+
+
+def compiled_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    means: np.ndarray,
+    precisions_cholesky: np.ndarray,
+    log_weights: np.ndarray,
+    covariance_type: str,
+    *,
+    unit_weight: bool = False,
+    parallel: bool = True,
+) -> GMMStats:
+    """E-step and statistics of X in one compiled pass, about the current means.
+
+    The statistics of :func:`e_step` followed by :func:`block_statistics` with
+    ``shift = means`` (the same numbers up to rounding), on all cores (one
+    thread unless ``parallel``). See :mod:`kmix.kernels._gmm_compiled`.
+    """
+    from . import _compiled, _gmm_compiled  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X, dtype=np.float64)
+    n, d = X.shape
+    means = np.ascontiguousarray(means, dtype=np.float64)
+    k = means.shape[0]
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    log_det = log_det_precision_cholesky(precisions_cholesky.astype(np.float64), covariance_type, d)
+    constants = np.ascontiguousarray(log_weights, dtype=np.float64) + log_det - 0.5 * d * LOG_2PI
+    diagonal = covariance_type != "full"
+    if diagonal:
+        factors_diag = np.ascontiguousarray(
+            np.broadcast_to(np.asarray(precisions_cholesky, dtype=np.float64).reshape(k, -1), (k, d)))
+        factors = np.zeros((1, d, d))
+    else:
+        factors = np.ascontiguousarray(precisions_cholesky, dtype=np.float64)
+        factors_diag = np.zeros((1, d))
+    weight_sums = np.empty(k)
+    sums = np.empty((k, d))
+    second_full = np.empty((k, d, d) if not diagonal else (1, 1, 1))
+    second_diag = np.empty((k, d) if diagonal else (1, 1))
+    tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
+    chunks = -(-n // _COMPILED_CHUNK_ROWS)
+    with _compiled.threads_for(chunks if parallel else 1):
+        log_likelihood = _gmm_compiled.em_pass(
+            X, weight, unit_weight, means, factors, factors_diag, diagonal, constants,
+            _COMPILED_CHUNK_ROWS, tile, weight_sums, sums, second_full, second_diag,
+        )
+    second = second_full if not diagonal else second_diag
+    return GMMStats(weight_sums, sums, second, means, float(log_likelihood), float(weight.sum()))
