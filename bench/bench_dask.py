@@ -140,9 +140,10 @@ def report(size_gb: float, n_samples: int, iterations: int, repeats: int, chunk_
              for x in value.split(", ")[:1]]
     busy = ""
     if loads and max(loads) > float(description.get("logical CPUs", "0") or 0):
-        busy = (" The machine was shared and busy during this run (1-minute load average "
-                f"up to {max(loads):.1f} on {description['logical CPUs']} CPUs): the second worker "
-                "found no free core, so the 2-worker rows say nothing about scaling.")
+        busy = (f" The 1-minute load average reached {max(loads):.1f} on "
+                f"{description['logical CPUs']} CPUs during this run (it counts this run's own "
+                "worker processes, and any other work on a shared machine): read the 2-worker "
+                "rows with that in mind.")
     return "\n".join([
         "## Dask",
         "",
