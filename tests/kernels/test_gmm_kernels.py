@@ -229,7 +229,7 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
         assert other.log_likelihood == serial.log_likelihood
 
 
-def test_compiled_pass_applies_only_where_it_is_exact():
+def test_compiled_pass_applies_to_float64_full_diag_spherical_with_few_features():
     X = np.zeros((10, 3))
     assert gp.compiled_applies(X, "full") and gp.compiled_applies(X, "spherical")
     assert not gp.compiled_applies(X, "tied")

@@ -96,8 +96,7 @@ def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
 @pytest.mark.parametrize("d, t", [(2, 3), (5, 6), (16, 4), (130, 7)])
 def test_seeding_potentials_match_numpy(rng, d, t, dtype):
     from kmix.kernels import _compiled_prep
-    from kmix.kernels.kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, squared_norms
-    from kmix.kernels.seeding import _padded_candidates
+    from kmix.kernels.kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers, squared_norms
 
     n = 3000
     X = rng.normal(size=(n, d)).astype(dtype)
@@ -105,7 +104,7 @@ def test_seeding_potentials_match_numpy(rng, d, t, dtype):
     closest = rng.uniform(0.0, 4.0 * d, size=n)
     candidates = rng.choice(n, size=t, replace=False)
     norms = squared_norms(X)
-    scaled_t, padded = _padded_candidates(X, candidates, norms)
+    scaled_t, padded = padded_centers(X[candidates] * dtype(-2), norms[candidates], narrow=False)
     potentials = np.empty(t)
     _compiled_prep.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
                                  fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize), potentials)

@@ -31,9 +31,10 @@ from numba import njit, prange
 __all__ = ["fused_pass", "gemm_pass", "threads_for"]
 
 
-# Rows handled together by the vectorised inner loops. Small-d kernel: the (k, TILE)
-# products and the transposed rows stay in L1 cache. After a BLAS product: a run of
-# FINISH_TILE contiguous values per centre, and the running minima stay in L1.
+# Rows handled together by the vectorised inner loops of the k-means++ update
+# (kernels/_compiled_prep.py; the Lloyd pass sizes its tiles by fused_tile_rows in
+# kernels/kmeans.py). After a BLAS product: a run of FINISH_TILE contiguous values
+# per centre, and the running minima stay in L1.
 TILE = 256
 FINISH_TILE = 512
 

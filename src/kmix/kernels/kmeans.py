@@ -24,6 +24,8 @@ __all__ = [
     "lloyd_statistics",
     "farthest_rows",
     "centered",
+    "padded_centers",
+    "fused_tile_rows",
     "chunk_rows",
     "uses_blas",
 ]
@@ -233,12 +235,14 @@ def fused_tile_rows(padded_features: int, itemsize: int) -> int:
     return int(min(512, max(64, 16384 // (padded_features * itemsize) // 16 * 16)))
 
 
-def _padded_centers(scaled: np.ndarray, center_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``scaled.T`` and the centre norms as the compiled loop reads them: as they are
-    for 1 to 3 features; otherwise zero-padded to multiples of four features and
-    centres, a padded centre with an infinite norm (never the nearest)."""
+def padded_centers(scaled: np.ndarray, center_norms: np.ndarray,
+                   narrow: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``scaled.T`` and the centre norms as the compiled loops read them: as they are
+    for 1 to 3 features if ``narrow`` (the pass has its own loop for those);
+    otherwise zero-padded to multiples of four features and centres, a padded
+    centre with an infinite norm (never the nearest)."""
     k, d = scaled.shape
-    if d <= 3:
+    if narrow and d <= 3:
         return np.ascontiguousarray(scaled.T), center_norms
     d4, k4 = -(-d // 4) * 4, -(-k // 4) * 4
     scaled_t = np.zeros((d4, k4), dtype=scaled.dtype)
@@ -331,7 +335,7 @@ def lloyd_statistics(
                                     x_norms, previous, has_previous, rows, labels, min_distances,
                                     weight_sums, sums, scalars)
         else:
-            scaled_t, padded_norms = _padded_centers(scaled, center_norms)
+            scaled_t, padded_norms = padded_centers(scaled, center_norms)
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
             for row0 in range(0, n, step):
                 _compiled.fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight,
@@ -383,7 +387,7 @@ def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
         _compiled_prep.column_sums(X, rows, sums)
         offset = (sums / n).astype(X.dtype)
         total = _compiled_prep.center_rows(X, offset, rows, Xc, x_norms)
-    return Xc, offset, x_norms, total / (n * d)
+    return Xc, offset, x_norms, total / max(n * d, 1)
 
 
 def farthest_rows(min_distances: np.ndarray, sample_weight: np.ndarray, m: int) -> np.ndarray:

@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from .kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, squared_norms
+from .kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers, squared_norms
 
 __all__ = ["kmeans_plusplus", "random_points"]
 
@@ -26,18 +26,6 @@ def _scaled_transposed(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
     """-2 X[rows].T, shape (d, len(rows)), C-contiguous: what the compiled kernels take
     (a power of two: exact)."""
     return np.ascontiguousarray(X[rows].T * X.dtype.type(-2))
-
-
-def _padded_candidates(X: np.ndarray, rows: np.ndarray, x_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """-2 X[rows].T and the rows' norms, zero-padded to multiples of four features and
-    candidates (padded candidates +inf): what the blocked compiled loop takes."""
-    d = X.shape[1]
-    t = len(rows)
-    scaled_t = np.zeros((-(-d // 4) * 4, -(-t // 4) * 4), dtype=X.dtype)
-    scaled_t[:d, :t] = _scaled_transposed(X, rows)
-    norms = np.full(scaled_t.shape[1], np.inf, dtype=X.dtype)
-    norms[:t] = x_norms[rows]
-    return scaled_t, norms
 
 
 def kmeans_plusplus(
@@ -101,7 +89,8 @@ def kmeans_plusplus(
             draws = rng.uniform(size=n_local_trials) * cumulative[-1]
             candidates = np.searchsorted(cumulative, draws, side="right")
             np.clip(candidates, 0, n - 1, out=candidates)
-            scaled_t, norms = _padded_candidates(X, candidates, x_norms)
+            scaled_t, norms = padded_centers(X[candidates] * X.dtype.type(-2), x_norms[candidates],
+                                             narrow=False)
             _compiled_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
                                          n_local_trials, rows, tile, potentials)
             best = int(np.argmin(potentials))
