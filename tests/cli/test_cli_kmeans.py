@@ -37,6 +37,15 @@ def test_kmeans_prints_table_and_writes_files(capsys, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temp files left
 
 
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_kmeans_algorithm_option(capsys, algorithm):
+    code, stdout, err = run(capsys, "kmeans", "samples_3", "-k", "8", "--seed", "42",
+                            "--algorithm", algorithm)
+    assert code == 0, err
+    expected = kmix.KMeans(8, random_state=42, algorithm=algorithm).fit(kmix.datasets.load("samples_3"))
+    assert f"{expected.inertia_:.6g}" in stdout
+
+
 def test_data_info_and_list(capsys, tmp_path):
     path = tmp_path / "x.csv"
     path.write_text("a,b,c\n1,2,3\n4,5,6\n")
@@ -56,6 +65,7 @@ def test_data_info_and_list(capsys, tmp_path):
         (["kmeans", "samples_3", "--plot", "x.gifx"], "figures are written as"),
         (["kmeans", "samples_3", "--tol", "-1"], "expected a finite number >= 0"),
         (["kmeans", "samples_3", "--init", "bad"], "invalid choice"),
+        (["kmeans", "samples_3", "--algorithm", "elkan"], "invalid choice"),
         (["data", "info", "samples_9"], "no such file"),
     ],
 )

@@ -277,3 +277,50 @@ def test_get_set_params_and_repr():
     assert "n_clusters=4" in repr(model) and "tol=0.5" in repr(model)
     with pytest.raises(ValueError, match="invalid parameter 'bogus'"):
         model.set_params(bogus=1)
+
+
+@pytest.mark.parametrize("name", ["blobs", "iris", "digits"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_hamerly_and_lloyd_give_the_same_fit(name, dtype):
+    # The bounds only skip work: every iteration's labels and centres are the same.
+    X, k = _datasets()[name]
+    X = X.astype(dtype)
+    fits = {
+        algorithm: KMeans(k, init="k-means++", random_state=4, algorithm=algorithm, tol=0).fit(X)
+        for algorithm in ("lloyd", "hamerly")
+    }
+    lloyd, hamerly = fits["lloyd"], fits["hamerly"]
+    np.testing.assert_array_equal(hamerly.labels_, lloyd.labels_)
+    np.testing.assert_array_equal(hamerly.cluster_centers_, lloyd.cluster_centers_)
+    assert hamerly.n_iter_ == lloyd.n_iter_
+    np.testing.assert_array_equal(hamerly.history_["centers"], lloyd.history_["centers"])
+    np.testing.assert_array_equal(hamerly.history_["n_changed"], lloyd.history_["n_changed"])
+    rtol = 1e-5 if dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(hamerly.history_["ssd"], lloyd.history_["ssd"], rtol=rtol)
+    assert hamerly.inertia_ == pytest.approx(lloyd.inertia_, rel=rtol)
+
+
+def test_auto_algorithm_uses_bounds_from_four_features(monkeypatch):
+    from kmix.models import kmeans as model_module
+
+    made = []
+    original = model_module.BoundedData.__init__
+
+    def recording(self, *args, **kwargs):
+        made.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(model_module.BoundedData, "__init__", recording)
+    rng = np.random.default_rng(2)
+    KMeans(3, random_state=0).fit(rng.normal(size=(300, 3)))
+    assert made == []
+    KMeans(3, random_state=0).fit(rng.normal(size=(300, 4)))
+    KMeans(3, random_state=0, algorithm="hamerly").fit(rng.normal(size=(300, 2)))
+    assert len(made) == 2
+    # The bounds did their work: after the first pass, passes scan fewer than all rows.
+    assert made[0].rescanned[0] == 300 and min(made[0].rescanned) < 300
+
+
+def test_bad_algorithm_names_the_parameter():
+    with pytest.raises(ValueError, match=r"algorithm must be 'auto', 'lloyd' or 'hamerly'; got 'elkan'"):
+        KMeans(2, algorithm="elkan").fit(X10)

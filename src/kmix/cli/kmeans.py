@@ -38,6 +38,10 @@ def register(subparsers) -> None:
     parser.add_argument("--n-init", type=_common.positive_int, default=None, help="runs from different starts; the best is kept (default 1 for k-means++, 10 for random)")
     parser.add_argument("--max-iter", type=_common.positive_int, default=300, help="most iterations per run (default 300)")
     parser.add_argument("--tol", type=_common.non_negative_float, default=1e-4, help="relative centre-shift tolerance (default 1e-4)")
+    parser.add_argument("--algorithm", choices=["auto", "lloyd", "hamerly"], default="auto",
+                        help="lloyd: every distance each iteration; hamerly: the same iterations, "
+                             "skipping points whose nearest centre cannot have changed (default auto: "
+                             "hamerly from 4 features, in memory)")
     parser.add_argument("--float32", action="store_true", help="compute in single precision")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
@@ -67,6 +71,7 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
             tol=args.tol,
             random_state=args.seed,
             callback=progress if progress.enabled else None,
+            algorithm=args.algorithm,
             client=client,
         ).fit(X)
     finally:

@@ -28,6 +28,9 @@ __all__ = [
     "fused_tile_rows",
     "chunk_rows",
     "uses_blas",
+    "bound_drops",
+    "center_separation",
+    "bounded_statistics",
 ]
 
 # Rows per block: a block's distance matrix (rows x k) plus its share of X stay
@@ -358,6 +361,158 @@ def lloyd_statistics(
         X[farthest].astype(np.float64),
     )
     return labels, (min_distances if keep_distances else None), stats
+
+
+# --- the bounded pass: Lloyd's iteration with Hamerly's bounds ------------------------
+
+
+def bound_drops(old_centers: np.ndarray, new_centers: np.ndarray) -> np.ndarray:
+    """How far the lower bounds of each cluster's rows fall when the centres move.
+
+    A row's bound is on its distance to every centre but its own, so it falls by the
+    largest movement of any other centre: the largest movement overall, or the
+    second largest for the cluster that moved most. Rounded up (a bound must stay
+    below the exact distance).
+
+    Returns
+    -------
+    drops : ndarray (k,) float64
+    """
+    movement = np.sqrt(np.sum((new_centers.astype(np.float64) - old_centers.astype(np.float64)) ** 2,
+                              axis=1)) * (1.0 + 1e-12)
+    k = movement.shape[0]
+    if k == 1:
+        return np.zeros(1)
+    first = int(np.argmax(movement))
+    drops = np.full(k, movement[first])
+    drops[first] = np.max(np.delete(movement, first))
+    return drops
+
+
+def center_separation(centers: np.ndarray) -> np.ndarray:
+    """Distance from each centre to the nearest other centre, rounded down.
+
+    By the triangle inequality a row within half of it of its own centre is nearer
+    to that centre than to any other. Computed in float64 by the expanded form,
+    block by block (never k x k x d), less the form's rounding error.
+
+    Returns
+    -------
+    separation : ndarray (k,) float64 (inf for a single centre)
+    """
+    C = centers.astype(np.float64)
+    k, d = C.shape
+    norms = np.einsum("ij,ij->i", C, C)
+    separation = np.full(k, np.inf)
+    step = max(1, 2**22 // max(k, 1))
+    for start in range(0, k, step):
+        stop = min(k, start + step)
+        squared = norms[start:stop, None] - 2.0 * (C[start:stop] @ C.T) + norms[None, :]
+        # The expanded form's rounding, bounded above, taken off.
+        squared -= 4.0 * (d + 2) * np.finfo(np.float64).eps * (norms[start:stop, None] + norms[None, :])
+        squared[np.arange(stop - start), np.arange(start, stop)] = np.inf
+        separation[start:stop] = np.sqrt(np.maximum(np.min(squared, axis=1), 0.0))
+    return separation * (1.0 - 1e-12)
+
+
+def bounded_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    centers: np.ndarray,
+    x_norms: np.ndarray,
+    previous_labels: np.ndarray | None,
+    lower: np.ndarray,
+    drops: np.ndarray | None = None,
+    unit_weight: bool = False,
+) -> tuple[np.ndarray, KMeansStats, int]:
+    """The assignment pass of :func:`lloyd_statistics`, skipping the rows whose
+    nearest centre provably did not change (Hamerly's bounds).
+
+    With ``previous_labels`` None every row is scanned and ``lower`` is set. Then,
+    given the labels the last call returned, its ``lower`` (written by it) and
+    ``drops = bound_drops(last centres, centers)``, a row keeps its label when its
+    bound, or half the distance from its centre to the nearest other, exceeds its
+    exact distance to its own centre by more than the rounding of the plain pass's
+    distances: the labels are then those :func:`lloyd_statistics` gives. Every other
+    row is scanned by the plain pass's own loops. The sums are added in the plain
+    pass's order; SSDs agree with it up to rounding (a kept row's distance is
+    computed directly, ``sum((x - c)²)``, not by the expanded form).
+
+    Parameters
+    ----------
+    X, sample_weight, centers, x_norms : as in :func:`lloyd_statistics`
+    previous_labels : ndarray (n,) int32 or None
+    lower : ndarray (n,) float64, written: lower bounds on each row's distance to
+        every centre but its own
+    drops : ndarray (k,) float64, required with ``previous_labels``
+    unit_weight : bool, as in :func:`lloyd_statistics`
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    stats : KMeansStats
+    rescanned : int, the rows whose distances to all centres were computed
+    """
+    from . import _compiled, _compiled_bounded  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X)
+    dtype = X.dtype
+    n, d = X.shape
+    centers = np.ascontiguousarray(centers, dtype=dtype)
+    k = centers.shape[0]
+    sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
+    x_norms = np.ascontiguousarray(x_norms, dtype=dtype)
+    center_norms = squared_norms(centers)
+    initial = previous_labels is None
+    previous = (np.zeros(0, dtype=np.int32) if initial
+                else np.ascontiguousarray(previous_labels, dtype=np.int32))
+    if drops is None:
+        if not initial:
+            raise ValueError("drops are required with previous_labels")
+        drops = np.zeros(k)
+    separation = center_separation(centers)
+    # Rounding of the plain pass's expanded distances, per row: at most a few
+    # (d + 2)·eps·(||x|| + ||c||)² <= 2(d + 2)·eps·(||x||² + ||c||²); four times that.
+    slack_scale = 8.0 * (d + 4) * float(np.finfo(dtype).eps)
+    max_center_norm = float(np.max(center_norms.astype(np.float64)))
+    labels = np.empty(n, dtype=np.int32)
+    min_distances = np.empty(n, dtype=dtype)
+    weight_sums = np.zeros(k)
+    sums = np.zeros((k, d))
+    scalars = np.zeros(3)
+    rescanned = np.zeros(1, dtype=np.int64)
+    rows = chunk_rows(k, d, dtype.itemsize)
+    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    scaled = centers * dtype.type(-2)
+    with _compiled.threads_for(-(-n // rows)):
+        if uses_blas(d):
+            for row0 in range(0, n, step):
+                _compiled_bounded.bounded_gemm_pass(
+                    scaled, centers, row0, min(step, n - row0), X, sample_weight, center_norms,
+                    x_norms, previous, initial, lower, drops, separation, slack_scale,
+                    max_center_norm, rows, labels, min_distances, weight_sums, sums, scalars,
+                    rescanned)
+        else:
+            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False)
+            tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            for row0 in range(0, n, step):
+                _compiled_bounded.bounded_fused_pass(
+                    scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
+                    padded_norms, k, x_norms, previous, initial, lower, drops, separation,
+                    slack_scale, max_center_norm, rows, tile, labels, min_distances,
+                    weight_sums, sums, scalars, rescanned)
+    if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
+        farthest = farthest_rows(min_distances, sample_weight, k)
+        far_distances, far_points = min_distances[farthest].astype(np.float64), X[farthest].astype(np.float64)
+    else:
+        far_distances, far_points = np.empty(0), np.empty((0, d))
+    stats = KMeansStats(
+        weight_sums, sums, float(scalars[0]),
+        float("nan") if initial else float(scalars[1]),
+        n if initial else int(scalars[2]),
+        far_distances, far_points,
+    )
+    return labels, stats, int(rescanned[0])
 
 
 def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:

@@ -29,9 +29,14 @@ from ..kernels.seeding import kmeans_plusplus, random_points
 from ._base import BaseModel
 from .history import History
 
-__all__ = ["KMeans", "KMeansState", "InMemoryData", "lloyd", "run_lloyd", "kmeans_parallel"]
+__all__ = ["KMeans", "KMeansState", "InMemoryData", "BoundedData", "lloyd", "run_lloyd",
+           "kmeans_parallel"]
 
 _INITS = ("auto", "k-means++", "k-means||", "random")
+_ALGORITHMS = ("auto", "lloyd", "hamerly")
+# "auto" takes Hamerly's bounds from this many features on: below it a row's full
+# scan costs about what the bookkeeping of its bound does (see bench/RESULTS.md).
+HAMERLY_MIN_FEATURES = 4
 
 
 class KMeansState(NamedTuple):
@@ -94,6 +99,44 @@ class InMemoryData:
                    merge: Callable, state_dtype: Any = None) -> tuple[Any, Any]:
         """Run a chunk function (see :mod:`kmix.kernels.kmeans_parallel`) on X as one chunk."""
         return func(self.X, self.sample_weight, self.x_norms, state, 0, *args)
+
+
+class BoundedData(InMemoryData):
+    """In-memory data whose passes skip rows by Hamerly's bounds (the same labels).
+
+    Between passes it keeps, per row, a lower bound on the distance to every centre
+    but its own, with the centres and labels of the last pass; a pass given those
+    labels as ``previous_labels`` moves the bounds by the centres' movement and
+    scans only the rows it cannot rule out. Any other call starts over (all rows).
+
+    Attributes
+    ----------
+    rescanned : list of int
+        Per pass, the rows whose distances to all centres were computed.
+    """
+
+    def __init__(self, X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray | None = None) -> None:
+        super().__init__(X, sample_weight, x_norms)
+        self._lower = np.zeros(self.n_samples)
+        self._centers: np.ndarray | None = None
+        self._labels: np.ndarray | None = None
+        self.rescanned: list[int] = []
+
+    def lloyd_pass(self, centers: np.ndarray, previous_labels: np.ndarray | None = None):
+        """Labels (n,) int32 and the KMeansStats of one assignment pass."""
+        if previous_labels is not None and (previous_labels is not self._labels or self._centers is None):
+            # Not the labels the bounds belong to: a plain pass, and the bounds are void.
+            self._labels = self._centers = None
+            return super().lloyd_pass(centers, previous_labels)
+        drops = None if previous_labels is None else kk.bound_drops(self._centers, centers)
+        labels, stats, rescanned = numpy_backend.bounded_pass(
+            self.X, self.sample_weight, centers, self.x_norms, previous_labels, self._lower, drops,
+            self.unit_weight,
+        )
+        self._centers = np.array(centers, copy=True)
+        self._labels = labels
+        self.rescanned.append(rescanned)
+        return labels, stats
 
 
 def _new_history() -> History:
@@ -304,6 +347,16 @@ class KMeans(BaseModel):
     record_history : bool, default True
         Keep ``history_``: per iteration the centres, the SSD after each half-step
         and the number of points that changed cluster. Memory O(n_iter x k x d).
+    algorithm : {"auto", "lloyd", "hamerly"}, default "auto"
+        How each assignment step finds the nearest centres. "lloyd" computes the
+        distance of every point to every centre. "hamerly" keeps a bound per point
+        (one float64 more per point) and skips the points whose nearest centre
+        provably has not changed, with a margin for rounding: the same labels,
+        centres and iterations as "lloyd" (the sums are added in the same order),
+        the SSDs equal up to rounding, usually several times fewer distances once
+        the first iterations have settled most points. "auto" is "hamerly" for
+        in-memory data with at least 4 features, "lloyd" otherwise (dask arrays
+        always run "lloyd").
     callback : callable, optional
         ``callback(iteration, state)`` after every iteration, ``state`` a
         :class:`KMeansState`. Returning True stops the run early;
@@ -358,6 +411,7 @@ class KMeans(BaseModel):
         random_state: RandomStateLike = None,
         record_history: bool = True,
         callback: Callable[[int, KMeansState], Any] | None = None,
+        algorithm: str = "auto",
         oversampling_factor: float = 2.0,
         init_rounds: int = 5,
         client: Any = None,
@@ -370,6 +424,7 @@ class KMeans(BaseModel):
         self.random_state = random_state
         self.record_history = record_history
         self.callback = callback
+        self.algorithm = algorithm
         self.oversampling_factor = oversampling_factor
         self.init_rounds = init_rounds
         self.client = client
@@ -389,6 +444,8 @@ class KMeans(BaseModel):
         check_float(self.tol, "tol", minimum=0.0)
         check_float(self.oversampling_factor, "oversampling_factor", minimum=0.0, exclusive_minimum=True)
         check_int(self.init_rounds, "init_rounds", minimum=1)
+        if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
+            raise ValueError(f"algorithm must be 'auto', 'lloyd' or 'hamerly'; got {self.algorithm!r}")
         init_array = None
         init_name: str | None = None
         if isinstance(self.init, str):
@@ -458,7 +515,9 @@ class KMeans(BaseModel):
         # Centre the data: distances through ||x||² - 2x·c + ||c||² lose less to
         # cancellation, and the result is shifted back at the end.
         Xc, offset, x_norms, mean_variance = kk.centered(X)
-        data = InMemoryData(Xc, weight, x_norms)
+        bounded = self.algorithm == "hamerly" or (
+            self.algorithm == "auto" and X.shape[1] >= HAMERLY_MIN_FEATURES)
+        data = (BoundedData if bounded else InMemoryData)(Xc, weight, x_norms)
         tol = self.tol * mean_variance
         best = self._best_run(data, n_clusters, n_init, init_name, init_array, offset, rng, tol)
         n_distinct = int(np.count_nonzero(np.bincount(best.labels, minlength=n_clusters)))

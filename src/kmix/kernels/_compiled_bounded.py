@@ -1,0 +1,325 @@
+"""Compiled k-means kernels (numba) for the bounded pass: Lloyd's iteration that
+skips the rows whose nearest centre provably has not changed (Hamerly's bounds).
+
+Per row the pass keeps a lower bound on the distance to every centre but its
+own. After the centres move, the bound drops by the largest movement of another
+centre; the distance to the row's own centre is computed exactly (O(d)). When the
+bound (or half the gap from the own centre to the nearest other centre, by the
+triangle inequality) exceeds that distance by more than the rounding of the
+distances can explain, the row keeps its label; otherwise its distances to all
+centres are computed as in the plain pass (kernels/_compiled.py), by the same
+compiled loops, and it takes the nearest, its bound the second nearest.
+
+Sums are added in the plain pass's order (rows in order within fixed chunks,
+chunks merged in order), so the per-cluster sums do not depend on which rows
+were skipped or on the thread count.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from ._compiled import (
+    _CONTRACT,
+    _REDUCE,
+    _add_rows_to_sums,
+    _add_to_sums,
+    _four_values,
+    _merge_chunks,
+    _unit_sum,
+    _weighted_sum,
+)
+
+__all__ = ["bounded_fused_pass", "bounded_gemm_pass"]
+
+# A bound moved down is multiplied by this: it then stays below the exact value
+# whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
+# roundings can add), so no number of iterations accumulates an error upwards.
+_DOWN = 1.0 - 2.0**-50
+
+
+@njit(cache=True, fastmath=_CONTRACT)
+def _nearest_two(rows_t, m, scaled_t, center_norms, best, best_label, second,
+                 acc):  # pragma: no cover - compiled
+    """Smallest and second smallest ``||c||² - 2 x·c`` of each row of a tile (columns
+    ``:m`` of the zero-padded transpose ``rows_t``), the products computed exactly
+    as in the plain pass. Written: best, best_label, second (m,), acc (4, m) scratch.
+
+    The strict '<' keeps the lowest index on ties, as the plain pass does; a tie
+    makes ``second`` equal to ``best`` (the row is then scanned again next time).
+    """
+    k4 = scaled_t.shape[1]
+    for r in range(m):
+        best[r] = np.inf
+        second[r] = np.inf
+        best_label[r] = 0
+    for j in range(0, k4, 4):
+        _four_values(rows_t, m, scaled_t, center_norms, j, acc)
+        for r in range(m):
+            value = best[r]
+            other = second[r]
+            label = best_label[r]
+            for q in range(4):
+                v = acc[q, r]
+                closer = v < value
+                other = value if closer else (v if v < other else other)
+                label = j + q if closer else label
+                value = v if closer else value
+            best[r] = value
+            second[r] = other
+            best_label[r] = label
+
+
+@njit(cache=True)
+def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no cover
+    """The same for products made by BLAS: ``dots[j, r] + center_norms[j]``, r < m,
+    compared as the plain pass's ``_argmin_tile`` does. Written: best, best_label,
+    second (m,)."""
+    k = dots.shape[0]
+    norm0 = center_norms[0]
+    for r in range(m):
+        best[r] = dots[0, r] + norm0
+        second[r] = np.inf
+        best_label[r] = 0
+    for j in range(1, k):
+        norm = center_norms[j]
+        for r in range(m):
+            v = dots[j, r] + norm
+            value = best[r]
+            other = second[r]
+            closer = v < value
+            second[r] = value if closer else (v if v < other else other)
+            best_label[r] = j if closer else best_label[r]
+            best[r] = v if closer else value
+
+
+@njit(cache=True, fastmath=_REDUCE)
+def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, slack_scale,
+               x_norms, max_center_norm, kept_labels, distances, previous_distances,
+               pending):  # pragma: no cover - compiled
+    """Which of rows ``row0 .. row0 + m`` provably keep their label; the others are
+    listed in ``pending`` (offsets from row0), their number returned.
+
+    Per row r: ``previous_distances[r]``, its squared distance to its own centre,
+    computed directly (no cancellation; the additions in SIMD lanes). A kept row
+    also gets ``kept_labels[r]``, ``distances[r]`` (the same distance) and its new
+    bound in ``lower``. Written: those, and pending.
+
+    The slack covers the rounding of the plain pass's expanded distances (a few
+    (d + 2)·eps·(||x|| + ||c||)²), so a row is kept only where the plain pass finds
+    the same nearest centre. A bound moved down is multiplied by ``_DOWN``, so it
+    stays below the exact value whatever the rounding.
+    """
+    d = X.shape[1]
+    count = 0
+    for r in range(m):
+        i = row0 + r
+        a = previous_labels[i]
+        own = X[i, 0] - X[i, 0]
+        for f in range(d):
+            t = X[i, f] - centers[a, f]
+            own += t * t
+        previous_distances[r] = own
+        distance = np.float64(own)
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        bound = (lower[i] - drop[a]) * _DOWN
+        keep = bound > 0 and bound * bound - distance > slack
+        if not keep:
+            # Triangle inequality: every other centre is at least separation[a] - ||x - c_a||.
+            gap = (separation[a] - np.sqrt(distance)) * _DOWN
+            if gap > bound:
+                bound = gap
+                keep = gap > 0 and gap * gap - distance > slack
+        if keep:
+            lower[i] = bound
+            kept_labels[r] = a
+            distances[r] = own
+        else:
+            pending[count] = r
+            count += 1
+    return count
+
+
+@njit(parallel=True, cache=True)
+def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_weight,
+                       center_norms, k, x_norms, previous_labels, initial, lower, drop,
+                       separation, slack_scale, max_center_norm, chunk_rows, tile, labels,
+                       min_distances, weight_sums, sums, scalars, rescanned):  # pragma: no cover - compiled
+    """One bounded assignment pass over rows ``row0 .. row0 + m_block``, the
+    products of rescanned rows computed here (few features).
+
+    Parameters
+    ----------
+    scaled_t : ndarray (d4, k4), X's dtype: ``-2 * centers.T`` zero-padded to
+        multiples of four
+    centers : ndarray (k, d), X's dtype
+    X : ndarray (n, d), C-contiguous; sample_weight (n,), not read if ``unit_weight``
+    center_norms : ndarray (k4,), padded centres +inf
+    x_norms : ndarray (n,), squared norms of the rows of X
+    previous_labels : ndarray (n,) int32: the labels the bounds belong to (read
+        unless ``initial``)
+    initial : bool
+        No bounds yet: every row is scanned (and its bound set).
+    lower : ndarray (n,) float64, written: lower bounds on the distance to every
+        centre but the row's own
+    drop : ndarray (k,) float64: how far the bound of a row of each cluster falls
+        (the largest movement of any other centre)
+    separation : ndarray (k,) float64: distance from each centre to the nearest other
+    slack_scale : float, max_center_norm : float: the rounding slack (see
+        ``_keep_rows``)
+    labels : ndarray (n,) int32, written
+    min_distances : ndarray (n,), X's dtype, written: each row's squared distance to
+        its centre (needed only when a cluster is empty, but cheaper to write than
+        to recompute then)
+    weight_sums (k,), sums (k, d), scalars (3,) float64, written (added to): as in
+        the plain pass (ssd, ssd_previous, n_changed)
+    rescanned : ndarray (1,) int64, written (added to): rows whose distances to all
+        centres were computed
+    """
+    d = X.shape[1]
+    d_rows = scaled_t.shape[0]
+    n_chunks = (m_block + chunk_rows - 1) // chunk_rows
+    chunk_weight_sums = np.zeros((n_chunks, k))
+    chunk_sums = np.zeros((n_chunks, k, d))
+    chunk_scalars = np.zeros((n_chunks, 3))
+    chunk_rescanned = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        start = row0 + c * chunk_rows
+        stop = min(start + chunk_rows, row0 + m_block)
+        m = stop - start
+        rows_t = np.zeros((d_rows, tile), dtype=X.dtype)  # padded features stay zero
+        acc = np.empty((4, tile), dtype=X.dtype)
+        best = np.empty(tile, dtype=X.dtype)
+        second = np.empty(tile, dtype=X.dtype)
+        found = np.empty(tile, dtype=np.int32)
+        distances = np.empty(chunk_rows, dtype=X.dtype)
+        previous_distances = np.zeros(chunk_rows, dtype=X.dtype)
+        chunk_labels = np.empty(chunk_rows, dtype=np.int32)
+        pending = np.empty(chunk_rows, dtype=np.int64)
+        stats = chunk_scalars[c]
+        if initial:
+            for r in range(m):
+                pending[r] = r
+            count = m
+        else:
+            count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
+                               slack_scale, x_norms, max_center_norm, chunk_labels, distances,
+                               previous_distances, pending)
+        # The rows to scan, a full tile at a time, side by side and transposed.
+        for p0 in range(0, count, tile):
+            t = min(tile, count - p0)
+            for q in range(t):
+                i = start + pending[p0 + q]
+                for f in range(d):
+                    rows_t[f, q] = X[i, f]
+            _nearest_two(rows_t, t, scaled_t, center_norms, best, found, second, acc)
+            for q in range(t):
+                r = pending[p0 + q]
+                i = start + r
+                # ||x||² from the tile, as the plain pass adds it back.
+                norm = rows_t[0, q] * rows_t[0, q]
+                for f in range(1, d):
+                    norm += rows_t[f, q] * rows_t[f, q]
+                distance = best[q] + norm
+                distances[r] = distance if distance > 0 else distance - distance
+                chunk_labels[r] = found[q]
+                slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+                bound = np.float64(second[q]) + np.float64(norm) - slack
+                lower[i] = np.sqrt(bound) if bound > 0 else 0.0
+        for r in range(m):
+            labels[start + r] = chunk_labels[r]
+            min_distances[start + r] = distances[r]
+        chunk_rescanned[c] += count
+        if unit_weight:
+            stats[0] += _unit_sum(distances, m)
+        else:
+            stats[0] += _weighted_sum(distances, m, start, sample_weight)
+        if not initial:
+            changed = 0
+            for r in range(m):
+                changed += chunk_labels[r] != previous_labels[start + r]
+            stats[2] += changed
+            if unit_weight:
+                stats[1] += _unit_sum(previous_distances, m)
+            else:
+                stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
+        # In row order, as the plain pass adds them: the same sums to the last bit.
+        if unit_weight:
+            _add_rows_to_sums(X, start, m, chunk_labels, chunk_weight_sums[c], chunk_sums[c])
+        else:
+            _add_to_sums(X, start, m, chunk_labels, sample_weight, chunk_weight_sums[c],
+                         chunk_sums[c])
+    _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
+    rescanned[0] += chunk_rescanned.sum()
+
+
+@njit(parallel=True, cache=True)
+def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, center_norms,
+                      x_norms, previous_labels, initial, lower, drop, separation, slack_scale,
+                      max_center_norm, chunk_rows, labels, min_distances, weight_sums, sums,
+                      scalars, rescanned):  # pragma: no cover - compiled
+    """The bounded pass for many features: the rows of a chunk that must be scanned
+    are gathered and their products made by one BLAS call, ``-2 C @ G.T``.
+
+    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,); the other
+    arguments as in :func:`bounded_fused_pass`. Each thread calls BLAS: the caller
+    limits BLAS to one thread.
+    """
+    d = X.shape[1]
+    k = center_norms.shape[0]
+    n_chunks = (m_block + chunk_rows - 1) // chunk_rows
+    chunk_weight_sums = np.zeros((n_chunks, k))
+    chunk_sums = np.zeros((n_chunks, k, d))
+    chunk_scalars = np.zeros((n_chunks, 3))
+    chunk_rescanned = np.zeros(n_chunks, dtype=np.int64)
+    for c in prange(n_chunks):
+        start = row0 + c * chunk_rows
+        stop = min(start + chunk_rows, row0 + m_block)
+        m = stop - start
+        gathered = np.empty((chunk_rows, d), dtype=X.dtype)
+        pending = np.empty(chunk_rows, dtype=np.int64)
+        distances = np.empty(chunk_rows, dtype=X.dtype)
+        previous_distances = np.zeros(chunk_rows, dtype=X.dtype)
+        chunk_labels = np.empty(chunk_rows, dtype=np.int32)
+        best = np.empty(chunk_rows, dtype=X.dtype)
+        second = np.empty(chunk_rows, dtype=X.dtype)
+        found = np.empty(chunk_rows, dtype=np.int32)
+        stats = chunk_scalars[c]
+        if initial:
+            for r in range(m):
+                pending[r] = r
+            count = m
+        else:
+            count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
+                               slack_scale, x_norms, max_center_norm, chunk_labels, distances,
+                               previous_distances, pending)
+        if count > 0:
+            for q in range(count):
+                gathered[q, :] = X[start + pending[q], :]
+            dots = np.dot(scaled_centers, gathered[:count].T)
+            _argmin_two(dots, count, center_norms, best, found, second)
+            for q in range(count):
+                r = pending[q]
+                i = start + r
+                distance = best[q] + x_norms[i]
+                distances[r] = distance if distance > 0 else distance - distance
+                chunk_labels[r] = found[q]
+                slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+                bound = np.float64(second[q]) + np.float64(x_norms[i]) - slack
+                lower[i] = np.sqrt(bound) if bound > 0 else 0.0
+        for r in range(m):
+            labels[start + r] = chunk_labels[r]
+            min_distances[start + r] = distances[r]
+        chunk_rescanned[c] += count
+        stats[0] += _weighted_sum(distances, m, start, sample_weight)
+        if not initial:
+            changed = 0
+            for r in range(m):
+                changed += chunk_labels[r] != previous_labels[start + r]
+            stats[2] += changed
+            stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
+        _add_to_sums(X, start, m, chunk_labels, sample_weight, chunk_weight_sums[c],
+                     chunk_sums[c])
+    _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
+    rescanned[0] += chunk_rescanned.sum()

@@ -1,0 +1,119 @@
+"""The bounded pass (Hamerly's bounds) against the plain compiled pass.
+
+Run side by side through whole Lloyd runs, :func:`bounded_statistics` must give
+the labels of :func:`lloyd_statistics` exactly and the same sums to the last bit
+(so the same centres every iteration), the same count of changed labels and the
+SSDs up to rounding, on both paths (the compiled loop; BLAS above 32 features),
+in float32 and float64, with and without weights, and it must actually skip rows.
+"""
+
+import numpy as np
+import pytest
+
+from kmix.kernels import kmeans as kk
+
+# (n, d, k, dtype, weighted)
+CASES = [
+    (3000, 2, 6, np.float64, False),
+    (4000, 8, 12, np.float64, False),
+    (4000, 8, 12, np.float64, True),
+    (3500, 5, 9, np.float32, False),
+    (3000, 16, 20, np.float32, True),
+    (2500, 40, 10, np.float64, False),
+    (2500, 40, 10, np.float32, True),
+    (5000, 33, 64, np.float64, True),
+]
+
+
+def _mixture(rng, n, d, k, dtype, weighted, spread=2.0):
+    means = rng.normal(scale=spread, size=(k, d))
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    X = (X - X.mean(axis=0)).astype(dtype)
+    w = (rng.uniform(0.2, 3.0, size=n) if weighted else np.ones(n)).astype(dtype)
+    return X, w
+
+
+def _run_side_by_side(X, w, centers, iterations, unit_weight):
+    """Both passes through ``iterations`` Lloyd iterations; returns the rows scanned
+    per bounded pass. Asserts agreement after every pass."""
+    x_norms = kk.squared_norms(X)
+    lower = np.zeros(X.shape[0])
+    labels, stats, rescanned = kk.bounded_statistics(X, w, centers, x_norms, None, lower,
+                                                     unit_weight=unit_weight)
+    plain_labels, _, plain = kk.lloyd_statistics(X, w, centers, x_norms, unit_weight=unit_weight)
+    np.testing.assert_array_equal(labels, plain_labels)
+    scanned = [rescanned]
+    for _ in range(iterations):
+        new_centers, empty = kk.update_centers(plain, centers)
+        bounded_centers, bounded_empty = kk.update_centers(stats, centers)
+        # Same sums, added in the same order: the same centres to the last bit.
+        np.testing.assert_array_equal(bounded_centers, new_centers)
+        np.testing.assert_array_equal(bounded_empty, empty)
+        drops = kk.bound_drops(centers, new_centers)
+        centers = new_centers
+        labels, stats, rescanned = kk.bounded_statistics(X, w, centers, x_norms, labels, lower, drops,
+                                                         unit_weight=unit_weight)
+        plain_labels, _, plain = kk.lloyd_statistics(X, w, centers, x_norms, plain_labels,
+                                                     unit_weight=unit_weight)
+        np.testing.assert_array_equal(labels, plain_labels)
+        np.testing.assert_array_equal(stats.weight_sums, plain.weight_sums)
+        np.testing.assert_array_equal(stats.sums, plain.sums)
+        assert stats.n_changed == plain.n_changed
+        rtol = 1e-5 if X.dtype == np.float32 else 1e-12
+        assert stats.ssd == pytest.approx(plain.ssd, rel=rtol)
+        assert stats.ssd_previous == pytest.approx(plain.ssd_previous, rel=rtol)
+        scanned.append(rescanned)
+    return scanned
+
+
+@pytest.mark.parametrize("n, d, k, dtype, weighted", CASES)
+def test_bounded_pass_matches_plain_pass_through_a_run(n, d, k, dtype, weighted):
+    rng = np.random.default_rng(n + d + k)
+    X, w = _mixture(rng, n, d, k, dtype, weighted)
+    centers = X[rng.choice(n, size=k, replace=False)].copy()
+    scanned = _run_side_by_side(X, w, centers, 12, unit_weight=not weighted)
+    assert scanned[0] == n  # the first pass has no bounds: every row
+    # Once the centres settle the bounds rule most rows out: the pass is not a full one.
+    assert min(scanned[-4:]) < n // 2
+
+
+def test_bounded_pass_on_exact_ties_takes_the_plain_pass_labels():
+    # Integer points and centres on a lattice: many rows at exactly equal distances
+    # from two centres, where only the lowest index is right.
+    rng = np.random.default_rng(3)
+    X = rng.integers(-4, 5, size=(3000, 4)).astype(np.float64)
+    centers = np.array([[0, 0, 0, 0], [2, 0, 0, 0], [0, 2, 0, 0], [-2, 0, 0, 2], [2, 2, 2, 2]], float)
+    _run_side_by_side(X, np.ones(len(X)), centers, 6, unit_weight=True)
+
+
+def test_bounded_pass_reseeds_empty_clusters_like_the_plain_pass():
+    rng = np.random.default_rng(5)
+    X, w = _mixture(rng, 2000, 6, 4, np.float64, True)
+    centers = np.vstack([X[:4], np.full((2, 6), 1e3)])  # two centres no point is near
+    _run_side_by_side(X, w, centers, 5, unit_weight=False)
+
+
+def test_one_cluster():
+    rng = np.random.default_rng(8)
+    X, w = _mixture(rng, 500, 5, 1, np.float64, False)
+    scanned = _run_side_by_side(X, w, X[:1].copy(), 3, unit_weight=True)
+    assert scanned[1:] == [0, 0, 0]  # no other centre: nothing to scan again
+
+
+def test_bound_drops_and_separation():
+    old = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
+    new = old + np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])  # movements 5, 1, 0
+    np.testing.assert_allclose(kk.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
+    assert np.all(kk.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
+    separation = kk.center_separation(old)
+    np.testing.assert_allclose(separation, [10.0, 10.0, 10.0], rtol=1e-10)
+    assert np.all(separation <= 10.0)  # rounded down
+    assert kk.center_separation(old[:1])[0] == np.inf
+    assert kk.bound_drops(old[:1], new[:1])[0] == 0.0
+
+
+def test_previous_labels_need_drops():
+    X = np.random.default_rng(0).normal(size=(50, 4))
+    with pytest.raises(ValueError, match="drops"):
+        kk.bounded_statistics(X, np.ones(50), X[:3], kk.squared_norms(X), np.zeros(50, np.int32),
+                              np.zeros(50))
