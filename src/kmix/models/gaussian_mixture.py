@@ -14,9 +14,7 @@ import scipy.linalg
 from .._typing import ArrayLike, CovarianceType, RandomStateLike
 from .._validation import (
     check_array,
-    check_choice,
     check_dask_array,
-    check_float,
     check_int,
     check_is_fitted,
     check_n_features,
@@ -29,6 +27,7 @@ from ..kernels import gmm as gk
 from ..kernels import kmeans_parallel as kp
 from ..kernels.seeding import kmeans_plusplus, random_points
 from ._base import BaseModel
+from ._gmm_params import check_parameters
 from .em import (
     EMResult,
     GaussianMixtureState,
@@ -47,7 +46,6 @@ from .em import (
 
 __all__ = ["GaussianMixture", "GaussianMixtureState", "em"]
 
-_INIT_PARAMS = ("kmeans", "k-means++", "random", "random_from_data")
 
 
 # --- the estimator ------------------------------------------------------------------
@@ -179,117 +177,8 @@ class GaussianMixture(BaseModel):
 
     # --- checks -----------------------------------------------------------------
     def _check_params(self, n_samples: int, n_features: int, dtype: np.dtype, n_positive: int) -> dict[str, Any]:
-        """Every constructor parameter, checked against the data's shape, dtype and
-        number of positive sample weights; returns the checked values."""
-        n_components = check_int(self.n_components, "n_components", minimum=1)
-        if n_components > n_samples:
-            raise ValueError(
-                f"n_components={n_components} must be <= n_samples={n_samples}: "
-                "a mixture needs at least as many points as components"
-            )
-        if n_components > n_positive:
-            raise ValueError(
-                f"n_components={n_components} must be <= the number of samples with positive "
-                f"sample_weight ({n_positive})"
-            )
-        covariance_type = check_choice(self.covariance_type, "covariance_type", gk.COVARIANCE_TYPES)
-        init_params = check_choice(self.init_params, "init_params", _INIT_PARAMS)
-        tol = check_float(self.tol, "tol", minimum=0.0)
-        reg_covar = check_float(self.reg_covar, "reg_covar", minimum=0.0)
-        max_iter = check_int(self.max_iter, "max_iter", minimum=0)
-        n_init = check_int(self.n_init, "n_init", minimum=1)
-        if not isinstance(self.warm_start, (bool, np.bool_)):
-            raise ValueError(f"warm_start must be True or False, got {self.warm_start!r}")
-        if isinstance(self.record_history, str):
-            if self.record_history != "auto":
-                raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
-            record = n_features <= 10
-        elif isinstance(self.record_history, (bool, np.bool_)):
-            record = bool(self.record_history)
-        else:
-            raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
-        if self.callback is not None and not callable(self.callback):
-            raise ValueError(f"callback must be callable, got {self.callback!r}")
-        dtype_arg = (np.dtype(dtype).type,)
-
-        weights_init = None
-        if self.weights_init is not None:
-            weights_init = check_array(self.weights_init, name="weights_init", dtype=dtype_arg, ensure_2d=False)
-            if weights_init.shape != (n_components,):
-                raise ValueError(
-                    f"weights_init has shape {weights_init.shape}; expected (n_components,) = ({n_components},)"
-                )
-            if np.any(weights_init < 0):
-                raise ValueError(f"weights_init must be non-negative; got minimum {weights_init.min():g}")
-            atol = 1e-6 if np.dtype(dtype) == np.float32 else 1e-8
-            total = float(np.sum(weights_init, dtype=np.float64))
-            if abs(total - 1.0) > atol:
-                raise ValueError(f"weights_init must sum to 1; got sum {total:.8g}")
-
-        means_init = None
-        if self.means_init is not None:
-            means_init = check_array(self.means_init, name="means_init", dtype=dtype_arg, ensure_2d=False)
-            if means_init.shape != (n_components, n_features):
-                raise ValueError(
-                    f"means_init has shape {means_init.shape}; expected (n_components, n_features) = "
-                    f"({n_components}, {n_features})"
-                )
-
-        precisions_cholesky_init = None
-        if self.precisions_init is not None:
-            precisions_cholesky_init = self._check_precisions(
-                self.precisions_init, covariance_type, n_components, n_features, dtype_arg
-            )
-        return dict(
-            n_components=n_components, covariance_type=covariance_type, init_params=init_params,
-            tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, record=record,
-            weights_init=weights_init, means_init=means_init,
-            precisions_cholesky_init=precisions_cholesky_init,
-        )
-
-    @staticmethod
-    def _check_precisions(precisions, covariance_type, n_components, n_features, dtype) -> np.ndarray:
-        """Check precisions_init; return its Cholesky factors (upper, U Uᵀ = Λ)."""
-        precisions = check_array(precisions, name="precisions_init", dtype=dtype, ensure_2d=False)
-        expected = {
-            "full": (n_components, n_features, n_features),
-            "tied": (n_features, n_features),
-            "diag": (n_components, n_features),
-            "spherical": (n_components,),
-        }[covariance_type]
-        names = {
-            "full": "(n_components, n_features, n_features)",
-            "tied": "(n_features, n_features)",
-            "diag": "(n_components, n_features)",
-            "spherical": "(n_components,)",
-        }[covariance_type]
-        if precisions.shape != expected:
-            raise ValueError(
-                f"precisions_init has shape {precisions.shape}; for covariance_type={covariance_type!r} "
-                f"expected {names} = {expected}"
-            )
-        if covariance_type in ("diag", "spherical"):
-            if np.any(precisions <= 0):
-                raise ValueError(
-                    f"precisions_init must be positive for covariance_type={covariance_type!r}; "
-                    f"got minimum {precisions.min():g}"
-                )
-            return gk.precision_cholesky_from_precisions(precisions, covariance_type)
-        stack = precisions[None] if covariance_type == "tied" else precisions
-        for j, matrix in enumerate(stack):
-            which = "precisions_init" if covariance_type == "tied" else f"precisions_init[{j}]"
-            # Relative test, with an absolute floor for rounding residue in near-zero entries.
-            if not np.allclose(matrix, matrix.T, rtol=1e-7, atol=1e-12 * float(np.abs(matrix).max())):
-                raise ValueError(f"{which} must be symmetric positive definite; it is not symmetric")
-            try:
-                np.linalg.cholesky(matrix.astype(np.float64))
-            except np.linalg.LinAlgError:
-                raise ValueError(
-                    f"{which} must be symmetric positive definite; it is not positive definite"
-                ) from None
-        return gk.precision_cholesky_from_precisions(precisions.astype(np.float64), covariance_type).astype(
-            precisions.dtype
-        )
+        """Every constructor parameter, checked (see :func:`check_parameters`)."""
+        return check_parameters(self, n_samples, n_features, dtype, n_positive)
 
     # --- initialisation -------------------------------------------------------------
     def _initial_resp(self, X: np.ndarray, weight: np.ndarray, n_components: int, init_params: str,
