@@ -324,3 +324,19 @@ def test_auto_algorithm_uses_bounds_from_four_features(monkeypatch):
 def test_bad_algorithm_names_the_parameter():
     with pytest.raises(ValueError, match=r"algorithm must be 'auto', 'lloyd' or 'hamerly'; got 'elkan'"):
         KMeans(2, algorithm="elkan").fit(X10)
+
+
+def test_bounded_data_falls_back_to_a_plain_pass_for_other_labels(rng):
+    from kmix.models.kmeans import BoundedData, InMemoryData
+
+    X = rng.normal(size=(400, 6))
+    w = np.ones(400)
+    centers = X[:5].copy()
+    bounded, plain = BoundedData(X, w), InMemoryData(X, w)
+    labels, _ = bounded.lloyd_pass(centers)
+    other = rng.integers(0, 5, size=400).astype(np.int32)  # not the labels the bounds belong to
+    got_labels, got = bounded.lloyd_pass(centers * 0.9, other)
+    want_labels, want = plain.lloyd_pass(centers * 0.9, other)
+    np.testing.assert_array_equal(got_labels, want_labels)
+    assert got.n_changed == want.n_changed and got.ssd_previous == pytest.approx(want.ssd_previous)
+    assert bounded.rescanned == [400]  # the second pass was the plain one

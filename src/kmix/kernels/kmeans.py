@@ -436,7 +436,11 @@ def bounded_statistics(
     distances: the labels are then those :func:`lloyd_statistics` gives. Every other
     row is scanned by the plain pass's own loops. The sums are added in the plain
     pass's order; SSDs agree with it up to rounding (a kept row's distance is
-    computed directly, ``sum((x - c)²)``, not by the expanded form).
+    computed directly, ``sum((x - c)²)``, not by the expanded form). Above 32
+    features the scanned rows' products come from BLAS calls on the gathered rows,
+    shapes other than the plain pass's; a BLAS that rounded a product differently
+    for another shape could then break an exact tie (equal distances to rounding)
+    the other way. The tests compare labels exactly on both paths.
 
     Parameters
     ----------

@@ -352,8 +352,9 @@ class KMeans(BaseModel):
         distance of every point to every centre. "hamerly" keeps a bound per point
         (one float64 more per point) and skips the points whose nearest centre
         provably has not changed, with a margin for rounding: the same labels,
-        centres and iterations as "lloyd" (the sums are added in the same order),
-        the SSDs equal up to rounding, usually several times fewer distances once
+        centres and iterations as "lloyd" (the sums are added in the same order;
+        see :func:`kmix.kernels.kmeans.bounded_statistics` for the one caveat
+        above 32 features), the SSDs equal up to rounding, usually several times fewer distances once
         the first iterations have settled most points. "auto" is "hamerly" for
         in-memory data with at least 4 features, "lloyd" otherwise (dask arrays
         always run "lloyd").
