@@ -117,3 +117,26 @@ def test_previous_labels_need_drops():
     with pytest.raises(ValueError, match="drops"):
         kk.bounded_statistics(X, np.ones(50), X[:3], kk.squared_norms(X), np.zeros(50, np.int32),
                               np.zeros(50))
+
+
+def test_center_neighbours_are_the_nearest_in_order():
+    rng = np.random.default_rng(11)
+    C = rng.normal(size=(30, 7))
+    order, distances = kk.center_neighbours(C, 5)
+    exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(exact, np.inf)
+    np.testing.assert_array_equal(order, np.argsort(exact, axis=1)[:, :5])
+    np.testing.assert_allclose(distances, np.sort(exact, axis=1)[:, :5], rtol=1e-10)
+    assert np.all(distances <= np.sort(exact, axis=1)[:, :5])  # rounded down
+    assert kk.center_neighbours(C[:1], 5)[0].shape == (1, 0)
+    np.testing.assert_allclose(kk.center_separation(C), np.min(exact, axis=1), rtol=1e-10)
+
+
+def test_many_features_settle_rows_by_neighbours_not_full_scans():
+    # Well separated clusters, more centres than clusters: once settled, the rows the
+    # bounds cannot keep are resolved among their centre's neighbours.
+    rng = np.random.default_rng(12)
+    X, w = _mixture(rng, 4000, 48, 16, np.float64, False, spread=4.0)
+    centers = X[rng.choice(4000, size=40, replace=False)].copy()
+    scanned = _run_side_by_side(X, w, centers, 10, unit_weight=True)
+    assert max(scanned[-3:]) < 4000 // 20

@@ -8,7 +8,10 @@ bound (or half the gap from the own centre to the nearest other centre, by the
 triangle inequality) exceeds that distance by more than the rounding of the
 distances can explain, the row keeps its label; otherwise its distances to all
 centres are computed as in the plain pass (kernels/_compiled.py), by the same
-compiled loops, and it takes the nearest, its bound the second nearest.
+compiled loops, and it takes the nearest, its bound the second nearest. With
+many features (BLAS products) a row is first measured against the centres near
+its own only (the rest are provably farther) and scanned in full only if that
+leaves a doubt; with few, the full scan of the compiled loop measured faster.
 
 Sums are added in the plain pass's order (rows in order within fixed chunks,
 chunks merged in order), so the per-cluster sums do not depend on which rows
@@ -141,11 +144,97 @@ def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, sl
     return count
 
 
+@njit(cache=True, fastmath=_REDUCE)
+def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
+    """``||x_i - c_j||²`` computed directly, in X's dtype (additions in SIMD lanes)."""
+    total = X[i, 0] - X[i, 0]
+    for f in range(X.shape[1]):
+        t = X[i, f] - centers[j, f]
+        total += t * t
+    return total
+
+
+@njit(cache=True)
+def _neighbour_scan(X, i, centers, a, own, neighbour_order, neighbour_distances, slack,
+                    upward):  # pragma: no cover - compiled
+    """Nearest centre of row i from its own centre a's neighbours only.
+
+    A centre j with ``||c_j - c_a|| - ||x - c_a|| > ||x - c_a||`` cannot be nearer
+    than c_a (triangle inequality), so only the centres close to c_a are measured,
+    nearest first, directly. Returns (label, squared distance, lower bound on the
+    distance to every other centre), or label -1 when the row needs a full scan:
+    more neighbours to measure than the list holds, or a runner-up within the
+    rounding slack (only the plain pass's own arithmetic may settle a near tie).
+
+    ``own`` is the squared distance to c_a; ``upward`` (> 1) rounds its root up.
+    """
+    listed = neighbour_order.shape[1]
+    u = np.sqrt(own) * upward
+    # How many neighbours to measure: every centre from the t-th neighbour on is at
+    # least ``gap`` from x. Found from the centre distances alone, so a row that
+    # would need more than the list holds goes to a full scan at no cost.
+    outside = np.inf
+    t_stop = listed
+    for t in range(listed):
+        gap = (neighbour_distances[a, t] - u) * _DOWN
+        if gap > 0 and gap * gap - own > slack:
+            outside = gap
+            t_stop = t
+            break
+    if t_stop == listed and listed < centers.shape[0] - 1:
+        return -1, 0.0, 0.0
+    best = own
+    label = a
+    second = np.inf
+    for t in range(t_stop):
+        j = neighbour_order[a, t]
+        v = np.float64(_direct_distance(X, i, centers, j))
+        if v < best:
+            second = best
+            best = v
+            label = j
+        elif v < second:
+            second = v
+    if second - best <= slack:
+        return -1, 0.0, 0.0
+    inside = second - slack
+    bound = np.sqrt(inside) if inside > 0 else 0.0
+    return label, best, min(bound, outside)
+
+
+@njit(cache=True)
+def _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
+                          slack_scale, max_center_norm, neighbour_order, neighbour_distances,
+                          upward, previous_distances, chunk_labels, distances,
+                          lower):  # pragma: no cover - compiled
+    """``_neighbour_scan`` for each pending row (offsets from ``start``); the rows it
+    settles get their label, distance and bound, the others stay in ``pending``
+    (compacted), their number returned. Written: pending, chunk_labels, distances,
+    lower."""
+    still = 0
+    for q in range(count):
+        r = pending[q]
+        i = start + r
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        label, distance, bound = _neighbour_scan(
+            X, i, centers, previous_labels[i], np.float64(previous_distances[r]),
+            neighbour_order, neighbour_distances, slack, upward)
+        if label >= 0:
+            chunk_labels[r] = label
+            distances[r] = distance
+            lower[i] = bound
+        else:
+            pending[still] = r
+            still += 1
+    return still
+
+
 @njit(parallel=True, cache=True)
 def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_weight,
                        center_norms, k, x_norms, previous_labels, initial, lower, drop,
-                       separation, slack_scale, max_center_norm, chunk_rows, tile, labels,
-                       min_distances, weight_sums, sums, scalars, rescanned):  # pragma: no cover - compiled
+                       separation, slack_scale, max_center_norm, neighbour_order,
+                       neighbour_distances, upward, chunk_rows, tile, labels, min_distances,
+                       weight_sums, sums, scalars, rescanned):  # pragma: no cover - compiled
     """One bounded assignment pass over rows ``row0 .. row0 + m_block``, the
     products of rescanned rows computed here (few features).
 
@@ -168,6 +257,10 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
     separation : ndarray (k,) float64: distance from each centre to the nearest other
     slack_scale : float, max_center_norm : float: the rounding slack (see
         ``_keep_rows``)
+    neighbour_order : ndarray (k, m) int32, neighbour_distances : ndarray (k, m)
+        float64: each centre's m nearest other centres, nearest first, and their
+        distances rounded down (m = 0: no neighbour scans)
+    upward : float, see ``_neighbour_scan``
     labels : ndarray (n,) int32, written
     min_distances : ndarray (n,), X's dtype, written: each row's squared distance to
         its centre (needed only when a cluster is empty, but cheaper to write than
@@ -206,6 +299,12 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
             count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
                                slack_scale, x_norms, max_center_norm, chunk_labels, distances,
                                previous_distances, pending)
+            if neighbour_order.shape[1] > 0:
+                count = _settle_by_neighbours(X, start, count, pending, centers,
+                                              previous_labels, x_norms, slack_scale,
+                                              max_center_norm, neighbour_order,
+                                              neighbour_distances, upward, previous_distances,
+                                              chunk_labels, distances, lower)
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
@@ -257,14 +356,18 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
 @njit(parallel=True, cache=True)
 def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, center_norms,
                       x_norms, previous_labels, initial, lower, drop, separation, slack_scale,
-                      max_center_norm, chunk_rows, labels, min_distances, weight_sums, sums,
-                      scalars, rescanned):  # pragma: no cover - compiled
-    """The bounded pass for many features: the rows of a chunk that must be scanned
-    are gathered and their products made by one BLAS call, ``-2 C @ G.T``.
+                      max_center_norm, neighbour_order, neighbour_distances, upward, chunk_rows,
+                      labels, min_distances, weight_sums, sums, scalars,
+                      rescanned):  # pragma: no cover - compiled
+    """The bounded pass for many features. A row the bounds cannot keep is first
+    tried against its centre's nearest neighbours only (``_neighbour_scan``); the
+    rows still open are gathered and their products made by one BLAS call,
+    ``-2 C @ G.T``.
 
-    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,); the other
-    arguments as in :func:`bounded_fused_pass`. Each thread calls BLAS: the caller
-    limits BLAS to one thread.
+    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,). The other
+    arguments as in :func:`bounded_fused_pass`; ``rescanned`` counts the
+    rows scanned in full. Each thread calls BLAS: the caller limits BLAS to one
+    thread.
     """
     d = X.shape[1]
     k = center_norms.shape[0]
@@ -294,6 +397,11 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
             count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
                                slack_scale, x_norms, max_center_norm, chunk_labels, distances,
                                previous_distances, pending)
+        if not initial:
+            count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels,
+                                          x_norms, slack_scale, max_center_norm, neighbour_order,
+                                          neighbour_distances, upward, previous_distances,
+                                          chunk_labels, distances, lower)
         if count > 0:
             for q in range(count):
                 gathered[q, :] = X[start + pending[q], :]
