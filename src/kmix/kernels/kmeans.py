@@ -471,8 +471,10 @@ def bounded_statistics(
     computed directly, ``sum((x - c)²)``, not by the expanded form). Above 32
     features the scanned rows' products come from BLAS calls on the gathered rows,
     shapes other than the plain pass's; a BLAS that rounded a product differently
-    for another shape could then break an exact tie (equal distances to rounding)
-    the other way. The tests compare labels exactly on both paths.
+    for another shape could then break a near tie (distances equal to within their
+    rounding) the other way, in a label or in the choice of the farthest point
+    that re-seeds an empty cluster. On centred data such ties are exact ties of
+    the data; the tests compare labels and centres exactly on both paths.
 
     Parameters
     ----------
@@ -547,8 +549,9 @@ def bounded_statistics(
                     tile, labels, min_distances,
                     weight_sums, sums, scalars, rescanned)
     if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
-        farthest = farthest_rows(min_distances, sample_weight, k)
-        far_distances, far_points = min_distances[farthest].astype(np.float64), X[farthest].astype(np.float64)
+        slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
+        far_distances, far_points = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,
+                                                            min_distances, slack, k)
     else:
         far_distances, far_points = np.empty(0), np.empty((0, d))
     stats = KMeansStats(
@@ -558,6 +561,32 @@ def bounded_statistics(
         far_distances, far_points,
     )
     return labels, stats, int(rescanned[0])
+
+
+def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray,
+                            x_norms: np.ndarray, distances: np.ndarray, slack: np.ndarray,
+                            m: int) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` farthest rows (positive weight) as :func:`lloyd_statistics` ranks
+    them, with its distances, for re-seeding empty clusters.
+
+    The bounded pass's distances of kept rows are measured directly and differ from
+    the plain pass's by up to ``slack`` (per row); on a near tie the two could rank
+    rows differently. So every row that could be among the m farthest by the plain
+    pass's distances is measured again by it (a handful of rows), and those are
+    ranked: largest first, the earlier row first among equal distances.
+    """
+    positive = np.flatnonzero(sample_weight > 0)
+    m = min(m, len(positive))
+    if m == 0:
+        return np.empty(0), np.empty((0, X.shape[1]))
+    estimate = distances[positive].astype(np.float64)
+    least = estimate - slack[positive]
+    # The m-th largest plain distance is at least the m-th largest of these.
+    threshold = np.partition(least, len(least) - m)[len(least) - m]
+    candidates = positive[estimate + slack[positive] >= threshold]
+    plain = lloyd_statistics(X[candidates], sample_weight[candidates], centers, x_norms[candidates])[1]
+    order = np.lexsort((candidates, -plain.astype(np.float64)))[:m]
+    return plain[order].astype(np.float64), X[candidates[order]].astype(np.float64)
 
 
 def centered(X: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
