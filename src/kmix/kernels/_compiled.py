@@ -31,11 +31,9 @@ from numba import njit, prange
 __all__ = ["fused_pass", "gemm_pass", "threads_for"]
 
 
-# Rows handled together by the vectorised inner loops of the k-means++ update
-# (kernels/_compiled_prep.py; the Lloyd pass sizes its tiles by fused_tile_rows in
-# kernels/kmeans.py). After a BLAS product: a run of FINISH_TILE contiguous values
-# per centre, and the running minima stay in L1.
-TILE = 256
+# Rows handled together after a BLAS product: a run of FINISH_TILE contiguous values
+# per centre, and the running minima stay in L1 (the compiled loops size their
+# tiles by fused_tile_rows in kernels/kmeans.py).
 FINISH_TILE = 512
 
 # The sums over a tile are reductions: with "reassoc" LLVM may add them in SIMD
@@ -323,7 +321,7 @@ def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover
     """acc[q, r] = ``||c||² - 2 x·c`` of centre j + q, q < 4, for the rows of a tile.
     Written: acc (4, m).
 
-    ``rows_t`` (d4, TILE) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
+    ``rows_t`` (d4, tile) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
     four. Each row is loaded once per four centres and each partial value once per
     four features, so the loop is bound by the multiply-adds, not by loads and
     stores (a loop over one centre or one feature at a time reached about half the

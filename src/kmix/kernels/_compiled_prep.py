@@ -12,30 +12,12 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._compiled import TILE, _four_values, _transpose_rows, _weighted_sum
+from ._compiled import _REDUCE, _four_values, _transpose_rows, _weighted_sum
 
 __all__ = ["seeding_potentials", "seeding_update", "column_sums", "center_rows"]
 
 
 # --- k-means++ seeding ------------------------------------------------------------
-
-
-@njit(cache=True)
-def _seeding_tile(rows_t, m, row0, x_norms, scaled_t, candidate_norms, j, dots):  # pragma: no cover
-    """dots[:m] = squared distances (X's dtype, >= 0) of rows row0 .. row0+m (their
-    transpose in rows_t) to candidate j, ``scaled_t[:, j]`` being -2 times it.
-    Written: dots."""
-    d = rows_t.shape[0]
-    for r in range(m):
-        dots[r] = 0
-    for f in range(d):
-        scaled = scaled_t[f, j]
-        for r in range(m):
-            dots[r] += rows_t[f, r] * scaled
-    norm = candidate_norms[j]
-    for r in range(m):
-        distance = dots[r] + norm + x_norms[row0 + r]
-        dots[r] = distance if distance > 0 else distance - distance
 
 
 @njit(parallel=True, cache=True)
@@ -84,26 +66,29 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
             potentials[j] += partial[c, j]
 
 
-@njit(parallel=True, cache=True)
-def seeding_update(X, x_norms, scaled_t, center_norm, chunk_rows, closest):  # pragma: no cover
-    """closest_i = min(closest_i, ||x_i - c||²) for the new centre c.
+@njit(cache=True, fastmath=_REDUCE)
+def _update_rows(X, start, stop, center, closest):  # pragma: no cover - compiled
+    """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, the distance
+    measured directly (one centre: no products to share), its additions in SIMD
+    lanes. Written: closest."""
+    d = X.shape[1]
+    for i in range(start, stop):
+        total = X[i, 0] - X[i, 0]
+        for f in range(d):
+            t = X[i, f] - center[f]
+            total += t * t
+        closest[i] = min(np.float64(total), closest[i])
 
-    ``scaled_t`` is -2c as a (d, 1) array and ``center_norm`` c's norm, shape (1,).
-    Written: closest (n,) float64.
-    """
-    n, d = X.shape
+
+@njit(parallel=True, cache=True)
+def seeding_update(X, center, chunk_rows, closest):  # pragma: no cover - compiled
+    """closest_i = min(closest_i, ||x_i - c||²) for the new centre c, shape (d,),
+    X's dtype. Written: closest (n,) float64."""
+    n = X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
     for c in prange(n_chunks):
         start = c * chunk_rows
-        stop = min(start + chunk_rows, n)
-        rows_t = np.empty((d, TILE), dtype=X.dtype)
-        dots = np.empty(TILE, dtype=X.dtype)
-        for tile0 in range(start, stop, TILE):
-            m = min(TILE, stop - tile0)
-            _transpose_rows(X, tile0, m, rows_t)
-            _seeding_tile(rows_t, m, tile0, x_norms, scaled_t, center_norm, 0, dots)
-            for r in range(m):
-                closest[tile0 + r] = min(np.float64(dots[r]), closest[tile0 + r])
+        _update_rows(X, start, min(start + chunk_rows, n), center, closest)
 
 
 # --- centring ------------------------------------------------------------------------

@@ -22,12 +22,6 @@ def random_points(X: np.ndarray, n_clusters: int, rng: np.random.Generator,
     return rng.choice(n, size=n_clusters, replace=False, p=p)
 
 
-def _scaled_transposed(X: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """-2 X[rows].T, shape (d, len(rows)), C-contiguous: what the compiled kernels take
-    (a power of two: exact)."""
-    return np.ascontiguousarray(X[rows].T * X.dtype.type(-2))
-
-
 def kmeans_plusplus(
     X: np.ndarray,
     n_clusters: int,
@@ -78,8 +72,7 @@ def kmeans_plusplus(
     closest = np.full(n, np.inf)
     potentials = np.empty(n_local_trials)
     with _compiled.threads_for(-(-n // rows)):
-        _compiled_prep.seeding_update(X, x_norms, _scaled_transposed(X, np.array([first])),
-                                 x_norms[[first]], rows, closest)
+        _compiled_prep.seeding_update(X, X[first], rows, closest)
         potential = float(weight @ closest)
         for c in range(1, n_clusters):
             if potential <= 0:  # every point already coincides with a chosen centre
@@ -95,7 +88,6 @@ def kmeans_plusplus(
                                          n_local_trials, rows, tile, potentials)
             best = int(np.argmin(potentials))
             indices[c] = candidates[best]
-            _compiled_prep.seeding_update(X, x_norms, _scaled_transposed(X, candidates[best:best + 1]),
-                                     x_norms[candidates[best:best + 1]], rows, closest)
+            _compiled_prep.seeding_update(X, X[candidates[best]], rows, closest)
             potential = float(potentials[best])
     return indices
