@@ -76,14 +76,17 @@ def _timed(fit, repeats: int) -> tuple[float, list[float], object]:
     return median(times), times, model
 
 
-def time_in_memory(path: Path, initial: np.ndarray, iterations: int, repeats: int) -> dict:
+def time_in_memory(path: Path, initial: np.ndarray, iterations: int, repeats: int,
+                   algorithm: str = "lloyd") -> dict:
+    """In-memory kmix on the whole array: its Lloyd pass (what the dask fit runs per
+    chunk, the baseline of the table) or, with ``algorithm="auto"``, as it comes."""
     import kmix
 
     X = np.load(path)
 
     def fit():
         return kmix.KMeans(N_CLUSTERS, init=initial, max_iter=iterations, tol=0,
-                           record_history=False).fit(X)
+                           record_history=False, algorithm=algorithm).fit(X)
 
     seconds, times, model = _timed(fit, repeats)
     return {"seconds": seconds, "times": times, "ssd": model.inertia_}
@@ -125,8 +128,13 @@ def time_on_cluster(path: Path, initial: np.ndarray, iterations: int, repeats: i
 def report(size_gb: float, n_samples: int, iterations: int, repeats: int, chunk_rows: int,
            memory: dict, clusters: dict, description: dict) -> str:
     base = memory["seconds"]
-    rows = [["kmix, in memory (2 threads)", "-", f"{base:.2f}", f"{base / iterations:.2f}", "1.00", "-",
-             f"{memory['ssd']:.6e}"]]
+    rows = [["kmix, in memory, Lloyd pass (2 threads)", "-", f"{base:.2f}", f"{base / iterations:.2f}",
+             "1.00", "-", f"{memory['ssd']:.6e}"]]
+    if "bounded" in memory:
+        bounded = memory["bounded"]
+        rows.append(["kmix, in memory, as it comes (bounds; 2 threads)", "-", f"{bounded['seconds']:.2f}",
+                     f"{bounded['seconds'] / iterations:.2f}", f"{bounded['seconds'] / base:.2f}", "-",
+                     f"{bounded['ssd']:.6e}"])
     for n_workers, results in clusters.items():
         ours = results["kmix"]["seconds"]
         rows.append(["kmix, dask", n_workers, f"{ours:.2f}", f"{ours / iterations:.2f}",
@@ -151,7 +159,12 @@ def report(size_gb: float, n_samples: int, iterations: int, repeats: int, chunk_
         f"k = {N_CLUSTERS}, {iterations} Lloyd iterations (tol=0) from the same initial centres, "
         f"chunks of {chunk_rows:,} rows opened memory-mapped by `kmix.load_data(path, chunks=...)`. "
         "LocalCluster of single-threaded worker processes; in-memory kmix has the whole array "
-        f"loaded and both cores. Median of {repeats} fits after a warm-up fit; only the fit is timed.",
+        f"loaded and both cores. Median of {repeats} fits after a warm-up fit; only the fit is timed. "
+        "On a dask array kmix runs Lloyd's pass on every chunk; in memory its default "
+        "(`algorithm=\"auto\"`, from 4 features) skips the points whose nearest centre cannot "
+        "have changed, so its Lloyd pass (`algorithm=\"lloyd\"`) is the baseline here and the "
+        "default is the second row. Over only 5 iterations the bounds save less than over a whole "
+        "run: the first passes move the most points.",
         "",
         _common.markdown_table(
             ["library", "workers", "seconds per fit", "seconds per iteration",
@@ -193,7 +206,9 @@ def main(argv: list[str] | None = None) -> None:
         n_samples = int(np.load(path, mmap_mode="r").shape[0])
         print(f"wrote {path.stat().st_size / 1e9:.2f} GB in {time.perf_counter() - start:.0f} s", flush=True)
         memory = time_in_memory(path, initial, args.iterations, args.repeats)
-        print(f"  kmix in memory: {memory['seconds']:.2f} s", flush=True)
+        memory["bounded"] = time_in_memory(path, initial, args.iterations, args.repeats, algorithm="auto")
+        print(f"  kmix in memory: Lloyd pass {memory['seconds']:.2f} s, as it comes "
+              f"{memory['bounded']['seconds']:.2f} s", flush=True)
         clusters = {
             n_workers: time_on_cluster(path, initial, args.iterations, args.repeats, n_workers,
                                        args.chunk_rows, with_dask_ml)
