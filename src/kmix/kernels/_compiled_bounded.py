@@ -98,6 +98,16 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
 
 
 @njit(cache=True, fastmath=_REDUCE)
+def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
+    """``||x_i - c_j||²`` computed directly, in X's dtype (additions in SIMD lanes)."""
+    total = X[i, 0] - X[i, 0]
+    for f in range(X.shape[1]):
+        t = X[i, f] - centers[j, f]
+        total += t * t
+    return total
+
+
+@njit(cache=True)
 def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, slack_scale,
                x_norms, max_center_norm, kept_labels, distances, previous_distances,
                pending):  # pragma: no cover - compiled
@@ -105,24 +115,21 @@ def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, sl
     listed in ``pending`` (offsets from row0), their number returned.
 
     Per row r: ``previous_distances[r]``, its squared distance to its own centre,
-    computed directly (no cancellation; the additions in SIMD lanes). A kept row
-    also gets ``kept_labels[r]``, ``distances[r]`` (the same distance) and its new
-    bound in ``lower``. Written: those, and pending.
+    computed directly (no cancellation; its additions in SIMD lanes, the bound
+    arithmetic exactly as written). A kept row also gets ``kept_labels[r]``,
+    ``distances[r]`` (the same distance) and its new bound in ``lower``. Written:
+    those, and pending.
 
     The slack covers the rounding of the plain pass's expanded distances (a few
     (d + 2)·eps·(||x|| + ||c||)²), so a row is kept only where the plain pass finds
     the same nearest centre. A bound moved down is multiplied by ``_DOWN``, so it
     stays below the exact value whatever the rounding.
     """
-    d = X.shape[1]
     count = 0
     for r in range(m):
         i = row0 + r
         a = previous_labels[i]
-        own = X[i, 0] - X[i, 0]
-        for f in range(d):
-            t = X[i, f] - centers[a, f]
-            own += t * t
+        own = _direct_distance(X, i, centers, a)
         previous_distances[r] = own
         distance = np.float64(own)
         slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
@@ -142,16 +149,6 @@ def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, sl
             pending[count] = r
             count += 1
     return count
-
-
-@njit(cache=True, fastmath=_REDUCE)
-def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
-    """``||x_i - c_j||²`` computed directly, in X's dtype (additions in SIMD lanes)."""
-    total = X[i, 0] - X[i, 0]
-    for f in range(X.shape[1]):
-        t = X[i, f] - centers[j, f]
-        total += t * t
-    return total
 
 
 @njit(cache=True)
