@@ -121,15 +121,43 @@ def _argmin_tile(dots, column0, m, center_norms, best, best_label):  # pragma: n
     """Per row r < m: the smallest ``dots[j, column0 + r] + center_norms[j]`` over j
     and its index. Written: best, best_label.
 
-    Vectorised over rows: one centre at a time, keep the smaller value. The strict
-    '<' keeps the lowest index on ties, as numpy's argmin does.
+    Vectorised over rows, four centres at a time: their values are compared in
+    registers (in centre order), and only the winner of the four against the
+    running minimum, so the minimum is read and written once per four centres.
+    The strict '<' keeps the lowest index on ties, as numpy's argmin does.
     """
     k = dots.shape[0]
     norm0 = center_norms[0]
     for r in range(m):
         best[r] = dots[0, column0 + r] + norm0
         best_label[r] = 0
-    for j in range(1, k):
+    j = 1
+    while j + 4 <= k:
+        n0 = center_norms[j]
+        n1 = center_norms[j + 1]
+        n2 = center_norms[j + 2]
+        n3 = center_norms[j + 3]
+        for r in range(m):
+            value = dots[j, column0 + r] + n0
+            label = j
+            v = dots[j + 1, column0 + r] + n1
+            closer = v < value
+            value = v if closer else value
+            label = j + 1 if closer else label
+            v = dots[j + 2, column0 + r] + n2
+            closer = v < value
+            value = v if closer else value
+            label = j + 2 if closer else label
+            v = dots[j + 3, column0 + r] + n3
+            closer = v < value
+            value = v if closer else value
+            label = j + 3 if closer else label
+            current = best[r]
+            closer = value < current
+            best[r] = value if closer else current
+            best_label[r] = label if closer else best_label[r]
+        j += 4
+    for j in range(j, k):
         norm = center_norms[j]
         for r in range(m):
             value = dots[j, column0 + r] + norm
