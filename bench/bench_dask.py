@@ -161,7 +161,7 @@ def report(size_gb: float, n_samples: int, iterations: int, repeats: int, chunk_
         "LocalCluster of single-threaded worker processes; in-memory kmix has the whole array "
         f"loaded and both cores. Median of {repeats} fits after a warm-up fit; only the fit is timed. "
         "On a dask array kmix runs Lloyd's pass on every chunk; in memory its default "
-        "(`algorithm=\"auto\"`, from 4 features) skips the points whose nearest centre cannot "
+        "(`algorithm=\"auto\"`, here k x features = 1024) skips the points whose nearest centre cannot "
         "have changed, so its Lloyd pass (`algorithm=\"lloyd\"`) is the baseline here and the "
         "default is the second row. Over only 5 iterations the bounds save less than over a whole "
         "run: the first passes move the most points.",

@@ -113,10 +113,9 @@ def _fit_faiss(X, initial, iterations):
 
 FITS = {"kmix": _fit_kmix, "kmix-lloyd": _fit_kmix_lloyd, "sklearn": _fit_sklearn,
         "sklearn-elkan": _fit_sklearn_elkan, "faiss": _fit_faiss}
-# kmix's default ("auto") runs Hamerly's bounds from this many features on; there
-# the plain Lloyd pass is timed too (kmix-lloyd), and scikit-learn's bounded
-# algorithm (Elkan's) stands beside its Lloyd.
-BOUNDED_FROM_FEATURES = 4
+# Where kmix's default ("auto") runs Hamerly's bounds (K2, K3), the plain Lloyd
+# pass is timed too (kmix-lloyd), and scikit-learn's bounded algorithm (Elkan's)
+# stands beside its Lloyd.
 
 
 def child(library: str, workload: str, dtype: str, repeats: int) -> dict:
@@ -220,7 +219,10 @@ def run(workloads: list[str], repeats: int, write: bool) -> str:
     for workload in workloads:
         for dtype in DTYPES:
             # faiss computes in float32 only: one figure, compared in both rows.
-            bounded = WORKLOADS[workload][1] >= BOUNDED_FROM_FEATURES
+            from kmix.models.kmeans import uses_bounds
+
+            _, d, k, _ = WORKLOADS[workload]
+            bounded = uses_bounds("auto", k, d)
             jobs = {library: ["--child", library, workload, dtype, "--repeats", str(per_round)]
                     for library in libraries if not (library == "faiss" and dtype == "float64")
                     and (bounded or library not in ("kmix-lloyd", "sklearn-elkan"))}
@@ -268,7 +270,7 @@ def report(workloads, results, rates, rates_after, end_to_end, cli, description,
                 return result["seconds_per_iteration"] if result else None
 
             t = time_of("kmix")
-            plain = time_of("kmix-lloyd") or t  # below 4 features the default is Lloyd's pass
+            plain = time_of("kmix-lloyd") or t  # where the default is Lloyd's pass
             lloyd_peers = {"scikit-learn": time_of("sklearn"), "faiss": time_of("faiss", "float32")}
             lloyd_peers = {name: value for name, value in lloyd_peers.items() if value}
             all_peers = {**lloyd_peers, "scikit-learn elkan": time_of("sklearn-elkan")}
@@ -320,14 +322,14 @@ def report(workloads, results, rates, rates_after, end_to_end, cli, description,
         "one warm-up fit (so load that drifts over minutes falls on every library alike); the same "
         "data (a mixture of k overlapping Gaussians), the same initial centres (k rows of X), "
         "tol = 0 and a fixed number of iterations. scikit-learn: `KMeans(algorithm=\"lloyd\", "
-        "init=C0, n_init=1)`, and from 4 features also `algorithm=\"elkan\"` (its bounded "
+        "init=C0, n_init=1)`, and on K2 and K3 also `algorithm=\"elkan\"` (its bounded "
         "variant). faiss: `faiss.Kmeans(max_points_per_centroid=n)` trained on all "
         "of X from `init_centroids=C0`; it computes in float32 only, so its one figure stands in "
         "both rows. Ratios below 1 mean kmix is faster. Peak RSS is the whole process (Python, "
         "the library, the data). kmix: one compiled pass (numba) per iteration on both cores; "
         "the x·c products by its own loop (four centres by four features at a time) up to 32 "
         "features (K1, K2), by BLAS per chunk above (K3); the fit's centring is compiled too. "
-        "\"kmix\" is `KMeans()` as it comes (`algorithm=\"auto\"`): from 4 features (K2, K3) "
+        "\"kmix\" is `KMeans()` as it comes (`algorithm=\"auto\"`): on K2 and K3 "
         "that is Hamerly's bounds, which skip the points whose nearest centre cannot have "
         "changed and give the same labels and centres every iteration; \"kmix Lloyd pass\" is "
         "`algorithm=\"lloyd\"`, every distance every iteration, compared with the peers' Lloyd "

@@ -300,7 +300,7 @@ def test_hamerly_and_lloyd_give_the_same_fit(name, dtype):
     assert hamerly.inertia_ == pytest.approx(lloyd.inertia_, rel=rtol)
 
 
-def test_auto_algorithm_uses_bounds_from_four_features(monkeypatch):
+def test_auto_algorithm_uses_bounds_where_a_full_scan_is_long(monkeypatch):
     from kmix.models import kmeans as model_module
 
     made = []
@@ -312,11 +312,15 @@ def test_auto_algorithm_uses_bounds_from_four_features(monkeypatch):
 
     monkeypatch.setattr(model_module.BoundedData, "__init__", recording)
     rng = np.random.default_rng(2)
-    KMeans(3, random_state=0).fit(rng.normal(size=(300, 3)))
+    KMeans(3, random_state=0).fit(rng.normal(size=(300, 4)))  # k x d = 12: Lloyd
+    KMeans(15, random_state=0).fit(rng.normal(size=(300, 16)))  # 240: Lloyd
     assert made == []
-    KMeans(3, random_state=0).fit(rng.normal(size=(300, 4)))
+    KMeans(16, random_state=0).fit(rng.normal(size=(300, 16)))  # 256: bounds
+    KMeans(2, random_state=0).fit(rng.normal(size=(300, 40)))  # more than 32 features
     KMeans(3, random_state=0, algorithm="hamerly").fit(rng.normal(size=(300, 2)))
-    assert len(made) == 2
+    assert len(made) == 3
+    KMeans(16, random_state=0, algorithm="lloyd").fit(rng.normal(size=(300, 16)))
+    assert len(made) == 3
     # The bounds did their work: after the first pass, passes scan fewer than all rows.
     assert made[0].rescanned[0] == 300 and min(made[0].rescanned) < 300
 

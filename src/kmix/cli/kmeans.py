@@ -41,7 +41,7 @@ def register(subparsers) -> None:
     parser.add_argument("--algorithm", choices=["auto", "lloyd", "hamerly"], default="auto",
                         help="lloyd: every distance each iteration; hamerly: the same iterations, "
                              "skipping points whose nearest centre cannot have changed (default auto: "
-                             "hamerly from 4 features, in memory)")
+                             "hamerly in memory where k x features >= 256 or features > 32)")
     parser.add_argument("--float32", action="store_true", help="compute in single precision")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
