@@ -226,6 +226,65 @@ def _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_
     return still
 
 
+@njit(cache=True)
+def _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop, separation,
+                  slack_scale, x_norms, max_center_norm, neighbour_order, neighbour_distances,
+                  upward, chunk_labels, distances, previous_distances,
+                  pending):  # pragma: no cover - compiled
+    """The rows of a chunk that must be scanned in full, listed in ``pending``
+    (offsets from start), their number returned: every row if ``initial``; else
+    those neither their bounds (``_keep_rows``) nor their centre's neighbours
+    (``_settle_by_neighbours``, when ``neighbour_order`` has columns) settle.
+    Written: pending, and for the settled rows chunk_labels, distances, lower;
+    previous_distances for every row unless initial."""
+    if initial:
+        for r in range(m):
+            pending[r] = r
+        return m
+    count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
+                       slack_scale, x_norms, max_center_norm, chunk_labels, distances,
+                       previous_distances, pending)
+    if neighbour_order.shape[1] > 0:
+        count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
+                                      slack_scale, max_center_norm, neighbour_order,
+                                      neighbour_distances, upward, previous_distances,
+                                      chunk_labels, distances, lower)
+    return count
+
+
+@njit(cache=True)
+def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, initial,
+                  chunk_labels, distances, previous_distances, labels, min_distances, stats,
+                  weight_sums, sums):  # pragma: no cover - compiled
+    """Labels, distances and statistics of a chunk whose rows all have their label.
+
+    Written: labels, min_distances (rows start .. start + m); stats (3,) = ssd,
+    ssd_previous, n_changed, weight_sums (k,), sums (k, d), all added to. The sums
+    are added in row order, as the plain pass adds them: the same sums to the last
+    bit.
+    """
+    for r in range(m):
+        labels[start + r] = chunk_labels[r]
+        min_distances[start + r] = distances[r]
+    if unit_weight:
+        stats[0] += _unit_sum(distances, m)
+    else:
+        stats[0] += _weighted_sum(distances, m, start, sample_weight)
+    if not initial:
+        changed = 0
+        for r in range(m):
+            changed += chunk_labels[r] != previous_labels[start + r]
+        stats[2] += changed
+        if unit_weight:
+            stats[1] += _unit_sum(previous_distances, m)
+        else:
+            stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
+    if unit_weight:
+        _add_rows_to_sums(X, start, m, chunk_labels, weight_sums, sums)
+    else:
+        _add_to_sums(X, start, m, chunk_labels, sample_weight, weight_sums, sums)
+
+
 @njit(parallel=True, cache=True)
 def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_weight,
                        center_norms, k, x_norms, previous_labels, initial, lower, drop,
@@ -287,21 +346,10 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
         previous_distances = np.zeros(chunk_rows, dtype=X.dtype)
         chunk_labels = np.empty(chunk_rows, dtype=np.int32)
         pending = np.empty(chunk_rows, dtype=np.int64)
-        stats = chunk_scalars[c]
-        if initial:
-            for r in range(m):
-                pending[r] = r
-            count = m
-        else:
-            count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
-                               slack_scale, x_norms, max_center_norm, chunk_labels, distances,
-                               previous_distances, pending)
-            if neighbour_order.shape[1] > 0:
-                count = _settle_by_neighbours(X, start, count, pending, centers,
-                                              previous_labels, x_norms, slack_scale,
-                                              max_center_norm, neighbour_order,
-                                              neighbour_distances, upward, previous_distances,
-                                              chunk_labels, distances, lower)
+        count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
+                              separation, slack_scale, x_norms, max_center_norm, neighbour_order,
+                              neighbour_distances, upward, chunk_labels, distances,
+                              previous_distances, pending)
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
@@ -323,29 +371,10 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
                 slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
                 bound = np.float64(second[q]) + np.float64(norm) - slack
                 lower[i] = np.sqrt(bound) if bound > 0 else 0.0
-        for r in range(m):
-            labels[start + r] = chunk_labels[r]
-            min_distances[start + r] = distances[r]
         chunk_rescanned[c] += count
-        if unit_weight:
-            stats[0] += _unit_sum(distances, m)
-        else:
-            stats[0] += _weighted_sum(distances, m, start, sample_weight)
-        if not initial:
-            changed = 0
-            for r in range(m):
-                changed += chunk_labels[r] != previous_labels[start + r]
-            stats[2] += changed
-            if unit_weight:
-                stats[1] += _unit_sum(previous_distances, m)
-            else:
-                stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
-        # In row order, as the plain pass adds them: the same sums to the last bit.
-        if unit_weight:
-            _add_rows_to_sums(X, start, m, chunk_labels, chunk_weight_sums[c], chunk_sums[c])
-        else:
-            _add_to_sums(X, start, m, chunk_labels, sample_weight, chunk_weight_sums[c],
-                         chunk_sums[c])
+        _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, initial,
+                      chunk_labels, distances, previous_distances, labels, min_distances,
+                      chunk_scalars[c], chunk_weight_sums[c], chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
     rescanned[0] += chunk_rescanned.sum()
 
@@ -385,20 +414,10 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
         best = np.empty(chunk_rows, dtype=X.dtype)
         second = np.empty(chunk_rows, dtype=X.dtype)
         found = np.empty(chunk_rows, dtype=np.int32)
-        stats = chunk_scalars[c]
-        if initial:
-            for r in range(m):
-                pending[r] = r
-            count = m
-        else:
-            count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
-                               slack_scale, x_norms, max_center_norm, chunk_labels, distances,
-                               previous_distances, pending)
-        if not initial:
-            count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels,
-                                          x_norms, slack_scale, max_center_norm, neighbour_order,
-                                          neighbour_distances, upward, previous_distances,
-                                          chunk_labels, distances, lower)
+        count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
+                              separation, slack_scale, x_norms, max_center_norm, neighbour_order,
+                              neighbour_distances, upward, chunk_labels, distances,
+                              previous_distances, pending)
         if count > 0:
             for q in range(count):
                 gathered[q, :] = X[start + pending[q], :]
@@ -413,18 +432,9 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
                 slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
                 bound = np.float64(second[q]) + np.float64(x_norms[i]) - slack
                 lower[i] = np.sqrt(bound) if bound > 0 else 0.0
-        for r in range(m):
-            labels[start + r] = chunk_labels[r]
-            min_distances[start + r] = distances[r]
         chunk_rescanned[c] += count
-        stats[0] += _weighted_sum(distances, m, start, sample_weight)
-        if not initial:
-            changed = 0
-            for r in range(m):
-                changed += chunk_labels[r] != previous_labels[start + r]
-            stats[2] += changed
-            stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
-        _add_to_sums(X, start, m, chunk_labels, sample_weight, chunk_weight_sums[c],
-                     chunk_sums[c])
+        _finish_chunk(X, start, m, sample_weight, False, previous_labels, initial, chunk_labels,
+                      distances, previous_distances, labels, min_distances, chunk_scalars[c],
+                      chunk_weight_sums[c], chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
     rescanned[0] += chunk_rescanned.sum()

@@ -262,6 +262,18 @@ def uses_blas(n_features: int) -> bool:
     return n_features > FUSED_MAX_FEATURES
 
 
+def _pass_inputs(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray,
+                 x_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays as the compiled passes read them: C-contiguous, float32 or float64
+    (X's type; any other becomes float64), no copy where they already are."""
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    dtype = X.dtype
+    return (X, np.ascontiguousarray(sample_weight, dtype=dtype),
+            np.ascontiguousarray(centers, dtype=dtype), np.ascontiguousarray(x_norms, dtype=dtype))
+
+
 def lloyd_statistics(
     X: np.ndarray,
     sample_weight: np.ndarray,
@@ -308,15 +320,10 @@ def lloyd_statistics(
     """
     from . import _compiled  # numba is imported on first use only
 
-    X = np.ascontiguousarray(X)
-    if X.dtype not in (np.float32, np.float64):
-        X = X.astype(np.float64)
+    X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
     dtype = X.dtype
     n, d = X.shape
-    centers = np.ascontiguousarray(centers, dtype=dtype)
     k = centers.shape[0]
-    sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
-    x_norms = np.ascontiguousarray(x_norms, dtype=dtype)
     center_norms = squared_norms(centers)
     has_previous = previous_labels is not None
     previous = (np.ascontiguousarray(previous_labels, dtype=np.int32) if has_previous
@@ -493,13 +500,10 @@ def bounded_statistics(
     """
     from . import _compiled, _compiled_bounded  # numba is imported on first use only
 
-    X = np.ascontiguousarray(X)
+    X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
     dtype = X.dtype
     n, d = X.shape
-    centers = np.ascontiguousarray(centers, dtype=dtype)
     k = centers.shape[0]
-    sample_weight = np.ascontiguousarray(sample_weight, dtype=dtype)
-    x_norms = np.ascontiguousarray(x_norms, dtype=dtype)
     center_norms = squared_norms(centers)
     initial = previous_labels is None
     previous = (np.zeros(0, dtype=np.int32) if initial
