@@ -113,10 +113,9 @@ def test_bound_drops_and_separation():
     new = old + np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])  # movements 5, 1, 0
     np.testing.assert_allclose(kk.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
     assert np.all(kk.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
-    separation = kk.center_separation(old)
+    separation = kk.center_neighbours(old, 1)[1][:, 0]
     np.testing.assert_allclose(separation, [10.0, 10.0, 10.0], rtol=1e-10)
     assert np.all(separation <= 10.0)  # rounded down
-    assert kk.center_separation(old[:1])[0] == np.inf
     assert kk.bound_drops(old[:1], new[:1])[0] == 0.0
 
 
@@ -137,7 +136,7 @@ def test_center_neighbours_are_the_nearest_in_order():
     np.testing.assert_allclose(distances, np.sort(exact, axis=1)[:, :5], rtol=1e-10)
     assert np.all(distances <= np.sort(exact, axis=1)[:, :5])  # rounded down
     assert kk.center_neighbours(C[:1], 5)[0].shape == (1, 0)
-    np.testing.assert_allclose(kk.center_separation(C), np.min(exact, axis=1), rtol=1e-10)
+    np.testing.assert_allclose(kk.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
 
 
 def test_many_features_settle_rows_by_neighbours_not_full_scans():

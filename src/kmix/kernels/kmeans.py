@@ -29,7 +29,6 @@ __all__ = [
     "chunk_rows",
     "uses_blas",
     "bound_drops",
-    "center_separation",
     "center_neighbours",
     "bounded_statistics",
 ]
@@ -431,19 +430,6 @@ def center_neighbours(centers: np.ndarray, listed: int) -> tuple[np.ndarray, np.
         order[start:stop] = np.take_along_axis(nearest, rank, axis=1)
         distances[start:stop] = np.sqrt(np.maximum(np.take_along_axis(values, rank, axis=1), 0.0))
     return order, distances * (1.0 - 1e-12)
-
-
-def center_separation(centers: np.ndarray) -> np.ndarray:
-    """Distance from each centre to the nearest other centre, rounded down (see
-    :func:`center_neighbours`).
-
-    Returns
-    -------
-    separation : ndarray (k,) float64 (inf for a single centre)
-    """
-    if centers.shape[0] == 1:
-        return np.full(1, np.inf)
-    return center_neighbours(centers, 1)[1][:, 0]
 
 
 def neighbour_list_length(n_clusters: int) -> int:
