@@ -352,6 +352,21 @@ def test_predictions_and_criteria(blobs):
     assert model.aic(blobs) == pytest.approx(-2 * model.score(blobs) * 400 + 2 * n_parameters)
 
 
+def test_information_criteria_from_one_pass(blobs, monkeypatch):
+    model = GaussianMixture(3, covariance_type="full", random_state=0).fit(blobs)
+    expected = (model.score(blobs), model.bic(blobs), model.aic(blobs))
+    passes = []
+    original = GaussianMixture.score_samples
+
+    def counting(self, X):
+        passes.append(1)
+        return original(self, X)
+
+    monkeypatch.setattr(GaussianMixture, "score_samples", counting)
+    assert model.information_criteria(blobs) == expected
+    assert len(passes) == 1
+
+
 @pytest.mark.parametrize("covariance_type", TYPES)
 def test_sample_draws_from_the_fitted_mixture(blobs, covariance_type):
     model = GaussianMixture(4, covariance_type=covariance_type, random_state=0).fit(blobs)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +102,8 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
         say(f"dask: {X.numblocks[0]} chunks on {n_workers} worker(s)")
     status = "converged" if model.converged_ else "stopped at max-iter"
     say(f"iterations: {model.n_iter_} ({status})")
-    # One pass over X (on the cluster with --dask) for the log-likelihood; BIC and
-    # AIC follow from it as GaussianMixture.bic and .aic compute them.
-    mean_log_likelihood = model.score(X)
-    n_parameters = model._n_parameters()
-    bic = -2.0 * mean_log_likelihood * n_samples + n_parameters * math.log(n_samples)
-    aic = -2.0 * mean_log_likelihood * n_samples + 2.0 * n_parameters
+    # One pass over X (on the cluster with --dask) for all three.
+    mean_log_likelihood, bic, aic = model.information_criteria(X)
     say(f"final log-likelihood: {mean_log_likelihood * n_samples:.6f} ({mean_log_likelihood:.6f} per sample)")
     say(f"BIC: {bic:.6f}   AIC: {aic:.6f}")
     shown = min(4, n_features)

@@ -530,12 +530,26 @@ class GaussianMixture(BaseModel):
         k, d = self.means_.shape
         return gk.n_parameters(k, d, self._covariance_type_fitted())
 
+    def information_criteria(self, X: ArrayLike) -> tuple[float, float, float]:
+        """The mean log-likelihood per sample, the BIC and the AIC of X, from one
+        pass over X (``score``, ``bic`` and ``aic`` give them one at a time).
+
+        Returns
+        -------
+        (score, bic, aic) : floats; BIC = -2 log L + p log n, AIC = -2 log L + 2 p
+        with p free parameters (lower is better)
+        """
+        X = self._validated(X)
+        n_samples = X.shape[0]
+        mean = self.score(X)
+        n_parameters = self._n_parameters()
+        return (mean, -2.0 * mean * n_samples + n_parameters * math.log(n_samples),
+                -2.0 * mean * n_samples + 2.0 * n_parameters)
+
     def bic(self, X: ArrayLike) -> float:
         """Bayesian information criterion on X: -2 log L + p log n (lower is better)."""
-        X = self._validated(X)
-        return -2.0 * self.score(X) * X.shape[0] + self._n_parameters() * math.log(X.shape[0])
+        return self.information_criteria(X)[1]
 
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on X: -2 log L + 2 p (lower is better)."""
-        X = self._validated(X)
-        return -2.0 * self.score(X) * X.shape[0] + 2.0 * self._n_parameters()
+        return self.information_criteria(X)[2]
