@@ -459,9 +459,9 @@ def bounded_statistics(
     distances: the labels are then those :func:`lloyd_statistics` gives. Every other
     row is scanned in full by the plain pass's own loops (above 32 features only if
     measuring it against its centre's nearest neighbours, the others provably
-    farther, leaves a doubt). The sums are added in the plain
-    pass's order; SSDs agree with it up to rounding (a kept row's distance is
-    computed directly, ``sum((x - c)²)``, not by the expanded form). Above 32
+    farther, leaves a doubt). The sums are added in the plain pass's order; SSDs
+    agree with it up to rounding (a kept row's distance is computed directly,
+    ``sum((x - c)²)``, not by the expanded form). Above 32
     features the scanned rows' products come from BLAS calls on the gathered rows,
     shapes other than the plain pass's; a BLAS that rounded a product differently
     for another shape could then break a near tie (distances equal to within their
