@@ -137,6 +137,22 @@ def test_center_neighbours_are_the_nearest_in_order():
     assert np.all(distances <= np.sort(exact, axis=1)[:, :5])  # rounded down
     assert kk.center_neighbours(C[:1], 5)[0].shape == (1, 0)
     np.testing.assert_allclose(kk.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
+    # A list as long as the others are many: every centre, nearest first.
+    np.testing.assert_array_equal(kk.center_neighbours(C, 40)[0], np.argsort(exact, axis=1)[:, :29])
+
+
+def test_center_neighbours_keep_index_order_among_equal_distances():
+    # Points of a circle (equal norms, so equal rounding allowances): exact ties.
+    C = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [0.6, 0.8]])
+    order, distances = kk.center_neighbours(C, 4)
+    exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
+    np.fill_diagonal(exact, np.inf)
+    np.testing.assert_array_equal(order, np.argsort(exact, axis=1, kind="stable")[:, :4])
+    np.testing.assert_array_equal(order[0], [4, 1, 3, 2])  # 1 and 3 tie, both sqrt(2) away
+    np.testing.assert_array_equal(order[2], [1, 3, 4, 0])
+    assert distances[0, 1] == distances[0, 2]
+    for listed in (1, 2, 3):  # cut inside a run of ties: the lowest indices are kept
+        np.testing.assert_array_equal(kk.center_neighbours(C, listed)[0], order[:, :listed])
 
 
 def test_many_features_settle_rows_by_neighbours_not_full_scans():

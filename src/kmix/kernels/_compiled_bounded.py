@@ -34,7 +34,7 @@ from ._compiled import (
     _weighted_sum,
 )
 
-__all__ = ["bounded_fused_pass", "bounded_gemm_pass"]
+__all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed"]
 
 # A bound moved down is multiplied by this: it then stays below the exact value
 # whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
@@ -438,3 +438,46 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
                       chunk_weight_sums[c], chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
     rescanned[0] += chunk_rescanned.sum()
+
+
+@njit(cache=True)
+def nearest_listed(gram, norms, row0, error_scale, order, distances):  # pragma: no cover
+    """Each of centres ``row0 ..`` its nearest other centres, nearest first (ties in
+    index order), from the centres' Gram rows ``gram`` (m, k) and squared norms
+    (k,), float64: ``||a||² - 2 a·b + ||b||²`` less ``error_scale (||a||² + ||b||²)``
+    (the expanded form's rounding). A row's values are read once into a sorted
+    list of the nearest so far (no sort of the whole row). Written: order (m,
+    listed) int32, distances (m, listed): the square roots, 0 where the value is
+    negative.
+    """
+    m, k = gram.shape
+    listed = order.shape[1]
+    values = np.empty(listed)
+    row = np.empty(k)
+    for a in range(m):
+        center = row0 + a
+        own = norms[center]
+        for b in range(k):
+            value = own - 2.0 * gram[a, b] + norms[b]
+            row[b] = value - error_scale * (own + norms[b])
+        row[center] = np.inf
+        filled = 0
+        worst = np.inf
+        for b in range(k):
+            value = row[b]
+            if value >= worst:
+                continue
+            # Insert after every equal value: equal values stay in index order.
+            q = filled if filled < listed else listed - 1
+            while q > 0 and values[q - 1] > value:
+                values[q] = values[q - 1]
+                order[a, q] = order[a, q - 1]
+                q -= 1
+            values[q] = value
+            order[a, q] = b
+            if filled < listed:
+                filled += 1
+            if filled == listed:
+                worst = values[listed - 1]
+        for q in range(listed):
+            distances[a, q] = np.sqrt(values[q]) if values[q] > 0 else 0.0
