@@ -16,6 +16,7 @@ from .exceptions import DataError, MissingDependencyError, NotFittedError
 
 __all__ = [
     "check_array",
+    "check_finite",
     "check_random_state",
     "check_sample_weight",
     "check_int",
@@ -56,6 +57,7 @@ def check_array(
     min_samples: int = 1,
     min_features: int = 1,
     copy: bool = False,
+    finite: bool = True,
 ) -> np.ndarray:
     """Turn ``X`` into a checked, C-contiguous 2-D float array.
 
@@ -77,6 +79,11 @@ def check_array(
         Smallest allowed number of rows and of columns.
     copy : bool
         Always return a new array.
+    finite : bool
+        Check for NaN and inf. A caller that passes False must call
+        :func:`check_finite` before using the values (``KMeans.fit`` does when the
+        column sums it computes anyway are not finite: a NaN or inf in a column
+        makes its sum NaN or inf).
 
     Returns
     -------
@@ -119,12 +126,19 @@ def check_array(
         X = np.array(X, dtype=target, order="C", copy=True)
     else:
         X = np.ascontiguousarray(X, dtype=target)
+    if finite:
+        check_finite(X, name=name, source=source)
+    return X
+
+
+def check_finite(X: np.ndarray, *, name: str = "X", source: str | None = None) -> None:
+    """Raise a DataError if ``X`` (an ndarray) holds NaN or inf, with their count and
+    the first row holding one (named as :func:`check_array` names it)."""
     bad = ~np.isfinite(X)
     if bad.any():
         count = int(bad.sum())
         rows = np.flatnonzero(bad.any(axis=tuple(range(1, X.ndim)))) if X.ndim > 1 else np.flatnonzero(bad)
-        raise DataError(nonfinite_message(where, count, int(rows[0])))
-    return X
+        raise DataError(nonfinite_message(_where(source, name), count, int(rows[0])))
 
 
 def _check_shape(shape: tuple, where: str, min_samples: int, min_features: int) -> None:

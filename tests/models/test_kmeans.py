@@ -261,6 +261,23 @@ def test_bad_sample_weight(weight, message):
         KMeans(2).fit(X10, sample_weight=weight)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nan_and_inf_in_x_are_named(dtype):
+    X = np.random.default_rng(0).normal(size=(200, 3)).astype(dtype)
+    X[7, 1] = np.nan
+    X[50, 2] = np.inf
+    with pytest.raises(kmix.DataError, match=r"X contains 2 NaN or inf values \(first in row 7\)"):
+        KMeans(2).fit(X)
+    X[7, 1] = 1.0
+    X[9, 2] = -np.inf  # +inf and -inf in one column: its sum is NaN
+    with pytest.raises(kmix.DataError, match=r"contains 2 NaN or inf values \(first in row 9\)"):
+        KMeans(2, init="random").fit(X)
+    with pytest.raises(kmix.DataError, match=r"first in row 9"):
+        KMeans(2, random_state=0).fit(X[:5]).predict(X)
+    with pytest.raises(kmix.DataError, match="NaN or inf"):  # before any parameter error
+        KMeans(500).fit(X)
+
+
 def test_predict_before_fit_and_wrong_width():
     with pytest.raises(kmix.NotFittedError, match="not fitted yet"):
         KMeans(2).predict(X10)

@@ -13,6 +13,7 @@ from .._typing import ArrayLike, RandomStateLike
 from .._validation import (
     check_array,
     check_dask_array,
+    check_finite,
     check_float,
     check_int,
     check_is_fitted,
@@ -523,13 +524,17 @@ class KMeans(BaseModel):
         """
         if is_dask_array(X):
             return self._fit_dask(X, sample_weight)
-        X = check_array(X)
+        X = check_array(X, finite=False)
+        # Centre the data: distances through ||x||² - 2x·c + ||c||² lose less to
+        # cancellation, and the result is shifted back at the end. The column sums
+        # it takes are finite unless X holds NaN or inf: only then is X searched
+        # for them (a pass of its own over X otherwise).
+        Xc, offset, x_norms, mean_variance = kk.centered(X)
+        if not np.all(np.isfinite(offset)):
+            check_finite(X)
         n_clusters, n_init, init_name, init_array = self._check_params(X)
         weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
         rng = check_random_state(self.random_state)
-        # Centre the data: distances through ||x||² - 2x·c + ||c||² lose less to
-        # cancellation, and the result is shifted back at the end.
-        Xc, offset, x_norms, mean_variance = kk.centered(X)
         bounded = uses_bounds(self.algorithm, n_clusters, X.shape[1])
         data = (BoundedData if bounded else InMemoryData)(Xc, weight, x_norms)
         tol = self.tol * mean_variance
