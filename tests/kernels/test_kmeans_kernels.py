@@ -92,6 +92,17 @@ def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
         assert (idx < 10).all()
 
 
+def test_cumulative_potential_is_numpys_cumsum_to_the_last_bit(rng):
+    from kmix.kernels import _compiled_prep
+
+    for n in (1, 7, 10_000):
+        w = rng.uniform(0.0, 3.0, size=n)
+        closest = rng.exponential(size=n) * 10.0 ** rng.integers(-8, 8, size=n)
+        out = np.empty(n)
+        _compiled_prep.cumulative_potential(w, closest, out)
+        np.testing.assert_array_equal(out, np.cumsum(w * closest))
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d, t", [(2, 3), (5, 6), (16, 4), (130, 7)])
 def test_seeding_potentials_match_numpy(rng, d, t, dtype):

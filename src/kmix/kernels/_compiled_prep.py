@@ -14,7 +14,7 @@ from numba import njit, prange
 
 from ._compiled import _REDUCE, _four_values, _transpose_rows, _weighted_sum
 
-__all__ = ["seeding_potentials", "seeding_update", "column_sums", "center_rows"]
+__all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows"]
 
 
 # --- k-means++ seeding ------------------------------------------------------------
@@ -89,6 +89,17 @@ def seeding_update(X, center, chunk_rows, closest):  # pragma: no cover - compil
     for c in prange(n_chunks):
         start = c * chunk_rows
         _update_rows(X, start, min(start + chunk_rows, n), center, closest)
+
+
+@njit(cache=True)
+def cumulative_potential(sample_weight, closest, out):  # pragma: no cover - compiled
+    """out[i] = sum over rows j <= i of sample_weight[j] * closest[j], added one row
+    after the other: ``np.cumsum(sample_weight * closest)`` to the last bit, without
+    its temporaries. Written: out (n,) float64."""
+    total = 0.0
+    for i in range(closest.shape[0]):
+        total += sample_weight[i] * closest[i]
+        out[i] = total
 
 
 # --- centring ------------------------------------------------------------------------

@@ -70,6 +70,7 @@ def kmeans_plusplus(
     first = rng.choice(n, p=weight / weight.sum())
     indices[0] = first
     closest = np.full(n, np.inf)
+    cumulative = np.empty(n)
     potentials = np.empty(n_local_trials)
     with _compiled.threads_for(-(-n // rows)):
         _compiled_prep.seeding_update(X, X[first], rows, closest)
@@ -78,7 +79,7 @@ def kmeans_plusplus(
             if potential <= 0:  # every point already coincides with a chosen centre
                 indices[c] = rng.choice(n, p=weight / weight.sum())
                 continue
-            cumulative = np.cumsum(weight * closest)
+            _compiled_prep.cumulative_potential(weight, closest, cumulative)
             draws = rng.uniform(size=n_local_trials) * cumulative[-1]
             candidates = np.searchsorted(cumulative, draws, side="right")
             np.clip(candidates, 0, n - 1, out=candidates)
