@@ -88,7 +88,11 @@ def threads_for(n_chunks: int) -> Iterator[None]:
     (a small X on the calling thread alone), the pool started as above."""
     start_threads()
     threads = numba.get_num_threads()
-    numba.set_num_threads(max(1, min(threads, n_chunks)))
+    wanted = max(1, min(threads, n_chunks))
+    if wanted == threads:  # numba's setter costs tens of microseconds a call: skip it
+        yield
+        return
+    numba.set_num_threads(wanted)
     try:
         yield
     finally:
