@@ -317,3 +317,51 @@ def test_progress_bar_draws_only_on_a_terminal_after_a_delay():
     slow(1, None)
     slow.close()
     assert quiet.text == ""
+
+
+@pytest.mark.parametrize(
+    "chunks",
+    [(400, 5), ((1000, 0, 1, 1599, 400), (5,))],
+    ids=["even", "uneven-with-empty"],
+)
+def test_bounds_on_dask_give_the_lloyd_fit(client, chunks):
+    X, initial = _blobs(n=3000, d=5, k=7)
+    expected = KMeans(7, init=initial, algorithm="lloyd").fit(X)
+    model = KMeans(7, init=initial, client=client, algorithm="hamerly").fit(da.from_array(X, chunks=chunks))
+    _assert_same_fit(model, expected)
+    # Lloyd's pass on the same chunks: the same sums in the same order, so the same centres.
+    lloyd = KMeans(7, init=initial, client=client, algorithm="lloyd").fit(da.from_array(X, chunks=chunks))
+    np.testing.assert_array_equal(model.cluster_centers_, lloyd.cluster_centers_)
+    np.testing.assert_array_equal(np.asarray(model.labels_), np.asarray(lloyd.labels_))
+
+
+def test_bounded_passes_on_dask_equal_plain_passes_and_keep_bounds_per_chunk(client):
+    from kmix.backends import dask as dask_backend
+    from kmix.kernels import kmeans as kk
+
+    X, initial = _blobs(n=4000, d=8, k=12, seed=5)
+    Xd = da.from_array(X, chunks=700)
+    data = dask_backend.BoundedDaskData(Xd, None, client)
+    plain = dask_backend.DaskData(Xd, None, client)
+    centers = initial - data.offset
+    labels, stats = data.lloyd_pass(centers)
+    plain_labels, plain_stats = plain.lloyd_pass(centers)
+    for _ in range(6):
+        centers, _ = kk.update_centers(stats, centers)
+        plain_centers, _ = kk.update_centers(plain_stats, centers)
+        labels, stats = data.lloyd_pass(centers, labels)
+        plain_labels, plain_stats = plain.lloyd_pass(centers, plain_labels)
+        np.testing.assert_array_equal(stats.sums, plain_stats.sums)
+        np.testing.assert_array_equal(stats.weight_sums, plain_stats.weight_sums)
+        assert stats.n_changed == plain_stats.n_changed
+        np.testing.assert_array_equal(client.compute(data.snapshot(labels)).result(),
+                                      client.compute(plain.snapshot(plain_labels)).result())
+    # Each chunk keeps its labels and its rows' bounds on the cluster.
+    (chunk_labels, lower), _ = client.compute(data._state[0]).result()
+    assert chunk_labels.shape == lower.shape == (700,)
+    assert np.mean(lower > 0) > 0.5
+    # Labels that are not the bounds' own: a plain pass, the same statistics.
+    again_labels, again = data.lloyd_pass(centers, plain_labels)
+    np.testing.assert_array_equal(again.sums, plain.lloyd_pass(centers, plain_labels)[1].sums)
+    np.testing.assert_array_equal(client.compute(data.snapshot(again_labels)).result(),
+                                  client.compute(plain.snapshot(plain_labels)).result())

@@ -9,8 +9,9 @@ k-means||), ``partial`` is something small (O(k·d)) that merges with the
 statistics of the other chunks in a tree. Only the merged result comes back to
 the client, so one iteration moves O(k·d) numbers, whatever the number of rows.
 A Lloyd step is such a pass whose chunk function is the in-memory backend's
-``lloyd_pass`` and whose merge is ``merge_statistics``: there is no second
-implementation of the math. An EM iteration of
+``lloyd_pass`` (or, with ``algorithm="hamerly"``, its ``bounded_pass``, the state
+then holding each row's bound beside its label) and whose merge is
+``merge_statistics``: there is no second implementation of the math. An EM iteration of
 :class:`kmix.GaussianMixture` is the same kind of pass: the in-memory E-step and
 statistics kernels per chunk, merged with ``kernels.gmm.merge_statistics``.
 
@@ -37,6 +38,7 @@ __all__ = [
     "Session",
     "client_session",
     "DaskData",
+    "BoundedDaskData",
     "array_from_readers",
     "from_array",
     "predict_labels",
@@ -327,6 +329,29 @@ def lloyd_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray,
     return labels, stats
 
 
+def bounded_chunk(X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray,
+                  state: tuple[np.ndarray, np.ndarray] | None, chunk_index: int,
+                  centers: np.ndarray, drops: np.ndarray | None) -> tuple[tuple, kk.KMeansStats]:
+    """One bounded assignment pass over one chunk: the in-memory backend's
+    :func:`~kmix.backends.numpy.bounded_pass` (Hamerly's bounds).
+
+    ``state`` is the chunk's ``(labels, lower bounds)`` from the last pass, or None
+    (every row scanned, the bounds set). Returns ``((labels (n,) int32, lower (n,)
+    float64), KMeansStats)``. The last pass's bounds are copied, not written: dask
+    may hand the same output to a task run again.
+    """
+    if X.shape[0] == 0:
+        empty = (np.empty(0, dtype=np.int32), np.empty(0))
+        return empty, _empty_statistics(*centers.shape, state is not None)
+    if state is None:
+        previous, lower = None, np.zeros(X.shape[0])
+    else:
+        previous, lower = state[0], state[1].copy()
+    labels, stats, _ = numpy_backend.bounded_pass(X, sample_weight, centers, x_norms, previous, lower,
+                                                  drops)
+    return (labels, lower), stats
+
+
 class DaskData:
     """A checked dask array on a cluster, centred by its mean, for passes over its chunks.
 
@@ -492,6 +517,48 @@ class DaskData:
             _labels_chunk, offset=self.offset, centers=np.ascontiguousarray(centers, dtype=self.dtype),
             dtype=np.int64, drop_axis=1, meta=np.empty((0,), dtype=np.int64),
         )
+
+
+class BoundedDaskData(DaskData):
+    """:class:`DaskData` whose passes skip rows by Hamerly's bounds, as
+    :class:`kmix.models.kmeans.BoundedData` does in memory: the same labels as
+    Lloyd's pass, with a lower bound per row (8 bytes) kept on the workers beside
+    its label between passes.
+
+    A pass given the labels the last one returned moves the bounds by the centres'
+    movement; any other call starts over (every row scanned).
+    """
+
+    def __init__(self, X: Any, sample_weight: Any, client: Any, *, persist: bool | str = "auto") -> None:
+        super().__init__(X, sample_weight, client, persist=persist)
+        self._centers: np.ndarray | None = None
+        self._state: list | None = None
+
+    def lloyd_pass(self, centers: np.ndarray, previous_labels: Any = None) -> tuple[Any, kk.KMeansStats]:
+        """Labels (per chunk with their bounds, kept on the cluster) and the merged statistics."""
+        if previous_labels is not None and (previous_labels is not self._state or self._centers is None):
+            # Not the state the bounds belong to: a plain pass, and the bounds are void.
+            self._state = self._centers = None
+            return super().lloyd_pass(centers, previous_labels)
+        centers = np.ascontiguousarray(centers, dtype=self.dtype)
+        drops = None if previous_labels is None else kk.bound_drops(self._centers, centers)
+        state, stats = self.map_chunks(
+            bounded_chunk, (centers, drops), state=previous_labels, merge=kk.merge_statistics,
+            state_dtype=np.int32,
+        )
+        self._centers = centers.copy()
+        self._state = state
+        return state, stats
+
+    def _as_array(self, parts: list, dtype: Any) -> Any:
+        if parts is not self._state:
+            return super()._as_array(parts, dtype)
+        _, da = _dask()
+        arrays = [
+            da.from_delayed(part[0][0], shape=(rows,), dtype=dtype)
+            for part, rows in zip(parts, self._row_chunks) if rows
+        ]
+        return da.concatenate(arrays)
 
 
 def _labels_chunk(X: np.ndarray, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:

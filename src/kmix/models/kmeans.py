@@ -371,8 +371,9 @@ class KMeans(BaseModel):
         fewer distances once the first iterations have settled most points; two
         numbers more per point. "auto" is "hamerly" for in-memory data where a
         point's full scan is long enough to be worth skipping (n_clusters x
-        n_features >= 256, or more than 32 features), "lloyd" otherwise; dask
-        arrays always run "lloyd".
+        n_features >= 256, or more than 32 features), "lloyd" otherwise. On a
+        dask array "auto" is "lloyd"; "hamerly" keeps each row's bound beside its
+        label on the workers (8 bytes a row more) and gives the same labels.
     callback : callable, optional
         ``callback(iteration, state)`` after every iteration, ``state`` a
         :class:`KMeansState`. Returning True stops the run early;
@@ -551,7 +552,9 @@ class KMeans(BaseModel):
         rng = check_random_state(self.random_state)
         with dask_backend.client_session(self.client) as session:
             # One pass: the mean (the same centring as in memory), variances, checks.
-            data = dask_backend.DaskData(X, sample_weight, session.client)
+            # Bounds on dask only when asked: they keep 8 bytes per row more on the workers.
+            data_type = dask_backend.BoundedDaskData if self.algorithm == "hamerly" else dask_backend.DaskData
+            data = data_type(X, sample_weight, session.client)
             tol = self.tol * data.mean_variance
             best = self._best_run(data, n_clusters, n_init, init_name, init_array, data.offset, rng, tol)
             labels = data.final_labels(best.centers, best.labels, keep=session.keeps_results)
