@@ -188,7 +188,8 @@ def test_without_a_client_a_local_cluster_is_started_and_closed(tmp_path):
     _assert_same_fit(model, expected)
 
 
-def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
+@pytest.mark.parametrize("algorithm", ["auto", "hamerly"])
+def test_a_worker_killed_mid_fit_does_not_change_the_result(client, algorithm):
     X, initial = _blobs(n=4000, seed=8)
     expected = KMeans(7, init=initial, tol=0).fit(X)
     assert expected.n_iter_ > 3
@@ -198,10 +199,10 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
         if iteration == 2:
             address = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
             pid = client.run(os.getpid, workers=[address])[address]
-            os.kill(pid, signal.SIGKILL)  # the labels it holds are lost
+            os.kill(pid, signal.SIGKILL)  # the labels (and bounds) it holds are lost
             killed.append(address)
 
-    model = KMeans(7, init=initial, tol=0, callback=kill_a_worker, client=client).fit(
+    model = KMeans(7, init=initial, tol=0, callback=kill_a_worker, client=client, algorithm=algorithm).fit(
         da.from_array(X, chunks=500)
     )
     assert killed
