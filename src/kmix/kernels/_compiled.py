@@ -8,8 +8,9 @@ number of threads or on how they are scheduled.
 
 Distances are ``||c||² - 2 x·c`` for the argmin (``||x||²`` does not change it),
 plus ``||x||²`` for the distance itself, as in :func:`kmix.kernels.kmeans.assign`.
-The ``x·c`` products come either from a loop compiled here (few features: a GEMM
-with an inner dimension of 2 spends its time on overhead) or from a BLAS product
+The ``x·c`` products come either from compiled loops over tiles of rows
+(:mod:`kmix.kernels._compiled_tiles`; few features: a GEMM with an inner
+dimension of 2 spends its time on overhead) or from a BLAS product
 per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows): with one centre per row of
 that product, the argmin runs along contiguous memory, many rows at a time.
 
@@ -27,6 +28,8 @@ from collections.abc import Iterator
 import numba
 import numpy as np
 from numba import njit, prange
+
+from ._compiled_tiles import _nearest_blocked, _nearest_narrow
 
 __all__ = ["fused_pass", "gemm_pass", "threads_for"]
 
@@ -299,153 +302,7 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
             scalars[s] += chunk_scalars[c, s]
 
 
-# --- the pass for few features: products computed here -------------------------
-
-# The products of the blocked loop are plain multiply-adds; with "contract" LLVM
-# may fuse each into one instruction (one rounding instead of two). The order of
-# the additions is the one written, so the result is fixed by the compiled code.
-_CONTRACT = {"contract"}
-
-
-@njit(cache=True, fastmath=_CONTRACT)
-def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                    previous_value):  # pragma: no cover - compiled
-    """Nearest centre of each row of a tile with 1 to 3 features. Written: best
-    (the smallest ``||c||² - 2 x·c``), best_label, and previous_value (the same
-    quantity for the centre ``previous_t[r]``; untouched where that is -1).
-
-    Vectorised over rows; each centre's value is one expression, kept in a
-    register, compared at once. The strict '<' keeps the lowest index on ties.
-    """
-    d = rows_t.shape[0]
-    k = scaled_t.shape[1]
-    for r in range(m):
-        best[r] = np.inf
-        best_label[r] = 0
-    for j in range(k):
-        norm = center_norms[j]
-        s0 = scaled_t[0, j]
-        s1 = scaled_t[1, j] if d > 1 else s0 - s0
-        s2 = scaled_t[2, j] if d > 2 else s0 - s0
-        if d == 1:
-            for r in range(m):
-                value = norm + rows_t[0, r] * s0
-                current = best[r]
-                closer = value < current
-                best[r] = value if closer else current
-                best_label[r] = j if closer else best_label[r]
-                previous_value[r] = value if previous_t[r] == j else previous_value[r]
-        elif d == 2:
-            for r in range(m):
-                value = norm + rows_t[0, r] * s0 + rows_t[1, r] * s1
-                current = best[r]
-                closer = value < current
-                best[r] = value if closer else current
-                best_label[r] = j if closer else best_label[r]
-                previous_value[r] = value if previous_t[r] == j else previous_value[r]
-        else:
-            for r in range(m):
-                value = norm + rows_t[0, r] * s0 + rows_t[1, r] * s1 + rows_t[2, r] * s2
-                current = best[r]
-                closer = value < current
-                best[r] = value if closer else current
-                best_label[r] = j if closer else best_label[r]
-                previous_value[r] = value if previous_t[r] == j else previous_value[r]
-
-
-@njit(cache=True, fastmath=_CONTRACT)
-def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover - compiled
-    """acc[q, r] = ``||c||² - 2 x·c`` of centre j + q, q < 4, for the rows of a tile.
-    Written: acc (4, m).
-
-    ``rows_t`` (d4, tile) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
-    four. Each row is loaded once per four centres and each partial value once per
-    four features, so the loop is bound by the multiply-adds, not by loads and
-    stores (a loop over one centre or one feature at a time reached about half the
-    rate).
-    """
-    d4 = rows_t.shape[0]
-    n0 = center_norms[j]
-    n1 = center_norms[j + 1]
-    n2 = center_norms[j + 2]
-    n3 = center_norms[j + 3]
-    for r in range(m):
-        acc[0, r] = n0
-        acc[1, r] = n1
-        acc[2, r] = n2
-        acc[3, r] = n3
-    for f in range(0, d4, 4):
-        a0 = scaled_t[f, j]
-        a1 = scaled_t[f + 1, j]
-        a2 = scaled_t[f + 2, j]
-        a3 = scaled_t[f + 3, j]
-        b0 = scaled_t[f, j + 1]
-        b1 = scaled_t[f + 1, j + 1]
-        b2 = scaled_t[f + 2, j + 1]
-        b3 = scaled_t[f + 3, j + 1]
-        c0 = scaled_t[f, j + 2]
-        c1 = scaled_t[f + 1, j + 2]
-        c2 = scaled_t[f + 2, j + 2]
-        c3 = scaled_t[f + 3, j + 2]
-        e0 = scaled_t[f, j + 3]
-        e1 = scaled_t[f + 1, j + 3]
-        e2 = scaled_t[f + 2, j + 3]
-        e3 = scaled_t[f + 3, j + 3]
-        for r in range(m):
-            x0 = rows_t[f, r]
-            x1 = rows_t[f + 1, r]
-            x2 = rows_t[f + 2, r]
-            x3 = rows_t[f + 3, r]
-            acc[0, r] = acc[0, r] + x0 * a0 + x1 * a1 + x2 * a2 + x3 * a3
-            acc[1, r] = acc[1, r] + x0 * b0 + x1 * b1 + x2 * b2 + x3 * b3
-            acc[2, r] = acc[2, r] + x0 * c0 + x1 * c1 + x2 * c2 + x3 * c3
-            acc[3, r] = acc[3, r] + x0 * e0 + x1 * e1 + x2 * e2 + x3 * e3
-
-
-@njit(cache=True, fastmath=_CONTRACT)
-def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                     previous_value, acc):  # pragma: no cover - compiled
-    """Nearest centre of each row of a tile, four centres by four features at a time
-    (:func:`_four_values`). Written: best, best_label, previous_value (as in
-    :func:`_nearest_narrow`), acc (4, m) scratch.
-
-    Padded centres have an infinite norm and are never nearest.
-    """
-    k4 = scaled_t.shape[1]
-    for r in range(m):
-        best[r] = np.inf
-        best_label[r] = 0
-    for j in range(0, k4, 4):
-        _four_values(rows_t, m, scaled_t, center_norms, j, acc)
-        for r in range(m):
-            value = best[r]
-            label = best_label[r]
-            p = previous_t[r] - j
-            pv = previous_value[r]
-            pv = acc[0, r] if p == 0 else pv
-            pv = acc[1, r] if p == 1 else pv
-            pv = acc[2, r] if p == 2 else pv
-            pv = acc[3, r] if p == 3 else pv
-            previous_value[r] = pv
-            v = acc[0, r]
-            closer = v < value
-            value = v if closer else value
-            label = j if closer else label
-            v = acc[1, r]
-            closer = v < value
-            value = v if closer else value
-            label = j + 1 if closer else label
-            v = acc[2, r]
-            closer = v < value
-            value = v if closer else value
-            label = j + 2 if closer else label
-            v = acc[3, r]
-            closer = v < value
-            value = v if closer else value
-            label = j + 3 if closer else label
-            best[r] = value
-            best_label[r] = label
-
+# --- the pass for few features: products by the tile loops of _compiled_tiles -----
 
 @njit(cache=True)
 def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distances, min_distances,

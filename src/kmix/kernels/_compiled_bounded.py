@@ -24,15 +24,14 @@ import numpy as np
 from numba import njit, prange
 
 from ._compiled import (
-    _CONTRACT,
     _REDUCE,
     _add_rows_to_sums,
     _add_to_sums,
-    _four_values,
     _merge_chunks,
     _unit_sum,
     _weighted_sum,
 )
+from ._compiled_tiles import _CONTRACT, _four_values
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed"]
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._compiled import _REDUCE, _four_values, _transpose_rows, _weighted_sum
+from ._compiled import _REDUCE, _transpose_rows, _weighted_sum
+from ._compiled_tiles import _four_values
 
 __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows"]
 
