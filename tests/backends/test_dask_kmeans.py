@@ -59,13 +59,14 @@ def test_same_result_as_in_memory_from_the_same_centres(client, chunks):
     assert isinstance(model.labels_, da.Array) and model.labels_.dtype == np.int64
 
 
-def test_same_result_with_sample_weight_in_memory_or_chunked(client):
+@pytest.mark.parametrize("algorithm", ["auto", "hamerly"])
+def test_same_result_with_sample_weight_in_memory_or_chunked(client, algorithm):
     X, initial = _blobs(n=2000, seed=5)
     weight = np.random.default_rng(0).integers(1, 4, size=len(X)).astype(float)
     expected = KMeans(7, init=initial).fit(X, sample_weight=weight)
     Xd = da.from_array(X, chunks=300)
     for w in (weight, da.from_array(weight, chunks=700)):  # other chunks than X: aligned
-        model = KMeans(7, init=initial, client=client).fit(Xd, sample_weight=w)
+        model = KMeans(7, init=initial, client=client, algorithm=algorithm).fit(Xd, sample_weight=w)
         _assert_same_fit(model, expected)
 
 
