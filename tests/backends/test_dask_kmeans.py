@@ -367,3 +367,20 @@ def test_bounded_passes_on_dask_equal_plain_passes_and_keep_bounds_per_chunk(cli
     np.testing.assert_array_equal(again.sums, plain.lloyd_pass(centers, plain_labels)[1].sums)
     np.testing.assert_array_equal(client.compute(data.snapshot(again_labels)).result(),
                                   client.compute(plain.snapshot(plain_labels)).result())
+
+
+def test_bounds_on_dask_labels_of_an_earlier_run_still_read_as_labels(client):
+    # With several starts the best run is not always the last: its labels, kept on
+    # the cluster with their bounds, must still read as labels after later runs.
+    from kmix.backends import dask as dask_backend
+    from kmix.models.kmeans import run_lloyd
+
+    X, initial = _blobs(n=3000, d=5, k=7, seed=11)
+    Xd = da.from_array(X, chunks=600)
+    data = dask_backend.BoundedDaskData(Xd, None, client)
+    first = run_lloyd(data, initial - data.offset, max_iter=20, tol=0.0)
+    run_lloyd(data, X[-7:] - data.offset, max_iter=20, tol=0.0)  # a later run
+    expected = KMeans(7, init=initial, max_iter=20, tol=0.0).fit(X).labels_
+    np.testing.assert_array_equal(client.compute(data.snapshot(first.labels)).result(), expected)
+    kept = data.final_labels(first.centers, first.labels, keep=True)
+    np.testing.assert_array_equal(client.compute(kept).result(), expected)

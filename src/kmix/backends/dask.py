@@ -519,6 +519,11 @@ class DaskData:
         )
 
 
+class _BoundedParts(list):
+    """The chunk outputs of a bounded pass, one per chunk: ``((labels, bounds), partial)``
+    (a list of its own kind, so that its labels can be read after later passes)."""
+
+
 class BoundedDaskData(DaskData):
     """:class:`DaskData` whose passes skip rows by Hamerly's bounds, as
     :class:`kmix.models.kmeans.BoundedData` does in memory: the same labels as
@@ -546,12 +551,13 @@ class BoundedDaskData(DaskData):
             bounded_chunk, (centers, drops), state=previous_labels, merge=kk.merge_statistics,
             state_dtype=np.int32,
         )
+        state = _BoundedParts(state)
         self._centers = centers.copy()
         self._state = state
         return state, stats
 
     def _as_array(self, parts: list, dtype: Any) -> Any:
-        if parts is not self._state:
+        if not isinstance(parts, _BoundedParts):  # a plain pass's labels
             return super()._as_array(parts, dtype)
         _, da = _dask()
         arrays = [
