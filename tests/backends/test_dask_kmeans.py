@@ -59,14 +59,13 @@ def test_same_result_as_in_memory_from_the_same_centres(client, chunks):
     assert isinstance(model.labels_, da.Array) and model.labels_.dtype == np.int64
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "hamerly"])
-def test_same_result_with_sample_weight_in_memory_or_chunked(client, algorithm):
+def test_same_result_with_sample_weight_in_memory_or_chunked(client):
     X, initial = _blobs(n=2000, seed=5)
     weight = np.random.default_rng(0).integers(1, 4, size=len(X)).astype(float)
     expected = KMeans(7, init=initial).fit(X, sample_weight=weight)
     Xd = da.from_array(X, chunks=300)
     for w in (weight, da.from_array(weight, chunks=700)):  # other chunks than X: aligned
-        model = KMeans(7, init=initial, client=client, algorithm=algorithm).fit(Xd, sample_weight=w)
+        model = KMeans(7, init=initial, client=client).fit(Xd, sample_weight=w)
         _assert_same_fit(model, expected)
 
 
@@ -189,8 +188,7 @@ def test_without_a_client_a_local_cluster_is_started_and_closed(tmp_path):
     _assert_same_fit(model, expected)
 
 
-@pytest.mark.parametrize("algorithm", ["auto", "hamerly"])
-def test_a_worker_killed_mid_fit_does_not_change_the_result(client, algorithm):
+def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
     X, initial = _blobs(n=4000, seed=8)
     expected = KMeans(7, init=initial, tol=0).fit(X)
     assert expected.n_iter_ > 3
@@ -200,10 +198,10 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client, algorithm):
         if iteration == 2:
             address = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
             pid = client.run(os.getpid, workers=[address])[address]
-            os.kill(pid, signal.SIGKILL)  # the labels (and bounds) it holds are lost
+            os.kill(pid, signal.SIGKILL)  # the labels it holds are lost
             killed.append(address)
 
-    model = KMeans(7, init=initial, tol=0, callback=kill_a_worker, client=client, algorithm=algorithm).fit(
+    model = KMeans(7, init=initial, tol=0, callback=kill_a_worker, client=client).fit(
         da.from_array(X, chunks=500)
     )
     assert killed
@@ -249,6 +247,10 @@ def test_memory_mapped_file_four_times_worker_memory_fits_out_of_core(client, tm
     initial = np.array(mapped[:2])
     del mapped
     assert path.stat().st_size >= 4 * MEMORY_LIMIT
+    # Fresh worker processes: what earlier tests compiled in them (numba's compiler
+    # keeps memory) is not this fit's. dask pauses a worker at 80 % of its limit;
+    # one paused for good would leave the fit waiting forever.
+    client.restart()
     # The same fit on a few rows first: the workers compile (or load) the kernels
     # now, so the peak measured below is that of the data, not of the compiler.
     with warnings.catch_warnings():
@@ -319,68 +321,3 @@ def test_progress_bar_draws_only_on_a_terminal_after_a_delay():
     slow(1, None)
     slow.close()
     assert quiet.text == ""
-
-
-@pytest.mark.parametrize(
-    "chunks",
-    [(400, 5), ((1000, 0, 1, 1599, 400), (5,))],
-    ids=["even", "uneven-with-empty"],
-)
-def test_bounds_on_dask_give_the_lloyd_fit(client, chunks):
-    X, initial = _blobs(n=3000, d=5, k=7)
-    expected = KMeans(7, init=initial, algorithm="lloyd").fit(X)
-    model = KMeans(7, init=initial, client=client, algorithm="hamerly").fit(da.from_array(X, chunks=chunks))
-    _assert_same_fit(model, expected)
-    # Lloyd's pass on the same chunks: the same sums in the same order, so the same centres.
-    lloyd = KMeans(7, init=initial, client=client, algorithm="lloyd").fit(da.from_array(X, chunks=chunks))
-    np.testing.assert_array_equal(model.cluster_centers_, lloyd.cluster_centers_)
-    np.testing.assert_array_equal(np.asarray(model.labels_), np.asarray(lloyd.labels_))
-
-
-def test_bounded_passes_on_dask_equal_plain_passes_and_keep_bounds_per_chunk(client):
-    from kmix.backends import dask as dask_backend
-    from kmix.kernels import kmeans as kk
-
-    X, initial = _blobs(n=4000, d=8, k=12, seed=5)
-    Xd = da.from_array(X, chunks=700)
-    data = dask_backend.BoundedDaskData(Xd, None, client)
-    plain = dask_backend.DaskData(Xd, None, client)
-    centers = initial - data.offset
-    labels, stats = data.lloyd_pass(centers)
-    plain_labels, plain_stats = plain.lloyd_pass(centers)
-    for _ in range(6):
-        centers, _ = kk.update_centers(stats, centers)
-        plain_centers, _ = kk.update_centers(plain_stats, centers)
-        labels, stats = data.lloyd_pass(centers, labels)
-        plain_labels, plain_stats = plain.lloyd_pass(centers, plain_labels)
-        np.testing.assert_array_equal(stats.sums, plain_stats.sums)
-        np.testing.assert_array_equal(stats.weight_sums, plain_stats.weight_sums)
-        assert stats.n_changed == plain_stats.n_changed
-        np.testing.assert_array_equal(client.compute(data.snapshot(labels)).result(),
-                                      client.compute(plain.snapshot(plain_labels)).result())
-    # Each chunk keeps its labels and its rows' bounds on the cluster.
-    (chunk_labels, lower), _ = client.compute(data._state[0]).result()
-    assert chunk_labels.shape == lower.shape == (700,)
-    assert np.mean(lower > 0) > 0.5
-    # Labels that are not the bounds' own: a plain pass, the same statistics.
-    again_labels, again = data.lloyd_pass(centers, plain_labels)
-    np.testing.assert_array_equal(again.sums, plain.lloyd_pass(centers, plain_labels)[1].sums)
-    np.testing.assert_array_equal(client.compute(data.snapshot(again_labels)).result(),
-                                  client.compute(plain.snapshot(plain_labels)).result())
-
-
-def test_bounds_on_dask_labels_of_an_earlier_run_still_read_as_labels(client):
-    # With several starts the best run is not always the last: its labels, kept on
-    # the cluster with their bounds, must still read as labels after later runs.
-    from kmix.backends import dask as dask_backend
-    from kmix.models.kmeans import run_lloyd
-
-    X, initial = _blobs(n=3000, d=5, k=7, seed=11)
-    Xd = da.from_array(X, chunks=600)
-    data = dask_backend.BoundedDaskData(Xd, None, client)
-    first = run_lloyd(data, initial - data.offset, max_iter=20, tol=0.0)
-    run_lloyd(data, X[-7:] - data.offset, max_iter=20, tol=0.0)  # a later run
-    expected = KMeans(7, init=initial, max_iter=20, tol=0.0).fit(X).labels_
-    np.testing.assert_array_equal(client.compute(data.snapshot(first.labels)).result(), expected)
-    kept = data.final_labels(first.centers, first.labels, keep=True)
-    np.testing.assert_array_equal(client.compute(kept).result(), expected)
