@@ -257,9 +257,86 @@ def test_full_block_pass_through_outer_products_matches_e_step_and_statistics(rn
     assert fast.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
 
 
+@pytest.mark.parametrize("weighted", [False, True])
+def test_full_block_moments_of_unequal_blocks_merge_to_the_whole_pass(rng, weighted):
+    n, d, k = 1300, 24, 5
+    weights, means, covariances = random_parameters(rng, k, d, "full")
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d)) + 5.0
+    means = means + 5.0
+    w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    terms = gp.full_pass_terms(means, factors, np.log(weights))
+    bounds = [0, 700, 701, 1000, n]  # one block of a single row
+    parts = [gp.full_block_moments(X[a:b], w[a:b], terms, not weighted)
+             for a, b in zip(bounds[:-1], bounds[1:])]
+    merged = parts[0]
+    for part in parts[1:]:
+        merged = gp.merge_full_moments(merged, part)
+    whole = gp.full_statistics(merged, terms)
+    ref = _reference_pass(X, w, weights, means, factors, "full")
+    scale = float(np.abs(ref.second_moments).max())
+    np.testing.assert_allclose(whole.weight_sums, ref.weight_sums, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(whole.sums, ref.sums, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(whole.second_moments, ref.second_moments, rtol=1e-9, atol=1e-11 * scale)
+    assert whole.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
+    assert whole.total_weight == pytest.approx(w.sum(), rel=1e-14)
+    # Unit weights given as such or as an array of ones: the same numbers.
+    if not weighted:
+        again = gp.full_block_moments(X[:700], w[:700], terms, False)
+        np.testing.assert_array_equal(again.packed, parts[0].packed)
+        assert again.log_likelihood == parts[0].log_likelihood
+
+
+def test_full_block_rows_keep_the_outer_products_near_8_mib():
+    for d in (17, 40, 64, 128, 300):
+        rows = gp.full_block_rows(d)
+        assert 64 <= rows <= 4096 and rows % 16 == 0
+        t = d * (d + 1) // 2
+        assert rows * t * 8 <= 2**23 or rows == 64
+    assert gp.full_block_rows(64) == 496
+
+
 def test_triangle_products_and_unpacking(rng):
     Z = rng.normal(size=(5, 4))
     packed = gk.triangle_products(Z)
     assert packed.shape == (5, 10)
     full = gk.unpack_triangles(packed, 4)
     np.testing.assert_array_equal(full, Z[:, :, None] * Z[:, None, :])
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_in_memory_full_pass_with_many_features_is_the_same_on_one_thread_or_all(rng, weighted):
+    from kmix.models import em
+
+    n, d, k = 9000, 20, 3  # three blocks of the full pass
+    assert n > 2 * gp.full_block_rows(d)
+    weights, means, covariances = random_parameters(rng, k, d, "full")
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    parameters = em.MixtureParameters(weights, means, covariances, factors)
+    threads = em.statistics_pass(X, w, parameters, "full")
+    serial = em.statistics_pass(X, w, parameters, "full", parallel=False)
+    for got, expected in zip(threads, serial):
+        np.testing.assert_array_equal(got, expected)
+    ref = _reference_pass(X, w, weights, means, factors, "full")
+    scale = float(np.abs(ref.second_moments).max())
+    np.testing.assert_allclose(threads.second_moments, ref.second_moments, rtol=1e-9, atol=1e-11 * scale)
+    np.testing.assert_allclose(threads.sums, ref.sums, rtol=1e-9, atol=1e-9 * scale)
+    assert threads.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
+
+
+def test_full_block_moments_give_a_component_of_zero_weight_nothing(rng):
+    n, d, k = 400, 20, 3
+    weights, means, covariances = random_parameters(rng, k, d, "full")
+    weights = np.array([0.0, 0.4, 0.6])
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    with np.errstate(divide="ignore"):
+        terms = gp.full_pass_terms(means, factors, np.log(weights))
+    moments = gp.full_block_moments(X, np.ones(n), terms, True)
+    assert moments.weight_sums[0] == 0.0 and not moments.packed[0].any()
+    ref = _reference_pass(X, np.ones(n), np.array([1e-300, 0.4, 0.6]), means, factors, "full")
+    np.testing.assert_allclose(moments.weight_sums[1:], ref.weight_sums[1:], rtol=1e-9)
+    assert np.isfinite(moments.log_likelihood)
+    assert moments.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-9)

@@ -241,9 +241,62 @@ def triangle_products(Z, out):  # pragma: no cover - compiled
     build theirs at the same time."""
     n, d = Z.shape
     for i in range(n):
+        row = Z[i]
+        products = out[i]
         start = 0
         for a in range(d):
-            za = Z[i, a]
-            for b in range(a, d):
-                out[i, start + b - a] = za * Z[i, b]
+            za = row[a]
+            # Slices as the loop's operands: the compiler then vectorises the
+            # loop (indexing the 2-d arrays inside it ran about 7x slower).
+            target = products[start:start + d - a]
+            source = row[a:]
+            for b in range(d - a):
+                target[b] = za * source[b]
             start += d - a
+
+
+@njit(cache=True, nogil=True)
+def finish_full_block(quadratic, linear, constant, log_constant, sample_weight, unit_weight,
+                      weight_sums):  # pragma: no cover - compiled
+    """The E-step's end for a block of the full pass, in place; returns Σ w log p(x).
+
+    quadratic (n, k): zᵀP_k z on entry, the weighted responsibilities w_i r_ik on
+    return; linear (n, k): -2 zᵀP_k m_k; constant (k,): m_kᵀP_k m_k; log_constant
+    (k,): log π_k + log det U_k - ½ d log 2π. Written: weight_sums (k,) = Σ_i w_i r_ik.
+    The same steps as in :func:`kmix.kernels.gmm_passes.full_block_moments`'s
+    arrays: the squared distance clipped at 0, log-sum-exp about the row maximum
+    (0 where it is not finite), weights below the smallest normal number flushed
+    to zero. Releases the GIL.
+    """
+    n, k = quadratic.shape
+    tiny = np.finfo(np.float64).tiny
+    for j in range(k):
+        weight_sums[j] = 0.0
+    log_likelihood = 0.0
+    for i in range(n):
+        row = quadratic[i]
+        line = linear[i]
+        top = -np.inf
+        for j in range(k):
+            value = row[j] + line[j] + constant[j]
+            value = value if value > 0.0 else 0.0  # a sum of squares: negative only by rounding
+            value = -0.5 * value + log_constant[j]
+            row[j] = value
+            top = value if value > top else top
+        if not np.isfinite(top):
+            top = 0.0
+        total = 0.0
+        for j in range(k):
+            value = np.exp(row[j] - top)
+            row[j] = value
+            total += value
+        weight = 1.0 if unit_weight else sample_weight[i]
+        scale = weight / total if total > 0.0 else np.nan
+        for j in range(k):
+            value = row[j] * scale
+            if value < tiny:  # subnormal: changes no sum, slows every product (NaN stays)
+                value = 0.0
+            row[j] = value
+            weight_sums[j] += value
+        log_likelihood += weight * (np.log(total) + top)
+    return log_likelihood

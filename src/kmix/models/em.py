@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backends._threads import reduce_blocks
+from ..backends._threads import one_blas_thread, reduce_blocks
 from ..exceptions import NumericalError
 from ..kernels import gmm as gk
 from ..kernels import gmm_passes as gp
@@ -89,8 +89,9 @@ def _full(parameters: MixtureParameters, covariance_type: str) -> np.ndarray:
 # --- passes over the data (in memory, in row blocks) ----------------------------------
 
 
-def _blocks(X: np.ndarray, n_components: int):
-    step = gk.block_rows(n_components, X.shape[1], X.dtype.itemsize)
+def _blocks(X: np.ndarray, n_components: int, step: int | None = None):
+    if step is None:
+        step = gk.block_rows(n_components, X.shape[1], X.dtype.itemsize)
     for start in range(0, X.shape[0], step):
         yield slice(start, min(start + step, X.shape[0]))
 
@@ -145,14 +146,24 @@ def _blocks_pass(
             X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)
         )
 
-    terms = None
     if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gp.COMPILED_MAX_FEATURES
             and np.array_equal(shift, means)):
+        # Many features, full covariances: E-step and statistics through the rows'
+        # outer products; raw moments merged, turned into statistics once.
         terms = gp.full_pass_terms(means, precisions_cholesky, log_weights)
+        unit_weight = bool(np.all(sample_weight == 1.0))
+
+        def moments(rows: slice) -> gp.FullMoments:
+            return gp.full_block_moments(X[rows], sample_weight[rows], terms, unit_weight)
+
+        blocks = _blocks(X, k, gp.full_block_rows(X.shape[1]))
+        if parallel:
+            merged = reduce_blocks(moments, blocks, gp.merge_full_moments)
+        else:
+            merged = functools.reduce(gp.merge_full_moments, map(moments, blocks))
+        return gp.full_statistics(merged, terms)
 
     def block(rows: slice) -> gk.GMMStats:
-        if terms is not None:  # E-step and statistics through the rows' outer products
-            return gp.full_block_pass(X[rows], sample_weight[rows], terms)
         log_norm, resp = gk.e_step(X[rows], means, precisions_cholesky, log_weights, covariance_type)
         return gk.block_statistics(X[rows], sample_weight[rows], resp, shift, covariance_type, log_norm)
 
@@ -232,6 +243,12 @@ def em(
     (:func:`statistics_pass`); the dask backend passes its chunked pass (X is
     then anything with a ``dtype``).
     """
+    # In memory, BLAS keeps to one thread while a pass and the M-step run: the
+    # passes run on kmix's own threads, and after a product on two threads an
+    # OpenBLAS worker keeps spinning for a while, taking a core from them (a pass
+    # at 64 features took about 1.5x as long right after the M-step's small
+    # products had run on two threads).
+    in_memory = pass_statistics is None
     if pass_statistics is None:
         pass_statistics = functools.partial(
             _in_memory_pass, X, sample_weight, covariance_type=covariance_type
@@ -247,9 +264,10 @@ def em(
     n_iter = 0
     for iteration in range(1, max_iter + 1):
         previous = lower_bound
-        stats = pass_statistics(parameters)
+        with one_blas_thread(in_memory):
+            stats = pass_statistics(parameters)
+            parameters = update_parameters(stats, covariance_type, reg_covar, X.dtype, iteration)
         lower_bound = stats.log_likelihood / stats.total_weight
-        parameters = update_parameters(stats, covariance_type, reg_covar, X.dtype, iteration)
         n_iter = iteration
         change = lower_bound - previous
         history.append(log_likelihood=lower_bound)

@@ -22,6 +22,7 @@ from .._validation import (
     check_sample_weight,
     is_dask_array,
 )
+from ..backends._threads import one_blas_thread
 from ..exceptions import ConvergenceWarning
 from ..kernels import gmm as gk
 from ..kernels import kmeans_parallel as kp
@@ -214,7 +215,8 @@ class GaussianMixture(BaseModel):
         def from_resp() -> MixtureParameters:
             resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
             stats = statistics_from_resp(X, weight, resp, covariance_type)
-            return update_parameters(stats, covariance_type, checked["reg_covar"], X.dtype, None)
+            with one_blas_thread():  # d x d products (see fit)
+                return update_parameters(stats, covariance_type, checked["reg_covar"], X.dtype, None)
 
         return self._combine_initial(checked, from_resp)
 
@@ -274,7 +276,8 @@ class GaussianMixture(BaseModel):
             covariances = start.covariances
             precisions_cholesky = start.precisions_cholesky
         else:
-            covariances = gk.covariances_from_precision_cholesky(precisions_cholesky, covariance_type)
+            with one_blas_thread():  # d x d products (see fit)
+                covariances = gk.covariances_from_precision_cholesky(precisions_cholesky, covariance_type)
         return MixtureParameters(weights, means, covariances, precisions_cholesky)
 
     # --- fitting --------------------------------------------------------------------
@@ -300,7 +303,10 @@ class GaussianMixture(BaseModel):
         X = check_array(X)
         weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
         n_positive = int(np.count_nonzero(weight > 0))
-        checked = self._check_params(X.shape[0], X.shape[1], X.dtype, n_positive)
+        # The checks' products are of d x d matrices: on one BLAS thread, so that no
+        # OpenBLAS worker is left spinning into the first pass (see em()).
+        with one_blas_thread():
+            checked = self._check_params(X.shape[0], X.shape[1], X.dtype, n_positive)
         rng = check_random_state(self.random_state)
         best = self._run(
             X.shape[1], X.dtype, checked,
@@ -395,7 +401,8 @@ class GaussianMixture(BaseModel):
         self.means_ = parameters.means
         self.covariances_ = parameters.covariances
         self.precisions_cholesky_ = parameters.precisions_cholesky
-        self.precisions_ = self._precisions(parameters.precisions_cholesky, covariance_type)
+        with one_blas_thread():  # d x d products (see fit)
+            self.precisions_ = self._precisions(parameters.precisions_cholesky, covariance_type)
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = float(best.lower_bound) if checked["max_iter"] > 0 else -math.inf
