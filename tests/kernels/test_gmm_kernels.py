@@ -340,3 +340,33 @@ def test_full_block_moments_give_a_component_of_zero_weight_nothing(rng):
     np.testing.assert_allclose(moments.weight_sums[1:], ref.weight_sums[1:], rtol=1e-9)
     assert np.isfinite(moments.log_likelihood)
     assert moments.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-9)
+
+
+def test_full_triangle_pass_applies_to_float64_full_between_17_and_256_features():
+    assert gp.full_triangle_applies(np.zeros((3, 17)), "full")
+    assert gp.full_triangle_applies(np.zeros((3, gp.FULL_TRIANGLE_MAX_FEATURES)), "full")
+    assert not gp.full_triangle_applies(np.zeros((3, gp.FULL_TRIANGLE_MAX_FEATURES + 1)), "full")
+    assert not gp.full_triangle_applies(np.zeros((3, 16)), "full")
+    assert not gp.full_triangle_applies(np.zeros((3, 40)), "tied")
+    assert not gp.full_triangle_applies(np.zeros((3, 40), dtype=np.float32), "full")
+
+
+def test_in_memory_full_pass_above_the_triangle_limit_matches_scipy(rng):
+    from scipy.special import logsumexp
+
+    from kmix.models import em
+
+    n, d, k = 700, gp.FULL_TRIANGLE_MAX_FEATURES + 4, 2
+    weights, means, covariances = random_parameters(rng, k, d, "full")
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    factors = gk.compute_precision_cholesky(covariances, "full")
+    parameters = em.MixtureParameters(weights, means, covariances, factors)
+    got = em.statistics_pass(X, np.ones(n), parameters, "full")
+    log_prob = np.column_stack([multivariate_normal(means[j], covariances[j]).logpdf(X) + np.log(weights[j])
+                                for j in range(k)])
+    log_norm = logsumexp(log_prob, axis=1)
+    resp = np.exp(log_prob - log_norm[:, None])
+    second = np.stack([((X - means[j]) * resp[:, j:j + 1]).T @ (X - means[j]) for j in range(k)])
+    np.testing.assert_allclose(got.weight_sums, resp.sum(axis=0), rtol=1e-8, atol=1e-8)
+    np.testing.assert_allclose(got.second_moments, second, rtol=1e-8, atol=1e-9 * np.abs(second).max())
+    assert got.log_likelihood == pytest.approx(log_norm.sum(), rel=1e-10)

@@ -6,8 +6,11 @@ Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
 - :func:`compiled_statistics`: float64 data with up to ``COMPILED_MAX_FEATURES``
   features (full, diagonal or spherical covariances), one compiled loop over tiles
   of rows (:mod:`kmix.kernels._gmm_compiled`);
-- :func:`full_block_pass`: full covariances with more features, BLAS products that
-  share the rows' outer products between the two steps.
+- :func:`full_block_moments` (and :func:`full_block_pass`): float64 data, full
+  covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), BLAS
+  products that share the rows' outer products between the two steps; a pass
+  merges the blocks' raw moments (:func:`merge_full_moments`) and turns them into
+  statistics once (:func:`full_statistics`).
 """
 
 from __future__ import annotations
@@ -41,6 +44,8 @@ __all__ = [
     "full_statistics",
     "full_block_pass",
     "full_block_rows",
+    "full_triangle_applies",
+    "FULL_TRIANGLE_MAX_FEATURES",
 ]
 
 
@@ -146,6 +151,18 @@ def full_block_pass(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTer
     the statistics of :func:`e_step` followed by :func:`block_statistics` with
     ``shift = means`` (see :func:`full_block_moments`)."""
     return full_statistics(full_block_moments(X, sample_weight, terms), terms)
+
+
+# Above this many features the rows' outer products (d(d+1)/2 a row, 64 rows a
+# block at least) would take more than about 16 MiB a block: the pass then takes
+# the E-step's and the M-step's products one after the other instead.
+FULL_TRIANGLE_MAX_FEATURES = 256
+
+
+def full_triangle_applies(X: np.ndarray, covariance_type: str) -> bool:
+    """Whether the full pass through the rows' outer products handles this data."""
+    return (covariance_type == "full" and X.dtype == np.float64 and X.ndim == 2
+            and COMPILED_MAX_FEATURES < X.shape[1] <= FULL_TRIANGLE_MAX_FEATURES)
 
 
 def full_block_rows(n_features: int) -> int:

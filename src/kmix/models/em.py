@@ -146,8 +146,7 @@ def _blocks_pass(
             X, sample_weight, np.empty((0, k), dtype=X.dtype), shift, covariance_type, np.empty(0)
         )
 
-    if (covariance_type == "full" and X.dtype == np.float64 and X.shape[1] > gp.COMPILED_MAX_FEATURES
-            and np.array_equal(shift, means)):
+    if gp.full_triangle_applies(X, covariance_type) and np.array_equal(shift, means):
         # Many features, full covariances: E-step and statistics through the rows'
         # outer products; raw moments merged, turned into statistics once.
         terms = gp.full_pass_terms(means, precisions_cholesky, log_weights)
