@@ -229,12 +229,30 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
         assert other.log_likelihood == serial.log_likelihood
 
 
-def test_compiled_pass_applies_to_float64_full_diag_spherical_with_few_features():
+def test_compiled_pass_applies_to_full_diag_spherical_with_few_features():
     X = np.zeros((10, 3))
     assert gp.compiled_applies(X, "full") and gp.compiled_applies(X, "spherical")
     assert not gp.compiled_applies(X, "tied")
-    assert not gp.compiled_applies(X.astype(np.float32), "full")
+    assert gp.compiled_applies(X.astype(np.float32), "full")
+    assert not gp.compiled_applies(X.astype(np.float16), "full")
     assert not gp.compiled_applies(np.zeros((10, gp.COMPILED_MAX_FEATURES + 1)), "diag")
+
+
+@pytest.mark.parametrize("d, covariance_type", [(3, "full"), (5, "diag"), (4, "spherical"), (24, "full")])
+def test_fast_passes_give_float32_rows_float64_arithmetic(rng, d, covariance_type):
+    # float32 rows widened exactly: the same statistics as for their float64 copy, bit for bit.
+    from kmix.models import em
+
+    n, k = 3000, 3
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X32 = (means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    parameters = em.MixtureParameters(weights, means, covariances, factors)
+    w = rng.uniform(0.5, 2.0, size=n)
+    narrow = em.statistics_pass(X32, w, parameters, covariance_type)
+    wide = em.statistics_pass(X32.astype(np.float64), w, parameters, covariance_type)
+    for got, expected in zip(narrow, wide):
+        np.testing.assert_array_equal(got, expected)
 
 
 @pytest.mark.parametrize("n, d, k", [(700, 17, 3), (2500, 40, 6)])
@@ -348,7 +366,7 @@ def test_full_triangle_pass_applies_to_float64_full_between_17_and_256_features(
     assert not gp.full_triangle_applies(np.zeros((3, gp.FULL_TRIANGLE_MAX_FEATURES + 1)), "full")
     assert not gp.full_triangle_applies(np.zeros((3, 16)), "full")
     assert not gp.full_triangle_applies(np.zeros((3, 40)), "tied")
-    assert not gp.full_triangle_applies(np.zeros((3, 40), dtype=np.float32), "full")
+    assert gp.full_triangle_applies(np.zeros((3, 40), dtype=np.float32), "full")
 
 
 def test_in_memory_full_pass_above_the_triangle_limit_matches_scipy(rng):

@@ -3,10 +3,10 @@
 Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
 :func:`kmix.kernels.gmm.block_statistics` (statistics about the current means):
 
-- :func:`compiled_statistics`: float64 data with up to ``COMPILED_MAX_FEATURES``
+- :func:`compiled_statistics`: float64 or float32 data with up to ``COMPILED_MAX_FEATURES``
   features (full, diagonal or spherical covariances), one compiled loop over tiles
   of rows (:mod:`kmix.kernels._gmm_compiled`);
-- :func:`full_block_moments` (and :func:`full_block_pass`): float64 data, full
+- :func:`full_block_moments` (and :func:`full_block_pass`): float64 or float32 data, full
   covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), BLAS
   products that share the rows' outer products between the two steps; a pass
   merges the blocks' raw moments (:func:`merge_full_moments`) and turns them into
@@ -99,7 +99,8 @@ def merge_full_moments(a: FullMoments, b: FullMoments) -> FullMoments:
 
 def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTerms,
                        unit_weight: bool = False) -> FullMoments:
-    """E-step and raw moments of one float64 block, full covariances, many features.
+    """E-step and raw moments of one block, full covariances, many features; all in
+    float64 (float32 rows are widened as they are centred).
 
     Both steps read the rows' outer products (upper triangles, d(d+1)/2 a row) of
     z = x - a, a the mean of the means, which halves the flops of a product
@@ -147,7 +148,7 @@ def full_statistics(moments: FullMoments, terms: FullPassTerms) -> GMMStats:
 
 
 def full_block_pass(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTerms) -> GMMStats:
-    """E-step and statistics of one float64 block, full covariances, many features:
+    """E-step and statistics of one block, full covariances, many features:
     the statistics of :func:`e_step` followed by :func:`block_statistics` with
     ``shift = means`` (see :func:`full_block_moments`)."""
     return full_statistics(full_block_moments(X, sample_weight, terms), terms)
@@ -161,7 +162,7 @@ FULL_TRIANGLE_MAX_FEATURES = 256
 
 def full_triangle_applies(X: np.ndarray, covariance_type: str) -> bool:
     """Whether the full pass through the rows' outer products handles this data."""
-    return (covariance_type == "full" and X.dtype == np.float64 and X.ndim == 2
+    return (covariance_type == "full" and X.dtype in (np.float64, np.float32) and X.ndim == 2
             and COMPILED_MAX_FEATURES < X.shape[1] <= FULL_TRIANGLE_MAX_FEATURES)
 
 
@@ -174,7 +175,7 @@ def full_block_rows(n_features: int) -> int:
     return int(min(4096, max(64, 2**23 // (8 * t) // 16 * 16)))
 
 
-# Up to this many features (float64 data; full, diagonal or spherical covariances)
+# Up to this many features (float64 or float32 data; full, diagonal or spherical covariances)
 # a pass is one compiled loop over tiles of rows (E-step and statistics together);
 # above it, BLAS products per block of rows do the bulk of the work.
 COMPILED_MAX_FEATURES = 16
@@ -183,7 +184,7 @@ _COMPILED_CHUNK_ROWS = 2048
 
 def compiled_applies(X: np.ndarray, covariance_type: str) -> bool:
     """Whether :func:`compiled_statistics` handles this data and covariance type."""
-    return (X.dtype == np.float64 and X.ndim == 2 and 0 < X.shape[1] <= COMPILED_MAX_FEATURES
+    return (X.dtype in (np.float64, np.float32) and X.ndim == 2 and 0 < X.shape[1] <= COMPILED_MAX_FEATURES
             and covariance_type in ("full", "diag", "spherical"))
 
 
@@ -201,12 +202,14 @@ def compiled_statistics(
     """E-step and statistics of X in one compiled pass, about the current means.
 
     The statistics of :func:`e_step` followed by :func:`block_statistics` with
-    ``shift = means`` (the same numbers up to rounding), on all cores (one
-    thread unless ``parallel``). See :mod:`kmix.kernels._gmm_compiled`.
+    ``shift = means`` (the same numbers up to rounding; float32 rows are widened
+    to float64 as they are read, so float32 data gets float64 arithmetic), on all
+    cores (one thread unless ``parallel``). See :mod:`kmix.kernels._gmm_compiled`.
     """
     from . import _compiled, _gmm_compiled  # numba is imported on first use only
 
-    X = np.ascontiguousarray(X, dtype=np.float64)
+    # float32 rows are read as they are and widened in the loop: all arithmetic is float64.
+    X = np.ascontiguousarray(X, dtype=X.dtype if X.dtype == np.float32 else np.float64)
     n, d = X.shape
     means = np.ascontiguousarray(means, dtype=np.float64)
     k = means.shape[0]

@@ -136,7 +136,8 @@ class GaussianMixture(BaseModel):
     ``fit`` accepts ``sample_weight``: an integer weight w gives the same fit as
     the point repeated w times, and a zero weight is the same as leaving the
     point out. float32 data stays float32 (statistics are accumulated in
-    float64).
+    float64; with full covariances and up to 256 features, or diagonal and
+    spherical ones with up to 16, the whole E-step is computed in float64 too).
     """
 
     _estimator_type = "density_estimator"
