@@ -201,3 +201,34 @@ def test_bounded_pass_matches_plain_pass_on_random_problems(n, d, k, dtype, inte
         w[0] = 1.0
     centers = X[rng.choice(n, size=k, replace=False)].copy()
     _run_side_by_side(X, w, centers, 6, unit_weight=not weighted)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 4, 7, 13])
+def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index(dtype, k):
+    from kmix.kernels import _compiled_bounded, _compiled_tiles
+
+    rng = np.random.default_rng(k)
+    d, m = 6, 37
+    X = rng.integers(-3, 4, size=(m, d)).astype(dtype)  # small integers: many exact ties
+    centers = rng.integers(-3, 4, size=(k, d)).astype(dtype)
+    if k > 2:
+        centers[k - 1] = centers[0]  # the same centre twice
+    norms = np.einsum("ij,ij->i", centers, centers).astype(dtype)
+    scaled_t, padded = kk.padded_centers(centers * dtype(-2), norms, narrow=False)
+    rows_t = np.zeros((scaled_t.shape[0], m), dtype=dtype)
+    rows_t[:d] = X.T
+    acc = np.empty((4, m), dtype=dtype)
+    values = np.empty((scaled_t.shape[1], m), dtype=dtype)
+    for j in range(0, scaled_t.shape[1], 4):
+        _compiled_tiles._four_values(rows_t, m, scaled_t, padded, j, acc)
+        values[j:j + 4] = acc
+    best = np.empty(m, dtype=dtype)
+    second = np.empty(m, dtype=dtype)
+    label = np.empty(m, dtype=np.int32)
+    _compiled_bounded._nearest_two(rows_t, m, scaled_t, padded, best, label, second, acc)
+    ordered = np.sort(values, axis=0)
+    np.testing.assert_array_equal(label, np.argmin(values, axis=0))  # first index among equals
+    np.testing.assert_array_equal(best, ordered[0])
+    np.testing.assert_array_equal(second, ordered[1] if values.shape[0] > 1 else np.inf)
+    assert k < 3 or np.any(second == best)  # the duplicated centre made ties
