@@ -128,8 +128,10 @@ def run(names: list[str], repeats: int, write: bool) -> str:
         "Ratio = kmix / scikit-learn. "
         "kmix runs one compiled pass (E-step and M-step statistics together, over tiles of rows, "
         "on both cores) for up to 16 features, and above that (G3) BLAS products over blocks of "
-        "rows that share the rows' outer products (upper triangles) between the E-step and the "
-        "M-step. Peak RSS is the whole process; kmix's includes numba (about 100 MiB).",
+        "rows (about 8 MiB of their outer products, upper triangles, shared by the E-step and the "
+        "M-step) on both cores, BLAS itself on one thread through each iteration. scikit-learn's "
+        "time on G3 moves most between runs. "
+        "Peak RSS is the whole process; kmix's includes numba (about 100 MiB).",
         "",
         _common.markdown_table(
             ["workload", "shape", "kmix ms/iter", "scikit-learn ms/iter", "ratio", "target", "peak RSS MiB kmix / sklearn",
