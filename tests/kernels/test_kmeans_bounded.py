@@ -232,3 +232,28 @@ def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index
     np.testing.assert_array_equal(best, ordered[0])
     np.testing.assert_array_equal(second, ordered[1] if values.shape[0] > 1 else np.inf)
     assert k < 3 or np.any(second == best)  # the duplicated centre made ties
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", [1, 2, 5, 8, 11])
+def test_argmins_of_products_are_the_smallest_with_ties_to_the_lower_index(dtype, k):
+    from kmix.kernels import _compiled, _compiled_bounded
+
+    rng = np.random.default_rng(10 + k)
+    m, offset = 45, 3
+    dots = rng.integers(-4, 5, size=(k, m + offset)).astype(dtype)  # many exact ties
+    norms = rng.integers(-2, 3, size=k).astype(dtype)
+    values = (dots + norms[:, None])[:, offset:]
+    ordered = np.sort(values, axis=0)
+    best = np.empty(m, dtype=dtype)
+    label = np.empty(m, dtype=np.int32)
+    _compiled._argmin_tile(dots, offset, m, norms, best, label)  # columns offset .. offset + m
+    np.testing.assert_array_equal(label, np.argmin(values, axis=0))
+    np.testing.assert_array_equal(best, ordered[0])
+    second = np.empty(m, dtype=dtype)
+    contiguous = np.ascontiguousarray(dots[:, offset:])
+    _compiled_bounded._argmin_two(contiguous, m, norms, best, label, second)
+    np.testing.assert_array_equal(label, np.argmin(values, axis=0))
+    np.testing.assert_array_equal(best, ordered[0])
+    np.testing.assert_array_equal(second, ordered[1] if k > 1 else np.inf)
+    assert k < 5 or np.any(second == best)

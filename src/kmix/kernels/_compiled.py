@@ -149,21 +149,32 @@ def _argmin_tile(dots, column0, m, center_norms, best, best_label):  # pragma: n
         n1 = center_norms[j + 1]
         n2 = center_norms[j + 2]
         n3 = center_norms[j + 3]
+        # Rows of dots as 1-d slices and labels as int32, the labels' own type: the
+        # compiler then vectorises the loop (2-d indexing and int64 labels in it
+        # made it about 4x slower).
+        d0 = dots[j, column0:column0 + m]
+        d1 = dots[j + 1, column0:column0 + m]
+        d2 = dots[j + 2, column0:column0 + m]
+        d3 = dots[j + 3, column0:column0 + m]
+        j0 = np.int32(j)
+        j1 = np.int32(j + 1)
+        j2 = np.int32(j + 2)
+        j3 = np.int32(j + 3)
         for r in range(m):
-            value = dots[j, column0 + r] + n0
-            label = j
-            v = dots[j + 1, column0 + r] + n1
+            value = d0[r] + n0
+            label = j0
+            v = d1[r] + n1
             closer = v < value
             value = v if closer else value
-            label = j + 1 if closer else label
-            v = dots[j + 2, column0 + r] + n2
+            label = j1 if closer else label
+            v = d2[r] + n2
             closer = v < value
             value = v if closer else value
-            label = j + 2 if closer else label
-            v = dots[j + 3, column0 + r] + n3
+            label = j2 if closer else label
+            v = d3[r] + n3
             closer = v < value
             value = v if closer else value
-            label = j + 3 if closer else label
+            label = j3 if closer else label
             current = best[r]
             closer = value < current
             best[r] = value if closer else current
@@ -171,12 +182,14 @@ def _argmin_tile(dots, column0, m, center_norms, best, best_label):  # pragma: n
         j += 4
     for j in range(j, k):
         norm = center_norms[j]
+        row = dots[j, column0:column0 + m]
+        label = np.int32(j)
         for r in range(m):
-            value = dots[j, column0 + r] + norm
+            value = row[r] + norm
             current = best[r]
             closer = value < current
             best[r] = value if closer else current
-            best_label[r] = j if closer else best_label[r]
+            best_label[r] = label if closer else best_label[r]
 
 
 @njit(cache=True)
