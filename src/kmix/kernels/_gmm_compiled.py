@@ -256,47 +256,62 @@ def triangle_products(Z, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def finish_full_block(quadratic, linear, constant, log_constant, sample_weight, unit_weight,
-                      weight_sums):  # pragma: no cover - compiled
-    """The E-step's end for a block of the full pass, in place; returns Σ w log p(x).
+def full_block_log_values(quadratic, linear, constant, log_constant, tops):  # pragma: no cover
+    """The E-step's log-densities for a block of the full pass, less each row's
+    maximum, in place (numpy then exponentiates them: its exp runs in SIMD lanes,
+    the compiled loop's one value at a time).
 
-    quadratic (n, k): zᵀP_k z on entry, the weighted responsibilities w_i r_ik on
-    return; linear (n, k): -2 zᵀP_k m_k; constant (k,): m_kᵀP_k m_k; log_constant
-    (k,): log π_k + log det U_k - ½ d log 2π. Written: weight_sums (k,) = Σ_i w_i r_ik.
-    The same steps as in :func:`kmix.kernels.gmm_passes.full_block_moments`'s
-    arrays: the squared distance clipped at 0, log-sum-exp about the row maximum
-    (0 where it is not finite), weights below the smallest normal number flushed
-    to zero. Releases the GIL.
+    quadratic (n, k): zᵀP_k z on entry; on return log π_k + log N(x_i | k) minus
+    ``tops[i]``, the row's maximum (0 where that is not finite). linear (n, k):
+    -2 zᵀP_k m_k; constant (k,): m_kᵀP_k m_k; log_constant (k,): log π_k +
+    log det U_k - ½ d log 2π. The squared distance is clipped at 0 (a sum of
+    squares: negative only by rounding). Written: quadratic, tops (n,).
+    Releases the GIL.
     """
     n, k = quadratic.shape
-    tiny = np.finfo(np.float64).tiny
-    for j in range(k):
-        weight_sums[j] = 0.0
-    log_likelihood = 0.0
     for i in range(n):
         row = quadratic[i]
         line = linear[i]
         top = -np.inf
         for j in range(k):
             value = row[j] + line[j] + constant[j]
-            value = value if value > 0.0 else 0.0  # a sum of squares: negative only by rounding
+            value = value if value > 0.0 else 0.0
             value = -0.5 * value + log_constant[j]
             row[j] = value
             top = value if value > top else top
         if not np.isfinite(top):
             top = 0.0
+        tops[i] = top
+        for j in range(k):
+            row[j] -= top
+
+
+@njit(cache=True, nogil=True)
+def full_block_responsibilities(terms, tops, sample_weight, unit_weight,
+                                weight_sums):  # pragma: no cover - compiled
+    """From exp(log-density - row maximum) (n, k), in place: the weighted
+    responsibilities w_i r_ik, weights below the smallest normal number flushed to
+    zero (they change no sum, but slow every product they enter). Written:
+    terms, weight_sums (k,) = Σ_i w_i r_ik. Returns Σ_i w_i log p(x_i).
+    Releases the GIL.
+    """
+    n, k = terms.shape
+    tiny = np.finfo(np.float64).tiny
+    for j in range(k):
+        weight_sums[j] = 0.0
+    log_likelihood = 0.0
+    for i in range(n):
+        row = terms[i]
         total = 0.0
         for j in range(k):
-            value = np.exp(row[j] - top)
-            row[j] = value
-            total += value
+            total += row[j]
         weight = 1.0 if unit_weight else sample_weight[i]
         scale = weight / total if total > 0.0 else np.nan
         for j in range(k):
             value = row[j] * scale
-            if value < tiny:  # subnormal: changes no sum, slows every product (NaN stays)
+            if value < tiny:  # NaN stays
                 value = 0.0
             row[j] = value
             weight_sums[j] += value
-        log_likelihood += weight * (np.log(total) + top)
+        log_likelihood += weight * (np.log(total) + tops[i])
     return log_likelihood

@@ -123,9 +123,14 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     linear = centred @ terms.moved
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     weight_sums = np.empty(k)
-    # quadratic becomes the weighted responsibilities w_i r_ik.
-    log_likelihood = compiled.finish_full_block(quadratic, linear, terms.constant, terms.log_constant,
-                                                weight, unit_weight, weight_sums)
+    tops = np.empty(n)
+    # quadratic becomes the log-densities less the row maxima, their exponentials,
+    # then the weighted responsibilities w_i r_ik.
+    compiled.full_block_log_values(quadratic, linear, terms.constant, terms.log_constant, tops)
+    with np.errstate(under="ignore"):
+        np.exp(quadratic, out=quadratic)
+    log_likelihood = compiled.full_block_responsibilities(quadratic, tops, weight, unit_weight,
+                                                          weight_sums)
     return FullMoments(weight_sums, quadratic.T @ centred, quadratic.T @ triangle,
                        float(log_likelihood), float(weight.sum()))
 
