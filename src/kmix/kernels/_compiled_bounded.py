@@ -104,7 +104,7 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
     loop vectorises): on (256, 4096) products, 0.16 -> 0.09 ns per value in
     float32, 0.29 -> 0.16 in float64, on one core. The reduction is written out
     here and in :func:`_nearest_two`: as shared helpers (inlined, returning
-    tuples) the loops no longer vectorised and ran some 8-30x slower.
+    tuples) the loops no longer vectorised and ran 5-40x slower.
     """
     k = dots.shape[0]
     norm0 = center_norms[0]
