@@ -391,7 +391,6 @@ def block_statistics(
     shift: np.ndarray,
     covariance_type: str,
     log_norm: np.ndarray | None = None,
-    triangle: np.ndarray | None = None,
 ) -> GMMStats:
     """Sufficient statistics of one block (see :class:`GMMStats`), in float64.
 
@@ -408,9 +407,6 @@ def block_statistics(
     log_norm : ndarray (n,), optional
         log p(x_i) from the E-step; its weighted sum becomes ``log_likelihood``
         (0 when omitted).
-    triangle : ndarray (n, d(d+1)/2), optional, "full" only
-        The rows' outer products, upper triangles, of X centred at the mean of the
-        shifts (:func:`triangle_products`), when the E-step already made them.
     """
     X = X.astype(np.float64, copy=False)
     weight = sample_weight.astype(np.float64, copy=False)
@@ -436,9 +432,7 @@ def block_statistics(
         centred = X - anchor
         first = weighted_resp.T @ centred  # (k, d): s_k
         if covariance_type == "full":
-            if triangle is not None:
-                second = unpack_triangles(weighted_resp.T @ triangle, d)
-            elif d > OUTER_PRODUCT_MAX_FEATURES:
+            if d > OUTER_PRODUCT_MAX_FEATURES:
                 # Many features: the d² outer products per row would outweigh the
                 # products themselves. Instead the block's rows weighted for every
                 # component side by side, (n, k·d), and ONE product zᵀ [w r_1 z, ...,

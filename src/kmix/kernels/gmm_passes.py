@@ -6,7 +6,7 @@ Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
 - :func:`compiled_statistics`: float64 or float32 data with up to ``COMPILED_MAX_FEATURES``
   features (full, diagonal or spherical covariances), one compiled loop over tiles
   of rows (:mod:`kmix.kernels._gmm_compiled`);
-- :func:`full_block_moments` (and :func:`full_block_pass`): float64 or float32 data, full
+- :func:`full_block_moments`: float64 or float32 data, full
   covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), BLAS
   products that share the rows' outer products between the two steps; a pass
   merges the blocks' raw moments (:func:`merge_full_moments`) and turns them into
@@ -23,6 +23,7 @@ from .gmm import (
     LOG_2PI,
     GMMStats,
     log_det_precision_cholesky,
+    triangle_products,
     unpack_triangles,
 )
 
@@ -42,7 +43,6 @@ __all__ = [
     "full_block_moments",
     "merge_full_moments",
     "full_statistics",
-    "full_block_pass",
     "full_block_rows",
     "full_triangle_applies",
     "FULL_TRIANGLE_MAX_FEATURES",
@@ -50,7 +50,7 @@ __all__ = [
 
 
 class FullPassTerms(NamedTuple):
-    """What :func:`full_block_pass` needs of the parameters, computed once a pass."""
+    """What :func:`full_block_moments` needs of the parameters, computed once a pass."""
 
     means: np.ndarray  # (k, d) float64, the shift of the statistics
     anchor: np.ndarray  # (d,) a, the mean of the means
@@ -63,7 +63,7 @@ class FullPassTerms(NamedTuple):
 
 def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
                     log_weights: np.ndarray) -> FullPassTerms:
-    """The per-pass terms of :func:`full_block_pass` (full covariances)."""
+    """The per-pass terms of :func:`full_block_moments` (full covariances)."""
     means = np.asarray(means, dtype=np.float64)
     d = means.shape[1]
     anchor = means.mean(axis=0)
@@ -117,8 +117,7 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     k = terms.packed.shape[1]
     compiled = _gmm_compiled()
     centred = X - terms.anchor
-    triangle = np.empty((n, terms.packed.shape[0]))
-    compiled.triangle_products(centred, triangle)
+    triangle = triangle_products(centred)
     quadratic = triangle @ terms.packed
     linear = centred @ terms.moved
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
@@ -150,13 +149,6 @@ def full_statistics(moments: FullMoments, terms: FullPassTerms) -> GMMStats:
     second += nk[:, None, None] * offsets[:, :, None] * offsets[:, None, :]
     sums = first - nk[:, None] * offsets
     return GMMStats(nk, sums, second, terms.means, moments.log_likelihood, moments.total_weight)
-
-
-def full_block_pass(X: np.ndarray, sample_weight: np.ndarray, terms: FullPassTerms) -> GMMStats:
-    """E-step and statistics of one block, full covariances, many features:
-    the statistics of :func:`e_step` followed by :func:`block_statistics` with
-    ``shift = means`` (see :func:`full_block_moments`)."""
-    return full_statistics(full_block_moments(X, sample_weight, terms), terms)
 
 
 # Above this many features the rows' outer products (d(d+1)/2 a row, 64 rows a
