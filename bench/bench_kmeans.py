@@ -219,7 +219,7 @@ def run(workloads: list[str], repeats: int, write: bool) -> str:
     for workload in workloads:
         for dtype in DTYPES:
             # faiss computes in float32 only: one figure, compared in both rows.
-            from kmix.models.kmeans import uses_bounds
+            from kmix.models.lloyd import uses_bounds
 
             _, d, k, _ = WORKLOADS[workload]
             bounded = uses_bounds("auto", k, d)

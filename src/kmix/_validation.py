@@ -110,7 +110,7 @@ def check_array(
     except Exception as exc:  # ragged nested lists and the like
         raise DataError(f"{where}could not be read as an array: {exc}") from exc
     if np.iscomplexobj(X):
-        raise DataError(f"{where}Complex data not supported: kmix works on real numbers")
+        raise DataError(f"{where}is complex (Complex data not supported: kmix works on real numbers)")
     if X.dtype.kind in "OUSV":
         try:
             X = X.astype(np.float64)
@@ -124,6 +124,8 @@ def check_array(
     target = X.dtype.type if X.dtype.type in targets else targets[0]
     if copy:
         X = np.array(X, dtype=target, order="C", copy=True)
+    elif X.ndim == 0:  # a single number stays one (ascontiguousarray would make it 1-D)
+        X = np.asarray(X, dtype=target)
     else:
         X = np.ascontiguousarray(X, dtype=target)
     if finite:
@@ -220,7 +222,7 @@ def check_dask_array(
             f"{where}has unknown chunk sizes (shape {X.shape}); call X.compute_chunk_sizes() first"
         )
     if X.dtype.kind == "c":
-        raise DataError(f"{where}Complex data not supported: kmix works on real numbers")
+        raise DataError(f"{where}is complex (Complex data not supported: kmix works on real numbers)")
     if X.dtype.kind not in "fiub":
         raise DataError(f"{where}has dtype {X.dtype}, which is not numeric")
     _check_shape(tuple(int(size) for size in X.shape), where, min_samples, min_features)
@@ -232,6 +234,16 @@ def check_dask_array(
     if check_finite:
         X = X.map_blocks(_finite_chunk, where, dtype=X.dtype, meta=np.empty((0, 0), X.dtype))
     return X
+
+
+def check_data(X: Any, *, finite: bool = True) -> Any:
+    """X as an estimator takes it: :func:`check_array` for in-memory input,
+    :func:`check_dask_array` for a dask array (lazily). A fit passes
+    ``finite=False``: the first pass of its data object (:func:`kmix.backends.wrap`)
+    finds NaN and inf, for the whole array at once."""
+    if is_dask_array(X):
+        return check_dask_array(X, check_finite=finite)
+    return check_array(X, finite=finite)
 
 
 def _finite_chunk(block: np.ndarray, where: str, block_info: Any = None) -> np.ndarray:

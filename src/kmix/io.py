@@ -104,7 +104,7 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
         raise DataError(f"{path_text}: the file is empty")
     if suffix == ".npy" and chunks is not None:
         reader = _npy_reader(path, path_text, dtype)
-        from .backends import dask as dask_backend
+        from .backends import dask_session as dask_backend
 
         row_chunks = _row_chunks(reader.shape, dtype, chunks, path_text)
         return dask_backend.array_from_readers([reader], [row_chunks])
@@ -150,7 +150,7 @@ def _row_chunks(shape: tuple[int, int], dtype: np.dtype, chunks: Any, where: str
 def _maybe_chunked(X: np.ndarray, chunks: Any, where: str) -> Any:
     if chunks is None:
         return X
-    from .backends import dask as dask_backend
+    from .backends import dask_session as dask_backend
 
     return dask_backend.from_array(X, _row_chunks(X.shape, X.dtype, chunks, where))
 
@@ -258,7 +258,7 @@ def _open_npy_folder(path: Path, path_text: str, dtype: np.dtype, chunks: Any) -
         row_chunks = [(r.shape[0],) for r in readers]
     else:
         row_chunks = [_row_chunks(r.shape, dtype, chunks, r.path) for r in readers]
-    from .backends import dask as dask_backend
+    from .backends import dask_session as dask_backend
 
     return dask_backend.array_from_readers(readers, row_chunks)
 

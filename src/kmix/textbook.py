@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from ._validation import check_array, check_float, check_int, check_random_state
+from .exceptions import NumericalError
 from .kernels import gmm as gk
 from .kernels import kmeans as kk
 from .kernels.seeding import random_points
@@ -56,9 +57,9 @@ def assignment_step(data_points: np.ndarray, centers: np.ndarray) -> np.ndarray:
         raise ValueError(
             f"centers have {centers.shape[1]} dimensions but data_points have {data_points.shape[1]}"
         )
+    # Centred: distances through ||x||² - 2x·c + ||c||² lose less to cancellation.
     offset = data_points.mean(axis=0)
-    X = data_points - offset
-    labels, _, _ = kk.assign(X, centers - offset, kk.squared_norms(X), kk.squared_norms(centers - offset))
+    labels, _ = kk.nearest_centers(data_points - offset, centers - offset)
     return _one_hot(labels, centers.shape[0])
 
 
@@ -155,7 +156,7 @@ def k_means(
     centers_history : ndarray (num_iters + 1, k, d)
         The initial centres, then the centres after every adjustment step.
     """
-    from .models.kmeans import lloyd
+    from .models.lloyd import lloyd_on_array
 
     data_points = check_array(data_points, name="data_points")
     k = check_int(k, "k", minimum=1, maximum=data_points.shape[0])
@@ -166,7 +167,7 @@ def k_means(
     initial = data_points[random_points(data_points, k, rng)]
     offset = data_points.mean(axis=0)
     # tol=-1: only unchanged assignments (or max_iter) stop the loop, as in the exercise.
-    result = lloyd(data_points - offset, weight, initial - offset, max_iter=max_iter, tol=-1.0)
+    result = lloyd_on_array(data_points - offset, weight, initial - offset, max_iter=max_iter, tol=-1.0)
     centers_history = result.history.centers + offset
     ssd_history = result.history.ssd.reshape(-1)
     centers = result.centers + offset
@@ -230,12 +231,16 @@ def _cholesky(covariance: np.ndarray, name: str) -> np.ndarray:
 
 def _weighted_log_prob(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """log π_k + log N(x_i | μ_k, Σ_k), shape (N, k), never leaving log space."""
-    columns = [
-        gk.gaussian_log_density(X, means[j], _cholesky(covariances[j], f"covariances[{j}]"))
-        for j in range(means.shape[0])
-    ]
-    with np.errstate(divide="ignore"):  # a zero weight is a log-weight of -inf
-        return np.column_stack(columns) + np.log(weights)
+    factors = np.empty_like(covariances)
+    for j in range(means.shape[0]):  # one component at a time, to name the one that fails
+        try:
+            factors[j] = gk.compute_precision_cholesky(covariances[j:j + 1], "full")[0]
+        except NumericalError:
+            raise ValueError(
+                f"covariances[{j}] is not positive definite (a collapsed component?); "
+                "use reg_covar > 0, fewer components or scaled data"
+            ) from None
+    return gk.weighted_log_prob(X, means, factors, gk.log_of_weights(weights), "full")
 
 
 def gaussian_log_density(samples: np.ndarray, mean: np.ndarray, covariance: np.ndarray) -> np.ndarray:
@@ -342,15 +347,9 @@ def m_step(
     reg_covar = check_float(reg_covar, "reg_covar", minimum=0.0)
     k = resp.shape[1]
     # Moments about the data mean c (not about 0) keep the subtraction
-    # Σ_k = S2/N_k - (μ_k - c)(μ_k - c)ᵀ small; the kernel does that step.
-    center = X.mean(axis=0)
-    centred = X - center
-    weight_sums = resp.sum(axis=0)
-    sums = resp.T @ centred  # (k, d): Σ_i r_ik (x_i - c)
-    # (k, d, d): Σ_i r_ik (x_i - c)(x_i - c)ᵀ for all k at once; einsum's plain
-    # loop (no `optimize`) builds no N x k x d temporary.
-    second = np.einsum("nk,ni,nj->kij", resp, centred, centred)
-    stats = gk.GMMStats(weight_sums, sums, second, np.broadcast_to(center, (k, X.shape[1])), 0.0, float(X.shape[0]))
+    # Σ_k = S2/N_k - (μ_k - c)(μ_k - c)ᵀ small; the kernels do both steps.
+    shift = np.broadcast_to(X.mean(axis=0), (k, X.shape[1]))
+    stats = gk.resp_statistics(X, np.ones(X.shape[0]), resp, shift, "full")
     return gk.estimate_parameters(stats, "full", reg_covar)
 
 

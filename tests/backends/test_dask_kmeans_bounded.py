@@ -35,51 +35,53 @@ def test_bounds_on_dask_give_the_lloyd_fit(client, chunks):
 
 
 def test_bounded_passes_on_dask_equal_plain_passes_and_keep_bounds_per_chunk(client):
-    from kmix.backends import dask as dask_backend
+    from kmix.backends.dask import DaskData
     from kmix.kernels import kmeans as kk
+    from kmix.models.lloyd import LloydPasses
 
     X, initial = _blobs(n=4000, d=8, k=12, seed=5)
     Xd = da.from_array(X, chunks=700)
-    data = dask_backend.BoundedDaskData(Xd, None, client)
-    plain = dask_backend.DaskData(Xd, None, client)
+    data = DaskData(Xd, None, client)
+    bounded, plain = LloydPasses(data, bounds=True), LloydPasses(data, bounds=False)
     centers = initial - data.offset
-    labels, stats = data.lloyd_pass(centers)
-    plain_labels, plain_stats = plain.lloyd_pass(centers)
+    labels, stats = bounded(centers)
+    plain_labels, plain_stats = plain(centers)
     for _ in range(6):
         # Equal statistics (asserted below): both continue from the same centres.
         centers, _ = kk.update_centers(stats, centers)
-        labels, stats = data.lloyd_pass(centers, labels)
-        plain_labels, plain_stats = plain.lloyd_pass(centers, plain_labels)
+        labels, stats = bounded(centers, labels)
+        plain_labels, plain_stats = plain(centers, plain_labels)
         np.testing.assert_array_equal(stats.sums, plain_stats.sums)
         np.testing.assert_array_equal(stats.weight_sums, plain_stats.weight_sums)
         assert stats.n_changed == plain_stats.n_changed
-        np.testing.assert_array_equal(client.compute(data.snapshot(labels)).result(),
-                                      client.compute(plain.snapshot(plain_labels)).result())
+        np.testing.assert_array_equal(client.compute(data.rows(labels)).result(),
+                                      client.compute(data.rows(plain_labels)).result())
     # Each chunk keeps its labels and its rows' bounds on the cluster.
-    (chunk_labels, lower), _ = client.compute(data._state[0]).result()
+    (chunk_labels, lower), _ = client.compute(labels[0]).result()
     assert chunk_labels.shape == lower.shape == (700,)
     assert np.mean(lower > 0) > 0.5
     # Labels that are not the bounds' own: a plain pass, the same statistics.
-    again_labels, again = data.lloyd_pass(centers, plain_labels)
-    np.testing.assert_array_equal(again.sums, plain.lloyd_pass(centers, plain_labels)[1].sums)
-    np.testing.assert_array_equal(client.compute(data.snapshot(again_labels)).result(),
-                                  client.compute(plain.snapshot(plain_labels)).result())
+    again_labels, again = bounded(centers, plain_labels)
+    np.testing.assert_array_equal(again.sums, plain(centers, plain_labels)[1].sums)
+    np.testing.assert_array_equal(client.compute(data.rows(again_labels)).result(),
+                                  client.compute(data.rows(plain_labels)).result())
 
 
 def test_bounds_on_dask_labels_of_an_earlier_run_still_read_as_labels(client):
     # With several starts the best run is not always the last: its labels, kept on
     # the cluster with their bounds, must still read as labels after later runs.
-    from kmix.backends import dask as dask_backend
-    from kmix.models.kmeans import run_lloyd
+    from kmix.backends.dask import DaskData
+    from kmix.models.lloyd import LloydPasses, run_lloyd
 
     X, initial = _blobs(n=3000, d=5, k=7, seed=11)
     Xd = da.from_array(X, chunks=600)
-    data = dask_backend.BoundedDaskData(Xd, None, client)
-    first = run_lloyd(data, initial - data.offset, max_iter=20, tol=0.0)
-    run_lloyd(data, X[-7:] - data.offset, max_iter=20, tol=0.0)  # a later run
+    data = DaskData(Xd, None, client)
+    passes = LloydPasses(data, bounds=True)
+    first = run_lloyd(passes, initial - data.offset, max_iter=20, tol=0.0)
+    run_lloyd(passes, X[-7:] - data.offset, max_iter=20, tol=0.0)  # a later run
     expected = KMeans(7, init=initial, max_iter=20, tol=0.0).fit(X).labels_
-    np.testing.assert_array_equal(client.compute(data.snapshot(first.labels)).result(), expected)
-    kept = data.final_labels(first.centers, first.labels, keep=True)
+    np.testing.assert_array_equal(client.compute(data.rows(first.labels)).result(), expected)
+    kept = data.final_labels(first.centers, first.labels)
     np.testing.assert_array_equal(client.compute(kept).result(), expected)
 
 

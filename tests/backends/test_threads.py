@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import kmix
-from kmix.backends._threads import reduce_blocks
+from kmix.backends.threads import reduce_blocks
 
 
 def test_reduce_blocks_merges_in_block_order(monkeypatch):

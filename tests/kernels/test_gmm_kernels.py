@@ -8,6 +8,14 @@ from kmix.exceptions import NumericalError
 from kmix.kernels import gmm as gk
 from kmix.kernels import gmm_passes as gp
 
+
+def _statistics_pass(X, w, parameters, covariance_type, threads=None):
+    """One EM iteration's pass over in-memory data, as a fit makes it."""
+    from kmix.backends.numpy import InMemoryData
+    from kmix.models import em
+
+    return em.em_statistics(InMemoryData(X, w, threads=threads), parameters, covariance_type)
+
 TYPES = ("full", "tied", "diag", "spherical")
 
 
@@ -192,7 +200,7 @@ def test_compiled_pass_matches_e_step_and_statistics(rng, covariance_type, n, d,
     X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
     w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
     factors = gk.compute_precision_cholesky(covariances, covariance_type)
-    assert gp.compiled_applies(X, covariance_type)
+    assert gp.compiled_applies(X.shape[1], X.dtype, covariance_type)
     fast = gp.compiled_statistics(X, w, means, factors, np.log(weights), covariance_type,
                                   unit_weight=not weighted)
     ref = _reference_pass(X, w, weights, means, factors, covariance_type)
@@ -208,21 +216,16 @@ def test_compiled_pass_matches_e_step_and_statistics(rng, covariance_type, n, d,
 
 
 def test_compiled_pass_does_not_depend_on_the_threads(rng):
-    numba = pytest.importorskip("numba")
+    import numba
     weights, means, covariances = random_parameters(rng, 6, 4, "full")
     X = means[rng.integers(0, 6, size=20000)] + rng.normal(size=(20000, 4))
     w = np.ones(len(X))
     factors = gk.compute_precision_cholesky(covariances, "full")
     args = (X, w, means, factors, np.log(weights), "full")
-    serial = gp.compiled_statistics(*args, parallel=False)
-    threads = numba.get_num_threads()
+    serial = gp.compiled_statistics(*args, n_threads=1)
     results = []
-    for count in sorted({1, threads}):
-        numba.set_num_threads(count)
-        try:
-            results.append(gp.compiled_statistics(*args))
-        finally:
-            numba.set_num_threads(threads)
+    for count in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
+        results.append(gp.compiled_statistics(*args, n_threads=count))
     for other in results:
         np.testing.assert_array_equal(other.second_moments, serial.second_moments)
         np.testing.assert_array_equal(other.sums, serial.sums)
@@ -230,12 +233,12 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
 
 
 def test_compiled_pass_applies_to_full_diag_spherical_with_few_features():
-    X = np.zeros((10, 3))
-    assert gp.compiled_applies(X, "full") and gp.compiled_applies(X, "spherical")
-    assert not gp.compiled_applies(X, "tied")
-    assert gp.compiled_applies(X.astype(np.float32), "full")
-    assert not gp.compiled_applies(X.astype(np.float16), "full")
-    assert not gp.compiled_applies(np.zeros((10, gp.COMPILED_MAX_FEATURES + 1)), "diag")
+    assert gp.compiled_applies(3, np.float64, "full") and gp.compiled_applies(3, np.float64, "spherical")
+    assert not gp.compiled_applies(3, np.float64, "tied")
+    assert gp.compiled_applies(3, np.float32, "full")
+    assert not gp.compiled_applies(3, np.float16, "full")
+    assert not gp.compiled_applies(0, np.float64, "full")
+    assert not gp.compiled_applies(gp.COMPILED_MAX_FEATURES + 1, np.float64, "diag")
 
 
 @pytest.mark.parametrize("d, covariance_type", [(3, "full"), (5, "diag"), (4, "spherical"), (24, "full")])
@@ -249,8 +252,8 @@ def test_fast_passes_give_float32_rows_float64_arithmetic(rng, d, covariance_typ
     factors = gk.compute_precision_cholesky(covariances, covariance_type)
     parameters = em.MixtureParameters(weights, means, covariances, factors)
     w = rng.uniform(0.5, 2.0, size=n)
-    narrow = em.statistics_pass(X32, w, parameters, covariance_type)
-    wide = em.statistics_pass(X32.astype(np.float64), w, parameters, covariance_type)
+    narrow = _statistics_pass(X32, w, parameters, covariance_type)
+    wide = _statistics_pass(X32.astype(np.float64), w, parameters, covariance_type)
     for got, expected in zip(narrow, wide):
         np.testing.assert_array_equal(got, expected)
 
@@ -316,9 +319,9 @@ def test_full_block_rows_keep_the_outer_products_near_8_mib():
 
 def test_triangle_products_and_unpacking(rng):
     Z = rng.normal(size=(5, 4))
-    packed = gk.triangle_products(Z)
+    packed = gp.triangle_products(Z)
     assert packed.shape == (5, 10)
-    full = gk.unpack_triangles(packed, 4)
+    full = gp.unpack_triangles(packed, 4)
     np.testing.assert_array_equal(full, Z[:, :, None] * Z[:, None, :])
 
 
@@ -333,8 +336,8 @@ def test_in_memory_full_pass_with_many_features_is_the_same_on_one_thread_or_all
     w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
     factors = gk.compute_precision_cholesky(covariances, "full")
     parameters = em.MixtureParameters(weights, means, covariances, factors)
-    threads = em.statistics_pass(X, w, parameters, "full")
-    serial = em.statistics_pass(X, w, parameters, "full", parallel=False)
+    threads = _statistics_pass(X, w, parameters, "full")
+    serial = _statistics_pass(X, w, parameters, "full", threads=1)
     for got, expected in zip(threads, serial):
         np.testing.assert_array_equal(got, expected)
     ref = _reference_pass(X, w, weights, means, factors, "full")
@@ -361,12 +364,13 @@ def test_full_block_moments_give_a_component_of_zero_weight_nothing(rng):
 
 
 def test_full_triangle_pass_applies_to_float64_full_between_17_and_256_features():
-    assert gp.full_triangle_applies(np.zeros((3, 17)), "full")
-    assert gp.full_triangle_applies(np.zeros((3, gp.FULL_TRIANGLE_MAX_FEATURES)), "full")
-    assert not gp.full_triangle_applies(np.zeros((3, gp.FULL_TRIANGLE_MAX_FEATURES + 1)), "full")
-    assert not gp.full_triangle_applies(np.zeros((3, 16)), "full")
-    assert not gp.full_triangle_applies(np.zeros((3, 40)), "tied")
-    assert gp.full_triangle_applies(np.zeros((3, 40), dtype=np.float32), "full")
+    assert gp.full_triangle_applies(17, np.float64, "full")
+    assert gp.full_triangle_applies(gp.FULL_TRIANGLE_MAX_FEATURES, np.float64, "full")
+    assert not gp.full_triangle_applies(gp.FULL_TRIANGLE_MAX_FEATURES + 1, np.float64, "full")
+    assert not gp.full_triangle_applies(16, np.float64, "full")
+    assert not gp.full_triangle_applies(40, np.float64, "tied")
+    assert gp.full_triangle_applies(40, np.float32, "full")
+    assert not gp.full_triangle_applies(40, np.float16, "full")
 
 
 def test_in_memory_full_pass_above_the_triangle_limit_matches_scipy(rng):
@@ -379,7 +383,7 @@ def test_in_memory_full_pass_above_the_triangle_limit_matches_scipy(rng):
     X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
     factors = gk.compute_precision_cholesky(covariances, "full")
     parameters = em.MixtureParameters(weights, means, covariances, factors)
-    got = em.statistics_pass(X, np.ones(n), parameters, "full")
+    got = _statistics_pass(X, np.ones(n), parameters, "full")
     log_prob = np.column_stack([multivariate_normal(means[j], covariances[j]).logpdf(X) + np.log(weights[j])
                                 for j in range(k)])
     log_norm = logsumexp(log_prob, axis=1)
@@ -388,3 +392,185 @@ def test_in_memory_full_pass_above_the_triangle_limit_matches_scipy(rng):
     np.testing.assert_allclose(got.weight_sums, resp.sum(axis=0), rtol=1e-8, atol=1e-8)
     np.testing.assert_allclose(got.second_moments, second, rtol=1e-8, atol=1e-9 * np.abs(second).max())
     assert got.log_likelihood == pytest.approx(log_norm.sum(), rel=1e-10)
+
+
+# --- one entry point per operation: log-probabilities, statistics of given resp, a pass
+
+
+def test_log_of_weights_gives_minus_infinity_for_a_zero_weight_silently():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        logs = gk.log_of_weights(np.array([0.0, 0.25, 0.75]))
+    assert logs[0] == -np.inf
+    np.testing.assert_array_equal(logs[1:], np.log([0.25, 0.75]))
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_weighted_log_prob_is_log_weights_plus_log_densities_block_by_block(rng, monkeypatch,
+                                                                            covariance_type):
+    k, d, n = 3, 4, 700
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    log_weights = gk.log_of_weights(weights)
+    whole = gk.estimate_log_gaussian_prob(X, means, factors, covariance_type) + log_weights
+    monkeypatch.setattr(gk, "block_rows", lambda *args: 128)  # several blocks, the last one short
+    got = gk.weighted_log_prob(X, means, factors, log_weights, covariance_type)
+    assert got.shape == (n, k) and got.dtype == X.dtype
+    np.testing.assert_allclose(got, whole, rtol=1e-12, atol=1e-12)
+    full = gk.full_covariances(covariances, covariance_type, k, d)
+    expected = np.column_stack([multivariate_normal(means[j], full[j]).logpdf(X) + np.log(weights[j])
+                                for j in range(k)])
+    np.testing.assert_allclose(got, expected, rtol=1e-10)
+    assert gk.weighted_log_prob(X[:0], means, factors, log_weights, covariance_type).shape == (0, k)
+
+
+@pytest.mark.parametrize("covariance_type", TYPES)
+def test_resp_statistics_are_the_merged_statistics_of_the_blocks(rng, monkeypatch, covariance_type):
+    n, d, k = 650, 3, 4
+    X = rng.normal(size=(n, d)) + 3.0
+    w = rng.uniform(0.0, 2.0, size=n)
+    resp = rng.dirichlet(np.ones(k), size=n)
+    shift = rng.normal(size=(k, d)) + 3.0
+    whole = gk.block_statistics(X, w, resp, shift, covariance_type)
+    monkeypatch.setattr(gk, "block_rows", lambda *args: 200)
+    got = gk.resp_statistics(X, w, resp, shift, covariance_type)
+    expected = gk.block_statistics(X[:0], w[:0], resp[:0], shift, covariance_type)
+    for start in range(0, n, 200):
+        rows = slice(start, start + 200)
+        expected = gk.merge_statistics(expected, gk.block_statistics(X[rows], w[rows], resp[rows], shift,
+                                                                     covariance_type))
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+    scale = float(np.abs(whole.second_moments).max())
+    np.testing.assert_allclose(got.weight_sums, whole.weight_sums, rtol=1e-12)
+    np.testing.assert_allclose(got.sums, whole.sums, rtol=1e-12, atol=1e-12 * scale)
+    np.testing.assert_allclose(got.second_moments, whole.second_moments, rtol=1e-12, atol=1e-12 * scale)
+    assert got.log_likelihood == 0.0 and got.total_weight == pytest.approx(w.sum(), rel=1e-14)
+    empty = gk.resp_statistics(X[:0], w[:0], resp[:0], shift, covariance_type)
+    assert empty.weight_sums.shape == (k,) and not empty.weight_sums.any()
+    assert empty.second_moments.shape == whole.second_moments.shape and not empty.second_moments.any()
+
+
+def _block(X, w, unit_weight=False, n_threads=1):
+    from types import SimpleNamespace
+
+    return SimpleNamespace(X=X, sample_weight=w, unit_weight=unit_weight, n_threads=n_threads)
+
+
+def _run_plan(plan, X, w, unit_weight=False, n_threads=1):
+    """A pass as a backend runs it: the whole array, or blocks merged in order."""
+    if plan.block_rows is None:
+        return plan.finish(plan.kernel(_block(X, w, unit_weight, n_threads), *plan.args))
+    merged = None
+    for start in range(0, max(len(X), 1), plan.block_rows):
+        rows = slice(start, start + plan.block_rows)
+        part = plan.kernel(_block(X[rows], w[rows], unit_weight), *plan.args)
+        merged = part if merged is None else plan.merge(merged, part)
+    return plan.finish(merged)
+
+
+def _plan(X, weights, means, factors, covariance_type, shift=None):
+    shift = means.astype(np.float64) if shift is None else shift
+    return gp.em_pass_plan(X.shape[1], X.dtype, covariance_type, means, factors,
+                           gk.log_of_weights(weights), shift)
+
+
+@pytest.mark.parametrize("d, dtype, covariance_type, path", [
+    (3, np.float64, "full", "compiled"), (5, np.float32, "diag", "compiled"),
+    (16, np.float64, "spherical", "compiled"), (17, np.float64, "full", "triangle"),
+    (40, np.float32, "full", "triangle"), (3, np.float64, "tied", "generic"),
+    (20, np.float64, "diag", "generic"), (gp.FULL_TRIANGLE_MAX_FEATURES + 1, np.float64, "full", "generic"),
+])
+def test_em_pass_plan_picks_the_path_of_the_data(rng, d, dtype, covariance_type, path):
+    k = 3
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    X = np.zeros((2, d), dtype=dtype)
+    plan = _plan(X, weights, means, factors, covariance_type)
+    expected_rows = {"compiled": None, "triangle": gp.full_block_rows(d),
+                     "generic": gk.block_rows(k, d, np.dtype(dtype).itemsize)}[path]
+    assert plan.block_rows == expected_rows
+    assert plan.merge is (gp.merge_full_moments if path == "triangle" else gk.merge_statistics)
+    # Moments about another point than the means: always the generic path.
+    other = _plan(X, weights, means, factors, covariance_type, shift=means + 1.0)
+    assert other.block_rows == gk.block_rows(k, d, np.dtype(dtype).itemsize)
+    assert other.merge is gk.merge_statistics
+
+
+@pytest.mark.parametrize("d, covariance_type", [(3, "full"), (4, "diag"), (2, "spherical"), (24, "full"),
+                                                (3, "tied"), (20, "diag")])
+@pytest.mark.parametrize("weighted", [False, True])
+def test_em_pass_plan_gives_the_statistics_of_e_step_and_block_statistics(rng, d, covariance_type,
+                                                                           weighted):
+    n, k = 2500, 4
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    w = rng.uniform(0.0, 3.0, size=n) if weighted else np.ones(n)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    got = _run_plan(_plan(X, weights, means, factors, covariance_type), X, w, unit_weight=not weighted)
+    ref = _reference_pass(X, w, weights, means, factors, covariance_type)
+    scale = float(np.abs(ref.second_moments).max())
+    np.testing.assert_allclose(got.weight_sums, ref.weight_sums, rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(got.sums, ref.sums, rtol=1e-9, atol=1e-9 * scale)
+    np.testing.assert_allclose(got.second_moments, ref.second_moments, rtol=1e-9, atol=1e-11 * scale)
+    np.testing.assert_array_equal(got.shift, ref.shift)
+    assert got.log_likelihood == pytest.approx(ref.log_likelihood, rel=1e-11)
+    assert got.total_weight == pytest.approx(w.sum(), rel=1e-14)
+    # A shift other than the means: statistics about that shift.
+    shift = means + 0.5
+    moved = _run_plan(_plan(X, weights, means, factors, covariance_type, shift=shift), X, w)
+    log_norm, resp = gk.e_step(X, means, factors, np.log(weights), covariance_type)
+    about = gk.block_statistics(X, w, resp, shift, covariance_type, log_norm)
+    np.testing.assert_allclose(moved.second_moments, about.second_moments, rtol=1e-9, atol=1e-11 * scale)
+
+
+@pytest.mark.parametrize("d, covariance_type", [(3, "full"), (20, "full"), (3, "tied")])
+def test_em_pass_plan_blocks_without_rows_merge_as_zero(rng, d, covariance_type):
+    n, k = 300, 3
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X = means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    w = rng.uniform(0.5, 2.0, size=n)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    plan = _plan(X, weights, means, factors, covariance_type)
+    empty = plan.kernel(_block(X[:0], w[:0]), *plan.args)
+    full = plan.kernel(_block(X, w), *plan.args)
+    for merged in (plan.merge(empty, full), plan.merge(full, empty)):
+        for a, b in zip(plan.finish(merged), plan.finish(full)):
+            np.testing.assert_array_equal(a, b)
+    nothing = _run_plan(plan, X[:0], w[:0])
+    assert nothing.weight_sums.shape == (k,) and not nothing.weight_sums.any()
+    assert not nothing.sums.any() and not nothing.second_moments.any()
+    assert nothing.log_likelihood == 0.0 and nothing.total_weight == 0.0
+
+
+@pytest.mark.parametrize("d, covariance_type", [(3, "full"), (5, "diag"), (4, "spherical"), (24, "full")])
+def test_em_pass_plan_gives_float32_rows_float64_arithmetic(rng, d, covariance_type):
+    # float32 rows widened exactly: the same statistics as for their float64 copy, bit for bit.
+    n, k = 3000, 3
+    weights, means, covariances = random_parameters(rng, k, d, covariance_type)
+    X32 = (means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))).astype(np.float32)
+    factors = gk.compute_precision_cholesky(covariances, covariance_type)
+    w = rng.uniform(0.5, 2.0, size=n)
+    X64 = X32.astype(np.float64)
+    narrow = _run_plan(_plan(X32, weights, means, factors, covariance_type), X32, w)
+    wide = _run_plan(_plan(X64, weights, means, factors, covariance_type), X64, w)
+    for got, expected in zip(narrow, wide):
+        np.testing.assert_array_equal(got, expected)
+
+
+def test_em_pass_plan_compiled_path_does_not_depend_on_the_threads(rng):
+    import numba
+
+    weights, means, covariances = random_parameters(rng, 5, 3, "diag")
+    X = means[rng.integers(0, 5, size=9000)] + rng.normal(size=(9000, 3))
+    w = rng.uniform(0.5, 2.0, size=9000)
+    factors = gk.compute_precision_cholesky(covariances, "diag")
+    plan = _plan(X, weights, means, factors, "diag")
+    assert plan.block_rows is None
+    one = _run_plan(plan, X, w, n_threads=1)
+    for count in sorted({2, numba.config.NUMBA_NUM_THREADS}):
+        for got, expected in zip(_run_plan(plan, X, w, n_threads=count), one):
+            np.testing.assert_array_equal(got, expected)

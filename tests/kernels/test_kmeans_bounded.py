@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_passes as passes
 
 # (n, d, k, dtype, weighted)
 CASES = [
@@ -40,9 +41,9 @@ def _run_side_by_side(X, w, centers, iterations, unit_weight):
     per bounded pass. Asserts agreement after every pass."""
     x_norms = kk.squared_norms(X)
     lower = np.zeros(X.shape[0])
-    labels, stats, rescanned = kk.bounded_statistics(X, w, centers, x_norms, None, lower,
+    labels, stats, rescanned = passes.bounded_statistics(X, w, centers, x_norms, None, lower,
                                                      unit_weight=unit_weight)
-    plain_labels, _, plain = kk.lloyd_statistics(X, w, centers, x_norms, unit_weight=unit_weight)
+    plain_labels, _, plain = passes.lloyd_statistics(X, w, centers, x_norms, unit_weight=unit_weight)
     np.testing.assert_array_equal(labels, plain_labels)
     scanned = [rescanned]
     for _ in range(iterations):
@@ -51,11 +52,11 @@ def _run_side_by_side(X, w, centers, iterations, unit_weight):
         # Same sums, added in the same order: the same centres to the last bit.
         np.testing.assert_array_equal(bounded_centers, new_centers)
         np.testing.assert_array_equal(bounded_empty, empty)
-        drops = kk.bound_drops(centers, new_centers)
+        drops = passes.bound_drops(centers, new_centers)
         centers = new_centers
-        labels, stats, rescanned = kk.bounded_statistics(X, w, centers, x_norms, labels, lower, drops,
+        labels, stats, rescanned = passes.bounded_statistics(X, w, centers, x_norms, labels, lower, drops,
                                                          unit_weight=unit_weight)
-        plain_labels, _, plain = kk.lloyd_statistics(X, w, centers, x_norms, plain_labels,
+        plain_labels, _, plain = passes.lloyd_statistics(X, w, centers, x_norms, plain_labels,
                                                      unit_weight=unit_weight)
         np.testing.assert_array_equal(labels, plain_labels)
         np.testing.assert_array_equal(stats.weight_sums, plain.weight_sums)
@@ -111,40 +112,40 @@ def test_one_cluster():
 def test_bound_drops_and_separation():
     old = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     new = old + np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])  # movements 5, 1, 0
-    np.testing.assert_allclose(kk.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
-    assert np.all(kk.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
-    separation = kk.center_neighbours(old, 1)[1][:, 0]
+    np.testing.assert_allclose(passes.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
+    assert np.all(passes.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
+    separation = passes.center_neighbours(old, 1)[1][:, 0]
     np.testing.assert_allclose(separation, [10.0, 10.0, 10.0], rtol=1e-10)
     assert np.all(separation <= 10.0)  # rounded down
-    assert kk.bound_drops(old[:1], new[:1])[0] == 0.0
+    assert passes.bound_drops(old[:1], new[:1])[0] == 0.0
 
 
 def test_previous_labels_need_drops():
     X = np.random.default_rng(0).normal(size=(50, 4))
     with pytest.raises(ValueError, match="drops"):
-        kk.bounded_statistics(X, np.ones(50), X[:3], kk.squared_norms(X), np.zeros(50, np.int32),
+        passes.bounded_statistics(X, np.ones(50), X[:3], kk.squared_norms(X), np.zeros(50, np.int32),
                               np.zeros(50))
 
 
 def test_center_neighbours_are_the_nearest_in_order():
     rng = np.random.default_rng(11)
     C = rng.normal(size=(30, 7))
-    order, distances = kk.center_neighbours(C, 5)
+    order, distances = passes.center_neighbours(C, 5)
     exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
     np.fill_diagonal(exact, np.inf)
     np.testing.assert_array_equal(order, np.argsort(exact, axis=1)[:, :5])
     np.testing.assert_allclose(distances, np.sort(exact, axis=1)[:, :5], rtol=1e-10)
     assert np.all(distances <= np.sort(exact, axis=1)[:, :5])  # rounded down
-    assert kk.center_neighbours(C[:1], 5)[0].shape == (1, 0)
-    np.testing.assert_allclose(kk.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
+    assert passes.center_neighbours(C[:1], 5)[0].shape == (1, 0)
+    np.testing.assert_allclose(passes.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
     # A list as long as the others are many: every centre, nearest first.
-    np.testing.assert_array_equal(kk.center_neighbours(C, 40)[0], np.argsort(exact, axis=1)[:, :29])
+    np.testing.assert_array_equal(passes.center_neighbours(C, 40)[0], np.argsort(exact, axis=1)[:, :29])
 
 
 def test_center_neighbours_keep_index_order_among_equal_distances():
     # Points of a circle (equal norms, so equal rounding allowances): exact ties.
     C = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [0.6, 0.8]])
-    order, distances = kk.center_neighbours(C, 4)
+    order, distances = passes.center_neighbours(C, 4)
     exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
     np.fill_diagonal(exact, np.inf)
     np.testing.assert_array_equal(order, np.argsort(exact, axis=1, kind="stable")[:, :4])
@@ -152,7 +153,7 @@ def test_center_neighbours_keep_index_order_among_equal_distances():
     np.testing.assert_array_equal(order[2], [1, 3, 4, 0])
     assert distances[0, 1] == distances[0, 2]
     for listed in (1, 2, 3):  # cut inside a run of ties: the lowest indices are kept
-        np.testing.assert_array_equal(kk.center_neighbours(C, listed)[0], order[:, :listed])
+        np.testing.assert_array_equal(passes.center_neighbours(C, listed)[0], order[:, :listed])
 
 
 def test_many_features_settle_rows_by_neighbours_not_full_scans():
@@ -206,7 +207,7 @@ def test_bounded_pass_matches_plain_pass_on_random_problems(n, d, k, dtype, inte
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 4, 7, 13])
 def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index(dtype, k):
-    from kmix.kernels import _compiled_bounded, _compiled_tiles
+    from kmix.kernels.compiled import kmeans_bounded, kmeans_tiles
 
     rng = np.random.default_rng(k)
     d, m = 6, 37
@@ -215,18 +216,18 @@ def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index
     if k > 2:
         centers[k - 1] = centers[0]  # the same centre twice
     norms = np.einsum("ij,ij->i", centers, centers).astype(dtype)
-    scaled_t, padded = kk.padded_centers(centers * dtype(-2), norms, narrow=False)
+    scaled_t, padded = passes.padded_centers(centers * dtype(-2), norms, narrow=False)
     rows_t = np.zeros((scaled_t.shape[0], m), dtype=dtype)
     rows_t[:d] = X.T
     acc = np.empty((4, m), dtype=dtype)
     values = np.empty((scaled_t.shape[1], m), dtype=dtype)
     for j in range(0, scaled_t.shape[1], 4):
-        _compiled_tiles._four_values(rows_t, m, scaled_t, padded, j, acc)
+        kmeans_tiles._four_values(rows_t, m, scaled_t, padded, j, acc)
         values[j:j + 4] = acc
     best = np.empty(m, dtype=dtype)
     second = np.empty(m, dtype=dtype)
     label = np.empty(m, dtype=np.int32)
-    _compiled_bounded._nearest_two(rows_t, m, scaled_t, padded, best, label, second, acc)
+    kmeans_bounded._nearest_two(rows_t, m, scaled_t, padded, best, label, second, acc)
     ordered = np.sort(values, axis=0)
     np.testing.assert_array_equal(label, np.argmin(values, axis=0))  # first index among equals
     np.testing.assert_array_equal(best, ordered[0])
@@ -237,7 +238,7 @@ def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", [1, 2, 5, 8, 11])
 def test_argmins_of_products_are_the_smallest_with_ties_to_the_lower_index(dtype, k):
-    from kmix.kernels import _compiled, _compiled_bounded
+    from kmix.kernels.compiled import kmeans_bounded, kmeans_lloyd
 
     rng = np.random.default_rng(10 + k)
     m, offset = 45, 3
@@ -247,12 +248,12 @@ def test_argmins_of_products_are_the_smallest_with_ties_to_the_lower_index(dtype
     ordered = np.sort(values, axis=0)
     best = np.empty(m, dtype=dtype)
     label = np.empty(m, dtype=np.int32)
-    _compiled._argmin_tile(dots, offset, m, norms, best, label)  # columns offset .. offset + m
+    kmeans_lloyd._argmin_tile(dots, offset, m, norms, best, label)  # columns offset .. offset + m
     np.testing.assert_array_equal(label, np.argmin(values, axis=0))
     np.testing.assert_array_equal(best, ordered[0])
     second = np.empty(m, dtype=dtype)
     contiguous = np.ascontiguousarray(dots[:, offset:])
-    _compiled_bounded._argmin_two(contiguous, m, norms, best, label, second)
+    kmeans_bounded._argmin_two(contiguous, m, norms, best, label, second)
     np.testing.assert_array_equal(label, np.argmin(values, axis=0))
     np.testing.assert_array_equal(best, ordered[0])
     np.testing.assert_array_equal(second, ordered[1] if k > 1 else np.inf)

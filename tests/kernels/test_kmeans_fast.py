@@ -1,7 +1,7 @@
 """The compiled k-means pass against the numpy reference kernels.
 
-:func:`kmix.kernels.kmeans.lloyd_statistics` must give the labels of
-:func:`assign` exactly and the statistics of :func:`block_statistics` up to the
+:func:`kmix.kernels.kmeans_passes.lloyd_statistics` must give the labels of
+:func:`kmix.kernels.kmeans.assign` exactly and the statistics of :func:`block_statistics` up to the
 rounding of the sums, on both of its paths (the compiled loop for few features,
 BLAS products per chunk for more), in float32 and float64, and its statistics must
 merge like the reference's.
@@ -10,8 +10,8 @@ merge like the reference's.
 import numpy as np
 import pytest
 
-from kmix.backends import numpy as numpy_backend
 from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_passes as passes
 
 # (n, d, k): the compiled loop (1 to 3 features; more, padded to multiples of four
 # features and centres) and the BLAS path (d > FUSED_MAX_FEATURES), chunk counts
@@ -51,7 +51,7 @@ def _assert_stats_close(fast, ref, rtol):
 def test_compiled_pass_matches_reference(rng, shape, dtype):
     X, w, centers, previous = _problem(rng, *shape, dtype)
     for prev in (None, previous):
-        labels, min_d, stats = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X), prev)
+        labels, min_d, stats = passes.lloyd_statistics(X, w, centers, kk.squared_norms(X), prev)
         ref_labels, ref_min_d, ref = _reference(X, w, centers, prev)
         assert labels.dtype == np.int32 and min_d.dtype == dtype
         np.testing.assert_array_equal(labels, ref_labels)
@@ -68,9 +68,9 @@ def test_compiled_pass_matches_reference(rng, shape, dtype):
 def test_compiled_statistics_of_two_blocks_merge(rng, d, dtype, split):
     X, w, centers, previous = _problem(rng, 2600, d, 6, dtype)
     norms = kk.squared_norms(X)
-    _, _, whole = kk.lloyd_statistics(X, w, centers, norms, previous)
-    _, _, head = kk.lloyd_statistics(X[:split], w[:split], centers, norms[:split], previous[:split])
-    _, _, tail = kk.lloyd_statistics(X[split:], w[split:], centers, norms[split:], previous[split:])
+    _, _, whole = passes.lloyd_statistics(X, w, centers, norms, previous)
+    _, _, head = passes.lloyd_statistics(X[:split], w[:split], centers, norms[:split], previous[:split])
+    _, _, tail = passes.lloyd_statistics(X[split:], w[split:], centers, norms[split:], previous[split:])
     # BLAS may round a row's products differently in a differently cut chunk: in
     # float32 the SSDs then agree to float32 precision only.
     _assert_stats_close(kk.merge_statistics(head, tail), whole,
@@ -82,9 +82,9 @@ def test_many_calls_per_pass_give_the_same_result(rng, monkeypatch, d):
     # A small block budget splits the pass into many calls into compiled code.
     X, w, centers, previous = _problem(rng, 9000, d, 7, np.float64)
     norms = kk.squared_norms(X)
-    one = kk.lloyd_statistics(X, w, centers, norms, previous)
-    monkeypatch.setattr(kk, "_BLOCK_BYTES", 1)
-    many = kk.lloyd_statistics(X, w, centers, norms, previous)
+    one = passes.lloyd_statistics(X, w, centers, norms, previous)
+    monkeypatch.setattr(passes, "_BLOCK_BYTES", 1)
+    many = passes.lloyd_statistics(X, w, centers, norms, previous)
     np.testing.assert_array_equal(one[0], many[0])
     np.testing.assert_array_equal(one[1], many[1])
     np.testing.assert_array_equal(one[2].sums, many[2].sums)  # same chunks, same order
@@ -92,17 +92,12 @@ def test_many_calls_per_pass_give_the_same_result(rng, monkeypatch, d):
 
 
 def test_results_do_not_depend_on_the_number_of_threads(rng):
-    numba = pytest.importorskip("numba")
+    import numba
     X, w, centers, previous = _problem(rng, 20000, 2, 9, np.float64)
     norms = kk.squared_norms(X)
     results = []
-    threads = numba.get_num_threads()
-    for count in sorted({1, threads}):
-        numba.set_num_threads(count)
-        try:
-            results.append(kk.lloyd_statistics(X, w, centers, norms, previous))
-        finally:
-            numba.set_num_threads(threads)
+    for count in sorted({1, 2, numba.config.NUMBA_NUM_THREADS}):
+        results.append(passes.lloyd_statistics(X, w, centers, norms, previous, n_threads=count))
     for other in results[1:]:
         np.testing.assert_array_equal(results[0][0], other[0])
         np.testing.assert_array_equal(results[0][2].sums, other[2].sums)
@@ -115,7 +110,7 @@ def test_zero_weights_and_integer_input(rng):
     w[::3] = 0.0
     centers = X[:4].astype(np.float64) + 0.25
     Xf = X.astype(np.float64)
-    labels, _, stats = kk.lloyd_statistics(X, w, centers, kk.squared_norms(Xf))
+    labels, _, stats = passes.lloyd_statistics(X, w, centers, kk.squared_norms(Xf))
     ref_labels, _, ref = _reference(Xf, w, centers)
     np.testing.assert_array_equal(labels, ref_labels)
     _assert_stats_close(stats, ref, rtol=1e-12)
@@ -127,7 +122,7 @@ def test_empty_cluster_gets_the_farthest_points(rng, d):
     w[:5] = 0.0  # zero-weight rows are never chosen
     X[:5] *= 100.0
     centers = np.vstack([X[5:8], np.full((2, d), 1e6)])  # two centres nobody is near
-    labels, min_d, stats = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X))
+    labels, min_d, stats = passes.lloyd_statistics(X, w, centers, kk.squared_norms(X))
     _, ref_min_d, ref = _reference(X, w, centers)
     assert (stats.weight_sums[3:] == 0).all()
     order = np.argsort(-np.where(w > 0, ref_min_d, -1.0), kind="stable")[: len(centers)]
@@ -149,24 +144,14 @@ def test_farthest_rows_breaks_ties_by_row_order():
 
 def test_no_empty_cluster_means_no_farthest_rows(rng):
     X, w, centers, _ = _problem(rng, 500, 2, 4, np.float64)
-    _, _, stats = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X))
+    _, _, stats = passes.lloyd_statistics(X, w, centers, kk.squared_norms(X))
     assert (stats.weight_sums > 0).all()
     assert stats.farthest_distances.shape == (0,) and stats.farthest_points.shape == (0, 2)
 
 
-def test_backend_pass_is_the_compiled_pass(rng):
-    X, w, centers, previous = _problem(rng, 3000, 24, 10, np.float32)
-    norms = kk.squared_norms(X)
-    labels, min_d, stats = numpy_backend.lloyd_pass(X, w, centers, norms, previous)
-    direct = kk.lloyd_statistics(X, w, centers, norms, previous)
-    np.testing.assert_array_equal(labels, direct[0])
-    np.testing.assert_array_equal(min_d, direct[1])
-    assert stats.ssd == direct[2].ssd
-
-
 def test_empty_input():
     X = np.empty((0, 3))
-    labels, min_d, stats = kk.lloyd_statistics(X, np.empty(0), np.ones((2, 3)), np.empty(0))
+    labels, min_d, stats = passes.lloyd_statistics(X, np.empty(0), np.ones((2, 3)), np.empty(0))
     assert labels.shape == (0,) and min_d.shape == (0,)
     assert stats.ssd == 0.0 and (stats.weight_sums == 0).all()
 
@@ -177,8 +162,8 @@ def test_unit_weight_and_no_distances_change_nothing_else(rng, d, dtype):
     X, _, centers, previous = _problem(rng, 5000, d, 11, dtype)
     ones = np.ones(len(X), dtype=dtype)
     norms = kk.squared_norms(X)
-    labels, min_d, stats = kk.lloyd_statistics(X, ones, centers, norms, previous)
-    fast_labels, none, fast = kk.lloyd_statistics(X, ones, centers, norms, previous,
+    labels, min_d, stats = passes.lloyd_statistics(X, ones, centers, norms, previous)
+    fast_labels, none, fast = passes.lloyd_statistics(X, ones, centers, norms, previous,
                                                   unit_weight=True, keep_distances=False)
     assert none is None
     np.testing.assert_array_equal(fast_labels, labels)
@@ -194,8 +179,8 @@ def test_unit_weight_and_no_distances_change_nothing_else(rng, d, dtype):
 def test_empty_cluster_without_kept_distances_still_finds_the_farthest(rng, d):
     X, w, _, _ = _problem(rng, 1500, d, 3, np.float64)
     centers = np.vstack([X[:3], np.full((1, d), 1e6)])
-    _, _, kept = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X))
-    _, none, dropped = kk.lloyd_statistics(X, w, centers, kk.squared_norms(X), keep_distances=False)
+    _, _, kept = passes.lloyd_statistics(X, w, centers, kk.squared_norms(X))
+    _, none, dropped = passes.lloyd_statistics(X, w, centers, kk.squared_norms(X), keep_distances=False)
     assert none is None and dropped.weight_sums[3] == 0
     np.testing.assert_array_equal(dropped.farthest_points, kept.farthest_points)
     np.testing.assert_array_equal(dropped.farthest_distances, kept.farthest_distances)
@@ -205,7 +190,7 @@ def test_empty_cluster_without_kept_distances_still_finds_the_farthest(rng, d):
 @pytest.mark.parametrize("shape", [(1, 1), (5000, 2), (3000, 17)])
 def test_centered_matches_numpy(rng, shape, dtype):
     X = (rng.normal(size=shape) * 3.0 + rng.normal(scale=50.0, size=shape[1])).astype(dtype)
-    Xc, offset, norms, mean_variance = kk.centered(X)
+    Xc, offset, norms, mean_variance = passes.centered(X)
     tolerance = 1e-12 if dtype == np.float64 else 1e-5
     scale = float(np.abs(X).max())
     assert Xc.dtype == X.dtype and offset.dtype == X.dtype and norms.dtype == X.dtype

@@ -93,21 +93,22 @@ def test_kmeans_plusplus_never_picks_zero_weight_points(rng):
 
 
 def test_cumulative_potential_is_numpys_cumsum_to_the_last_bit(rng):
-    from kmix.kernels import _compiled_prep
+    from kmix.kernels.compiled import kmeans_prep
 
     for n in (1, 7, 10_000):
         w = rng.uniform(0.0, 3.0, size=n)
         closest = rng.exponential(size=n) * 10.0 ** rng.integers(-8, 8, size=n)
         out = np.empty(n)
-        _compiled_prep.cumulative_potential(w, closest, out)
+        kmeans_prep.cumulative_potential(w, closest, out)
         np.testing.assert_array_equal(out, np.cumsum(w * closest))
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("d, t", [(2, 3), (5, 6), (16, 4), (130, 7)])
 def test_seeding_potentials_match_numpy(rng, d, t, dtype):
-    from kmix.kernels import _compiled_prep
-    from kmix.kernels.kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers, squared_norms
+    from kmix.kernels.compiled import kmeans_prep
+    from kmix.kernels.kmeans import squared_norms
+    from kmix.kernels.kmeans_passes import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers
 
     n = 3000
     X = rng.normal(size=(n, d)).astype(dtype)
@@ -117,9 +118,38 @@ def test_seeding_potentials_match_numpy(rng, d, t, dtype):
     norms = squared_norms(X)
     scaled_t, padded = padded_centers(X[candidates] * dtype(-2), norms[candidates], narrow=False)
     potentials = np.empty(t)
-    _compiled_prep.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
-                                 fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize), potentials)
+    kmeans_prep.seeding_potentials(X, norms, w, closest, scaled_t, padded, t, FUSED_CHUNK_ROWS,
+                                   fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize), potentials)
     X64 = X.astype(np.float64)
     distances = ((X64[:, None, :] - X64[candidates][None, :, :]) ** 2).sum(axis=2)
     expected = (w[:, None] * np.minimum(distances, closest[:, None])).sum(axis=0)
     np.testing.assert_allclose(potentials, expected, rtol=1e-10 if dtype == np.float64 else 1e-5)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_nearest_centers_takes_the_argmin_block_by_block(rng, monkeypatch, dtype):
+    X = rng.normal(size=(1000, 5)).astype(dtype)
+    C = rng.normal(size=(7, 5)).astype(dtype)
+    whole = kk.squared_distances(X, C)
+    monkeypatch.setattr(kk, "DEFAULT_BLOCK_BYTES", 1)  # blocks of the smallest size: several
+    assert kk.block_rows(7, 5, X.dtype.itemsize) < len(X)
+    labels, min_d = kk.nearest_centers(X, C)
+    assert labels.dtype == np.int32 and labels.shape == (1000,)
+    assert min_d.dtype == dtype and min_d.shape == (1000,)
+    np.testing.assert_array_equal(labels, np.argmin(whole, axis=1))
+    np.testing.assert_allclose(min_d, whole.min(axis=1), rtol=1e-12 if dtype == np.float64 else 1e-5)
+    brute = ((X[:, None, :].astype(np.float64) - C[None, :, :]) ** 2).sum(-1)
+    np.testing.assert_array_equal(labels, np.argmin(brute, axis=1))
+    given = kk.nearest_centers(X, C, kk.squared_norms(X), kk.squared_norms(C))
+    np.testing.assert_array_equal(given[0], labels)
+    np.testing.assert_array_equal(given[1], min_d)
+
+
+def test_nearest_centers_gives_ties_to_the_lower_index_and_handles_no_rows():
+    X = np.array([[0.0, 0.0], [1.0, 0.0]])
+    C = np.array([[1.0, 1.0], [1.0, -1.0], [-1.0, 1.0]])
+    labels, min_d = kk.nearest_centers(X, C)
+    np.testing.assert_array_equal(labels, [0, 0])
+    np.testing.assert_array_equal(min_d, [2.0, 1.0])
+    labels, min_d = kk.nearest_centers(X[:0], C)
+    assert labels.shape == (0,) and labels.dtype == np.int32 and min_d.shape == (0,)

@@ -11,27 +11,27 @@ import kmix
 from kmix import ConvergenceWarning, KMeans
 from kmix import textbook
 
-sklearn = pytest.importorskip("sklearn")
-from sklearn.cluster import KMeans as SKKMeans  # noqa: E402
-from sklearn.datasets import load_digits, load_iris, make_blobs  # noqa: E402
-
 
 def _initial(X, k, seed):
     return X[np.random.default_rng(seed).choice(len(X), k, replace=False)].copy()
 
 
 def _datasets():
-    blobs, _ = make_blobs(n_samples=2000, centers=7, n_features=5, cluster_std=2.5, random_state=3)
+    """scikit-learn's blobs, iris and digits: a test that calls this first skips
+    where scikit-learn is not installed."""
+    datasets = pytest.importorskip("sklearn.datasets")
+    blobs, _ = datasets.make_blobs(n_samples=2000, centers=7, n_features=5, cluster_std=2.5, random_state=3)
     return {
         "blobs": (blobs, 7),
-        "iris": (load_iris().data, 3),
-        "digits": (load_digits().data, 10),
+        "iris": (datasets.load_iris().data, 3),
+        "digits": (datasets.load_digits().data, 10),
     }
 
 
 @pytest.mark.parametrize("name", ["blobs", "iris", "digits"])
 @pytest.mark.parametrize("seed", [0, 1])
 def test_same_labels_and_inertia_as_scikit_learn_from_same_centres(name, seed):
+    SKKMeans = pytest.importorskip("sklearn.cluster").KMeans
     X, k = _datasets()[name]
     C0 = _initial(X, k, seed)
     ours = KMeans(k, init=C0, n_init=1).fit(X)
@@ -48,7 +48,7 @@ def test_same_labels_and_inertia_as_scikit_learn_from_same_centres(name, seed):
 
 
 def test_passes_scikit_learn_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
+    check_estimator = pytest.importorskip("sklearn.utils.estimator_checks").check_estimator
 
     expected = {
         "check_estimators_unfitted": (
@@ -318,16 +318,17 @@ def test_hamerly_and_lloyd_give_the_same_fit(name, dtype):
 
 
 def test_auto_algorithm_uses_bounds_where_a_full_scan_is_long(monkeypatch):
-    from kmix.models import kmeans as model_module
+    from kmix.models import lloyd
 
     made = []
-    original = model_module.BoundedData.__init__
+    original = lloyd.LloydPasses.__init__
 
-    def recording(self, *args, **kwargs):
-        made.append(self)
-        original(self, *args, **kwargs)
+    def recording(self, data, bounds):
+        if bounds:
+            made.append(self)
+        original(self, data, bounds)
 
-    monkeypatch.setattr(model_module.BoundedData, "__init__", recording)
+    monkeypatch.setattr(lloyd.LloydPasses, "__init__", recording)
     rng = np.random.default_rng(2)
     KMeans(3, random_state=0).fit(rng.normal(size=(300, 4)))  # k x d = 12: Lloyd
     KMeans(15, random_state=0).fit(rng.normal(size=(300, 16)))  # 240: Lloyd
@@ -348,16 +349,18 @@ def test_bad_algorithm_names_the_parameter():
 
 
 def test_bounded_data_falls_back_to_a_plain_pass_for_other_labels(rng):
-    from kmix.models.kmeans import BoundedData, InMemoryData
+    from kmix.backends.numpy import InMemoryData
+    from kmix.models.lloyd import LloydPasses
 
     X = rng.normal(size=(400, 6))
     w = np.ones(400)
     centers = X[:5].copy()
-    bounded, plain = BoundedData(X, w), InMemoryData(X, w)
-    labels, _ = bounded.lloyd_pass(centers)
-    other = rng.integers(0, 5, size=400).astype(np.int32)  # not the labels the bounds belong to
-    got_labels, got = bounded.lloyd_pass(centers * 0.9, other)
-    want_labels, want = plain.lloyd_pass(centers * 0.9, other)
-    np.testing.assert_array_equal(got_labels, want_labels)
+    data = InMemoryData(X, w)
+    bounded, plain = LloydPasses(data, bounds=True), LloydPasses(data, bounds=False)
+    labels, _ = bounded(centers)
+    other = (rng.integers(0, 5, size=400).astype(np.int32),)  # not the labels the bounds belong to
+    got_labels, got = bounded(centers * 0.9, other)
+    want_labels, want = plain(centers * 0.9, other)
+    np.testing.assert_array_equal(data.rows(got_labels), data.rows(want_labels))
     assert got.n_changed == want.n_changed and got.ssd_previous == pytest.approx(want.ssd_previous)
     assert bounded.rescanned == [400]  # the second pass was the plain one

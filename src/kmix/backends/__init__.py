@@ -1,1 +1,86 @@
-"""Where the data lives: in memory (numpy) or in chunks (dask). Both call the same kernels."""
+"""Where the data lives: one data protocol, two implementations.
+
+Every estimator and fitting loop reaches its data through a data object made by
+:func:`wrap`, and never asks which backend holds it:
+
+- :class:`kmix.backends.numpy.InMemoryData`: a numpy array; row blocks on this
+  process's threads, merged in block order (results independent of the thread
+  count, bit for bit);
+- :class:`kmix.backends.dask.DaskData`: a dask array on a dask.distributed
+  cluster; chunks on the workers, tree-reduced.
+
+Both have ``reduce(kernel, *params, merge=...)`` (per-block statistics, merged),
+``rows(state)`` (a pass's per-row result), ``final_labels``, ``sample``,
+``centred()``, ``hold_blas()``, ``n_positive_weights()`` and the attributes
+``n_samples``, ``n_features``, ``dtype``, ``offset``, ``mean_variance``. Kernels
+are called as ``kernel(block, *params)`` with a :class:`kmix.backends.blocks.Block`.
+Per-row results of a fitted model (predict, transform, score_samples,
+predict_proba) go through :func:`map_rows`, and weighted sums of them through
+:func:`weighted_sum`: in memory at once, lazily on dask.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import numpy as np
+
+from .._validation import check_sample_weight, is_dask_array
+
+__all__ = ["wrap", "map_rows", "weighted_sum"]
+
+
+def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool = False) -> Any:
+    """The data object of a validated X (see :func:`kmix._validation.check_data`).
+
+    Parameters
+    ----------
+    X : ndarray or dask array (n_samples, n_features), float32 or float64
+    sample_weight : None, array-like (n_samples,) or (with a dask X) a dask array
+        Checked here (in memory) or in the dask backend's first pass.
+    client : where a dask array is fitted (see
+        :func:`kmix.backends.dask_session.client_session`); ignored in memory
+    centre : bool
+        In memory, hold the rows minus their column means (k-means works in that
+        frame); a dask array is always centred, as its chunks are read.
+
+    Returns
+    -------
+    InMemoryData or DaskData, a context manager (the dask one closes the client
+    session it opened on exit)
+    """
+    if is_dask_array(X):
+        from .dask import DaskData
+
+        return DaskData(X, sample_weight, client)
+    from .numpy import InMemoryData
+
+    weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
+    return InMemoryData(X, weight, centre=centre)
+
+
+def map_rows(X: Any, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,
+             blas_in_threads: bool = False) -> Any:
+    """``func(block, *params)`` over the rows of a validated X: one value, or
+    ``n_columns`` values, per row. An ndarray for in-memory X (computed on all
+    threads), a lazy dask array for a dask X."""
+    if is_dask_array(X):
+        from .dask import map_rows as dask_map_rows
+
+        return dask_map_rows(X, func, *params, dtype=dtype, n_columns=n_columns)
+    from .numpy import map_rows as numpy_map_rows
+
+    return numpy_map_rows(X, func, *params, dtype=dtype, n_columns=n_columns,
+                          blas_in_threads=blas_in_threads)
+
+
+def weighted_sum(values: Any, sample_weight: Any = None, *, mean: bool = False) -> float:
+    """``sum w * v`` of per-row values (``/ sum w`` with ``mean``), as a float;
+    on dask computed with the active scheduler."""
+    if is_dask_array(values):
+        from .dask import weighted_sum as dask_weighted_sum
+
+        return dask_weighted_sum(values, sample_weight, mean=mean)
+    weight = check_sample_weight(sample_weight, values.shape[0], dtype=np.float64)
+    total = float(np.dot(weight, values.astype(np.float64)))
+    return total / float(weight.sum()) if mean else total

@@ -1,59 +1,194 @@
-"""The in-memory backend: one compiled pass over a numpy array per Lloyd iteration."""
+"""The in-memory backend: a numpy array, its row blocks on this process's threads.
+
+:class:`InMemoryData` is the data protocol over an in-memory array (the dask
+backend's :class:`kmix.backends.dask.DaskData` has the same methods):
+
+- ``reduce(kernel, *params, merge=..., block_rows=...)``: per-block statistics,
+  merged in block order. With ``block_rows=None`` the kernel gets the whole array
+  and all threads (a compiled pass that splits the rows itself, in fixed chunks);
+  with an int, blocks of that many rows run on a pool of threads, one thread each.
+  Either way the result does not depend on the number of threads, bit for bit.
+- ``rows(state)``: per-row results of a pass (labels) as the user gets them.
+- ``sample(size, rng)``, ``arrays()``, ``centred()``, ``hold_blas()``: see each.
+
+Per-row results of a fitted model (predict, transform, ...) go through
+:func:`map_rows`.
+"""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import numpy as np
 
-from ..kernels import kmeans as kk
-from ._threads import one_blas_thread
+from .._validation import check_finite
+from ..kernels.kmeans_passes import centered
+from ..kernels.seeding import random_points
+from .blocks import Block, row_blocks
+from .threads import n_threads, one_blas_thread, reduce_blocks, start_compiled_threads
 
-__all__ = ["lloyd_pass", "bounded_pass"]
+__all__ = ["InMemoryData", "map_rows"]
 
 
-def lloyd_pass(
-    X: np.ndarray,
-    sample_weight: np.ndarray,
-    centers: np.ndarray,
-    x_norms: np.ndarray,
-    previous_labels: np.ndarray | None = None,
-    unit_weight: bool = False,
-    keep_distances: bool = True,
-) -> tuple[np.ndarray, np.ndarray | None, kk.KMeansStats]:
-    """One assignment pass over X with the statistics of the whole of X.
+class InMemoryData:
+    """A validated in-memory array and its sample weights, for passes over its rows.
 
-    The kernel goes through X in cache-sized chunks, in parallel, so no (n, k)
-    distance matrix is ever held; see :func:`kmix.kernels.kmeans.lloyd_statistics`.
+    Parameters
+    ----------
+    X : ndarray (n_samples, n_features), float32 or float64, validated
+    sample_weight : ndarray (n_samples,), X's dtype, validated
+    centre : bool
+        Hold the rows minus their column means (k-means works in that frame:
+        distances through ``||x||² - 2x·c + ||c||²`` lose less to cancellation).
+    threads : int, optional
+        Threads for its passes (default: :func:`kmix.backends.threads.n_threads`).
 
-    Returns
-    -------
-    labels : ndarray (n,) int32
-    min_distances : ndarray (n,), or None if not ``keep_distances``
-    stats : KMeansStats of the whole of X
-
-    ``unit_weight`` (every weight is 1) and ``keep_distances``: see
-    :func:`kmix.kernels.kmeans.lloyd_statistics`.
+    Attributes
+    ----------
+    X : ndarray, the rows as kernels see them (centred when ``centre``)
+    sample_weight : ndarray (n_samples,)
+    offset : ndarray (n_features,), X's dtype: what was subtracted (zeros if not centred)
+    mean_variance : float, the variance of the data averaged over the features
+        (only when centred; None otherwise)
+    n_samples, n_features, dtype, n_threads
+    unit_weight : bool, every weight is 1
     """
-    with one_blas_thread(kk.uses_blas(X.shape[1])):
-        return kk.lloyd_statistics(X, sample_weight, centers, x_norms, previous_labels,
-                                   unit_weight, keep_distances)
+
+    def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, centre: bool = False,
+                 threads: int | None = None) -> None:
+        self.n_threads = n_threads() if threads is None else threads
+        start_compiled_threads()
+        self._source = X
+        self.sample_weight = sample_weight
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.unit_weight = bool(np.all(sample_weight == 1))
+        self._centred: InMemoryData | None = None
+        if centre:
+            self._centre_from(X)
+            self._centred = self
+        else:
+            check_finite(X)
+            self.X, self.offset, self.x_norms, self.mean_variance = X, np.zeros(X.shape[1], X.dtype), None, None
+
+    @classmethod
+    def of_centred(cls, X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray) -> "InMemoryData":
+        """Data already centred (and checked), with its rows' squared norms."""
+        data = cls.__new__(cls)
+        data.n_threads = n_threads()
+        start_compiled_threads()
+        data._source = data.X = X
+        data.sample_weight = sample_weight
+        data.n_samples, data.n_features = X.shape
+        data.dtype = X.dtype
+        data.unit_weight = bool(np.all(sample_weight == 1))
+        data.offset = np.zeros(X.shape[1], X.dtype)
+        data.x_norms = x_norms
+        data.mean_variance = None
+        data._centred = data
+        return data
+
+    def _centre_from(self, X: np.ndarray) -> None:
+        self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
+        # The column sums are finite unless X holds NaN or inf: only then is X
+        # searched for them (a pass of its own over X otherwise).
+        if not np.all(np.isfinite(self.offset)):
+            check_finite(X)
+
+    def __enter__(self) -> "InMemoryData":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    @property
+    def keeps_results(self) -> bool:
+        """Per-row results of a pass stay valid after the fit (always, in memory)."""
+        return True
+
+    def centred(self) -> "InMemoryData":
+        """The same data minus its column means (made once, then kept)."""
+        if self._centred is None:
+            centred = InMemoryData.__new__(InMemoryData)
+            centred.__dict__.update(self.__dict__)
+            centred._centre_from(self._source)
+            centred._centred = centred
+            self._centred = centred
+        return self._centred
+
+    def n_positive_weights(self) -> int:
+        """Rows with a positive sample weight."""
+        return int(np.count_nonzero(self.sample_weight > 0))
+
+    def hold_blas(self) -> contextlib.AbstractContextManager:
+        """Held around a fitting loop's passes and the small products between them:
+        BLAS on one thread, so that no BLAS worker left spinning after a product on
+        several threads takes a core from the next pass (see :mod:`.threads`)."""
+        return one_blas_thread()
+
+    def _whole(self, state: Any = None) -> Block:
+        return Block(self.X, self.sample_weight, x_norms=self.x_norms, unit_weight=self.unit_weight,
+                     state=state, index=0, n_threads=self.n_threads, owns_state=True)
+
+    def reduce(self, kernel: Callable, *params: Any, merge: Callable, block_rows: int | None = None,
+               state: Any = None, keep_state: bool = False, blas_in_threads: bool = False) -> Any:
+        """Run ``kernel(block, *params)`` over the rows and merge the partial results.
+
+        Parameters
+        ----------
+        kernel : per-block function; returns a partial result, or ``(state, partial)``
+            with ``keep_state``
+        merge : ``merge(a, b)`` of two partial results (associative; order is kept)
+        block_rows : None (one call over all rows, on all threads) or rows per block
+            (blocks on a pool of threads, one each, BLAS held to one thread)
+        state : the per-row state an earlier ``keep_state`` call returned, or None
+        keep_state : return ``(state, merged)``: the kernel's per-row state is kept
+            for a later pass
+        blas_in_threads : the kernel calls BLAS from its own threads (``block_rows``
+            None): BLAS is then held to one thread while it runs
+
+        Returns
+        -------
+        merged, or (state, merged)
+        """
+        if block_rows is None:
+            with one_blas_thread(blas_in_threads):
+                return kernel(self._whole(state), *params)
+        if keep_state or state is not None:
+            raise ValueError("per-row state needs block_rows=None")
+        whole = self._whole()
+        return reduce_blocks(lambda rows: kernel(whole.rows(rows), *params),
+                             row_blocks(self.n_samples, block_rows), merge, self.n_threads)
+
+    def rows(self, state: Any, copy: bool = True) -> np.ndarray:
+        """The per-row result of a pass (its first array when the state is a tuple), as
+        the user gets it: a copy unless ``copy`` is False (the loop owns the original)."""
+        values = state[0] if isinstance(state, tuple) else state
+        return values.copy() if copy else values
+
+    def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
+        """The labels of the last pass, int64."""
+        return self.rows(state, copy=False).astype(np.int64)
+
+    def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``size`` distinct rows drawn with probability proportional to their weight,
+        without replacement, in this data's frame and dtype, with their weights."""
+        indices = random_points(self.X, size, rng, self.sample_weight)
+        return self.X[indices], self.sample_weight[indices]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(X, sample_weight, x_norms) as kernels see them (x_norms None unless centred)."""
+        return self.X, self.sample_weight, self.x_norms
 
 
-def bounded_pass(
-    X: np.ndarray,
-    sample_weight: np.ndarray,
-    centers: np.ndarray,
-    x_norms: np.ndarray,
-    previous_labels: np.ndarray | None,
-    lower: np.ndarray,
-    drops: np.ndarray | None = None,
-    unit_weight: bool = False,
-) -> tuple[np.ndarray, kk.KMeansStats, int]:
-    """One assignment pass that skips the rows whose nearest centre provably did not
-    change; see :func:`kmix.kernels.kmeans.bounded_statistics` (``lower`` is written).
-
-    Returns labels (n,) int32, the KMeansStats of the whole of X and the number of
-    rows whose distances to all centres were computed.
-    """
-    with one_blas_thread(kk.uses_blas(X.shape[1])):
-        return kk.bounded_statistics(X, sample_weight, centers, x_norms, previous_labels, lower,
-                                     drops, unit_weight)
+def map_rows(X: np.ndarray, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,
+             blas_in_threads: bool = False) -> np.ndarray:
+    """``func(block, *params)`` of the whole of X, on all of this process's threads:
+    one value, or ``n_columns`` values, per row of X (predictions, distances).
+    ``blas_in_threads``: as for :meth:`InMemoryData.reduce`."""
+    start_compiled_threads()
+    block = Block(X, np.ones(X.shape[0], dtype=X.dtype), unit_weight=False, n_threads=n_threads())
+    with one_blas_thread(blas_in_threads):
+        return func(block, *params)

@@ -1,16 +1,27 @@
-"""Row blocks of an in-memory array processed on several threads, merged in order.
+"""Thread control for every backend: how many threads, BLAS held to one, blocks on threads.
+
+This is the one place where kmix decides about threads. Kernels never keep a
+thread count: they are told one (``n_threads``) by the backend that calls them.
+
+- :func:`n_threads`: the threads an in-memory pass may use.
+- :func:`start_compiled_threads`: numba's thread pool, started once per process
+  with OpenMP's passive wait (see its docstring).
+- :func:`one_blas_thread`: BLAS held to one thread while kmix's own threads (numba's
+  or the block pool's) run the products; re-entrant, so nested holds cost nothing.
+- :func:`reduce_blocks`: per-block kernels on a pool of threads, merged in block
+  order, so the result is the same as a serial loop, bit for bit, whatever the
+  number of threads.
 
 numpy's matrix products and ufuncs release the GIL, so per-block kernels run in
-parallel on threads without copying the data. Thin products (few features) get
-little from a multi-threaded BLAS, so splitting the rows is what uses every
-core. Results are merged in block order, so the outcome does not depend on
-which thread finished first: the same as a serial loop, bit for bit.
+parallel on threads without copying the data; thin products (few features) get
+little from a multi-threaded BLAS, so splitting the rows is what uses every core.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from functools import reduce
@@ -18,8 +29,14 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
+__all__ = ["n_threads", "start_compiled_threads", "one_blas_thread", "reduce_blocks"]
+
 _POOL: ThreadPoolExecutor | None = None
 _blas_controller = None
+_blas_lock = threading.Lock()
+_blas_depth = 0  # how many holds are open: only the outermost one talks to threadpoolctl
+_numba_lock = threading.Lock()
+_numba_started = False
 
 
 def n_threads() -> int:
@@ -36,6 +53,37 @@ def n_threads() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def start_compiled_threads() -> None:
+    """Start numba's thread pool with OpenMP's passive wait, unless the user chose
+    (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set: kept as set).
+
+    With the default (active) policy the threads of a finished parallel region spin
+    before they sleep; on a machine busy with other work that spinning takes the
+    cores from the threads still working. Passive waiting costs a wake-up per pass
+    instead, the safer choice on a shared machine (bench/RESULTS.md has the
+    figures, and when a short spin pays). The environment is set only while the
+    pool and its OpenMP runtime start, then restored, so OpenMP runtimes loaded
+    later never see it.
+    """
+    global _numba_started
+    if _numba_started:
+        return
+    with _numba_lock:
+        if _numba_started:
+            return
+        from numba.np.ufunc import parallel
+
+        chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
+        if not chosen:
+            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+        try:
+            parallel._launch_threads()
+        finally:
+            if not chosen:
+                del os.environ["OMP_WAIT_POLICY"]
+        _numba_started = True
+
+
 def _pool(workers: int) -> ThreadPoolExecutor:
     global _POOL
     if _POOL is None or _POOL._max_workers != workers:  # noqa: SLF001 - size check only
@@ -45,31 +93,45 @@ def _pool(workers: int) -> ThreadPoolExecutor:
 
 @contextlib.contextmanager
 def one_blas_thread(needed: bool = True) -> Iterator[None]:
-    """BLAS limited to one thread while our own threads each call it: two thread
-    pools on the same cores wait for each other (a GMM pass with 64 features took
-    longer on two threads than on one before this limit)."""
-    global _blas_controller
+    """BLAS limited to one thread while kmix's own threads each call it.
+
+    Two thread pools on the same cores wait for each other, and after a product on
+    several threads an OpenBLAS worker keeps spinning for a while, taking a core
+    from the next pass. Re-entrant: a hold inside another costs nothing.
+    """
+    global _blas_controller, _blas_depth
     if not needed:
         yield
         return
-    if _blas_controller is None:
-        import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded first
-        from threadpoolctl import ThreadpoolController
+    with _blas_lock:
+        outermost = _blas_depth == 0
+        _blas_depth += 1
+    try:
+        if not outermost:
+            yield
+            return
+        if _blas_controller is None:
+            import scipy.linalg.cython_blas  # noqa: F401 - the BLAS numba calls, loaded first
+            from threadpoolctl import ThreadpoolController
 
-        _blas_controller = ThreadpoolController()
-    with _blas_controller.limit(limits=1, user_api="blas"):
-        yield
+            _blas_controller = ThreadpoolController()
+        with _blas_controller.limit(limits=1, user_api="blas"):
+            yield
+    finally:
+        with _blas_lock:
+            _blas_depth -= 1
 
 
-def reduce_blocks(func: Callable[[slice], T], blocks: Iterable[slice], merge: Callable[[T, T], T]) -> T:
+def reduce_blocks(func: Callable[[slice], T], blocks: Iterable[slice], merge: Callable[[T, T], T],
+                  workers: int | None = None) -> T:
     """``merge(merge(func(b0), func(b1)), ...)`` over the blocks, computed on threads.
 
-    Each thread takes every other group of consecutive blocks; per-block results
-    are merged in block order. BLAS runs on one thread meanwhile (the threads
-    here are the parallelism).
+    Per-block results are merged in block order. BLAS runs on one thread meanwhile
+    (the threads here are the parallelism). ``workers``: at most this many threads
+    (default :func:`n_threads`).
     """
     blocks = list(blocks)
-    workers = min(n_threads(), len(blocks))
+    workers = min(n_threads() if workers is None else workers, len(blocks))
     if workers <= 1:
         return reduce(merge, map(func, blocks))
     with one_blas_thread():

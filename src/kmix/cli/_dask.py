@@ -66,7 +66,7 @@ def dask_client(args: argparse.Namespace) -> Iterator[Any]:
     if not args.dask:
         yield None
         return
-    from ..backends.dask import client_session
+    from ..backends.dask_session import client_session
 
     with client_session(args.scheduler) as session:
         yield session.client

@@ -3,10 +3,12 @@
 A fit is a sum of per-block statistics followed by an update:
 
 * :func:`e_step` turns one block of rows into log p(x) and responsibilities,
-  in log space (log-sum-exp), through Cholesky factors of the precisions;
+  in log space (log-sum-exp), through Cholesky factors of the precisions
+  (:func:`weighted_log_prob`: the weighted log-densities of any X, for predictions);
 * :func:`block_statistics` sums the weighted responsibilities, first moments and
   second moments of that block into a :class:`GMMStats`;
-* :func:`merge_statistics` adds the statistics of two blocks;
+* :func:`merge_statistics` adds the statistics of two blocks (:func:`resp_statistics`
+  does both for given responsibilities, as an initialisation needs);
 * :func:`update` turns the merged statistics into new weights, means,
   covariances and precision Cholesky factors.
 
@@ -26,8 +28,6 @@ Nothing here validates its inputs; :class:`kmix.GaussianMixture` and
 """
 
 from __future__ import annotations
-
-import functools
 
 import math
 from typing import NamedTuple
@@ -49,9 +49,13 @@ __all__ = [
     "log_det_precision_cholesky",
     "estimate_log_gaussian_prob",
     "log_prob_resp",
+    "log_of_weights",
+    "weighted_log_prob",
+    "mixture_log_density",
     "e_step",
     "block_statistics",
     "merge_statistics",
+    "resp_statistics",
     "estimate_parameters",
     "update",
     "n_parameters",
@@ -368,6 +372,38 @@ def log_prob_resp(weighted_log_prob: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return log_norm, shifted
 
 
+def log_of_weights(weights: np.ndarray) -> np.ndarray:
+    """log π_k, shape (k,): a zero weight (a user may give one) gives -inf, silently."""
+    with np.errstate(divide="ignore"):
+        return np.log(weights)
+
+
+def weighted_log_prob(X: np.ndarray, means: np.ndarray, precisions_cholesky: np.ndarray,
+                      log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
+    """log π_k + log N(x_i | μ_k, Σ_k), shape (n, k), in X's dtype.
+
+    Computed :func:`block_rows` rows at a time, so the temporaries of
+    :func:`estimate_log_gaussian_prob` stay small whatever n is.
+    """
+    out = np.empty((X.shape[0], means.shape[0]), dtype=X.dtype)
+    step = block_rows(means.shape[0], X.shape[1], X.dtype.itemsize)
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, min(start + step, X.shape[0]))
+        out[rows] = estimate_log_gaussian_prob(X[rows], means, precisions_cholesky, covariance_type)
+        out[rows] += log_weights
+    return out
+
+
+def mixture_log_density(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                        covariance_type: str = "full") -> np.ndarray:
+    """log p(x) = log Σ_k π_k N(x | μ_k, Σ_k) of every row of X, shape (n,), from the
+    covariances (factorised here; a NumericalError names a component that is not
+    positive definite)."""
+    factors = compute_precision_cholesky(covariances, covariance_type)
+    return log_prob_resp(weighted_log_prob(X, means, factors, log_of_weights(weights), covariance_type))[0]
+
+
+
 def e_step(
     X: np.ndarray,
     means: np.ndarray,
@@ -469,36 +505,6 @@ def block_statistics(
     return GMMStats(weight_sums, sums, second, shift, log_likelihood, float(weight.sum()))
 
 
-def triangle_products(Z: np.ndarray) -> np.ndarray:
-    """(n, d(d+1)/2): the products z_a z_b, a <= b, of each row, row a of the
-    triangle after row a - 1 (compiled: one pass, off the GIL)."""
-    from . import _gmm_compiled  # numba is imported on first use only
-
-    Z = np.ascontiguousarray(Z)
-    n, d = Z.shape
-    out = np.empty((n, d * (d + 1) // 2), dtype=Z.dtype)
-    _gmm_compiled.triangle_products(Z, out)
-    return out
-
-
-@functools.lru_cache(maxsize=32)
-def _triangle_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
-    """Flat indices of the upper and of the lower triangle of a d x d matrix, in the
-    order of :func:`triangle_products`."""
-    rows, cols = np.triu_indices(d)
-    return rows * d + cols, cols * d + rows
-
-
-def unpack_triangles(packed: np.ndarray, d: int) -> np.ndarray:
-    """(k, d(d+1)/2) upper triangles, in the order of :func:`triangle_products`, as
-    (k, d, d) symmetric matrices (float64)."""
-    upper, lower = _triangle_indices(d)
-    full = np.empty((packed.shape[0], d * d))
-    full[:, upper] = packed
-    full[:, lower] = packed
-    return full.reshape(packed.shape[0], d, d)
-
-
 def merge_statistics(a: GMMStats, b: GMMStats) -> GMMStats:
     """Statistics of the union of two blocks taken with the same shift."""
     return GMMStats(
@@ -509,6 +515,25 @@ def merge_statistics(a: GMMStats, b: GMMStats) -> GMMStats:
         a.log_likelihood + b.log_likelihood,
         a.total_weight + b.total_weight,
     )
+
+
+def resp_statistics(X: np.ndarray, sample_weight: np.ndarray, resp: np.ndarray, shift: np.ndarray,
+                    covariance_type: str) -> GMMStats:
+    """Statistics of given responsibilities (n, k) about ``shift``, over X.
+
+    :func:`block_statistics` of blocks of :func:`block_rows` rows, merged in block
+    order, starting from the statistics of an empty block: X without rows gives
+    statistics that merge as zero. No log-likelihood (it is 0): the
+    responsibilities do not come from an E-step.
+    """
+    k = resp.shape[1]
+    stats = block_statistics(X[:0], sample_weight[:0], resp[:0], shift, covariance_type)
+    step = block_rows(k, X.shape[1], X.dtype.itemsize)
+    for start in range(0, X.shape[0], step):
+        rows = slice(start, min(start + step, X.shape[0]))
+        block = block_statistics(X[rows], sample_weight[rows], resp[rows], shift, covariance_type)
+        stats = merge_statistics(stats, block)
+    return stats
 
 
 def estimate_parameters(

@@ -5,33 +5,28 @@ Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
 
 - :func:`compiled_statistics`: float64 or float32 data with up to ``COMPILED_MAX_FEATURES``
   features (full, diagonal or spherical covariances), one compiled loop over tiles
-  of rows (:mod:`kmix.kernels._gmm_compiled`);
+  of rows (:mod:`kmix.kernels.compiled.gmm_em`);
 - :func:`full_block_moments`: float64 or float32 data, full
   covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), BLAS
   products that share the rows' outer products between the two steps; a pass
   merges the blocks' raw moments (:func:`merge_full_moments`) and turns them into
   statistics once (:func:`full_statistics`).
+
+:func:`em_pass_plan` is the one entry point: it picks the path for a pass and
+says how to run it over blocks of rows (the backends own the blocks and threads).
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+import functools
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .gmm import (
-    LOG_2PI,
-    GMMStats,
-    log_det_precision_cholesky,
-    triangle_products,
-    unpack_triangles,
-)
-
-
-def _gmm_compiled():
-    from . import _gmm_compiled as compiled  # numba is imported on first use only
-
-    return compiled
+from . import gmm as gk
+from .compiled import threads
+from .gmm import LOG_2PI, GMMStats, log_det_precision_cholesky
 
 __all__ = [
     "COMPILED_MAX_FEATURES",
@@ -46,7 +41,52 @@ __all__ = [
     "full_block_rows",
     "full_triangle_applies",
     "FULL_TRIANGLE_MAX_FEATURES",
+    "triangle_products",
+    "unpack_triangles",
+    "EMPassPlan",
+    "em_pass_plan",
+    "labels_statistics",
+    "random_resp_statistics",
+    "predict_block",
+    "predict_proba_block",
+    "score_samples_block",
 ]
+
+
+# --- the rows' outer products (the full pass for many features) ---------------------
+
+
+def triangle_products(Z: np.ndarray) -> np.ndarray:
+    """(n, d(d+1)/2): the products z_a z_b, a <= b, of each row, row a of the
+    triangle after row a - 1 (compiled: one pass, off the GIL)."""
+    from .compiled import gmm_em  # numba is imported on first use only
+
+    Z = np.ascontiguousarray(Z)
+    n, d = Z.shape
+    out = np.empty((n, d * (d + 1) // 2), dtype=Z.dtype)
+    gmm_em.triangle_products(Z, out)
+    return out
+
+
+@functools.lru_cache(maxsize=32)
+def _triangle_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
+    """Flat indices of the upper and of the lower triangle of a d x d matrix, in the
+    order of :func:`triangle_products`."""
+    rows, cols = np.triu_indices(d)
+    return rows * d + cols, cols * d + rows
+
+
+def unpack_triangles(packed: np.ndarray, d: int) -> np.ndarray:
+    """(k, d(d+1)/2) upper triangles, in the order of :func:`triangle_products`, as
+    (k, d, d) symmetric matrices (float64)."""
+    upper, lower = _triangle_indices(d)
+    full = np.empty((packed.shape[0], d * d))
+    full[:, upper] = packed
+    full[:, lower] = packed
+    return full.reshape(packed.shape[0], d, d)
+
+
+# --- the full pass ---------------------------------------------------------------------
 
 
 class FullPassTerms(NamedTuple):
@@ -113,9 +153,10 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     resolves for points near component k, and irrelevant for far ones (their
     responsibility underflows). ``unit_weight``: every weight is 1.
     """
+    from .compiled import gmm_em  # numba is imported on first use only
+
     n = X.shape[0]
     k = terms.packed.shape[1]
-    compiled = _gmm_compiled()
     centred = X - terms.anchor
     triangle = triangle_products(centred)
     quadratic = triangle @ terms.packed
@@ -125,11 +166,11 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     tops = np.empty(n)
     # quadratic becomes the log-densities less the row maxima, their exponentials,
     # then the weighted responsibilities w_i r_ik.
-    compiled.full_block_log_values(quadratic, linear, terms.constant, terms.log_constant, tops)
+    gmm_em.full_block_log_values(quadratic, linear, terms.constant, terms.log_constant, tops)
     with np.errstate(under="ignore"):
         np.exp(quadratic, out=quadratic)
-    log_likelihood = compiled.full_block_responsibilities(quadratic, tops, weight, unit_weight,
-                                                          weight_sums)
+    log_likelihood = gmm_em.full_block_responsibilities(quadratic, tops, weight, unit_weight,
+                                                        weight_sums)
     return FullMoments(weight_sums, quadratic.T @ centred, quadratic.T @ triangle,
                        float(log_likelihood), float(weight.sum()))
 
@@ -157,17 +198,18 @@ def full_statistics(moments: FullMoments, terms: FullPassTerms) -> GMMStats:
 FULL_TRIANGLE_MAX_FEATURES = 256
 
 
-def full_triangle_applies(X: np.ndarray, covariance_type: str) -> bool:
-    """Whether the full pass through the rows' outer products handles this data."""
-    return (covariance_type == "full" and X.dtype in (np.float64, np.float32) and X.ndim == 2
-            and COMPILED_MAX_FEATURES < X.shape[1] <= FULL_TRIANGLE_MAX_FEATURES)
+def full_triangle_applies(n_features: int, dtype: np.dtype | type, covariance_type: str) -> bool:
+    """Whether the full pass through the rows' outer products handles data of this
+    width and dtype."""
+    return (covariance_type == "full" and np.dtype(dtype) in (np.float64, np.float32)
+            and COMPILED_MAX_FEATURES < n_features <= FULL_TRIANGLE_MAX_FEATURES)
 
 
 def full_block_rows(n_features: int) -> int:
     """Rows per block of :func:`full_block_moments`: its outer products (d(d+1)/2 a
     row) within about 8 MiB, so that they are still in cache (L3) when the M-step's
-    product reads them after the E-step's. Measured at 64 features (two threads):
-    blocks of 512 rows, 8 MiB, beat 256 and 1024 by about 10 %."""
+    product reads them after the E-step's; smaller blocks would give the BLAS
+    products fewer rows to work on."""
     t = n_features * (n_features + 1) // 2
     return int(min(4096, max(64, 2**23 // (8 * t) // 16 * 16)))
 
@@ -179,9 +221,10 @@ COMPILED_MAX_FEATURES = 16
 _COMPILED_CHUNK_ROWS = 2048
 
 
-def compiled_applies(X: np.ndarray, covariance_type: str) -> bool:
-    """Whether :func:`compiled_statistics` handles this data and covariance type."""
-    return (X.dtype in (np.float64, np.float32) and X.ndim == 2 and 0 < X.shape[1] <= COMPILED_MAX_FEATURES
+def compiled_applies(n_features: int, dtype: np.dtype | type, covariance_type: str) -> bool:
+    """Whether :func:`compiled_statistics` handles data of this width and dtype with
+    this covariance type."""
+    return (np.dtype(dtype) in (np.float64, np.float32) and 0 < n_features <= COMPILED_MAX_FEATURES
             and covariance_type in ("full", "diag", "spherical"))
 
 
@@ -194,16 +237,18 @@ def compiled_statistics(
     covariance_type: str,
     *,
     unit_weight: bool = False,
-    parallel: bool = True,
+    n_threads: int = 1,
 ) -> GMMStats:
     """E-step and statistics of X in one compiled pass, about the current means.
 
-    The statistics of :func:`e_step` followed by :func:`block_statistics` with
-    ``shift = means`` (the same numbers up to rounding; float32 rows are widened
-    to float64 as they are read, so float32 data gets float64 arithmetic), on all
-    cores (one thread unless ``parallel``). See :mod:`kmix.kernels._gmm_compiled`.
+    The statistics of :func:`kmix.kernels.gmm.e_step` followed by
+    :func:`kmix.kernels.gmm.block_statistics` with ``shift = means`` (the same
+    numbers up to rounding; float32 rows are widened to float64 as they are read,
+    so float32 data gets float64 arithmetic), on ``n_threads`` threads (at most one
+    per chunk of rows; the result does not depend on it, bit for bit). See
+    :mod:`kmix.kernels.compiled.gmm_em`.
     """
-    from . import _compiled, _gmm_compiled  # numba is imported on first use only
+    from .compiled import gmm_em  # numba is imported on first use only
 
     # float32 rows are read as they are and widened in the loop: all arithmetic is float64.
     X = np.ascontiguousarray(X, dtype=X.dtype if X.dtype == np.float32 else np.float64)
@@ -227,10 +272,170 @@ def compiled_statistics(
     second_diag = np.empty((k, d) if diagonal else (1, 1))
     tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
     chunks = -(-n // _COMPILED_CHUNK_ROWS)
-    with _compiled.threads_for(chunks if parallel else 1):
-        log_likelihood = _gmm_compiled.em_pass(
+    with threads(n_threads, chunks):
+        log_likelihood = gmm_em.em_pass(
             X, weight, unit_weight, means, factors, factors_diag, diagonal, constants,
             _COMPILED_CHUNK_ROWS, tile, weight_sums, sums, second_full, second_diag,
         )
     second = second_full if not diagonal else second_diag
     return GMMStats(weight_sums, sums, second, means, float(log_likelihood), float(weight.sum()))
+
+
+# --- the plan of a pass: which path, over which blocks ---------------------------------
+
+
+class EMPassPlan(NamedTuple):
+    """How to run one EM pass (E-step and statistics about ``shift``) over X.
+
+    ``kernel(block, *args)`` gives one block's partial result; ``block`` is any
+    object with the attributes ``X`` (the rows), ``sample_weight``, ``unit_weight``
+    (the caller vouches that every weight is 1) and ``n_threads``. A block without
+    rows gives a partial that merges as zero. ``merge(a, b)`` merges two partials
+    (blocks in order); ``finish(merged)`` turns the merged partial into
+    :class:`~kmix.kernels.gmm.GMMStats`.
+
+    ``block_rows`` is None when the kernel takes a whole array at once and runs its
+    compiled loop on ``block.n_threads`` threads; otherwise it is the number of rows
+    per block that the caller cuts X into (the blocks may run on threads side by
+    side, each kernel call on one).
+    """
+
+    kernel: Callable[..., Any]
+    args: tuple[Any, ...]
+    merge: Callable[[Any, Any], Any]
+    block_rows: int | None
+    finish: Callable[[Any], GMMStats]
+
+
+def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, means: np.ndarray,
+                 precisions_cholesky: np.ndarray, log_weights: np.ndarray,
+                 shift: np.ndarray) -> EMPassPlan:
+    """The plan of one EM pass over data of ``n_features`` columns of ``dtype``.
+
+    Statistics about the current means (``shift`` equal to ``means``) take a fast
+    path where one applies: the compiled loop (:func:`compiled_applies`) or the
+    pass through the rows' outer products (:func:`full_triangle_applies`). Any
+    other case, and any other shift, takes :func:`kmix.kernels.gmm.e_step` and
+    :func:`kmix.kernels.gmm.block_statistics` per block of
+    :func:`kmix.kernels.gmm.block_rows` rows.
+
+    Parameters
+    ----------
+    n_features : int
+    dtype : the data's dtype
+    covariance_type : {"full", "tied", "diag", "spherical"}
+    means : ndarray (k, d)
+    precisions_cholesky : ndarray, the layout of ``covariance_type``
+    log_weights : ndarray (k,), log π_k (-inf for a zero weight)
+    shift : ndarray (k, d) float64, the point each component's moments are taken about
+
+    Returns
+    -------
+    EMPassPlan
+    """
+    dtype = np.dtype(dtype)
+    about_means = np.array_equal(shift, means)
+    if compiled_applies(n_features, dtype, covariance_type) and about_means:
+        # Few features: E-step and statistics in one compiled loop over row tiles.
+        return EMPassPlan(_compiled_block, (means, precisions_cholesky, log_weights, shift,
+                                            covariance_type), gk.merge_statistics, None, _unchanged)
+    if full_triangle_applies(n_features, dtype, covariance_type) and about_means:
+        # Many features, full covariances: E-step and statistics through the rows'
+        # outer products; raw moments merged, turned into statistics once.
+        terms = full_pass_terms(means, precisions_cholesky, log_weights)
+        return EMPassPlan(_triangle_block, (terms,), merge_full_moments, full_block_rows(n_features),
+                          functools.partial(full_statistics, terms=terms))
+    rows = gk.block_rows(means.shape[0], n_features, dtype.itemsize)
+    return EMPassPlan(_generic_block, (means, precisions_cholesky, log_weights, shift, covariance_type),
+                      gk.merge_statistics, rows, _unchanged)
+
+
+def _unchanged(stats: GMMStats) -> GMMStats:
+    return stats
+
+
+def _no_rows(block: Any, n_components: int, shift: np.ndarray, covariance_type: str) -> GMMStats:
+    """Statistics of a block without rows: zeros of the right shapes, which merge as zero."""
+    X = block.X
+    return gk.block_statistics(X, block.sample_weight, np.empty((0, n_components), dtype=X.dtype),
+                               shift, covariance_type, np.empty(0))
+
+
+def _compiled_block(block: Any, means: np.ndarray, precisions_cholesky: np.ndarray,
+                    log_weights: np.ndarray, shift: np.ndarray, covariance_type: str) -> GMMStats:
+    """The pass of :func:`compiled_statistics` over all of ``block.X``."""
+    if block.X.shape[0] == 0:
+        return _no_rows(block, means.shape[0], shift, covariance_type)
+    # The weights are read even when they are all 1 (unit_weight not passed on): the
+    # statistics are then the same whether or not the caller has checked them.
+    return compiled_statistics(block.X, block.sample_weight, means, precisions_cholesky, log_weights,
+                               covariance_type, n_threads=block.n_threads)
+
+
+def _triangle_block(block: Any, terms: FullPassTerms) -> FullMoments:
+    """:func:`full_block_moments` of one block."""
+    if block.X.shape[0] == 0:
+        k, d = terms.offsets.shape
+        return FullMoments(np.zeros(k), np.zeros((k, d)), np.zeros((k, d * (d + 1) // 2)), 0.0, 0.0)
+    return full_block_moments(block.X, block.sample_weight, terms, block.unit_weight)
+
+
+def _generic_block(block: Any, means: np.ndarray, precisions_cholesky: np.ndarray,
+                   log_weights: np.ndarray, shift: np.ndarray, covariance_type: str) -> GMMStats:
+    """E-step and statistics of one block (any covariance type, any shift)."""
+    if block.X.shape[0] == 0:
+        return _no_rows(block, means.shape[0], shift, covariance_type)
+    log_norm, resp = gk.e_step(block.X, means, precisions_cholesky, log_weights, covariance_type)
+    return gk.block_statistics(block.X, block.sample_weight, resp, shift, covariance_type, log_norm)
+
+
+# --- kernels of the data protocol: kernel(block, *params) ------------------------------
+#
+# ``block`` is what a backend hands a kernel (kmix.backends.blocks.Block): the rows
+# X, sample_weight, the per-row state of an earlier pass (or None) and the chunk
+# index that seeds per-chunk random draws.
+
+
+def labels_statistics(block: Any, n_components: int, shift: np.ndarray,
+                      covariance_type: str) -> GMMStats:
+    """Statistics of one-hot responsibilities on the labels in ``block.state`` (a
+    pass's state, labels first: a k-means run's)."""
+    labels = block.state[0]
+    n = block.X.shape[0]
+    resp = np.zeros((n, n_components), dtype=block.X.dtype)
+    resp[np.arange(n), labels] = 1.0
+    return gk.resp_statistics(block.X, block.sample_weight, resp, shift, covariance_type)
+
+
+def random_resp_statistics(block: Any, seed: int, n_components: int, shift: np.ndarray,
+                           covariance_type: str) -> GMMStats:
+    """Statistics of uniform random responsibilities, normalised per row, drawn from
+    ``chunk_rng(seed, block.index)``: every pass over a chunk sees the same ones,
+    whichever worker computes it."""
+    from .kmeans_parallel import chunk_rng
+
+    n = block.X.shape[0]
+    resp = chunk_rng(seed, block.index).uniform(size=(n, n_components)).astype(block.X.dtype)
+    resp /= resp.sum(axis=1, keepdims=True)
+    return gk.resp_statistics(block.X, block.sample_weight, resp, shift, covariance_type)
+
+
+def predict_block(block: Any, means: np.ndarray, precisions_cholesky: np.ndarray,
+                  log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Most probable component of each row, (n,) int64."""
+    weighted = gk.weighted_log_prob(block.X, means, precisions_cholesky, log_weights, covariance_type)
+    return np.argmax(weighted, axis=1).astype(np.int64)
+
+
+def predict_proba_block(block: Any, means: np.ndarray, precisions_cholesky: np.ndarray,
+                        log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
+    """Responsibilities of each row, (n, k); rows sum to 1."""
+    weighted = gk.weighted_log_prob(block.X, means, precisions_cholesky, log_weights, covariance_type)
+    return gk.log_prob_resp(weighted)[1]
+
+
+def score_samples_block(block: Any, means: np.ndarray, precisions_cholesky: np.ndarray,
+                        log_weights: np.ndarray, covariance_type: str) -> np.ndarray:
+    """log p(x) of each row, (n,)."""
+    weighted = gk.weighted_log_prob(block.X, means, precisions_cholesky, log_weights, covariance_type)
+    return gk.log_prob_resp(weighted)[0]

@@ -13,21 +13,23 @@ centre:
 
 Every function here sees one chunk of rows and returns something small that
 merges across chunks, so the same code runs on one in-memory block or on every
-chunk of a dask array. The chunk functions share one signature,
-``f(X, sample_weight, x_norms, state, chunk_index, *args) -> (state, partial)``:
-``state`` is a per-row array carried from pass to pass (the distances ``D²``) or
-None, ``partial`` merges with the function named beside it. Randomness comes from
-a seed and the chunk's index, so a result depends only on the seed and the
-chunking, never on the order in which chunks run.
+chunk of a dask array. The ``chunk_*`` functions are kernels of the backends'
+data protocol, ``f(block, *args)``, where ``block`` has the attributes ``X`` (the
+chunk's rows), ``sample_weight``, ``x_norms`` (squared norms of the rows),
+``state`` and ``index`` (the chunk's index). They return a partial result that
+merges with the function named beside it; :func:`chunk_update_closest` returns
+``(state, partial)``, its state the per-row distances ``D²`` carried to the next
+pass. Randomness comes from a seed and the chunk's index, so a result depends only
+on the seed and the chunking, never on the order in which chunks run.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from .kmeans import block_rows, squared_distances, squared_norms
+from .kmeans import block_rows, nearest_centers, squared_norms
 
 __all__ = [
     "KeyedSample",
@@ -57,6 +59,7 @@ class KeyedSample(NamedTuple):
 
     keys: np.ndarray  # (m,) float64, descending; -inf for zero weight
     points: np.ndarray  # (m, d) the sampled rows, in key order
+    weights: np.ndarray  # (m,) float64, their sample weights
 
 
 def chunk_rng(seed: int, chunk_index: int) -> np.random.Generator:
@@ -91,15 +94,16 @@ def keyed_sample(X: np.ndarray, sample_weight: np.ndarray, size: int,
     else:
         top = np.arange(n)
     top = top[np.argsort(-keys[top], kind="stable")]
-    return KeyedSample(keys[top], np.array(X[top], dtype=np.float64))
+    return KeyedSample(keys[top], np.array(X[top], dtype=np.float64), weight[top])
 
 
 def merge_keyed(a: KeyedSample, b: KeyedSample, size: int) -> KeyedSample:
     """The keyed sample of the union of two chunks (the ``size`` largest keys)."""
     keys = np.concatenate([a.keys, b.keys])
     points = np.concatenate([a.points, b.points])
+    weights = np.concatenate([a.weights, b.weights])
     keep = np.argsort(-keys, kind="stable")[:size]
-    return KeyedSample(keys[keep], points[keep])
+    return KeyedSample(keys[keep], points[keep], weights[keep])
 
 
 def update_closest(X: np.ndarray, x_norms: np.ndarray, candidates: np.ndarray,
@@ -120,13 +124,8 @@ def update_closest(X: np.ndarray, x_norms: np.ndarray, candidates: np.ndarray,
     if candidates.shape[0] == 0 or n == 0:
         return out
     centers = candidates.astype(X.dtype, copy=False)
-    center_norms = squared_norms(centers)
-    # Blocks of rows keep the (rows, c) distance matrix a few MiB.
-    step = block_rows(centers.shape[0], X.shape[1], X.dtype.itemsize)
-    for start in range(0, n, step):
-        stop = min(start + step, n)
-        distances = squared_distances(X[start:stop], centers, x_norms[start:stop], center_norms)
-        np.minimum(out[start:stop], distances.min(axis=1), out=out[start:stop])
+    _, nearest = nearest_centers(X, centers, x_norms, squared_norms(centers))
+    np.minimum(out, nearest, out=out)
     return out
 
 
@@ -153,38 +152,42 @@ def nearest_candidate_weights(X: np.ndarray, sample_weight: np.ndarray, x_norms:
     if n == 0:
         return out
     centers = candidates.astype(X.dtype, copy=False)
-    center_norms = squared_norms(centers)
+    labels, _ = nearest_centers(X, centers, x_norms, squared_norms(centers))
+    # Weights summed per block of rows, the blocks' totals added in block order:
+    # short running sums, as the chunks' partials are added in a chunked pass.
     step = block_rows(c, X.shape[1], X.dtype.itemsize)
     for start in range(0, n, step):
         stop = min(start + step, n)
-        nearest = squared_distances(X[start:stop], centers, x_norms[start:stop], center_norms).argmin(axis=1)
-        out += np.bincount(nearest, weights=sample_weight[start:stop], minlength=c)
+        out += np.bincount(labels[start:stop], weights=sample_weight[start:stop], minlength=c)
     return out
 
 
 # --- the same steps with the chunk-function signature the backends call ----------------
 
-def chunk_keyed_sample(X, sample_weight, x_norms, state, chunk_index, seed: int, size: int):
-    """``(None, KeyedSample)`` of one chunk; merge with :func:`merge_keyed`."""
-    return None, keyed_sample(X, sample_weight, size, chunk_rng(seed, chunk_index))
+def chunk_keyed_sample(block: Any, seed: int, size: int) -> KeyedSample:
+    """The KeyedSample of one chunk; merge with :func:`merge_keyed`."""
+    return keyed_sample(block.X, block.sample_weight, size, chunk_rng(seed, block.index))
 
 
-def chunk_update_closest(X, sample_weight, x_norms, state, chunk_index, candidates: np.ndarray):
-    """``(closest, cost)`` of one chunk: the new distances and ``sum w * closest``; merge with :func:`add`."""
-    closest = update_closest(X, x_norms, candidates, state)
-    cost = float(np.dot(sample_weight.astype(np.float64, copy=False), closest)) if X.shape[0] else 0.0
+def chunk_update_closest(block: Any, candidates: np.ndarray) -> tuple[np.ndarray, float]:
+    """``(closest, cost)`` of one chunk: the new distances (per-row state, kept for the
+    next pass) and ``sum w * closest``; merge the cost with :func:`add`."""
+    closest = update_closest(block.X, block.x_norms, candidates, block.state)
+    cost = (float(np.dot(block.sample_weight.astype(np.float64, copy=False), closest))
+            if block.X.shape[0] else 0.0)
     return closest, cost
 
 
-def chunk_oversample(X, sample_weight, x_norms, state, chunk_index, factor: float,
-                     total_cost: float, seed: int):
-    """``(None, points)`` kept by one round in one chunk; merge with :func:`concatenate_points`."""
-    return None, oversample(X, sample_weight, state, factor, total_cost, chunk_rng(seed, chunk_index))
+def chunk_oversample(block: Any, factor: float, total_cost: float, seed: int) -> np.ndarray:
+    """The points kept by one round in one chunk (``block.state``: the distances of
+    :func:`chunk_update_closest`); merge with :func:`concatenate_points`."""
+    return oversample(block.X, block.sample_weight, block.state, factor, total_cost,
+                            chunk_rng(seed, block.index))
 
 
-def chunk_candidate_weights(X, sample_weight, x_norms, state, chunk_index, candidates: np.ndarray):
-    """``(None, weights)`` of the candidates from one chunk; merge with :func:`add`."""
-    return None, nearest_candidate_weights(X, sample_weight, x_norms, candidates)
+def chunk_candidate_weights(block: Any, candidates: np.ndarray) -> np.ndarray:
+    """The weights of the candidates from one chunk; merge with :func:`add`."""
+    return nearest_candidate_weights(block.X, block.sample_weight, block.x_norms, candidates)
 
 
 def concatenate_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:

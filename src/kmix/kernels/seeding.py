@@ -6,7 +6,9 @@ import math
 
 import numpy as np
 
-from .kmeans import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers, squared_norms
+from .compiled import threads
+from .kmeans import squared_norms
+from .kmeans_passes import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers
 
 __all__ = ["kmeans_plusplus", "random_points"]
 
@@ -29,6 +31,8 @@ def kmeans_plusplus(
     sample_weight: np.ndarray,
     x_norms: np.ndarray | None = None,
     n_local_trials: int | None = None,
+    *,
+    n_threads: int = 1,
 ) -> np.ndarray:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, greedy variant).
 
@@ -38,7 +42,8 @@ def kmeans_plusplus(
     keep the candidate that lowers the total weighted SSD the most.
 
     The candidates' potentials come from one compiled pass over X per step, in
-    parallel chunks, with no (n_local_trials, n) distance matrix.
+    parallel chunks, with no (n_local_trials, n) distance matrix. The choice does
+    not depend on the number of threads.
 
     Parameters
     ----------
@@ -49,12 +54,14 @@ def kmeans_plusplus(
     x_norms : ndarray (n,), optional
     n_local_trials : int, optional
         Defaults to 2 + floor(ln k), the usual choice.
+    n_threads : int
+        Threads for the compiled passes (at most one per chunk of rows).
 
     Returns
     -------
     indices : ndarray (n_clusters,) of int, rows of X chosen as centres
     """
-    from . import _compiled, _compiled_prep  # numba is imported on first use only
+    from .compiled import kmeans_prep  # numba is imported on first use only
 
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
@@ -72,23 +79,23 @@ def kmeans_plusplus(
     closest = np.full(n, np.inf)
     cumulative = np.empty(n)
     potentials = np.empty(n_local_trials)
-    with _compiled.threads_for(-(-n // rows)):
-        _compiled_prep.seeding_update(X, X[first], rows, closest)
+    with threads(n_threads, -(-n // rows)):
+        kmeans_prep.seeding_update(X, X[first], rows, closest)
         potential = float(weight @ closest)
         for c in range(1, n_clusters):
             if potential <= 0:  # every point already coincides with a chosen centre
                 indices[c] = rng.choice(n, p=weight / weight.sum())
                 continue
-            _compiled_prep.cumulative_potential(weight, closest, cumulative)
+            kmeans_prep.cumulative_potential(weight, closest, cumulative)
             draws = rng.uniform(size=n_local_trials) * cumulative[-1]
             candidates = np.searchsorted(cumulative, draws, side="right")
             np.clip(candidates, 0, n - 1, out=candidates)
             scaled_t, norms = padded_centers(X[candidates] * X.dtype.type(-2), x_norms[candidates],
                                              narrow=False)
-            _compiled_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
-                                         n_local_trials, rows, tile, potentials)
+            kmeans_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
+                                           n_local_trials, rows, tile, potentials)
             best = int(np.argmin(potentials))
             indices[c] = candidates[best]
-            _compiled_prep.seeding_update(X, X[candidates[best]], rows, closest)
+            kmeans_prep.seeding_update(X, X[candidates[best]], rows, closest)
             potential = float(potentials[best])
     return indices

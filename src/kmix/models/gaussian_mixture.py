@@ -1,8 +1,7 @@
-"""Gaussian mixtures fitted by EM, with every iteration recorded."""
+"""Gaussian mixtures fitted by EM, with every iteration recorded: the estimator."""
 
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 from collections.abc import Callable
@@ -11,45 +10,26 @@ from typing import Any
 import numpy as np
 import scipy.linalg
 
+from .. import backends
 from .._typing import ArrayLike, CovarianceType, RandomStateLike
 from .._validation import (
-    check_array,
-    check_dask_array,
+    check_data,
     check_int,
     check_is_fitted,
     check_n_features,
     check_random_state,
-    check_sample_weight,
     is_dask_array,
 )
-from ..backends._threads import one_blas_thread
+from ..backends.threads import one_blas_thread
 from ..exceptions import ConvergenceWarning
 from ..kernels import gmm as gk
-from ..kernels import kmeans_parallel as kp
-from ..kernels.seeding import kmeans_plusplus, random_points
+from ..kernels import gmm_passes as gp
 from ._base import BaseModel
 from ._gmm_params import check_parameters
-from .em import (
-    EMResult,
-    GaussianMixtureState,
-    MixtureParameters,
-    dask_pass,
-    dask_statistics_from_resp,
-    log_of_weights,
-    predict_chunk,
-    proba_chunk,
-    score_samples_chunk,
-    statistics_from_resp,
-    update_parameters,
-    weighted_log_prob,
-    em,
-)
+from .em import EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics, update_parameters
+from .lloyd import uses_bounds
 
-__all__ = ["GaussianMixture", "GaussianMixtureState", "em"]
-
-
-
-# --- the estimator ------------------------------------------------------------------
+__all__ = ["GaussianMixture", "GaussianMixtureState"]
 
 
 class GaussianMixture(BaseModel):
@@ -183,92 +163,24 @@ class GaussianMixture(BaseModel):
         return check_parameters(self, n_samples, n_features, dtype, n_positive)
 
     # --- initialisation -------------------------------------------------------------
-    def _initial_resp(self, X: np.ndarray, weight: np.ndarray, n_components: int, init_params: str,
-                      rng: np.random.Generator) -> np.ndarray:
-        n_samples = X.shape[0]
-        resp = np.zeros((n_samples, n_components), dtype=X.dtype)
-        if init_params == "kmeans":
-            from .kmeans import KMeans
-
-            with warnings.catch_warnings():
-                # The mixture reports its own convergence; k-means is only a start.
-                warnings.simplefilter("ignore", ConvergenceWarning)
-                labels = KMeans(
-                    n_clusters=n_components, n_init=1, random_state=rng, record_history=False
-                ).fit(X, sample_weight=weight).labels_
-            resp[np.arange(n_samples), labels] = 1.0
-        elif init_params == "k-means++":
-            centred = X - np.average(X, axis=0, weights=weight).astype(X.dtype)
-            indices = kmeans_plusplus(centred, n_components, rng, weight)
-            resp[indices, np.arange(n_components)] = 1.0
-        elif init_params == "random":
-            resp[:] = rng.uniform(size=(n_samples, n_components))
-            resp /= resp.sum(axis=1, keepdims=True)
-        else:  # random_from_data
-            indices = random_points(X, n_components, rng, weight)
-            resp[indices, np.arange(n_components)] = 1.0
-        return resp
-
-    def _initial_parameters(self, X: np.ndarray, weight: np.ndarray, checked: dict[str, Any],
-                            rng: np.random.Generator) -> MixtureParameters:
-        covariance_type = checked["covariance_type"]
-
-        def from_resp() -> MixtureParameters:
-            resp = self._initial_resp(X, weight, checked["n_components"], checked["init_params"], rng)
-            stats = statistics_from_resp(X, weight, resp, covariance_type)
-            with one_blas_thread():  # d x d products (see fit)
-                return update_parameters(stats, covariance_type, checked["reg_covar"], X.dtype, None)
-
-        return self._combine_initial(checked, from_resp)
-
-    def _initial_parameters_dask(self, X: Any, sample_weight: Any, data: Any, checked: dict[str, Any],
-                                 rng: np.random.Generator, session: Any) -> MixtureParameters:
-        covariance_type = checked["covariance_type"]
-        n_components = checked["n_components"]
-        init_params = checked["init_params"]
-
-        def from_resp() -> MixtureParameters:
-            if init_params == "random_from_data":
-                # A weighted sample without replacement, drawn per chunk and merged.
-                seed = int(rng.integers(2**63 - 1))
-                _, sample = data.map_chunks(
-                    kp.chunk_keyed_sample, (seed, n_components),
-                    merge=functools.partial(kp.merge_keyed, size=n_components),
-                )
-                points = sample.points.astype(data.dtype)
-                stats = statistics_from_resp(
-                    points, np.ones(n_components, dtype=data.dtype),
-                    np.eye(n_components, dtype=data.dtype), covariance_type,
-                )
-                stats = stats._replace(shift=stats.shift + data.offset.astype(np.float64))
-            elif init_params == "kmeans":
-                from .kmeans import KMeans
-
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", ConvergenceWarning)
-                    kmeans = KMeans(
-                        n_clusters=n_components, init="k-means||", n_init=1, random_state=rng,
-                        record_history=False, client=session.client,
-                    ).fit(X, sample_weight=sample_weight)
-                centers = (kmeans.cluster_centers_ - data.offset).astype(data.dtype)
-                stats = dask_statistics_from_resp(data, "centers", centers, n_components, covariance_type)
-            else:  # random
-                seed = int(rng.integers(2**63 - 1))
-                stats = dask_statistics_from_resp(data, "random", seed, n_components, covariance_type)
-            return update_parameters(stats, covariance_type, checked["reg_covar"], data.dtype, None)
-
-        return self._combine_initial(checked, from_resp)
-
-    @staticmethod
-    def _combine_initial(checked: dict[str, Any],
-                         from_resp: Callable[[], MixtureParameters]) -> MixtureParameters:
+    def _initial_parameters(self, data: Any, checked: dict[str, Any], rng: np.random.Generator,
+                            dask_input: bool) -> MixtureParameters:
         """The given initial parameters, the others from the initial responsibilities."""
         covariance_type = checked["covariance_type"]
         weights_init = checked["weights_init"]
         means_init = checked["means_init"]
         precisions_cholesky = checked["precisions_cholesky_init"]
         if weights_init is None or means_init is None or precisions_cholesky is None:
-            start = from_resp()
+            n_components = checked["n_components"]
+            # k-means starts as KMeans() would on this input: k-means|| and Lloyd's
+            # pass on a dask array, k-means++ and bounds where they pay in memory.
+            stats = initial_statistics(
+                data, checked["init_params"], n_components, covariance_type, rng,
+                kmeans_init="k-means||" if dask_input else "k-means++",
+                kmeans_bounds=not dask_input and uses_bounds("auto", n_components, data.n_features),
+            )
+            with data.hold_blas():  # d x d products (see em)
+                start = update_parameters(stats, covariance_type, checked["reg_covar"], data.dtype, None)
         else:
             start = None
         weights = start.weights if weights_init is None else weights_init
@@ -277,7 +189,7 @@ class GaussianMixture(BaseModel):
             covariances = start.covariances
             precisions_cholesky = start.precisions_cholesky
         else:
-            with one_blas_thread():  # d x d products (see fit)
+            with data.hold_blas():
                 covariances = gk.covariances_from_precision_cholesky(precisions_cholesky, covariance_type)
         return MixtureParameters(weights, means, covariances, precisions_cholesky)
 
@@ -299,60 +211,32 @@ class GaussianMixture(BaseModel):
         -------
         self
         """
-        if is_dask_array(X):
-            return self._fit_dask(X, sample_weight)
-        X = check_array(X)
-        weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
-        n_positive = int(np.count_nonzero(weight > 0))
-        # The checks' products are of d x d matrices: on one BLAS thread, so that no
-        # OpenBLAS worker is left spinning into the first pass (see em()).
-        with one_blas_thread():
-            checked = self._check_params(X.shape[0], X.shape[1], X.dtype, n_positive)
+        # NaN, inf and bad weights are found by the data object, for the whole array.
+        X = check_data(X, finite=False)
+        dask_input = is_dask_array(X)
         rng = check_random_state(self.random_state)
-        best = self._run(
-            X.shape[1], X.dtype, checked,
-            initial=lambda: self._initial_parameters(X, weight, checked, rng),
-            pass_statistics=None, data=X, weight=weight,
-        )
-        return self._set_fitted(best, checked, X.shape[1], stacklevel=3)
-
-    def _fit_dask(self, X: Any, sample_weight: Any) -> "GaussianMixture":
-        from ..backends import dask as dask_backend
-
-        # NaN, inf and bad weights are found in the first pass, for the whole array.
-        X = check_dask_array(X, check_finite=False)
-        rng = check_random_state(self.random_state)
-        with dask_backend.client_session(self.client) as session:
-            # One pass: the column means (each chunk is centred by them), checks.
-            data = dask_backend.DaskData(X, sample_weight, session.client)
-            checked = self._check_params(
-                data.n_samples, data.n_features, data.dtype, data.n_positive_weights()
-            )
+        with backends.wrap(X, sample_weight, client=self.client) as data:
+            # The checks' products are of d x d matrices: BLAS held, so that no
+            # BLAS worker is left spinning into the first pass (see em()).
+            with data.hold_blas():
+                checked = check_parameters(self, data.n_samples, data.n_features, data.dtype,
+                                           data.n_positive_weights())
             needs_data = (
                 checked["weights_init"] is None or checked["means_init"] is None
                 or checked["precisions_cholesky_init"] is None
             )
-            if needs_data and checked["init_params"] == "k-means++":
+            if dask_input and needs_data and checked["init_params"] == "k-means++":
                 raise ValueError(
                     "init_params='k-means++' makes one pass over the data per component; for a "
                     "dask array use init_params='kmeans' (k-means|| seeding), 'random' or "
                     "'random_from_data'"
                 )
-            best = self._run(
-                data.n_features, data.dtype, checked,
-                initial=lambda: self._initial_parameters_dask(X, sample_weight, data, checked, rng, session),
-                pass_statistics=functools.partial(
-                    dask_pass, data, covariance_type=checked["covariance_type"]
-                ),
-                data=data, weight=None,
-            )
-        return self._set_fitted(best, checked, data.n_features, stacklevel=4)
+            best = self._run(data, checked, lambda: self._initial_parameters(data, checked, rng, dask_input))
+        return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
-    def _run(self, n_features: int, dtype: np.dtype, checked: dict[str, Any], *,
-             initial: Callable[[], MixtureParameters],
-             pass_statistics: Callable[[MixtureParameters], gk.GMMStats] | None,
-             data: Any, weight: np.ndarray | None) -> EMResult:
+    def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:
         """EM from each initialisation (or the fitted parameters); the best run."""
+        n_features, dtype = data.n_features, data.dtype
         covariance_type = checked["covariance_type"]
         warm = bool(self.warm_start) and hasattr(self, "converged_")
         if warm:
@@ -376,10 +260,9 @@ class GaussianMixture(BaseModel):
                 start = initial()
                 lower_bound = -np.inf
             result = em(
-                data, weight, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
+                data, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
                 max_iter=checked["max_iter"], tol=checked["tol"], lower_bound=lower_bound,
                 record_parameters=checked["record"], callback=self.callback,
-                pass_statistics=pass_statistics,
             )
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
@@ -429,80 +312,55 @@ class GaussianMixture(BaseModel):
         return self.fit(X, sample_weight=sample_weight).predict(X)
 
     # --- using a fitted model ----------------------------------------------------------
-    def _validated(self, X: ArrayLike) -> Any:
-        check_is_fitted(self, "means_")
-        X = check_dask_array(X) if is_dask_array(X) else check_array(X)
-        check_n_features(self, X)
-        return X
-
     def _covariance_type_fitted(self) -> str:
         return getattr(self, "_fitted_covariance_type", self.covariance_type)
 
-    def _model_arrays(self, dtype: np.dtype) -> tuple[np.ndarray, np.ndarray, np.ndarray, str]:
-        """Means, precision factors and log-weights in ``dtype``, and the covariance type."""
-        return (
-            self.means_.astype(dtype, copy=False),
-            self.precisions_cholesky_.astype(dtype, copy=False),
-            log_of_weights(self.weights_).astype(dtype, copy=False),
-            self._covariance_type_fitted(),
+    def _per_row(self, X: ArrayLike, kernel: Callable, dtype: Any = None, n_columns: int | None = None) -> Any:
+        """``kernel`` of the rows of X under the fitted mixture (``dtype`` None: X's)."""
+        check_is_fitted(self, "means_")
+        X = check_data(X)
+        check_n_features(self, X)
+        return backends.map_rows(
+            X, kernel, self.means_.astype(X.dtype, copy=False),
+            self.precisions_cholesky_.astype(X.dtype, copy=False),
+            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._covariance_type_fitted(),
+            dtype=X.dtype if dtype is None else dtype, n_columns=n_columns,
         )
 
     def weighted_log_prob(self, X: np.ndarray) -> np.ndarray:
-        """log π_k + log N(x_i | μ_k, Σ_k), shape (n_samples, n_components), in blocks."""
-        return weighted_log_prob(X, *self._model_arrays(X.dtype))
-
-    def _per_chunk(self, X: Any, func: Callable, columns: bool, dtype: Any) -> Any:
-        """A lazy dask array of ``func(chunk, *model arrays)`` over X's row chunks."""
-        args = self._model_arrays(X.dtype)
-        if columns:
-            return X.map_blocks(
-                func, *args, dtype=dtype, chunks=(X.chunks[0], (self.means_.shape[0],)),
-                meta=np.empty((0, 0), dtype=dtype),
-            )
-        return X.map_blocks(func, *args, dtype=dtype, drop_axis=1, meta=np.empty((0,), dtype=dtype))
+        """log π_k + log N(x_i | μ_k, Σ_k) of an in-memory, validated X, shape
+        (n_samples, n_components)."""
+        return gk.weighted_log_prob(
+            X, self.means_.astype(X.dtype, copy=False), self.precisions_cholesky_.astype(X.dtype, copy=False),
+            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._covariance_type_fitted())
 
     def score_samples(self, X: ArrayLike) -> Any:
         """log p(x) of every row of X under the mixture, shape (n_samples,).
 
         A dask array in gives a lazy dask array out.
         """
-        X = self._validated(X)
-        if is_dask_array(X):
-            return self._per_chunk(X, score_samples_chunk, False, X.dtype)
-        return gk.log_prob_resp(self.weighted_log_prob(X))[0]
+        return self._per_row(X, gp.score_samples_block)
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         """Mean log-likelihood per sample of X (weighted by sample_weight), higher is better.
 
         For a dask array the mean is computed with the active dask scheduler.
         """
-        log_prob = self.score_samples(X)
-        if is_dask_array(log_prob):
-            from ..backends import dask as dask_backend
-
-            return dask_backend.weighted_mean(log_prob, sample_weight)
-        weight = check_sample_weight(sample_weight, log_prob.shape[0], dtype=np.float64)
-        return float(np.dot(weight, log_prob.astype(np.float64)) / weight.sum())
+        return backends.weighted_sum(self.score_samples(X), sample_weight, mean=True)
 
     def predict(self, X: ArrayLike) -> Any:
         """Most probable component of each row of X, shape (n_samples,) int64.
 
         A dask array in gives a lazy dask array out.
         """
-        X = self._validated(X)
-        if is_dask_array(X):
-            return self._per_chunk(X, predict_chunk, False, np.int64)
-        return np.argmax(self.weighted_log_prob(X), axis=1).astype(np.int64)
+        return self._per_row(X, gp.predict_block, np.int64)
 
     def predict_proba(self, X: ArrayLike) -> Any:
         """Responsibilities p(component | x), shape (n_samples, n_components); rows sum to 1.
 
         A dask array in gives a lazy dask array out.
         """
-        X = self._validated(X)
-        if is_dask_array(X):
-            return self._per_chunk(X, proba_chunk, True, X.dtype)
-        return gk.log_prob_resp(self.weighted_log_prob(X))[1]
+        return self._per_row(X, gp.predict_proba_block, None, self.means_.shape[0])
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:
         """Draw from the fitted mixture.
@@ -547,7 +405,9 @@ class GaussianMixture(BaseModel):
         (score, bic, aic) : floats; BIC = -2 log L + p log n, AIC = -2 log L + 2 p
         with p free parameters (lower is better)
         """
-        X = self._validated(X)
+        check_is_fitted(self, "means_")
+        X = check_data(X)
+        check_n_features(self, X)
         n_samples = X.shape[0]
         mean = self.score(X)
         n_parameters = self._n_parameters()

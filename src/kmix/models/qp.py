@@ -15,6 +15,7 @@ import numpy as np
 from scipy.linalg import blas
 
 from .._typing import ArrayLike
+from .._validation import check_array
 from ..exceptions import DataError, NumericalError
 from ..kernels import qp as kq
 
@@ -113,20 +114,7 @@ def _array(value: Any, name: str) -> np.ndarray:
     """``value`` as a float64 array, or a DataError naming it (no finiteness check)."""
     if type(value) is np.ndarray and value.dtype.char == "d":
         return value  # the common case, without another call
-    try:
-        array = np.asarray(value)
-    except Exception as exc:  # ragged lists and the like
-        raise DataError(f"{name} could not be read as an array: {exc}") from exc
-    if np.iscomplexobj(array):
-        raise DataError(f"{name} is complex; the quadratic program is over real numbers")
-    if array.dtype.kind in "OUS":
-        try:
-            array = array.astype(np.float64)
-        except (TypeError, ValueError) as exc:
-            raise DataError(f"{name} could not be converted to float: {exc}") from exc
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{name} has dtype {array.dtype}, which is not numeric")
-    return np.asarray(array, dtype=np.float64)
+    return check_array(value, name=name, dtype=np.float64, ensure_2d=False, finite=False)
 
 
 def _raise_if_not_finite(array: np.ndarray, name: str) -> None:

@@ -55,10 +55,10 @@ def _figure(show_objective: bool, size: float):
 
 
 def _nearest(points: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    from ..kernels.kmeans import squared_distances
+    from ..kernels.kmeans import nearest_centers
 
-    offset = points.mean(axis=0)
-    return np.argmin(squared_distances(points - offset, centers - offset), axis=1)
+    offset = points.mean(axis=0)  # centred: the expanded distances lose less to cancellation
+    return nearest_centers(points - offset, centers - offset)[0]
 
 
 def animate_kmeans(
@@ -214,16 +214,10 @@ def _gmm_frames_in_plane(X: np.ndarray, history: Any):
 
 
 def _mixture_log_density(grid: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
-    """log p(x) of a 2-D mixture at the grid points, by log-sum-exp over components."""
+    """log p(x) of a 2-D mixture at the grid points."""
     from ..kernels import gmm as gk
 
-    lower = np.linalg.cholesky(covariances)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(weights)
-    weighted = np.column_stack(
-        [gk.gaussian_log_density(grid, means[j], lower[j]) for j in range(means.shape[0])]
-    ) + log_weights
-    return gk.log_prob_resp(weighted)[0]
+    return gk.mixture_log_density(grid, weights, means, covariances)
 
 
 def animate_gmm(

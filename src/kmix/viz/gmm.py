@@ -276,14 +276,8 @@ def plot_density(
     ys = np.linspace(low[1], high[1], resolution)
     grid_x, grid_y = np.meshgrid(xs, ys)
     grid = np.column_stack([grid_x.ravel(), grid_y.ravel()])
-    # log p(x) = logsumexp_k (log π_k + log N(x | μ_k, Σ_k)) on the grid, then exp.
-    lower = np.linalg.cholesky(plane.covariances)
-    with np.errstate(divide="ignore"):
-        log_weights = np.log(plane.weights)
-    weighted = np.column_stack(
-        [gk.gaussian_log_density(grid, plane.means[j], lower[j]) for j in range(plane.means.shape[0])]
-    ) + log_weights
-    density = np.exp(gk.log_prob_resp(weighted)[0]).reshape(grid_x.shape)
+    log_density = gk.mixture_log_density(grid, plane.weights, plane.means, plane.covariances)
+    density = np.exp(log_density).reshape(grid_x.shape)
     ax = new_axes(ax, figsize=(6.5, 5.5) if colorbar else (6.0, 6.0))
     filled = ax.contourf(grid_x, grid_y, density, levels=levels, cmap=cmap)
     ax.contour(grid_x, grid_y, density, levels=filled.levels, colors="k", linewidths=0.3, alpha=0.6)

@@ -16,6 +16,11 @@ With ``d = x - μ_k`` and ``U_k`` the upper-triangular precision Cholesky factor
 are ``Σ w r``, ``Σ w r d`` and ``Σ w r d dᵀ`` (or its diagonal), with the same
 ``d``: the moments are taken about the current means, as in
 :func:`kmix.kernels.gmm.block_statistics`.
+
+The last three functions serve the full pass for more features
+(:func:`kmix.kernels.gmm_passes.full_block_moments`): the rows' outer products and
+the E-step's loops between its BLAS products. They release the GIL, so blocks
+run on threads side by side.
 """
 
 from __future__ import annotations
@@ -23,14 +28,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._compiled import _transpose_rows
+from . import CONTRACT, REASSOCIATE_CONTRACT
+from .kmeans_lloyd import _transpose_rows
 
-__all__ = ["em_pass"]
+__all__ = ["em_pass", "triangle_products", "full_block_log_values", "full_block_responsibilities"]
 
 # Sums along a tile's rows may be added in SIMD lanes (an order fixed by the
-# compiled code, the same on every run); products may be fused multiply-adds.
-_REDUCE = {"reassoc", "nsz", "contract"}
-_CONTRACT = {"contract"}
+# compiled code, the same on every run); products may be fused multiply-adds:
+# REASSOCIATE_CONTRACT for the sums, CONTRACT for the log-densities.
 
 
 @njit(cache=True)
@@ -43,7 +48,7 @@ def _differences(xt, m, mean, diff):  # pragma: no cover - compiled
     return diff
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _log_density(diff, m, factor, factor_diag, diagonal, constant, acc, out):  # pragma: no cover
     """out[r] = constant - ½ ‖diff[:, r] U‖² for one component. Written: acc, out."""
     d = diff.shape[0]
@@ -107,7 +112,7 @@ def _responsibilities(log_prob, m, resp, log_norm):  # pragma: no cover - compil
             resp[j, r] *= totals[r]
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
 def _dot(a, b, m):  # pragma: no cover - compiled
     total = 0.0
     for r in range(m):
@@ -115,7 +120,7 @@ def _dot(a, b, m):  # pragma: no cover - compiled
     return total
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
 def _total(a, m):  # pragma: no cover - compiled
     total = 0.0
     for r in range(m):
@@ -247,7 +252,7 @@ def triangle_products(Z, out):  # pragma: no cover - compiled
         for a in range(d):
             za = row[a]
             # Slices as the loop's operands: the compiler then vectorises the
-            # loop (indexing the 2-d arrays inside it ran about 7x slower).
+            # loop (indexing the 2-d arrays inside it keeps it scalar).
             target = products[start:start + d - a]
             source = row[a:]
             for b in range(d - a):

@@ -7,11 +7,12 @@ centre; the distance to the row's own centre is computed exactly (O(d)). When th
 bound (or half the gap from the own centre to the nearest other centre, by the
 triangle inequality) exceeds that distance by more than the rounding of the
 distances can explain, the row keeps its label; otherwise its distances to all
-centres are computed as in the plain pass (kernels/_compiled.py), by the same
+centres are computed as in the plain pass (:mod:`.kmeans_lloyd`), by the same
 compiled loops, and it takes the nearest, its bound the second nearest. With
 many features (BLAS products) a row is first measured against the centres near
 its own only (the rest are provably farther) and scanned in full only if that
-leaves a doubt; with few, the full scan of the compiled loop measured faster.
+leaves a doubt; with few, the compiled loop's full scan (a tile of rows at a time,
+in SIMD lanes) is the cheaper way.
 
 Sums are added in the plain pass's order (rows in order within fixed chunks,
 chunks merged in order), so the per-cluster sums do not depend on which rows
@@ -23,15 +24,15 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._compiled import (
-    _REDUCE,
+from . import CONTRACT, REASSOCIATE
+from .kmeans_lloyd import (
     _add_rows_to_sums,
     _add_to_sums,
     _merge_chunks,
     _unit_sum,
     _weighted_sum,
 )
-from ._compiled_tiles import _CONTRACT, _four_values
+from .kmeans_tiles import _four_values
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed"]
 
@@ -41,7 +42,7 @@ __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed"]
 _DOWN = 1.0 - 2.0**-50
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _nearest_two(rows_t, m, scaled_t, center_norms, best, best_label, second,
                  acc):  # pragma: no cover - compiled
     """Smallest and second smallest ``||c||² - 2 x·c`` of each row of a tile (columns
@@ -53,8 +54,7 @@ def _nearest_two(rows_t, m, scaled_t, center_norms, best, best_label, second,
 
     Each four centres' values are first reduced among themselves (the smallest,
     its index, the second smallest), then merged with the running pair: fewer
-    compare-and-selects than updating the pair four times (float32 tiles on
-    16 features: 53 -> 63 GFLOP/s on one core).
+    compare-and-selects than updating the pair four times.
     """
     k4 = scaled_t.shape[1]
     for r in range(m):
@@ -101,10 +101,9 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
 
     Four centres at a time, reduced among themselves first as in
     :func:`_nearest_two`, rows of dots as 1-d slices and labels as int32 (so the
-    loop vectorises): on (256, 4096) products, 0.16 -> 0.09 ns per value in
-    float32, 0.29 -> 0.16 in float64, on one core. The reduction is written out
-    here and in :func:`_nearest_two`: as shared helpers (inlined, returning
-    tuples) the loops no longer vectorised and ran 5-40x slower.
+    loop vectorises). The reduction is written out here and in
+    :func:`_nearest_two`: as a shared helper (inlined, returning tuples) it keeps
+    the compiler from vectorising either loop.
     """
     k = dots.shape[0]
     norm0 = center_norms[0]
@@ -168,7 +167,7 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
             best[r] = v if closer else value
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE)
 def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
     """``||x_i - c_j||²`` computed directly, in X's dtype (additions in SIMD lanes)."""
     total = X[i, 0] - X[i, 0]

@@ -9,97 +9,33 @@ number of threads or on how they are scheduled.
 Distances are ``||c||² - 2 x·c`` for the argmin (``||x||²`` does not change it),
 plus ``||x||²`` for the distance itself, as in :func:`kmix.kernels.kmeans.assign`.
 The ``x·c`` products come either from compiled loops over tiles of rows
-(:mod:`kmix.kernels._compiled_tiles`; few features: a GEMM with an inner
+(:mod:`kmix.kernels.compiled.kmeans_tiles`; few features: a GEMM with an inner
 dimension of 2 spends its time on overhead) or from a BLAS product
 per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows): with one centre per row of
 that product, the argmin runs along contiguous memory, many rows at a time.
 
-Every function is compiled with ``cache=True``: a short command-line run loads the
-machine code from disk instead of compiling it again.
+The caller (:func:`kmix.kernels.kmeans_passes.lloyd_statistics`) chooses the
+number of threads; nothing here keeps state between calls.
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
-import threading
-from collections.abc import Iterator
-
-import numba
 import numpy as np
 from numba import njit, prange
 
-from ._compiled_tiles import _nearest_blocked, _nearest_narrow
+from . import REASSOCIATE
+from .kmeans_tiles import _nearest_blocked, _nearest_narrow
 
-__all__ = ["fused_pass", "gemm_pass", "threads_for"]
+__all__ = ["fused_pass", "gemm_pass"]
 
 
 # Rows handled together after a BLAS product: a run of FINISH_TILE contiguous values
 # per centre, and the running minima stay in L1 (the compiled loops size their
-# tiles by fused_tile_rows in kernels/kmeans.py).
+# tiles by fused_tile_rows in kernels/kmeans_passes.py).
 FINISH_TILE = 512
 
-# The sums over a tile are reductions: with "reassoc" LLVM may add them in SIMD
-# lanes, in an order fixed by the compiled code (the same on every run), instead
-# of one long chain of dependent additions. Only these helpers get the flag: the
-# distances and the argmin are computed exactly as written.
-_REDUCE = {"reassoc", "nsz"}
-
-
-_pool_lock = threading.Lock()
-_pool_started = False  # process state: numba's thread pool is started once
-
-
-def start_threads() -> None:
-    """Start numba's thread pool with OpenMP's passive wait, unless the user chose
-    (``OMP_WAIT_POLICY`` or ``GOMP_SPINCOUNT`` set: kept as set).
-
-    With the default (active) policy, the threads of a finished parallel region spin
-    before they sleep. On a two-core machine busy with other work, that spinning
-    takes the cores from the threads still working: a K1 Lloyd pass (bench/) took
-    three times as long as with passive waiting. Passive waiting has its own cost:
-    a sleeping thread is woken for every pass (one parallel region), about 0.3 ms
-    on a 2-vCPU virtual machine. A short spin (``GOMP_SPINCOUNT=2000``, about
-    0.5 ms) covers the gap between the passes of a fit: on such a machine, idle,
-    it made a 200,000 x 16, k = 64 float32 fit 6-15 % faster; with one other busy
-    process, the 1,000,000 x 2 fit 8-13 % slower. Passive stays the default;
-    the environment is set only while the pool and its OpenMP runtime start, then
-    restored, so OpenMP runtimes loaded later never see it.
-    """
-    global _pool_started
-    if _pool_started:
-        return
-    with _pool_lock:
-        if _pool_started:
-            return
-        from numba.np.ufunc import parallel
-
-        chosen = "OMP_WAIT_POLICY" in os.environ or "GOMP_SPINCOUNT" in os.environ
-        if not chosen:
-            os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
-        try:
-            parallel._launch_threads()
-        finally:
-            if not chosen:
-                del os.environ["OMP_WAIT_POLICY"]
-        _pool_started = True
-
-
-@contextlib.contextmanager
-def threads_for(n_chunks: int) -> Iterator[None]:
-    """Run the compiled kernels inside on at most ``n_chunks`` of numba's threads
-    (a small X on the calling thread alone), the pool started as above."""
-    start_threads()
-    threads = numba.get_num_threads()
-    wanted = max(1, min(threads, n_chunks))
-    if wanted == threads:  # numba's setter costs tens of microseconds a call: skip it
-        yield
-        return
-    numba.set_num_threads(wanted)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(threads)
+# Only the sums over a tile (_weighted_sum, _unit_sum) are compiled with REASSOCIATE
+# (see the package): the distances and the argmin are computed exactly as written.
 
 
 @njit(cache=True)
@@ -150,8 +86,8 @@ def _argmin_tile(dots, column0, m, center_norms, best, best_label):  # pragma: n
         n2 = center_norms[j + 2]
         n3 = center_norms[j + 3]
         # Rows of dots as 1-d slices and labels as int32, the labels' own type: the
-        # compiler then vectorises the loop (2-d indexing and int64 labels in it
-        # made it about 4x slower).
+        # compiler then vectorises the loop (2-d indexing or int64 labels in it
+        # keep it scalar).
         d0 = dots[j, column0:column0 + m]
         d1 = dots[j + 1, column0:column0 + m]
         d2 = dots[j + 2, column0:column0 + m]
@@ -209,7 +145,7 @@ def _distances(best, best_label, m, row0, x_norms, labels, min_distances):  # pr
         labels[row0 + r] = best_label[r]
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE)
 def _weighted_sum(values, m, row0, sample_weight):  # pragma: no cover - compiled
     """sum_r w[row0 + r] * values[r] over r < m, in float64."""
     total = 0.0
@@ -315,7 +251,7 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
             scalars[s] += chunk_scalars[c, s]
 
 
-# --- the pass for few features: products by the tile loops of _compiled_tiles -----
+# --- the pass for few features: products by the tile loops of kmeans_tiles --------
 
 @njit(cache=True)
 def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distances, min_distances,
@@ -354,7 +290,7 @@ def _tile_previous(previous_t, m, previous_value, x_norms, best_label):  # pragm
     return changed
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE)
 def _unit_sum(values, m):  # pragma: no cover - compiled
     """sum_r values[r] over r < m, in float64."""
     total = 0.0

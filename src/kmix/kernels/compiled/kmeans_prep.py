@@ -1,10 +1,10 @@
 """Compiled kernels that prepare a k-means fit (numba): centring and k-means++ seeding.
 
-They share the tiles and the blocked products of :mod:`kmix.kernels._compiled`
-(rows transposed per tile, four candidates by four features at a time) and, like
-them, keep partial sums per fixed chunk of rows added in chunk order, so that no
-result depends on the number of threads. Every function is compiled with
-``cache=True``.
+They share the tiles and the blocked products of :mod:`.kmeans_lloyd` and
+:mod:`.kmeans_tiles` (rows transposed per tile, four candidates by four features at
+a time) and, like them, keep partial sums per fixed chunk of rows added in chunk
+order, so that no result depends on the number of threads. Every function is
+compiled with ``cache=True``.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from ._compiled import _REDUCE, _transpose_rows, _weighted_sum
-from ._compiled_tiles import _four_values
+from . import REASSOCIATE
+from .kmeans_lloyd import _transpose_rows, _weighted_sum
+from .kmeans_tiles import _four_values
 
 __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows"]
 
@@ -67,7 +68,7 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
             potentials[j] += partial[c, j]
 
 
-@njit(cache=True, fastmath=_REDUCE)
+@njit(cache=True, fastmath=REASSOCIATE)
 def _update_rows(X, start, stop, center, closest):  # pragma: no cover - compiled
     """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, the distance
     measured directly (one centre: no products to share), its additions in SIMD
@@ -129,7 +130,7 @@ def column_sums(X, chunk_rows, sums):  # pragma: no cover - compiled
 
 @njit(parallel=True, cache=True)
 def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - compiled
-    """out = X - offset and x_norms[i] = ||out[i]||², on all threads; returns the
+    """out = X - offset and x_norms[i] = ||out[i]||², in parallel; returns the
     sum of x_norms in float64 (chunks added in order).
 
     Written: out (n, d), x_norms (n,), both X's dtype. Each thread writes its own

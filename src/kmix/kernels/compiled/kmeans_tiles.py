@@ -1,12 +1,13 @@
 """Compiled k-means kernels (numba): the ``x·c`` products of a tile of rows against
 the centres, for few features, and the nearest centre from them.
 
-A tile of rows is transposed (features x rows, :func:`kmix.kernels._compiled._transpose_rows`)
-so that every loop runs along rows, in SIMD lanes. For 1 to 3 features each
-centre's value is one expression (:func:`_nearest_narrow`); for more, four
-centres by four features at a time (:func:`_four_values`), the features padded
-to multiples of four with zeros. Used by the plain pass (``_compiled.fused_pass``),
-the bounded pass and the k-means++ potentials.
+A tile of rows is transposed (features x rows,
+:func:`kmix.kernels.compiled.kmeans_lloyd._transpose_rows`) so that every loop runs
+along rows, in SIMD lanes. For 1 to 3 features each centre's value is one
+expression (:func:`_nearest_narrow`); for more, four centres by four features at a
+time (:func:`_four_values`), the features padded to multiples of four with zeros.
+Used by the plain pass (``kmeans_lloyd.fused_pass``), the bounded pass and the
+k-means++ potentials.
 """
 
 from __future__ import annotations
@@ -14,17 +15,18 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-# Nothing public: the passes in _compiled, _compiled_bounded and _compiled_prep
+from . import CONTRACT
+
+# Nothing public: the passes in kmeans_lloyd, kmeans_bounded and kmeans_prep
 # import these loops.
 __all__: list[str] = []
 
-# The products of the blocked loop are plain multiply-adds; with "contract" LLVM
-# may fuse each into one instruction (one rounding instead of two). The order of
-# the additions is the one written, so the result is fixed by the compiled code.
-_CONTRACT = {"contract"}
+# The products of the blocked loop are plain multiply-adds; with CONTRACT LLVM may
+# fuse each into one instruction (one rounding instead of two). The order of the
+# additions is the one written, so the result is fixed by the compiled code.
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
     """Centres j .. j + 3 for :func:`_nearest_narrow`, 1 feature: the same
@@ -69,7 +71,7 @@ def _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
         previous_value[r] = pv
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
     """Centres j .. j + 3 for :func:`_nearest_narrow`, 2 features: the same
@@ -119,7 +121,7 @@ def _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
         previous_value[r] = pv
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
     """Centres j .. j + 3 for :func:`_nearest_narrow`, 3 features: the same
@@ -174,7 +176,7 @@ def _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
         previous_value[r] = pv
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                     previous_value):  # pragma: no cover - compiled
     """Nearest centre of each row of a tile with 1 to 3 features. Written: best
@@ -184,12 +186,10 @@ def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_la
     Vectorised over rows, four centres at a time (:func:`_narrow_four_1` to
     ``_3``): each centre's value is one expression, compared in registers in centre
     order, so a row's running minimum, label and previous value are read and
-    written once per four centres (one at a time, those loads and stores cost more
-    than the arithmetic: a 1,000,000 x 2, k = 8 float64 pass took 3-22 % longer;
-    float32 measured the same within noise). The three helpers are written out
-    per feature count: one helper testing the count inside its loop made the
-    1,000,000 x 2 pass 1.6 times slower. The strict '<' keeps the lowest index on
-    ties.
+    written once per four centres (one centre at a time, those loads and stores
+    would cost more than the arithmetic). The three helpers are written out per
+    feature count: a test of the count inside the loop over rows would slow every
+    row down. The strict '<' keeps the lowest index on ties.
     """
     d = rows_t.shape[0]
     k = scaled_t.shape[1]
@@ -239,7 +239,7 @@ def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_la
                 previous_value[r] = value if previous_t[r] == j else previous_value[r]
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover - compiled
     """acc[q, r] = ``||c||² - 2 x·c`` of centre j + q, q < 4, for the rows of a tile.
     Written: acc (4, m).
@@ -247,8 +247,7 @@ def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover
     ``rows_t`` (d4, tile) and ``scaled_t`` (d4, k4) are zero-padded to multiples of
     four. Each row is loaded once per four centres and each partial value once per
     four features, so the loop is bound by the multiply-adds, not by loads and
-    stores (a loop over one centre or one feature at a time reached about half the
-    rate).
+    stores (as a loop over one centre or one feature at a time would be).
     """
     d4 = rows_t.shape[0]
     n0 = center_norms[j]
@@ -288,7 +287,7 @@ def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover
             acc[3, r] = acc[3, r] + x0 * e0 + x1 * e1 + x2 * e2 + x3 * e3
 
 
-@njit(cache=True, fastmath=_CONTRACT)
+@njit(cache=True, fastmath=CONTRACT)
 def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                      previous_value, acc):  # pragma: no cover - compiled
     """Nearest centre of each row of a tile, four centres by four features at a time

@@ -1,0 +1,163 @@
+"""Where a dask fit runs, and dask arrays built from files or arrays.
+
+:func:`client_session` gives the dask.distributed client a fit runs on (the
+active one, one given, one at an address, or a LocalCluster started and closed
+around the fit). :func:`array_from_readers` and :func:`from_array` build row-chunked
+dask arrays for :mod:`kmix.io`.
+
+dask and distributed are imported here and in :mod:`kmix.backends.dask` only,
+inside the functions that need them, so ``import kmix`` stays light and works
+without the ``dask`` extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._validation import check_sample_weight, is_dask_array, require
+
+__all__ = ["dask_modules", "distributed_module", "Session", "client_session", "array_from_readers", "from_array", "aligned_weight"]
+
+
+def dask_modules():
+    require("dask", "dask", "Working with dask arrays")
+    import dask
+    import dask.array as da
+
+    return dask, da
+
+
+def distributed_module():
+    return require("distributed", "dask", "Fitting on a dask array")
+
+
+# --- where the work runs --------------------------------------------------------------
+
+class Session(NamedTuple):
+    """The dask.distributed client a fit runs on."""
+
+    client: Any  # distributed.Client
+    closes: bool  # True when the client (and anything it holds) goes away after the fit
+    is_default: bool  # the client that dask's compute() uses when none is named
+
+    @property
+    def keeps_results(self) -> bool:
+        """Whether data left on the cluster stays usable by a plain ``.compute()``."""
+        return self.is_default and not self.closes
+
+
+@contextlib.contextmanager
+def client_session(client: Any = None) -> Iterator[Session]:
+    """The client to run on, closed afterwards when it was opened here.
+
+    Parameters
+    ----------
+    client : None, distributed.Client or str
+        None: the active client (``distributed.default_client()``) if there is one,
+        else a LocalCluster of one single-threaded worker process per core,
+        started here and closed afterwards. A Client: used as it is. A string: the
+        address of a running scheduler (``"tcp://host:8786"``), connected to here
+        and disconnected afterwards (the cluster keeps running).
+
+    Yields
+    ------
+    Session
+    """
+    distributed = distributed_module()
+    if client is None:
+        try:
+            active = distributed.default_client()
+        except ValueError:
+            active = None
+        if active is not None and active.status == "running":
+            yield Session(active, False, True)
+            return
+        cluster = distributed.LocalCluster(
+            n_workers=os.cpu_count() or 1,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",  # any free port: never collides with another cluster
+            # One thread per worker, as dask already sets for BLAS: the compiled
+            # kernels would otherwise start one thread per core in every worker.
+            env={"NUMBA_NUM_THREADS": "1"},
+        )
+        try:
+            with distributed.Client(cluster) as own:
+                yield Session(own, True, True)
+        finally:
+            cluster.close()
+    elif isinstance(client, (str, os.PathLike)):
+        with distributed.Client(os.fspath(client)) as own:
+            yield Session(own, True, True)
+    elif isinstance(client, distributed.Client):
+        try:
+            is_default = distributed.default_client() is client
+        except ValueError:
+            is_default = False
+        yield Session(client, False, is_default)
+    else:
+        raise ValueError(
+            "client must be None, a dask.distributed Client or a scheduler address such as "
+            f"'tcp://host:8786'; got {client!r}"
+        )
+
+
+# --- building dask arrays ---------------------------------------------------------
+
+def array_from_readers(readers: Sequence[Any], row_chunks: Sequence[tuple[int, ...]]) -> Any:
+    """One dask array, chunked along rows, from lazy readers of row blocks.
+
+    Parameters
+    ----------
+    readers : sequence of objects with ``shape`` (n_i, d), ``dtype``, ``ndim`` and
+        ``__getitem__`` returning an ndarray (see :class:`kmix.io.NpyRows`)
+    row_chunks : sequence of tuples of int
+        How each reader's rows are cut into chunks (each tuple sums to n_i).
+
+    Returns
+    -------
+    dask array (sum n_i, d), one chunk along the columns
+    """
+    _, da = dask_modules()
+    parts = []
+    for reader, chunks in zip(readers, row_chunks):
+        parts.append(da.from_array(
+            reader, chunks=(tuple(chunks), (reader.shape[1],)), asarray=True, lock=False,
+            fancy=False, meta=np.empty((0, 0), dtype=reader.dtype),
+        ))
+    return parts[0] if len(parts) == 1 else da.concatenate(parts, axis=0)
+
+
+def from_array(array: np.ndarray, chunks: Any) -> Any:
+    """An in-memory array as a dask array cut along rows (``chunks``: rows per chunk,
+    "auto" or a tuple of row counts)."""
+    _, da = dask_modules()
+    if isinstance(chunks, str):
+        return da.from_array(array, chunks=(chunks, -1))
+    if isinstance(chunks, (int, np.integer)):
+        return da.from_array(array, chunks=(int(chunks), -1))
+    return da.from_array(array, chunks=(tuple(int(c) for c in chunks), -1))
+
+
+def aligned_weight(sample_weight: Any, X: Any, dtype: np.dtype) -> Any:
+    """sample_weight as a dask array with X's row chunks (None stays None)."""
+    _, da = dask_modules()
+    if sample_weight is None:
+        return None
+    if is_dask_array(sample_weight):
+        if sample_weight.ndim != 1:
+            raise ValueError(
+                f"sample_weight must be 1-D with {X.shape[0]} entries, got shape {sample_weight.shape}"
+            )
+        if sample_weight.shape[0] != X.shape[0]:
+            raise ValueError(
+                f"sample_weight has {sample_weight.shape[0]} entries but X has {X.shape[0]} samples"
+            )
+        return sample_weight.astype(dtype).rechunk((X.chunks[0],))
+    weight = check_sample_weight(sample_weight, X.shape[0], dtype=dtype)
+    return da.from_array(weight, chunks=(X.chunks[0],))

@@ -1,0 +1,58 @@
+"""The compiled (numba) loops behind the fast passes of :mod:`kmix.kernels`.
+
+Everything in this package's modules is machine code built by numba:
+
+- :mod:`.kmeans_lloyd`: the plain Lloyd pass (assignment and statistics in one go);
+- :mod:`.kmeans_tiles`: the ``x·c`` products of a tile of rows, for few features;
+- :mod:`.kmeans_bounded`: the Lloyd pass with Hamerly's bounds;
+- :mod:`.kmeans_prep`: centring and the k-means++ potentials;
+- :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers.
+
+They live apart from the numpy kernels so that numba is imported on first use
+only: ``import kmix.kernels`` (and this package itself) never imports it, and a
+run that needs no compiled pass never pays for it. Every function is compiled with
+``cache=True``: a short command-line run loads the machine code from disk instead
+of compiling it again. The parallel loops keep partial sums per fixed chunk of
+rows, added in chunk order, so no result depends on the number of threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+__all__ = ["threads"]
+
+# Fast-math flag sets shared by the compiled modules. Each is a choice about
+# rounding, so a loop takes only the one it needs:
+# - REASSOCIATE: sums may be added in SIMD lanes, in an order fixed by the compiled
+#   code (the same on every run), instead of one long chain of dependent additions;
+# - CONTRACT: a multiply-add may become one fused instruction (one rounding);
+# - REASSOCIATE_CONTRACT: both.
+REASSOCIATE = {"reassoc", "nsz"}
+CONTRACT = {"contract"}
+REASSOCIATE_CONTRACT = {"reassoc", "nsz", "contract"}
+
+
+@contextlib.contextmanager
+def threads(n_threads: int, n_chunks: int) -> Iterator[None]:
+    """Run the compiled code inside on max(1, min(n_threads, n_chunks, numba's pool
+    size)) threads, restoring numba's count afterwards (skip the setter when the
+    count would not change).
+
+    A small X (one chunk) then runs on the calling thread alone. The thread pool
+    is started by the backends (:mod:`kmix.backends`), which choose how its
+    threads wait; if it is not started yet, numba starts it here with its defaults.
+    """
+    import numba  # imported on first use only
+
+    current = numba.get_num_threads()
+    wanted = max(1, min(int(n_threads), int(n_chunks), numba.config.NUMBA_NUM_THREADS))
+    if wanted == current:  # numba's setter is not free: skip it when nothing changes
+        yield
+        return
+    numba.set_num_threads(wanted)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(current)

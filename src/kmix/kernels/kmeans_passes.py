@@ -1,0 +1,551 @@
+"""k-means passes: assignment and statistics of a whole X in one compiled pass.
+
+:func:`lloyd_statistics` gives the results of :func:`kmix.kernels.kmeans.assign`
+followed by :func:`kmix.kernels.kmeans.block_statistics` (the reference) without an
+(n, k) distance matrix: the rows go through in cache-sized chunks, in parallel,
+and each chunk's nearest centres and sums are computed while it is in cache.
+:func:`bounded_statistics` is the same pass with Hamerly's bounds, skipping the
+rows whose nearest centre provably did not change; :func:`centered` prepares X
+for both. The tests hold every pass to the reference.
+
+Each pass runs its compiled code on ``n_threads`` threads (one by default; the
+backends pass their count); its result does not depend on that number. The
+compiled loops live in :mod:`kmix.kernels.compiled` and load numba on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from .compiled import threads
+from .kmeans import KMeansStats, farthest_rows, merge_statistics, squared_distances, squared_norms
+
+__all__ = [
+    "FUSED_MAX_FEATURES",
+    "FUSED_CHUNK_ROWS",
+    "chunk_rows",
+    "fused_tile_rows",
+    "padded_centers",
+    "uses_blas",
+    "lloyd_statistics",
+    "bound_drops",
+    "center_neighbours",
+    "neighbour_list_length",
+    "bounded_statistics",
+    "centered",
+    "empty_statistics",
+    "lloyd_block",
+    "bounded_block",
+    "merge_counted",
+    "predict_block",
+    "min_distances_block",
+    "transform_block",
+]
+
+# Up to this many features the x·c products are computed by the compiled loop; above
+# it by a BLAS product per chunk (a GEMM with a thin inner dimension is slow).
+FUSED_MAX_FEATURES = 32
+# Rows per chunk of the compiled pass: the unit of parallel work and of partial
+# statistics. A function of (k, d, dtype) only, never of the thread count, so the
+# order in which partial sums are added (and so every rounding) is always the same.
+# Each chunk's partial sums (k x d) are zeroed and merged once per pass, a cost
+# that fewer, longer chunks spread over more rows; much longer chunks would split
+# small arrays unevenly between threads.
+FUSED_CHUNK_ROWS = 2048
+# For the BLAS path: rows such that one chunk's (k, rows) product takes about 4 MiB,
+# small enough to stay in L3 cache while its argmin and sums are taken, large
+# enough for BLAS to run at full speed.
+_PRODUCT_BYTES = 4 * 2**20
+# Rows per call into the compiled code: bounds the partial sums (chunks x k x d).
+_BLOCK_BYTES = 16 * 2**20
+
+
+def chunk_rows(n_clusters: int, n_features: int, itemsize: int) -> int:
+    """Rows per chunk of :func:`lloyd_statistics` (a function of the shapes only)."""
+    if n_features <= FUSED_MAX_FEATURES:
+        return FUSED_CHUNK_ROWS
+    rows = _PRODUCT_BYTES // (n_clusters * itemsize)
+    return int(min(4096, max(64, rows // 64 * 64)))
+
+
+def fused_tile_rows(padded_features: int, itemsize: int) -> int:
+    """Rows per tile of the compiled loop: the tile's transpose takes about 16 KiB,
+    so it stays in L1 cache with the partial values of four centres."""
+    return int(min(512, max(64, 16384 // (padded_features * itemsize) // 16 * 16)))
+
+
+def padded_centers(scaled: np.ndarray, center_norms: np.ndarray,
+                   narrow: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """``scaled.T`` and the centre norms as the compiled loops read them: as they are
+    for 1 to 3 features if ``narrow`` (the pass has its own loop for those);
+    otherwise zero-padded to multiples of four features and centres, a padded
+    centre with an infinite norm (never the nearest)."""
+    k, d = scaled.shape
+    if narrow and d <= 3:
+        return np.ascontiguousarray(scaled.T), center_norms
+    d4, k4 = -(-d // 4) * 4, -(-k // 4) * 4
+    scaled_t = np.zeros((d4, k4), dtype=scaled.dtype)
+    scaled_t[:d, :k] = scaled.T
+    norms = np.full(k4, np.inf, dtype=center_norms.dtype)
+    norms[:k] = center_norms
+    return scaled_t, norms
+
+
+def uses_blas(n_features: int) -> bool:
+    """Whether :func:`lloyd_statistics` calls BLAS (from every thread at once: the
+    caller should limit BLAS to one thread, as the numpy backend does)."""
+    return n_features > FUSED_MAX_FEATURES
+
+
+def _pass_inputs(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray,
+                 x_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The arrays as the compiled passes read them: C-contiguous, float32 or float64
+    (X's type; any other becomes float64), no copy where they already are."""
+    X = np.ascontiguousarray(X)
+    if X.dtype not in (np.float32, np.float64):
+        X = X.astype(np.float64)
+    dtype = X.dtype
+    return (X, np.ascontiguousarray(sample_weight, dtype=dtype),
+            np.ascontiguousarray(centers, dtype=dtype), np.ascontiguousarray(x_norms, dtype=dtype))
+
+
+def lloyd_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    centers: np.ndarray,
+    x_norms: np.ndarray,
+    previous_labels: np.ndarray | None = None,
+    unit_weight: bool = False,
+    keep_distances: bool = True,
+    *,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, np.ndarray | None, KMeansStats]:
+    """Assignment and statistics of X in one compiled pass.
+
+    The results of :func:`kmix.kernels.kmeans.assign` followed by
+    :func:`kmix.kernels.kmeans.block_statistics` (the same labels; sums and SSDs up
+    to rounding), without an (n, k) distance matrix: the rows go through in
+    cache-sized chunks, in parallel, and each chunk's nearest centres and sums are
+    computed while it is in cache.
+
+    The farthest points are found only when a cluster is left empty, the one case
+    in which :func:`kmix.kernels.kmeans.update_centers` reads them (otherwise
+    those fields have no rows). That keeps the exact result when blocks merge: a
+    cluster empty in the merged statistics is empty in every block, so every block
+    then has its list.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float32 or float64
+    sample_weight : ndarray (n,)
+    centers : ndarray (k, d)
+    x_norms : ndarray (n,), squared norms of the rows of X
+    previous_labels : ndarray (n,) of int, optional
+        When given, the statistics include the SSD of these labels with respect to
+        ``centers`` and the number of changed labels.
+    unit_weight : bool
+        The caller vouches that every weight is 1: the pass then does not read
+        ``sample_weight`` (the BLAS path reads it anyway).
+    keep_distances : bool
+        Return each row's squared distance to its centre. Without them (Lloyd's
+        loop needs only the statistics) the compiled loop writes n values less per
+        pass; they are then computed only if a cluster is empty.
+    n_threads : int
+        Threads for the compiled pass (at most one per chunk of rows). The result
+        does not depend on it, bit for bit.
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    min_distances : ndarray (n,), X's dtype, or None if not ``keep_distances``
+    stats : KMeansStats
+    """
+    from .compiled import kmeans_lloyd  # numba is imported on first use only
+
+    X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
+    dtype = X.dtype
+    n, d = X.shape
+    k = centers.shape[0]
+    center_norms = squared_norms(centers)
+    has_previous = previous_labels is not None
+    previous = (np.ascontiguousarray(previous_labels, dtype=np.int32) if has_previous
+                else np.zeros(0, dtype=np.int32))
+    labels = np.empty(n, dtype=np.int32)
+    blas = uses_blas(d)
+    store = keep_distances or blas
+    min_distances = np.empty(n if store else 0, dtype=dtype)
+    weight_sums = np.zeros(k)
+    sums = np.zeros((k, d))
+    scalars = np.zeros(3)  # ssd, ssd_previous, n_changed
+    rows = chunk_rows(k, d, dtype.itemsize)
+    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    # -2C once, so the products need no scaling (a power of two: exact).
+    scaled = centers * dtype.type(-2)
+    with threads(n_threads, -(-n // rows)):
+        if blas:
+            for row0 in range(0, n, step):
+                kmeans_lloyd.gemm_pass(scaled, row0, min(step, n - row0), X, sample_weight,
+                                       center_norms, x_norms, previous, has_previous, rows, labels,
+                                       min_distances, weight_sums, sums, scalars)
+        else:
+            scaled_t, padded_norms = padded_centers(scaled, center_norms)
+            tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            for row0 in range(0, n, step):
+                kmeans_lloyd.fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight,
+                                        unit_weight, padded_norms, k, previous, has_previous,
+                                        rows, tile, labels, store, min_distances, weight_sums,
+                                        sums, scalars)
+    if np.any(weight_sums <= 0):
+        if not store:  # rare: a cluster is empty; the distances once more
+            min_distances = lloyd_statistics(X, sample_weight, centers, x_norms,
+                                             n_threads=n_threads)[1]
+        farthest = farthest_rows(min_distances, sample_weight, k)
+    else:
+        farthest = np.empty(0, dtype=np.intp)
+    stats = KMeansStats(
+        weight_sums,
+        sums,
+        float(scalars[0]),
+        float(scalars[1]) if has_previous else float("nan"),
+        int(scalars[2]) if has_previous else n,
+        min_distances[farthest].astype(np.float64),
+        X[farthest].astype(np.float64),
+    )
+    return labels, (min_distances if keep_distances else None), stats
+
+
+# --- the bounded pass: Lloyd's iteration with Hamerly's bounds ------------------------
+
+
+def bound_drops(old_centers: np.ndarray, new_centers: np.ndarray) -> np.ndarray:
+    """How far the lower bounds of each cluster's rows fall when the centres move.
+
+    A row's bound is on its distance to every centre but its own, so it falls by the
+    largest movement of any other centre: the largest movement overall, or the
+    second largest for the cluster that moved most. Rounded up (a bound must stay
+    below the exact distance).
+
+    Returns
+    -------
+    drops : ndarray (k,) float64
+    """
+    movement = np.sqrt(np.sum((new_centers.astype(np.float64) - old_centers.astype(np.float64)) ** 2,
+                              axis=1)) * (1.0 + 1e-12)
+    k = movement.shape[0]
+    if k == 1:
+        return np.zeros(1)
+    first = int(np.argmax(movement))
+    drops = np.full(k, movement[first])
+    drops[first] = np.max(np.delete(movement, first))
+    return drops
+
+
+def center_neighbours(centers: np.ndarray, listed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each centre's ``listed`` nearest other centres, nearest first.
+
+    By the triangle inequality a row within half the first distance of its own
+    centre is nearer to that centre than to any other, and no centre farther from
+    it than twice the row's distance can be nearer. Computed in float64 by the
+    expanded form, block by block (never k x k x d), less the form's rounding error.
+
+    Returns
+    -------
+    order : ndarray (k, m) int32, m = min(listed, k - 1)
+    distances : ndarray (k, m) float64, rounded down
+    """
+    from .compiled import kmeans_bounded  # numba is imported on first use only
+
+    C = centers.astype(np.float64)
+    k, d = C.shape
+    listed = max(0, min(listed, k - 1))
+    norms = np.einsum("ij,ij->i", C, C)
+    order = np.empty((k, listed), dtype=np.int32)
+    distances = np.empty((k, listed))
+    # The expanded form's rounding, bounded above, is taken off.
+    error_scale = 4.0 * (d + 2) * float(np.finfo(np.float64).eps)
+    step = max(1, 2**22 // max(k, 1))
+    if listed > 0:
+        for start in range(0, k, step):
+            stop = min(k, start + step)
+            kmeans_bounded.nearest_listed(C[start:stop] @ C.T, norms, start, error_scale,
+                                          order[start:stop], distances[start:stop])
+    return order, distances * (1.0 - 1e-12)
+
+
+def neighbour_list_length(n_clusters: int) -> int:
+    """How many of its centre's neighbours a row may be measured against before a
+    full scan is the cheaper way (a full scan runs at BLAS speed). Short lists
+    settle nearly every row a long one would (the rows they miss have dozens of
+    centres within reach, and a full scan suits those) and cost less to make."""
+    return int(min(64, max(4, n_clusters // 32)))
+
+
+def bounded_statistics(
+    X: np.ndarray,
+    sample_weight: np.ndarray,
+    centers: np.ndarray,
+    x_norms: np.ndarray,
+    previous_labels: np.ndarray | None,
+    lower: np.ndarray,
+    drops: np.ndarray | None = None,
+    unit_weight: bool = False,
+    *,
+    n_threads: int = 1,
+) -> tuple[np.ndarray, KMeansStats, int]:
+    """The assignment pass of :func:`lloyd_statistics`, skipping the rows whose
+    nearest centre provably did not change (Hamerly's bounds).
+
+    With ``previous_labels`` None every row is scanned and ``lower`` is set. Then,
+    given the labels the last call returned, its ``lower`` (written by it) and
+    ``drops = bound_drops(last centres, centers)``, a row keeps its label when its
+    bound, or half the distance from its centre to the nearest other, exceeds its
+    exact distance to its own centre by more than the rounding of the plain pass's
+    distances: the labels are then those :func:`lloyd_statistics` gives. Every other
+    row is scanned in full by the plain pass's own loops (above 32 features only if
+    measuring it against its centre's nearest neighbours, the others provably
+    farther, leaves a doubt). The sums are added in the plain pass's order; SSDs
+    agree with it up to rounding (a kept row's distance is computed directly,
+    ``sum((x - c)²)``, not by the expanded form). Above 32
+    features the scanned rows' products come from BLAS calls on the gathered rows,
+    shapes other than the plain pass's; a BLAS that rounded a product differently
+    for another shape could then break a near tie (distances equal to within their
+    rounding) the other way, in a label or in the choice of the farthest point
+    that re-seeds an empty cluster. On centred data such ties are exact ties of
+    the data; the tests compare labels and centres exactly on both paths.
+
+    Parameters
+    ----------
+    X, sample_weight, centers, x_norms : as in :func:`lloyd_statistics`
+    previous_labels : ndarray (n,) int32 or None
+    lower : ndarray (n,) float64, written: lower bounds on each row's distance to
+        every centre but its own
+    drops : ndarray (k,) float64, required with ``previous_labels``
+    unit_weight, n_threads : as in :func:`lloyd_statistics`
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    stats : KMeansStats
+    rescanned : int, the rows whose distances to all centres were computed
+    """
+    from .compiled import kmeans_bounded  # numba is imported on first use only
+
+    X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
+    dtype = X.dtype
+    n, d = X.shape
+    k = centers.shape[0]
+    center_norms = squared_norms(centers)
+    initial = previous_labels is None
+    previous = (np.zeros(0, dtype=np.int32) if initial
+                else np.ascontiguousarray(previous_labels, dtype=np.int32))
+    if drops is None:
+        if not initial:
+            raise ValueError("drops are required with previous_labels")
+        drops = np.zeros(k)
+    # With BLAS products, rows the bounds cannot keep try their centre's nearest
+    # neighbours first. With few features the compiled loop scans such rows in full,
+    # a tile at a time in SIMD lanes: cheaper than measuring neighbours row by row.
+    listed = neighbour_list_length(k) if uses_blas(d) else 1
+    order, neighbour_distances = center_neighbours(centers, listed)
+    separation = neighbour_distances[:, 0] if k > 1 else np.full(1, np.inf)
+    if not uses_blas(d):
+        order, neighbour_distances = order[:, :0], neighbour_distances[:, :0]
+    upward = 1.0 + (d + 2) * float(np.finfo(dtype).eps)
+    # Rounding of the plain pass's expanded distances, per row: at most a few
+    # (d + 2)·eps·(||x|| + ||c||)² <= 2(d + 2)·eps·(||x||² + ||c||²); four times that.
+    slack_scale = 8.0 * (d + 4) * float(np.finfo(dtype).eps)
+    max_center_norm = float(np.max(center_norms.astype(np.float64)))
+    labels = np.empty(n, dtype=np.int32)
+    min_distances = np.empty(n, dtype=dtype)
+    weight_sums = np.zeros(k)
+    sums = np.zeros((k, d))
+    scalars = np.zeros(3)
+    rescanned = np.zeros(1, dtype=np.int64)
+    rows = chunk_rows(k, d, dtype.itemsize)
+    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    scaled = centers * dtype.type(-2)
+    with threads(n_threads, -(-n // rows)):
+        if uses_blas(d):
+            for row0 in range(0, n, step):
+                kmeans_bounded.bounded_gemm_pass(
+                    scaled, centers, row0, min(step, n - row0), X, sample_weight, center_norms,
+                    x_norms, previous, initial, lower, drops, separation, slack_scale,
+                    max_center_norm, order, neighbour_distances, upward, rows, labels,
+                    min_distances, weight_sums, sums, scalars, rescanned)
+        else:
+            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False)
+            tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            for row0 in range(0, n, step):
+                kmeans_bounded.bounded_fused_pass(
+                    scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
+                    padded_norms, k, x_norms, previous, initial, lower, drops, separation,
+                    slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
+                    tile, labels, min_distances,
+                    weight_sums, sums, scalars, rescanned)
+    if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
+        slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
+        far_distances, far_points = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,
+                                                            min_distances, slack, k,
+                                                            n_threads=n_threads)
+    else:
+        far_distances, far_points = np.empty(0), np.empty((0, d))
+    stats = KMeansStats(
+        weight_sums, sums, float(scalars[0]),
+        float("nan") if initial else float(scalars[1]),
+        n if initial else int(scalars[2]),
+        far_distances, far_points,
+    )
+    return labels, stats, int(rescanned[0])
+
+
+def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray,
+                            x_norms: np.ndarray, distances: np.ndarray, slack: np.ndarray,
+                            m: int, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
+    """The ``m`` farthest rows (positive weight) as :func:`lloyd_statistics` ranks
+    them, with its distances, for re-seeding empty clusters.
+
+    The bounded pass's distances of kept rows are measured directly and differ from
+    the plain pass's by up to ``slack`` (per row); on a near tie the two could rank
+    rows differently. So every row that could be among the m farthest by the plain
+    pass's distances is measured again by it (a handful of rows), and those are
+    ranked: largest first, the earlier row first among equal distances.
+    """
+    positive = np.flatnonzero(sample_weight > 0)
+    m = min(m, len(positive))
+    if m == 0:
+        return np.empty(0), np.empty((0, X.shape[1]))
+    estimate = distances[positive].astype(np.float64)
+    least = estimate - slack[positive]
+    # The m-th largest plain distance is at least the m-th largest of these.
+    threshold = np.partition(least, len(least) - m)[len(least) - m]
+    candidates = positive[estimate + slack[positive] >= threshold]
+    plain = lloyd_statistics(X[candidates], sample_weight[candidates], centers, x_norms[candidates],
+                             n_threads=n_threads)[1]
+    order = np.lexsort((candidates, -plain.astype(np.float64)))[:m]
+    return plain[order].astype(np.float64), X[candidates[order]].astype(np.float64)
+
+
+def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """X minus its column means, in a new array, with what the fit needs besides.
+
+    Distances through ``||x||² - 2x·c + ||c||²`` lose less to cancellation on
+    centred data. Two compiled passes on ``n_threads`` threads (column sums in
+    float64, then the difference and the rows' squared norms), in place of numpy's
+    mean, subtract, squared norms and variance, which run on one thread and each go
+    over X. The result does not depend on ``n_threads``.
+
+    Returns
+    -------
+    Xc : ndarray (n, d), X's dtype
+    offset : ndarray (d,), X's dtype: the column means, so that X = Xc + offset
+    x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
+    mean_variance : float, the variance of X averaged over the features
+    """
+    from .compiled import kmeans_prep  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    rows = max(1024, -(-(2**18) // max(d, 1)))  # about 2 MiB of float64 per chunk
+    sums = np.empty(d)
+    Xc = np.empty_like(X)
+    x_norms = np.empty(n, dtype=X.dtype)
+    with threads(n_threads, -(-n // rows)):
+        kmeans_prep.column_sums(X, rows, sums)
+        offset = (sums / n).astype(X.dtype)
+        total = kmeans_prep.center_rows(X, offset, rows, Xc, x_norms)
+    return Xc, offset, x_norms, total / max(n * d, 1)
+
+
+# --- the passes as kernels of the data protocol: kernel(block, *params) ----------------
+#
+# ``block`` is what a backend hands a kernel (kmix.backends.blocks.Block): the rows
+# X (centred), sample_weight, x_norms, unit_weight, the per-row state of the last
+# pass (or None), n_threads and owns_state. A pass's state is a tuple whose first
+# array is the labels.
+
+
+def empty_statistics(n_clusters: int, n_features: int, with_previous: bool) -> KMeansStats:
+    """The statistics of a block without rows (what merging with it leaves unchanged)."""
+    return KMeansStats(
+        weight_sums=np.zeros(n_clusters),
+        sums=np.zeros((n_clusters, n_features)),
+        ssd=0.0,
+        ssd_previous=0.0 if with_previous else float("nan"),
+        n_changed=0,
+        farthest_distances=np.empty(0),
+        farthest_points=np.empty((0, n_features)),
+    )
+
+
+def lloyd_block(block: Any, centers: np.ndarray) -> tuple[tuple[np.ndarray], KMeansStats]:
+    """One Lloyd assignment pass over a block (:func:`lloyd_statistics`).
+
+    ``block.state``: the last pass's state (labels first) or None. Returns
+    ``((labels (n,) int32,), KMeansStats)``.
+    """
+    previous = None if block.state is None else block.state[0]
+    if block.X.shape[0] == 0:
+        return (np.empty(0, dtype=np.int32),), empty_statistics(*centers.shape, previous is not None)
+    labels, _, stats = lloyd_statistics(block.X, block.sample_weight, centers, block.x_norms, previous,
+                                        block.unit_weight, keep_distances=False, n_threads=block.n_threads)
+    return (labels,), stats
+
+
+def bounded_block(block: Any, centers: np.ndarray,
+                  drops: np.ndarray | None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[KMeansStats, int]]:
+    """One bounded assignment pass over a block (:func:`bounded_statistics`).
+
+    ``block.state``: None (every row scanned, the bounds set) or the ``(labels,
+    lower)`` of the last bounded pass, whose centres ``drops`` was computed from.
+    The bounds are written in place only when ``block.owns_state``. Returns
+    ``((labels (n,) int32, lower (n,) float64), (KMeansStats, rows rescanned))``;
+    merge the second with :func:`merge_counted`.
+    """
+    n = block.X.shape[0]
+    if n == 0:
+        empty = (np.empty(0, dtype=np.int32), np.empty(0))
+        return empty, (empty_statistics(*centers.shape, block.state is not None), 0)
+    if block.state is None:
+        previous, lower = None, np.zeros(n)
+    else:
+        previous = block.state[0]
+        lower = block.state[1] if block.owns_state else block.state[1].copy()
+    labels, stats, rescanned = bounded_statistics(block.X, block.sample_weight, centers, block.x_norms,
+                                                  previous, lower, drops, block.unit_weight,
+                                                  n_threads=block.n_threads)
+    return (labels, lower), (stats, rescanned)
+
+
+def merge_counted(a: tuple[KMeansStats, int], b: tuple[KMeansStats, int]) -> tuple[KMeansStats, int]:
+    """Merge two ``(KMeansStats, count)`` partial results."""
+    return merge_statistics(a[0], b[0]), a[1] + b[1]
+
+
+def _nearest(block: Any, offset: np.ndarray, centers: np.ndarray,
+             keep_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    X = block.X - offset
+    if X.shape[0] == 0:
+        return np.empty(0, dtype=np.int32), np.empty(0, dtype=X.dtype)
+    labels, distances, _ = lloyd_statistics(X, block.sample_weight, centers, squared_norms(X),
+                                            keep_distances=keep_distances, n_threads=block.n_threads)
+    return labels, distances
+
+
+def predict_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Index of the nearest centre of each row, (n,) int64; the rows are centred by
+    ``offset`` and ``centers`` are in that frame."""
+    return _nearest(block, offset, centers, False)[0].astype(np.int64)
+
+
+def min_distances_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Squared distance of each row to its nearest centre, (n,) float64 (frames as in
+    :func:`predict_block`)."""
+    return _nearest(block, offset, centers, True)[1].astype(np.float64)
+
+
+def transform_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Euclidean distance of each row to each centre, (n, k), X's dtype (frames as in
+    :func:`predict_block`)."""
+    return np.sqrt(squared_distances(block.X - offset, centers))
