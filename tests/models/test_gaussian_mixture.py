@@ -21,22 +21,18 @@ pytestmark = pytest.mark.filterwarnings("ignore::kmix.exceptions.ConvergenceWarn
 
 
 def _blobs():
-    from sklearn.datasets import make_blobs
-
+    make_blobs = pytest.importorskip("sklearn.datasets").make_blobs
     X, _ = make_blobs(n_samples=400, n_features=3, centers=4, cluster_std=[1.0, 2.0, 0.5, 1.5], random_state=0)
     return X, 4
 
 
 def _iris():
-    from sklearn.datasets import load_iris
-
-    return load_iris().data, 3
+    return pytest.importorskip("sklearn.datasets").load_iris().data, 3
 
 
 def _digits_pca():
-    from sklearn.datasets import load_digits
-    from sklearn.decomposition import PCA
-
+    load_digits = pytest.importorskip("sklearn.datasets").load_digits
+    PCA = pytest.importorskip("sklearn.decomposition").PCA
     return PCA(n_components=8, random_state=0).fit_transform(load_digits().data), 5
 
 
@@ -68,7 +64,7 @@ def test_every_iteration_matches_scikit_learn_from_the_same_start(dataset, covar
     """Step scikit-learn one iteration at a time (warm_start, max_iter=1): its
     lower_bound_ after step t is the log-likelihood of the parameters after t - 1
     iterations, as kmix's history_.log_likelihood[t - 1]."""
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    SkGaussianMixture = pytest.importorskip("sklearn.mixture").GaussianMixture
 
     X, k = DATASETS[dataset]()
     n_iter = 12
@@ -95,7 +91,7 @@ def test_every_iteration_matches_scikit_learn_from_the_same_start(dataset, covar
 
 
 def test_a_full_fit_with_convergence_matches_scikit_learn(blobs):
-    from sklearn.mixture import GaussianMixture as SkGaussianMixture
+    SkGaussianMixture = pytest.importorskip("sklearn.mixture").GaussianMixture
 
     start = start_from(blobs, 4, "full", seed=3)
     ours = GaussianMixture(4, tol=1e-6, max_iter=500, **start).fit(blobs)
@@ -399,7 +395,7 @@ def test_save_and_load_round_trip(tmp_path, blobs):
 
 
 def test_passes_scikit_learn_check_estimator():
-    from sklearn.utils.estimator_checks import check_estimator
+    check_estimator = pytest.importorskip("sklearn.utils.estimator_checks").check_estimator
 
     expected = {
         "check_estimators_unfitted": (

@@ -65,10 +65,12 @@ class InMemoryData:
         self.n_samples, self.n_features = X.shape
         self.dtype = X.dtype
         self.unit_weight = bool(np.all(sample_weight == 1))
-        self._centred: InMemoryData | None = None
+        # The centred twin of uncentred data, made on first use. A centred object
+        # holds no reference to itself, so it is freed as soon as the fit drops it.
+        self._is_centred = centre
+        self._twin: InMemoryData | None = None
         if centre:
             self._centre_from(X)
-            self._centred = self
         else:
             check_finite(X)
             self.X, self.offset, self.x_norms, self.mean_variance = X, np.zeros(X.shape[1], X.dtype), None, None
@@ -87,7 +89,8 @@ class InMemoryData:
         data.offset = np.zeros(X.shape[1], X.dtype)
         data.x_norms = x_norms
         data.mean_variance = None
-        data._centred = data
+        data._is_centred = True
+        data._twin = None
         return data
 
     def _centre_from(self, X: np.ndarray) -> None:
@@ -110,13 +113,16 @@ class InMemoryData:
 
     def centred(self) -> "InMemoryData":
         """The same data minus its column means (made once, then kept)."""
-        if self._centred is None:
-            centred = InMemoryData.__new__(InMemoryData)
-            centred.__dict__.update(self.__dict__)
-            centred._centre_from(self._source)
-            centred._centred = centred
-            self._centred = centred
-        return self._centred
+        if self._is_centred:
+            return self
+        if self._twin is None:
+            twin = InMemoryData.__new__(InMemoryData)
+            twin.__dict__.update(self.__dict__)
+            twin._centre_from(self._source)
+            twin._is_centred = True
+            twin._twin = None
+            self._twin = twin
+        return self._twin
 
     def n_positive_weights(self) -> int:
         """Rows with a positive sample weight."""

@@ -145,11 +145,14 @@ def assign(
     min_distances : ndarray (n,) float, squared distance to the nearest centre
     previous_distances : ndarray (n,) or None
     """
-    distances = squared_distances(X, centers, x_norms, center_norms)
-    labels = np.argmin(distances, axis=1).astype(np.int32)
-    rows = np.arange(X.shape[0])
-    min_distances = distances[rows, labels]
-    previous = None if previous_labels is None else distances[rows, previous_labels]
+    labels, min_distances = nearest_centers(X, centers, x_norms, center_norms)
+    previous = None
+    if previous_labels is not None:
+        # Each row against its previous centre only, by the expanded form of
+        # squared_distances: ||x||² - 2 x·c + ||c||², never negative.
+        dots = np.einsum("ij,ij->i", X, centers[previous_labels])
+        previous = x_norms - 2 * dots + center_norms[previous_labels]
+        np.maximum(previous, 0, out=previous)
     return labels, min_distances, previous
 
 

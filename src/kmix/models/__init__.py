@@ -1,4 +1,10 @@
-"""Estimators with scikit-learn conventions, and the History they record."""
+"""Estimators with scikit-learn conventions, the fitting loops under them, and the History they record.
+
+:mod:`.lloyd` (k-means) and :mod:`.em` (Gaussian mixtures) are the loops: they reach
+the data through a data object of :mod:`kmix.backends` and never ask where it
+lives. :class:`KMeans` and :class:`GaussianMixture` check their parameters and call
+them; :func:`solve_qp` is the quadratic program.
+"""
 
 from .gaussian_mixture import GaussianMixture, GaussianMixtureState
 from .history import History
