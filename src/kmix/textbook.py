@@ -231,15 +231,13 @@ def _cholesky(covariance: np.ndarray, name: str) -> np.ndarray:
 
 def _weighted_log_prob(X: np.ndarray, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray) -> np.ndarray:
     """log π_k + log N(x_i | μ_k, Σ_k), shape (N, k), never leaving log space."""
-    factors = np.empty_like(covariances)
-    for j in range(means.shape[0]):  # one component at a time, to name the one that fails
-        try:
-            factors[j] = gk.compute_precision_cholesky(covariances[j:j + 1], "full")[0]
-        except NumericalError:
-            raise ValueError(
-                f"covariances[{j}] is not positive definite (a collapsed component?); "
-                "use reg_covar > 0, fewer components or scaled data"
-            ) from None
+    try:
+        factors = gk.compute_precision_cholesky(covariances, "full")
+    except NumericalError as exc:
+        raise ValueError(
+            f"covariances[{exc.component}] is not positive definite (a collapsed component?); "
+            "use reg_covar > 0, fewer components or scaled data"
+        ) from None
     return gk.weighted_log_prob(X, means, factors, gk.log_of_weights(weights), "full")
 
 

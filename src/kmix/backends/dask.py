@@ -355,6 +355,8 @@ def weighted_sum(values: Any, sample_weight: Any, mean: bool = False) -> float:
     weight = aligned_weight(sample_weight, values, np.dtype(np.float64))
     if weight is None:
         return float((values.mean() if mean else values.sum()).compute())
+    if not mean:
+        return float((weight * values).sum().compute())
     dask, _ = dask_modules()
     total, weight_sum = dask.compute((weight * values).sum(), weight.sum())
-    return float(total / weight_sum) if mean else float(total)
+    return float(total / weight_sum)

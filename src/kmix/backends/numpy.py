@@ -18,7 +18,7 @@ Per-row results of a fitted model (predict, transform, ...) go through
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -58,17 +58,7 @@ class InMemoryData:
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, centre: bool = False,
                  threads: int | None = None) -> None:
-        self.n_threads = n_threads() if threads is None else threads
-        start_compiled_threads()
-        self._source = X
-        self.sample_weight = sample_weight
-        self.n_samples, self.n_features = X.shape
-        self.dtype = X.dtype
-        self.unit_weight = bool(np.all(sample_weight == 1))
-        # The centred twin of uncentred data, made on first use. A centred object
-        # holds no reference to itself, so it is freed as soon as the fit drops it.
-        self._is_centred = centre
-        self._twin: InMemoryData | None = None
+        self._hold(X, sample_weight, threads, centred=centre)
         if centre:
             self._centre_from(X)
         else:
@@ -79,19 +69,22 @@ class InMemoryData:
     def of_centred(cls, X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray) -> "InMemoryData":
         """Data already centred (and checked), with its rows' squared norms."""
         data = cls.__new__(cls)
-        data.n_threads = n_threads()
-        start_compiled_threads()
-        data._source = data.X = X
-        data.sample_weight = sample_weight
-        data.n_samples, data.n_features = X.shape
-        data.dtype = X.dtype
-        data.unit_weight = bool(np.all(sample_weight == 1))
-        data.offset = np.zeros(X.shape[1], X.dtype)
-        data.x_norms = x_norms
-        data.mean_variance = None
-        data._is_centred = True
-        data._twin = None
+        data._hold(X, sample_weight, None, centred=True)
+        data.X, data.offset, data.x_norms, data.mean_variance = X, np.zeros(X.shape[1], X.dtype), x_norms, None
         return data
+
+    def _hold(self, X: np.ndarray, sample_weight: np.ndarray, threads: int | None, centred: bool) -> None:
+        self.n_threads = n_threads() if threads is None else threads
+        start_compiled_threads()
+        self._source = X
+        self.sample_weight = sample_weight
+        self.n_samples, self.n_features = X.shape
+        self.dtype = X.dtype
+        self.unit_weight = bool(np.all(sample_weight == 1))
+        # The centred twin of uncentred data, made on first use. A centred object
+        # holds no reference to itself, so it is freed as soon as the fit drops it.
+        self._is_centred = centred
+        self._twin: InMemoryData | None = None
 
     def _centre_from(self, X: np.ndarray) -> None:
         self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
@@ -193,7 +186,9 @@ def map_rows(X: np.ndarray, func: Callable, *params: Any, dtype: Any, n_columns:
              blas_in_threads: bool = False) -> np.ndarray:
     """``func(block, *params)`` of the whole of X, on all of this process's threads:
     one value, or ``n_columns`` values, per row of X (predictions, distances).
-    ``blas_in_threads``: as for :meth:`InMemoryData.reduce`."""
+    ``dtype`` and ``n_columns`` describe the result for the dask twin of this
+    function, which must declare them before computing; here the result says it
+    itself. ``blas_in_threads``: as for :meth:`InMemoryData.reduce`."""
     start_compiled_threads()
     block = Block(X, np.ones(X.shape[0], dtype=X.dtype), unit_weight=False, n_threads=n_threads())
     with one_blas_thread(blas_in_threads):

@@ -162,7 +162,7 @@ def nearest_candidate_weights(X: np.ndarray, sample_weight: np.ndarray, x_norms:
     return out
 
 
-# --- the same steps with the chunk-function signature the backends call ----------------
+# --- the same steps as kernels of the data protocol: f(block, *args) -----------------
 
 def chunk_keyed_sample(block: Any, seed: int, size: int) -> KeyedSample:
     """The KeyedSample of one chunk; merge with :func:`merge_keyed`."""
@@ -182,7 +182,7 @@ def chunk_oversample(block: Any, factor: float, total_cost: float, seed: int) ->
     """The points kept by one round in one chunk (``block.state``: the distances of
     :func:`chunk_update_closest`); merge with :func:`concatenate_points`."""
     return oversample(block.X, block.sample_weight, block.state, factor, total_cost,
-                            chunk_rng(seed, block.index))
+                      chunk_rng(seed, block.index))
 
 
 def chunk_candidate_weights(block: Any, candidates: np.ndarray) -> np.ndarray:
