@@ -27,6 +27,7 @@ __all__ = [
     "check_dask_array",
     "is_dask_array",
     "nonfinite_message",
+    "magnitude_dtype",
     "sample_weight_problem",
     "require",
 ]
@@ -175,6 +176,79 @@ def nonfinite_message(where: str, count: int, first_row: int) -> str:
     return (
         f"{where}contains {count} NaN or inf value{'s' if count != 1 else ''} "
         f"(first in row {first_row}); remove or impute them"
+    )
+
+
+def magnitude_dtype(low: np.ndarray, high: np.ndarray, offset: np.ndarray, total_weight: float,
+                    dtype: Any, where: str = "X ") -> np.dtype:
+    """The dtype in which the kernels can compute on X without a silent overflow or
+    underflow: X's own, float64 where float32 would not do, or a DataError that says
+    how to rescale.
+
+    The kernels see X minus ``offset``. Their largest numbers are weighted sums of
+    squared distances between rows (or between rows and centres, means, which lie
+    within the rows' range): at most ``total_weight · d · (2·extent)²``, with
+    ``extent`` the largest ``|x - offset|``. Their smallest meaningful numbers are
+    squared differences at the data's resolution, about ``eps · spread²``, which
+    must stay normal numbers, or distinct rows look identical.
+
+    Parameters
+    ----------
+    low, high : ndarray (n_features,), the columns' minima and maxima (finite)
+    offset : ndarray (n_features,), what the kernels subtract (zeros, or the means)
+    total_weight : float, the sum of the sample weights
+    dtype : X's dtype (float32 or float64)
+    where : how messages name X ("X ", or "path: ")
+
+    Returns
+    -------
+    numpy dtype: ``dtype``, or float64 for float32 data whose squares would leave
+    float32's range
+
+    Raises
+    ------
+    DataError
+        For float64 data whose squares leave float64's range.
+    """
+    low, high = np.asarray(low, np.float64), np.asarray(high, np.float64)
+    offset = np.asarray(offset, np.float64)
+    with np.errstate(over="ignore", invalid="ignore"):
+        extent = float(np.max(np.maximum(np.abs(high - offset), np.abs(low - offset)), initial=0.0))
+        spread = float(np.max(high - low, initial=0.0))
+    if not np.isfinite(offset).all():
+        extent = np.inf  # the column means themselves overflowed
+    weight = max(float(total_weight), 1.0)
+
+    def log2_largest(weight: float) -> float:
+        # log2 of the bound: the bound itself may not be representable.
+        if extent == 0:
+            return -np.inf
+        return float(np.log2(weight) + np.log2(max(low.shape[0], 1)) + 2 * np.log2(2 * extent))
+
+    dtype = np.dtype(dtype)
+    for candidate in [dtype] + ([np.dtype(np.float64)] if dtype != np.float64 else []):
+        info = np.finfo(candidate)
+        too_large = log2_largest(weight) > np.log2(float(info.max)) - 2
+        too_small = 0 < spread and spread * spread * float(info.eps) < float(info.tiny)
+        if not (too_large or too_small):
+            return candidate
+    if too_large:
+        if log2_largest(1.0) <= np.log2(float(info.max)) - 2:
+            raise DataError(
+                f"the sample weights add up to {weight:.3g}: the weighted sums of squared "
+                f"distances in {where.strip() or 'X'} would overflow float64. Divide the "
+                "weights by a constant and fit again"
+            )
+        largest = float(np.max(np.abs(np.concatenate([low, high]))))
+        raise DataError(
+            f"{where}has values as large as {largest:.3g}: their squared distances would "
+            f"overflow float64 and the fit would give inf or NaN. Divide X by a constant "
+            f"(for example 1e{int(np.ceil(np.log10(largest)))}) and fit again"
+        )
+    raise DataError(
+        f"{where}has rows that differ by at most {spread:.3g}: their squared differences "
+        f"underflow float64 and distinct rows would look identical. Multiply X by a "
+        f"constant (for example 1e{-int(np.floor(np.log10(spread)))}) and fit again"
     )
 
 

@@ -25,9 +25,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_sample_weight, is_dask_array
+from .._validation import check_sample_weight, is_dask_array, magnitude_dtype
 
-__all__ = ["wrap", "map_rows", "weighted_sum"]
+__all__ = ["wrap", "map_rows", "weighted_sum", "rows_in_range"]
 
 
 def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool = False) -> Any:
@@ -57,6 +57,18 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
 
     weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
     return InMemoryData(X, weight, centre=centre)
+
+
+def rows_in_range(X: Any, reference: np.ndarray) -> Any:
+    """A validated, finite X to be compared with a fitted model's centres or means,
+    whose mean is ``reference``: X itself, X in float64 where its distances to them
+    would leave float32's range, or a DataError saying how to rescale (see
+    :func:`kmix._validation.magnitude_dtype`). A dask array is passed through: its
+    chunks are not read before the result is computed."""
+    if is_dask_array(X) or X.shape[0] == 0:
+        return X
+    dtype = magnitude_dtype(X.min(axis=0), X.max(axis=0), reference, X.shape[0], X.dtype)
+    return X if dtype == X.dtype else X.astype(dtype)
 
 
 def map_rows(X: Any, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,

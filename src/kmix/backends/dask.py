@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._validation import nonfinite_message, sample_weight_problem
+from .._validation import magnitude_dtype, nonfinite_message, sample_weight_problem
 from ..exceptions import DataError
 from ..kernels.kmeans_parallel import chunk_keyed_sample, merge_keyed
 from ..kernels.moments import ColumnMoments, column_moments, merge_column_moments
@@ -52,6 +52,7 @@ class _ChunkCheck(NamedTuple):
     weight_negative: int
     weight_first_negative: int  # global index (-1: none)
     weight_positive: bool
+    weight_total: float
 
 
 def _check_chunk(X: np.ndarray, weight: np.ndarray | None, start: int) -> _ChunkCheck:
@@ -62,7 +63,7 @@ def _check_chunk(X: np.ndarray, weight: np.ndarray | None, start: int) -> _Chunk
         n_bad = int(bad.sum())
         first_bad = start + int(np.flatnonzero(bad.any(axis=1))[0]) if n_bad else -1
     if weight is None:
-        w_stats = (0, 0, -1, X.shape[0] > 0)
+        w_stats = (0, 0, -1, X.shape[0] > 0, float(X.shape[0]))
     else:
         negative = weight < 0
         n_negative = int(np.count_nonzero(negative))
@@ -71,6 +72,7 @@ def _check_chunk(X: np.ndarray, weight: np.ndarray | None, start: int) -> _Chunk
             n_negative,
             start + int(np.argmax(negative)) if n_negative else -1,
             bool(np.any(weight > 0)),
+            float(np.sum(weight, dtype=np.float64)),
         )
     return _ChunkCheck(moments, n_bad, first_bad, *w_stats)
 
@@ -85,7 +87,7 @@ def _merge_checks(a: _ChunkCheck, b: _ChunkCheck) -> _ChunkCheck:
         _first(a.first_bad_row, b.first_bad_row),
         a.weight_nonfinite + b.weight_nonfinite, a.weight_negative + b.weight_negative,
         _first(a.weight_first_negative, b.weight_first_negative),
-        a.weight_positive or b.weight_positive,
+        a.weight_positive or b.weight_positive, a.weight_total + b.weight_total,
     )
 
 
@@ -213,7 +215,18 @@ class DaskData:
         )
         if problem:
             raise ValueError(problem)
-        self.offset = check.moments.mean.astype(self.dtype)
+        with np.errstate(over="ignore", invalid="ignore"):  # found by magnitude_dtype
+            mean = check.moments.mean
+        dtype = magnitude_dtype(check.moments.low, check.moments.high, mean, check.weight_total, self.dtype)
+        if dtype != self.dtype:
+            # float32 rows whose squares would leave float32's range: the fit runs
+            # in float64, each chunk converted as it is read.
+            X = self._source = X.astype(dtype)
+            self.dtype = dtype
+            if self._weight is not None:
+                self._weight = client.persist(self._weight.astype(dtype))
+                self._weight_parts = list(self._weight.to_delayed(optimize_graph=False).ravel())
+        self.offset = mean.astype(self.dtype)
         self.mean_variance = float(np.mean(check.moments.variance))
         if persist == "auto":
             persist = self._fits_in_memory(X.nbytes)

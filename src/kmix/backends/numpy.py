@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from .._validation import check_finite
+from .._validation import check_finite, magnitude_dtype
 from ..kernels.kmeans_passes import centered
 from ..kernels.seeding import random_points
 from .blocks import Block, row_blocks
@@ -58,12 +58,27 @@ class InMemoryData:
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, centre: bool = False,
                  threads: int | None = None) -> None:
+        # The columns' ranges find NaN and inf (a pass of its own over X only when
+        # there are some, for the message) and bound the kernels' numbers.
+        low, high = X.min(axis=0), X.max(axis=0)
+        if not (np.isfinite(low).all() and np.isfinite(high).all()):
+            check_finite(X)
+        total_weight = float(np.sum(sample_weight, dtype=np.float64))
+        offset = self._prepare(X, sample_weight, threads, centre)
+        dtype = magnitude_dtype(low, high, offset, total_weight, X.dtype)
+        if dtype != X.dtype:
+            # float32 rows whose squares would leave float32's range: the fit runs
+            # in float64 (its results are float64 too).
+            self._prepare(X.astype(dtype), sample_weight.astype(dtype), threads, centre)
+
+    def _prepare(self, X: np.ndarray, sample_weight: np.ndarray, threads: int | None,
+                 centre: bool) -> np.ndarray:
         self._hold(X, sample_weight, threads, centred=centre)
         if centre:
             self._centre_from(X)
         else:
-            check_finite(X)
             self.X, self.offset, self.x_norms, self.mean_variance = X, np.zeros(X.shape[1], X.dtype), None, None
+        return self.offset
 
     @classmethod
     def of_centred(cls, X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray) -> "InMemoryData":
@@ -87,11 +102,8 @@ class InMemoryData:
         self._twin: InMemoryData | None = None
 
     def _centre_from(self, X: np.ndarray) -> None:
-        self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
-        # The column sums are finite unless X holds NaN or inf: only then is X
-        # searched for them (a pass of its own over X otherwise).
-        if not np.all(np.isfinite(self.offset)):
-            check_finite(X)
+        with np.errstate(over="ignore", invalid="ignore"):  # found by magnitude_dtype
+            self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
 
     def __enter__(self) -> "InMemoryData":
         return self

@@ -1,4 +1,5 @@
-"""Column moments of a block of rows, merged over blocks: the mean and variance per feature.
+"""Column moments of a block of rows, merged over blocks: the mean, variance and
+range per feature.
 
 The statistics of ``X[:m]`` merged with those of ``X[m:]`` equal those of ``X``
 (up to rounding), so a chunked backend gets the column means and variances of
@@ -22,6 +23,8 @@ class ColumnMoments(NamedTuple):
     n: int
     sums: np.ndarray  # (d,) float64
     m2: np.ndarray  # (d,) float64: sum of squared deviations from the block's own mean
+    low: np.ndarray  # (d,) float64: column minima (+inf for a block without rows)
+    high: np.ndarray  # (d,) float64: column maxima (-inf for a block without rows)
 
     @property
     def mean(self) -> np.ndarray:
@@ -41,7 +44,11 @@ def column_moments(X: np.ndarray) -> ColumnMoments:
     with np.errstate(over="ignore", invalid="ignore"):
         sums = data.sum(axis=0)
         m2 = ((data - sums / n) ** 2).sum(axis=0) if n else np.zeros(X.shape[1])
-    return ColumnMoments(n, sums, m2)
+    if n:
+        low, high = data.min(axis=0), data.max(axis=0)
+    else:
+        low, high = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+    return ColumnMoments(n, sums, m2, low, high)
 
 
 def merge_column_moments(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments:
@@ -53,4 +60,4 @@ def merge_column_moments(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments:
         m2 = a.m2 + b.m2 + delta**2 * (a.n * b.n / n)
     else:
         m2 = a.m2 + b.m2
-    return ColumnMoments(n, a.sums + b.sums, m2)
+    return ColumnMoments(n, a.sums + b.sums, m2, np.minimum(a.low, b.low), np.maximum(a.high, b.high))

@@ -200,7 +200,10 @@ class GaussianMixture(BaseModel):
         Parameters
         ----------
         X : array-like or dask array (n_samples, n_features)
-            float32 data stays float32; other numeric types become float64. A dask
+            float32 data stays float32 (unless its squared distances would leave
+            float32's range: then the fit runs in float64); other numeric types
+            become float64. Values whose squares would leave float64's range (about
+            1e154) raise a DataError that says how to rescale. A dask
             array is fitted on a dask.distributed cluster (see ``client``), one
             chunk of rows at a time.
         y : ignored
@@ -320,6 +323,7 @@ class GaussianMixture(BaseModel):
         check_is_fitted(self, "means_")
         X = check_data(X)
         check_n_features(self, X)
+        X = backends.rows_in_range(X, self.means_.mean(axis=0))
         return backends.map_rows(
             X, kernel, self.means_.astype(X.dtype, copy=False),
             self.precisions_cholesky_.astype(X.dtype, copy=False),

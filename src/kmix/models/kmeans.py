@@ -215,7 +215,10 @@ class KMeans(BaseModel):
         Parameters
         ----------
         X : array-like or dask array (n_samples, n_features)
-            float32 data stays float32; other numeric types become float64. A dask
+            float32 data stays float32 (unless its squared distances would leave
+            float32's range: then the fit runs in float64); other numeric types
+            become float64. Values whose squares would leave float64's range (about
+            1e154) raise a DataError that says how to rescale. A dask
             array is fitted on a dask.distributed cluster (see ``client``), one
             chunk of rows at a time.
         y : ignored
@@ -291,6 +294,7 @@ class KMeans(BaseModel):
         X = check_data(X)
         check_n_features(self, X)
         dtype = X.dtype if dtype is None else dtype
+        X = backends.rows_in_range(X, self.cluster_centers_.mean(axis=0))
         centers = self.cluster_centers_.astype(X.dtype, copy=False)
         offset = centers.mean(axis=0)
         return backends.map_rows(X, kernel, offset, centers - offset, dtype=dtype, n_columns=n_columns,
