@@ -17,6 +17,8 @@ distributed = pytest.importorskip("distributed")
 
 from kmix import DataError, GaussianMixture  # noqa: E402
 
+from .conftest import PATIENCE  # noqa: E402
+
 pytestmark = pytest.mark.filterwarnings("ignore::kmix.exceptions.ConvergenceWarning")
 
 TYPES = ["full", "tied", "diag", "spherical"]
@@ -112,7 +114,7 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
         da.from_array(X, chunks=250)
     )
     assert killed
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=PATIENCE)
     _assert_same_fit(model, expected, X)
 
 

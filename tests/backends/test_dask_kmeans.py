@@ -22,7 +22,7 @@ from kmix.cli.main import main  # noqa: E402
 
 # Each worker's memory limit; the out-of-core test maps a file four times larger.
 # A worker holds about 250 MiB once numpy, scipy, numba and kmix are loaded, and
-from .conftest import MEMORY_LIMIT  # noqa: E402
+from .conftest import MEMORY_LIMIT, PATIENCE  # noqa: E402
 
 
 def _blobs(n=3000, d=5, k=7, seed=3):
@@ -205,7 +205,7 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
         da.from_array(X, chunks=500)
     )
     assert killed
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=PATIENCE)
     assert killed[0] not in client.scheduler_info(n_workers=-1)["workers"]  # a new process replaced it
     _assert_same_fit(model, expected)
 
@@ -250,7 +250,7 @@ def test_memory_mapped_file_four_times_worker_memory_fits_out_of_core(client, tm
     # Fresh worker processes: what earlier tests compiled in them (numba's compiler
     # keeps memory) is not this fit's. dask pauses a worker at 80 % of its limit;
     # one paused for good would leave the fit waiting forever.
-    client.restart()
+    client.restart(timeout=PATIENCE)
     # The same fit on a few rows first: the workers compile (or load) the kernels
     # now, so the peak measured below is that of the data, not of the compiler.
     with warnings.catch_warnings():

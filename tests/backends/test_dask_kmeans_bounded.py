@@ -15,6 +15,7 @@ distributed = pytest.importorskip("distributed")
 
 from kmix import KMeans  # noqa: E402
 
+from .conftest import PATIENCE  # noqa: E402
 from .test_dask_kmeans import _assert_same_fit, _blobs  # noqa: E402
 
 
@@ -110,5 +111,5 @@ def test_a_worker_killed_mid_fit_with_bounds_does_not_change_the_result(client):
         da.from_array(X, chunks=500)
     )
     assert killed
-    client.wait_for_workers(2, timeout=60)
+    client.wait_for_workers(2, timeout=PATIENCE)
     _assert_same_fit(model, expected)
