@@ -148,3 +148,9 @@ def test_bad_inputs_name_the_parameter(rng):
         textbook.gmm_log_likelihood(X, np.ones(3) / 3, np.zeros((2, 2)), np.stack([np.eye(2)] * 2))
     with pytest.raises(ValueError, match="responsibilities must have shape"):
         textbook.m_step(X, np.ones((9, 2)) / 2)
+
+
+def test_fit_gaussian_mixture_refuses_data_whose_squares_overflow():
+    X = np.random.default_rng(0).normal(size=(30, 2)) * 1e200
+    with pytest.raises(kmix.DataError, match="samples has values as large as .*Divide the data"):
+        textbook.fit_gaussian_mixture(X, 2, random_state=0)

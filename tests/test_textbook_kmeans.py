@@ -68,3 +68,9 @@ def test_k_means_plots_every_vis_interval():
     plt.close("all")
     textbook.k_means(X, 3, random_state=0)
     assert len(plt.get_fignums()) == 0  # off by default
+
+
+def test_k_means_refuses_data_whose_squares_overflow():
+    X = np.random.default_rng(0).normal(size=(30, 2)) * 1e200
+    with pytest.raises(kmix.DataError, match="data_points has values as large as .*Divide the data"):
+        textbook.k_means(X, 3, random_state=0)

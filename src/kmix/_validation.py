@@ -242,12 +242,12 @@ def magnitude_dtype(low: np.ndarray, high: np.ndarray, offset: np.ndarray, total
         largest = float(np.max(np.abs(np.concatenate([low, high]))))
         raise DataError(
             f"{where}has values as large as {largest:.3g}: their squared distances would "
-            f"overflow float64 and the fit would give inf or NaN. Divide X by a constant "
+            f"overflow float64 and the fit would give inf or NaN. Divide the data by a constant "
             f"(for example 1e{int(np.ceil(np.log10(largest)))}) and fit again"
         )
     raise DataError(
         f"{where}has rows that differ by at most {spread:.3g}: their squared differences "
-        f"underflow float64 and distinct rows would look identical. Multiply X by a "
+        f"underflow float64 and distinct rows would look identical. Multiply the data by a "
         f"constant (for example 1e{-int(np.floor(np.log10(spread)))}) and fit again"
     )
 

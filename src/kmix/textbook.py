@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_array, check_float, check_int, check_random_state
+from ._validation import check_array, check_float, check_int, check_random_state, magnitude_dtype
 from .exceptions import NumericalError
 from .kernels import gmm as gk
 from .kernels import kmeans as kk
@@ -165,6 +165,10 @@ def k_means(
     rng = check_random_state(random_state)
     weight = np.ones(data_points.shape[0], dtype=data_points.dtype)
     initial = data_points[random_points(data_points, k, rng)]
+    offset = data_points.mean(axis=0)
+    dtype = magnitude_dtype(data_points.min(axis=0), data_points.max(axis=0), offset,
+                            data_points.shape[0], data_points.dtype, where="data_points ")
+    data_points, initial, weight = (a.astype(dtype, copy=False) for a in (data_points, initial, weight))
     offset = data_points.mean(axis=0)
     # tol=-1: only unchanged assignments (or max_iter) stop the loop, as in the exercise.
     result = lloyd_on_array(data_points - offset, weight, initial - offset, max_iter=max_iter, tol=-1.0)
@@ -397,6 +401,8 @@ def fit_gaussian_mixture(
         Total log-likelihood of the samples after each iteration.
     """
     X = check_array(samples, name="samples", dtype=np.float64)
+    magnitude_dtype(X.min(axis=0), X.max(axis=0), np.zeros(X.shape[1]), X.shape[0], X.dtype,
+                    where="samples ")
     n, d = X.shape
     k = check_int(num_components, "num_components", minimum=1, maximum=n)
     num_iters = check_int(num_iters, "num_iters", minimum=1)

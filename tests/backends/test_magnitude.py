@@ -43,9 +43,9 @@ def test_magnitude_dtype_keeps_ordinary_data_in_its_dtype():
 def test_magnitude_dtype_widens_float32_then_refuses_float64():
     assert magnitude_dtype(np.array([-1e20]), np.array([1e20]), np.zeros(1), 100, np.float32) == np.float64
     assert magnitude_dtype(np.array([0.0]), np.array([1e-20]), np.zeros(1), 100, np.float32) == np.float64
-    with pytest.raises(DataError, match=r"as large as 1e\+160.*Divide X by a constant \(for example 1e160\)"):
+    with pytest.raises(DataError, match=r"as large as 1e\+160.*Divide the data by a constant \(for example 1e160\)"):
         magnitude_dtype(np.array([-1e160]), np.array([1e160]), np.zeros(1), 100, np.float64)
-    with pytest.raises(DataError, match=r"differ by at most 1e-160.*Multiply X by a constant \(for example 1e160\)"):
+    with pytest.raises(DataError, match=r"differ by at most 1e-160.*Multiply the data by a constant \(for example 1e160\)"):
         magnitude_dtype(np.array([0.0]), np.array([1e-160]), np.zeros(1), 100, np.float64)
 
 
@@ -54,9 +54,9 @@ def test_magnitude_dtype_counts_the_weights_and_the_offset():
     with pytest.raises(DataError, match="sample weights add up to 1e\\+250.*Divide the weights"):
         magnitude_dtype(low, high, np.zeros(1), 1e250, np.float64)
     # Far from the offset the kernels subtract: as large as the distance to it.
-    with pytest.raises(DataError, match="Divide X"):
+    with pytest.raises(DataError, match="Divide the data"):
         magnitude_dtype(np.array([1e300]), np.array([1e300]), np.array([-1e300]), 1, np.float64)
-    with pytest.raises(DataError, match="Divide X"):
+    with pytest.raises(DataError, match="Divide the data"):
         magnitude_dtype(np.array([1e300]), np.array([1e300]), np.array([np.inf]), 1, np.float64)
 
 
@@ -66,19 +66,19 @@ def test_magnitude_dtype_counts_the_weights_and_the_offset():
 @pytest.mark.parametrize("estimator", range(2))
 def test_float64_data_whose_squares_overflow_is_refused(blobs, factor, estimator):
     model = _estimators()[estimator]
-    with pytest.raises(DataError, match=r"X has values as large as .*Divide X by a constant"):
+    with pytest.raises(DataError, match=r"X has values as large as .*Divide the data by a constant"):
         model.fit(blobs * factor)
 
 
 @pytest.mark.parametrize("estimator", range(2))
 def test_a_huge_offset_is_refused_not_nan(blobs, estimator):
-    with pytest.raises(DataError, match=r"as large as 1e\+300.*Divide X"):
+    with pytest.raises(DataError, match=r"as large as 1e\+300.*Divide the data"):
         _estimators()[estimator].fit(blobs + 1e300)
 
 
 @pytest.mark.parametrize("estimator", range(2))
 def test_tiny_data_is_refused_rather_than_collapsed(blobs, estimator):
-    with pytest.raises(DataError, match=r"differ by at most .*Multiply X by a constant"):
+    with pytest.raises(DataError, match=r"differ by at most .*Multiply the data by a constant"):
         _estimators()[estimator].fit(blobs * 1e-300)
 
 
@@ -135,7 +135,7 @@ def test_predicting_rows_far_beyond_the_model_is_refused(blobs, estimator):
     model = _estimators()[estimator].fit(blobs)
     far = blobs * 1e200
     for method in ("predict", "score"):
-        with pytest.raises(DataError, match="Divide X"):
+        with pytest.raises(DataError, match="Divide the data"):
             getattr(model, method)(far)
 
 
@@ -143,7 +143,7 @@ def test_predicting_rows_far_beyond_the_model_is_refused(blobs, estimator):
 
 def test_dask_refuses_overflowing_data_and_widens_float32(blobs, client):
     da = pytest.importorskip("dask.array")
-    with pytest.raises(DataError, match="Divide X by a constant"):
+    with pytest.raises(DataError, match="Divide the data by a constant"):
         KMeans(3, random_state=0, client=client).fit(da.from_array(blobs * 1e200, chunks=50))
     X32 = (blobs * 2.0**70).astype(np.float32)
     init = X32[[0, 60, 120]]
