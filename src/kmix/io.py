@@ -1,8 +1,10 @@
 """Reading data, saving and loading fitted models, writing files atomically.
 
-Nothing here ever unpickles: ``.npy``/``.npz`` files are read with
-``allow_pickle=False`` and models are stored as JSON metadata plus plain arrays in
-one ``.npz`` file.
+Nothing here ever unpickles: ``.npy``/``.npz`` files are read from their headers
+with pickled objects refused, and models are stored as JSON metadata plus plain
+arrays in one ``.npz`` file. Every file is read through :func:`read_array` and
+the helpers beside it (in ``kmix._datafiles``), so a malformed file gives the
+same DataError whoever reads it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import contextlib
 import json
 import os
 import re
+import stat
 import tempfile
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -20,22 +22,31 @@ from typing import IO, Any
 import numpy as np
 
 from . import datasets
+from ._datafiles import (
+    DATA_EXTENSIONS,
+    Located,
+    NpzArchive,
+    check_regular,
+    data_error,
+    file_status,
+    locate,
+    read_array,
+    read_located,
+    read_named,
+    read_npy,
+    split_npz_key,
+)
+from ._paths import shorten
 from ._validation import _check_shape, check_array, is_dask_array, nonfinite_message
 from .exceptions import DataError
 
-__all__ = ["load_data", "save_model", "load_model", "atomic_write", "DATA_EXTENSIONS", "NpyRows"]
+__all__ = [
+    "load_data", "read_array", "save_model", "load_model", "atomic_write", "DATA_EXTENSIONS", "NpyRows",
+    "Located", "locate", "read_located",
+]
 
-DATA_EXTENSIONS = (".npy", ".npz", ".csv", ".tsv", ".txt")
 # chunks="auto": chunks of about this many bytes (dask's own default size).
 AUTO_CHUNK_BYTES = 128 * 2**20
-
-
-def _split_npz_key(source: str) -> tuple[str, str | None]:
-    """``"file.npz:key"`` -> ("file.npz", "key"); anything else -> (source, None)."""
-    head, sep, key = source.rpartition(":")
-    if sep and head.lower().endswith(".npz") and key and "/" not in key and "\\" not in key:
-        return head, key
-    return source, None
 
 
 def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
@@ -67,10 +78,13 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
     Raises
     ------
     DataError
-        Naming the file and the problem: missing file, unknown extension, pickled
-        objects, several arrays in an .npz with no key, a non-numeric cell (with
-        its row and column), NaN or inf, wrong number of dimensions, no rows, no
-        columns, an empty file. With ``chunks``, everything but NaN and inf is
+        Naming the file and the problem: missing file, a name the system refuses
+        (too long, no permission), a folder, pipe or device, unknown extension,
+        pickled objects, several arrays in an .npz with no key, a damaged
+        archive, a ``.npy`` header that asks for more bytes than the file holds,
+        complex or structured values, text that is not UTF-8, a non-numeric cell
+        (with its row and column), NaN or inf, wrong number of dimensions, no
+        rows, no columns, an empty file. With ``chunks``, everything but NaN and inf is
         found at once, with the same message; NaN or inf in a ``.npy`` file raise
         the same DataError (the count and first row in the whole file) when the
         chunk holding them is computed.
@@ -80,41 +94,34 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
     chunks = _check_chunks(chunks)
     text = os.fspath(source)
-    path_text, key = _split_npz_key(text)
-    path = Path(path_text)
-    if not path.exists():
-        if key is None and text in datasets.DATASETS:
+    located = locate(text)
+    if located is None:
+        if split_npz_key(text)[1] is None and text in datasets.DATASETS:
             return _maybe_chunked(datasets.load(text).astype(dtype, copy=False), chunks, text)
         known = ", ".join(datasets.DATASETS)
-        raise DataError(f"{path_text}: no such file (and not a bundled dataset: {known})")
-    if path.is_dir():
-        if chunks is None:
-            raise DataError(
-                f"{path_text}: is a folder, not a data file (a folder of .npy files is read "
-                "as one dask array: pass chunks=)"
-            )
-        return _open_npy_folder(path, path_text, dtype, chunks)
-    suffix = path.suffix.lower()
-    if suffix not in DATA_EXTENSIONS:
-        raise DataError(
-            f"{path_text}: unknown extension {suffix or '(none)'!r}; "
-            f"expected one of {', '.join(DATA_EXTENSIONS)} or a bundled dataset name"
+        raise data_error(
+            shorten(split_npz_key(text)[0]), f"no such file (and not a bundled dataset: {known})"
         )
-    if path.stat().st_size == 0:
-        raise DataError(f"{path_text}: the file is empty")
-    if suffix == ".npy" and chunks is not None:
-        reader = _npy_reader(path, path_text, dtype)
+    path, _, shown, status = located
+    if stat.S_ISDIR(status.st_mode):
+        if chunks is None:
+            raise data_error(
+                shown,
+                "is a folder, not a data file (a folder of .npy files is read as one dask "
+                "array: pass chunks=)",
+            )
+        return _open_npy_folder(Path(path), shown, dtype, chunks)
+    if chunks is not None and os.path.splitext(path)[1].lower() == ".npy":
+        check_regular(status, shown)
+        if status.st_size == 0:
+            raise data_error(shown, "the file is empty")
+        reader = _npy_reader(path, shown, status.st_size, dtype)
         from .backends import dask_session as dask_backend
 
-        row_chunks = _row_chunks(reader.shape, dtype, chunks, path_text)
+        row_chunks = _row_chunks(reader.shape, dtype, chunks, shown)
         return dask_backend.array_from_readers([reader], [row_chunks])
-    if suffix == ".npy":
-        array = _read_npy(path)
-    elif suffix == ".npz":
-        array = _read_npz(path, key)
-    else:
-        array = _read_text(path)
-    return _maybe_chunked(check_array(array, dtype=dtype, source=path_text), chunks, path_text)
+    array, where = read_named(located)
+    return _maybe_chunked(check_array(array, dtype=dtype, source=where), chunks, where)
 
 
 def _check_chunks(chunks: Any) -> Any:
@@ -218,14 +225,12 @@ class NpyRows:
         return f"NpyRows({self.path!r}, shape={self.shape}, dtype={self.dtype})"
 
 
-def _npy_reader(path: Path, path_text: str, dtype: np.dtype, min_samples: int = 1) -> NpyRows:
+def _npy_reader(path: str, shown: str, size: int, dtype: np.dtype, min_samples: int = 1) -> NpyRows:
     """Check a .npy file's header as loading it would, and return its lazy reader."""
-    mapped = _read_npy(path, mmap=True)
-    where = f"{path_text}: "
-    _check_shape(tuple(mapped.shape), where, min_samples, 1)
-    shape = mapped.shape
-    del mapped
-    return NpyRows(os.fspath(path), where, shape, dtype)
+    header = read_npy(path, shown, size, header_only=True)
+    where = f"{shown}: "
+    _check_shape(header.shape, where, min_samples, 1)
+    return NpyRows(path, where, header.shape, dtype)
 
 
 def _natural_key(path: Path) -> list:
@@ -233,27 +238,37 @@ def _natural_key(path: Path) -> list:
     return [int(piece) if piece.isdigit() else piece.lower() for piece in re.split(r"(\d+)", path.name)]
 
 
-def _open_npy_folder(path: Path, path_text: str, dtype: np.dtype, chunks: Any) -> Any:
+def _open_npy_folder(path: Path, shown: str, dtype: np.dtype, chunks: Any) -> Any:
     if isinstance(chunks, tuple):
         raise ValueError(
             "chunks as a tuple of row counts applies to one .npy file; a folder is read "
             "one chunk per file (an int also cuts longer files)"
         )
-    files = sorted((p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npy"), key=_natural_key)
+    try:
+        files = sorted(
+            (p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npy"), key=_natural_key
+        )
+    except OSError as exc:
+        raise data_error(shown, f"the folder cannot be read ({exc.strerror or exc})") from exc
     if not files:
-        raise DataError(f"{path_text}: the folder holds no .npy files")
+        raise data_error(shown, "the folder holds no .npy files")
     readers: list[NpyRows] = []
     for file in files:
-        if file.stat().st_size == 0:
-            raise DataError(f"{file}: the file is empty")
-        reader = _npy_reader(file, str(file), dtype, min_samples=0)
+        file_shown = shorten(str(file))
+        status = file_status(str(file), file_shown)
+        if status is None:
+            raise data_error(file_shown, "no such file (removed while the folder was read)")
+        if status.st_size == 0:
+            raise data_error(file_shown, "the file is empty")
+        reader = _npy_reader(str(file), file_shown, status.st_size, dtype, min_samples=0)
         if readers and reader.shape[1] != readers[0].shape[1]:
-            raise DataError(
-                f"{file}: has {reader.shape[1]} columns, but {files[0].name} has "
-                f"{readers[0].shape[1]}; every file of a folder must have the same columns"
+            raise data_error(
+                file_shown,
+                f"has {reader.shape[1]} columns, but {files[0].name} has {readers[0].shape[1]}; "
+                "every file of a folder must have the same columns",
             )
         readers.append(reader)
-    _check_shape((sum(r.shape[0] for r in readers), readers[0].shape[1]), f"{path_text}: ", 1, 1)
+    _check_shape((sum(r.shape[0] for r in readers), readers[0].shape[1]), f"{shown}: ", 1, 1)
     if chunks == "auto":
         row_chunks = [(r.shape[0],) for r in readers]
     else:
@@ -261,135 +276,6 @@ def _open_npy_folder(path: Path, path_text: str, dtype: np.dtype, chunks: Any) -
     from .backends import dask_session as dask_backend
 
     return dask_backend.array_from_readers(readers, row_chunks)
-
-
-def _read_npy(path: Path, mmap: bool = False) -> np.ndarray:
-    """The array of a .npy file (memory-mapped read-only with ``mmap``), or a DataError."""
-    with open(path, "rb") as handle:
-        if handle.read(6) != b"\x93NUMPY":
-            raise DataError(f"{path}: not a valid .npy file (no NumPy header)")
-    try:
-        array = np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
-    except ValueError as exc:
-        if "allow_pickle" in str(exc) or "Object arrays" in str(exc) or "Python objects" in str(exc):
-            raise DataError(
-                f"{path}: holds pickled Python objects (an object array); kmix never "
-                "unpickles data: save a numeric array instead"
-            ) from exc
-        raise DataError(f"{path}: not a valid .npy file ({exc})") from exc
-    except (OSError, EOFError) as exc:
-        raise DataError(f"{path}: not a valid .npy file ({exc})") from exc
-    return _numeric(array, str(path))
-
-
-def _read_npz(path: Path, key: str | None) -> np.ndarray:
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a valid .npz file ({exc})") from exc
-    with archive:
-        keys = list(archive.files)
-        if key is None:
-            if not keys:
-                raise DataError(f"{path}: the archive holds no arrays")
-            if len(keys) > 1:
-                raise DataError(
-                    f"{path}: holds {len(keys)} arrays ({', '.join(keys)}); "
-                    f"choose one as {path}:KEY"
-                )
-            key = keys[0]
-        elif key not in keys:
-            raise DataError(f"{path}: has no array {key!r}; it holds {', '.join(keys) or 'none'}")
-        try:
-            array = archive[key]
-        except ValueError as exc:
-            raise DataError(
-                f"{path}:{key}: holds pickled Python objects (an object array); kmix never "
-                "unpickles data: save a numeric array instead"
-            ) from exc
-    return _numeric(array, f"{path}:{key}")
-
-
-def _numeric(array: np.ndarray, where: str) -> np.ndarray:
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{where}: holds {array.dtype} values, not numbers")
-    return array
-
-
-def _delimiter(sample_line: str, suffix: str) -> str | None:
-    if suffix == ".csv":
-        return ","
-    if suffix == ".tsv":
-        return "\t"
-    if "," in sample_line:
-        return ","
-    if "\t" in sample_line:
-        return "\t"
-    return None  # runs of whitespace
-
-
-def _split(line: str, delimiter: str | None) -> list[str]:
-    return [cell.strip() for cell in (line.split(delimiter) if delimiter else line.split())]
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _read_text(path: Path) -> np.ndarray:
-    """Read a delimited text file of numbers, with an optional single header line.
-
-    The fast path is numpy's parser; when it fails, the file is scanned line by
-    line to report the first bad cell by its line and column.
-    """
-    try:
-        with open(path, encoding="utf-8") as handle:
-            lines = handle.read().splitlines()
-    except UnicodeDecodeError as exc:
-        raise DataError(f"{path}: not a text file (cannot decode as UTF-8)") from exc
-    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
-    if not numbered:
-        raise DataError(f"{path}: the file is empty (no data lines)")
-    delimiter = _delimiter(numbered[0][1], path.suffix.lower())
-    first_cells = _split(numbered[0][1], delimiter)
-    if not all(_is_number(c) for c in first_cells):
-        if len(numbered) == 1 and any(_is_number(c) for c in first_cells):
-            # The only line, with numbers in it: a row with a bad cell, not a header.
-            column, cell = next((j, c) for j, c in enumerate(first_cells, start=1) if not _is_number(c))
-            shown = cell if cell else "(empty)"
-            raise DataError(
-                f"{path}: line {numbered[0][0]}, column {column}: cannot read {shown!r} as a number"
-            )
-        numbered = numbered[1:]  # a header line
-        if not numbered:
-            return np.empty((0, len(first_cells)))
-    try:
-        array = np.loadtxt(
-            [line for _, line in numbered], delimiter=delimiter, dtype=np.float64, ndmin=2
-        )
-        return array
-    except ValueError:
-        pass
-    width = None
-    for line_number, line in numbered:
-        cells = _split(line, delimiter)
-        if width is None:
-            width = len(cells)
-        elif len(cells) != width:
-            raise DataError(
-                f"{path}: line {line_number} has {len(cells)} columns, expected {width}"
-            )
-        for column, cell in enumerate(cells, start=1):
-            if not _is_number(cell):
-                shown = cell if cell else "(empty)"
-                raise DataError(
-                    f"{path}: line {line_number}, column {column}: cannot read {shown!r} as a number"
-                )
-    raise DataError(f"{path}: could not be parsed as a table of numbers")
 
 
 @contextlib.contextmanager
@@ -487,36 +373,118 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         np.savez(stream, **arrays)
 
 
+def _not_a_model(shown: str, reason: str) -> DataError:
+    return data_error(
+        shown, f"not a kmix model file (or one written by an incompatible version of kmix): {reason}"
+    )
+
+
+# Arrays a model file may hold: numbers, booleans and text (never objects).
+_MODEL_ARRAY_KINDS = "fiubU"
+
+
+def _read_meta(archive: NpzArchive, shown: str) -> dict[str, Any]:
+    """The JSON metadata of a model file, checked for the keys load_model needs."""
+    if "__meta__" not in archive.members:
+        raise _not_a_model(shown, "it has no __meta__ entry")
+    try:
+        stored = archive.read("__meta__", kinds="U")
+    except DataError as exc:
+        raise _not_a_model(shown, f"its metadata {getattr(exc, 'reason', exc)}") from exc
+    if stored.ndim != 0:
+        raise _not_a_model(shown, f"its metadata is an array of shape {stored.shape}, not one JSON text")
+    try:
+        meta = json.loads(str(stored[()]))
+    except (ValueError, RecursionError) as exc:
+        raise _not_a_model(shown, f"its metadata is not JSON ({exc})") from exc
+    if not isinstance(meta, dict):
+        raise _not_a_model(shown, f"its metadata is a JSON {type(meta).__name__}, not an object")
+    if meta.get("format") != _FORMAT:
+        raise _not_a_model(shown, f"its metadata does not say format {_FORMAT!r}")
+    version = meta.get("version")
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= _VERSION:
+        raise _not_a_model(
+            shown, f"it is in model format version {version!r}; this kmix reads version {_VERSION}"
+        )
+    for key, kinds in (("class", str), ("params", dict), ("fitted", dict)):
+        if key not in meta:
+            raise _not_a_model(shown, f"its metadata has no {key!r}")
+        if not isinstance(meta[key], kinds):
+            raise _not_a_model(shown, f"its metadata's {key!r} is a {type(meta[key]).__name__}")
+    if not isinstance(meta.get("history"), (dict, type(None))):
+        raise _not_a_model(shown, f"its metadata's 'history' is a {type(meta['history']).__name__}")
+    return meta
+
+
+def _check_attribute_name(name: str, shown: str) -> None:
+    # Only fitted attributes (public names ending in "_") may be set: a file must
+    # not replace a model's methods or private state.
+    if not (name.isidentifier() and name.endswith("_") and not name.startswith("_")):
+        raise _not_a_model(shown, f"it names {name!r}, which is not a fitted attribute")
+
+
 def load_model(path: str | os.PathLike) -> Any:
-    """Load an estimator saved by :func:`save_model`."""
+    """Load an estimator saved by :func:`save_model`.
+
+    Raises
+    ------
+    DataError
+        Naming the file: no such file, not a readable archive, or not a kmix
+        model file (or one from an incompatible version) and why: missing or
+        unreadable metadata, an unknown model class or parameter, a damaged
+        member.
+    """
     from .models.history import History
 
-    try:
-        archive = np.load(path, allow_pickle=False)
-    except FileNotFoundError as exc:
-        raise DataError(f"{path}: no such file") from exc
-    except (ValueError, OSError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path}: not a kmix model file ({exc})") from exc
-    with archive:
-        if "__meta__" not in archive.files:
-            raise DataError(f"{path}: not a kmix model file (no metadata)")
-        meta = json.loads(str(archive["__meta__"]))
-        if meta.get("format") != _FORMAT:
-            raise DataError(f"{path}: not a kmix model file")
+    text = os.fspath(path)
+    shown = shorten(text)
+    status = file_status(text, shown)
+    if status is None:
+        raise data_error(shown, "no such file")
+    check_regular(status, shown)
+    if status.st_size == 0:
+        raise _not_a_model(shown, "the file is empty")
+    with NpzArchive(text, shown, status.st_size, kind="a kmix model file") as archive:
+        meta = _read_meta(archive, shown)
         cls = _registry().get(meta["class"])
         if cls is None:
-            raise DataError(f"{path}: unknown model class {meta['class']!r}")
-        params = dict(meta["params"])
-        arrays = {key: archive[key] for key in archive.files if key != "__meta__"}
+            raise _not_a_model(
+                shown, f"unknown model class {meta['class']!r} (kmix saves {', '.join(_registry())})"
+            )
+        arrays = {
+            key: archive.read(key, kinds=_MODEL_ARRAY_KINDS) for key in archive.members if key != "__meta__"
+        }
+    params = dict(meta["params"])
     for key, value in arrays.items():
         if key.startswith("param/"):
             params[key[len("param/"):]] = value
-    model = cls(**params)
-    for key, value in meta["fitted"].items():
-        setattr(model, key, value)
+    known = set(cls._param_names())
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise _not_a_model(
+            shown, f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}"
+        )
+    fitted = dict(meta["fitted"])
     for key, value in arrays.items():
         if key.startswith("fitted/"):
-            setattr(model, key[len("fitted/"):], value)
+            fitted[key[len("fitted/"):]] = value
+    for name in fitted:
+        _check_attribute_name(name, shown)
+    try:
+        model = cls(**params)
+    except (TypeError, ValueError) as exc:
+        raise _not_a_model(shown, f"its parameters do not make a {cls.__name__} ({exc})") from exc
+    for name in getattr(cls, "_fitted_arrays", ()):
+        value = fitted.get(name)
+        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size
+                and np.isfinite(value).all()):
+            raise _not_a_model(shown, f"it holds no fitted {name} (finite numbers)")
+    for name, value in fitted.items():
+        setattr(model, name, value)
     if meta.get("history") is not None:
-        model.history_ = History.from_dict(meta["history"], arrays)
+        try:
+            model.history_ = History.from_dict(meta["history"], arrays)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
+            raise _not_a_model(shown, f"its history is incomplete or damaged ({reason})") from exc
     return model

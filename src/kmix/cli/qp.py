@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-import zipfile
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..exceptions import DataError
-from ..io import load_data
+from .._paths import shorten
+from ..io import locate, read_located
 from ..models.qp import QPResult, solve_qp
 from ._common import UsageError, format_table, say
 
@@ -26,8 +25,6 @@ Each operand is a .npy, .npz (file.npz:key picks an array), .csv, .tsv or .txt
 file, or an inline number or list such as "[1, 2]" or "[[2, 0], [0, 3]]".
 The objective has no 1/2: it is x'Mx + x'h.
 """
-
-_TEXT_SUFFIXES = (".csv", ".tsv", ".txt")
 
 
 def register(subparsers) -> None:
@@ -139,7 +136,8 @@ def read_operand(text: str, option: str, *, ndim: int | None) -> np.ndarray:
     ------
     DataError
         Naming the option: text that is neither a number, a list nor an existing
-        file; an unreadable file; the wrong number of dimensions.
+        file; a list nested deeper than a matrix; an unreadable file (as
+        :func:`kmix.io.read_array` reports it); the wrong number of dimensions.
     """
     stripped = text.strip()
     try:
@@ -147,85 +145,92 @@ def read_operand(text: str, option: str, *, ndim: int | None) -> np.ndarray:
     except DataError as exc:
         raise DataError(f"{option}: {exc}") from exc
     if inline is not None:
-        array, source = inline, f"{option} {stripped!r}"
+        array, source = inline, f"{option} {shorten(stripped)!r}"
     else:
-        array, source = _read_file(stripped, option), f"{option} {stripped}"
+        array, source = _read_file(stripped, option), f"{option} {shorten(stripped)}"
     return _shape_as(array, ndim, source)
+
+
+# An operand is at most a matrix: two levels of brackets. Deeper nesting is refused
+# before parsing, as the parsers recurse once per level.
+_MAX_NESTING = 2
+
+
+def _nesting(text: str) -> int:
+    """The deepest bracket nesting in ``text``."""
+    depth = deepest = 0
+    for character in text:
+        if character in "[(":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif character in "])":
+            depth -= 1
+    return deepest
 
 
 def _parse_inline(text: str) -> np.ndarray | None:
     """A number or nested list written out, or None where ``text`` is not one."""
     if not text or not (text[0] in "[(+-.0123456789" or text.lower() in ("nan", "inf", "-inf")):
         return None
+    shown = shorten(text)
+    if text[0] in "[(":
+        deepest = _nesting(text)
+        if deepest > _MAX_NESTING:
+            raise DataError(
+                f"{shown!r} is nested {deepest} brackets deep; an operand is a number, a "
+                "vector such as [1, 2] or a matrix such as [[2, 0], [0, 3]]"
+            )
     value: Any
     try:
         value = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         try:
             value = ast.literal_eval(text)
         except (ValueError, SyntaxError, TypeError, MemoryError, RecursionError):
             if text[0] in "[(":
-                raise DataError(f"cannot read {text!r} as a list of numbers") from None
+                raise DataError(f"cannot read {shown!r} as a list of numbers") from None
             try:
                 value = float(text)
             except ValueError:
                 return None  # perhaps a file name such as 1.csv
+    odd = _not_a_number(value)
+    if odd is not None:
+        # numpy would turn '1' or True into 1.0: a quoted or boolean entry is a typo.
+        raise DataError(f"cannot read {shown!r} as numbers: {odd!r} is not a number")
     try:
         array = np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
-        raise DataError(f"cannot read {text!r} as numbers ({exc})") from exc
+        raise DataError(f"cannot read {shown!r} as numbers ({exc})") from exc
     return array
 
 
+def _not_a_number(value: Any) -> Any:
+    """The first entry of a parsed operand that is not an int or a float, or None."""
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            odd = _not_a_number(item)
+            if odd is not None:
+                return odd
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    return None
+
+
 def _read_file(text: str, option: str) -> np.ndarray:
-    name, _, key = text.rpartition(":") if ".npz:" in text.lower() else (text, "", "")
-    path = Path(name)
-    if not path.is_file():
-        raise DataError(
-            f"{option}: {text!r} is neither a number, a list such as \"[1, 2]\", "
-            "nor an existing file"
-        )
-    suffix = path.suffix.lower()
-    if suffix in _TEXT_SUFFIXES:
-        try:
-            return load_data(path)
-        except DataError as exc:
-            raise DataError(f"{option}: {exc}") from exc
-    if suffix not in (".npy", ".npz"):
-        raise DataError(
-            f"{option}: {text}: unknown extension {suffix or '(none)'!r}; "
-            "expected .npy, .npz, .csv, .tsv or .txt"
-        )
+    """The array of a data file, read as :func:`kmix.io.read_array` reads it."""
     try:
-        loaded = np.load(path, allow_pickle=False)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(
-            f"{option}: {text}: not a readable {suffix} file of numbers ({exc})"
-        ) from exc
-    if suffix == ".npy":
-        array = loaded
-    else:
-        with loaded:
-            keys = list(loaded.files)
-            if not key:
-                if len(keys) != 1:
-                    raise DataError(
-                        f"{option}: {text} holds {len(keys)} arrays ({', '.join(keys) or 'none'}); "
-                        f"choose one as {text}:KEY"
-                    )
-                key = keys[0]
-            if key not in keys:
-                raise DataError(
-                    f"{option}: {name} has no array {key!r}; it holds {', '.join(keys)}"
-                )
-            try:
-                array = loaded[key]
-            except ValueError as exc:
-                raise DataError(
-                    f"{option}: {text} holds pickled objects; kmix never unpickles"
-                ) from exc
-    if array.dtype.kind not in "fiub":
-        raise DataError(f"{option}: {text} holds {array.dtype} values, not numbers")
+        located = locate(text)
+        if located is None:
+            raise DataError(
+                f"{shorten(text)!r} is neither a number, a list such as \"[1, 2]\", "
+                "nor an existing file"
+            )
+        array = read_located(located)
+        if array.size == 0:
+            raise DataError(f"{located.shown}: holds no numbers")
+    except DataError as exc:
+        raise DataError(f"{option}: {exc}") from exc
     return np.asarray(array, dtype=np.float64)
 
 
