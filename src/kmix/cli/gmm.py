@@ -13,6 +13,7 @@ from . import _common
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, check_dask_arguments, dask_client, load_input
 from ._files import save_figure, save_result
+from ._outputs import OutputFiles, joined
 
 EPILOG = """examples:
   kmix gmm samples_2 -k 5 --seed 0
@@ -25,6 +26,8 @@ EPILOG = """examples:
 
 # Options that draw every point: refused with --dask.
 IN_MEMORY_OPTIONS = ("plot", "density_plot", "animate")
+# The options that name files; all of them are written, or none.
+OUTPUT_OPTIONS = ("plot", "ll_plot", "density_plot", "animate", "out")
 
 
 def register(subparsers) -> None:
@@ -57,8 +60,8 @@ def register(subparsers) -> None:
                         help="write the log-likelihood over the iterations")
     parser.add_argument("--density-plot", type=_common.image_path, metavar="PNG",
                         help="write the mixture density as filled contours")
-    parser.add_argument("--out", type=_common.output_path, metavar="NPZ",
-                        help="save the fitted model (parameters, history) as .npz")
+    parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
+                        help="save the fitted model (parameters, history) as .npz (added to the name if missing)")
     _common.add_animation_arguments(parser)
     parser.add_argument("--animate-style", choices=["ellipses", "density"], default="ellipses",
                         help="what the animation draws (default ellipses)")
@@ -68,12 +71,18 @@ def register(subparsers) -> None:
 
 def run(args: argparse.Namespace) -> int:
     check_dask_arguments(args, in_memory=IN_MEMORY_OPTIONS)
-    X = load_input(args)
-    with dask_client(args) as client:
-        return _fit_and_report(args, X, client)
+    with OutputFiles(data=args.data) as outputs:
+        temporary = outputs.add_options(args, OUTPUT_OPTIONS)
+        X = load_input(args)
+        with dask_client(args) as client:
+            model = _fit_and_report(args, X, client)
+            write_outputs(args, X, model, temporary)
+    for path in outputs.written:
+        say(f"wrote {path}")
+    return 0
 
 
-def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMixture:
     progress = Progress(args.max_iter)
     try:
         model = GaussianMixture(
@@ -111,39 +120,37 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
             for j in range(args.n_components)]
     headers = ["component", "weight"] + [f"mean[{i}]" for i in range(shown)]
     say(format_table(headers, rows))
-    for path in write_outputs(args, X, model):
-        say(f"wrote {path}")
-    return 0
+    return model
 
 
-def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixture) -> list[Path]:
-    written: list[Path] = []
-    if args.plot or args.ll_plot or args.density_plot:
+def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixture, temporary: dict[str, Path]) -> None:
+    """Write each requested output to its temporary path (``temporary``, by option
+    name, from :meth:`OutputFiles.add_options`)."""
+    if {"plot", "ll_plot", "density_plot"} & temporary.keys():
         from ..viz import plot_density, plot_gmm, plot_log_likelihood
 
         title = f"Gaussian mixture, k = {args.n_components}, {model.n_iter_} iterations"
-        if args.plot:
-            written.append(save_figure(plot_gmm(X, model, title=title).figure, args.plot))
-        if args.ll_plot:
-            written.append(save_figure(plot_log_likelihood(model.history_).figure, args.ll_plot))
-        if args.density_plot:
-            written.append(save_figure(plot_density(model, X, title=title).figure, args.density_plot))
-    if args.animate:
+        if "plot" in temporary:
+            save_figure(plot_gmm(X, model, title=title).figure, temporary["plot"])
+        if "ll_plot" in temporary:
+            save_figure(plot_log_likelihood(model.history_).figure, temporary["ll_plot"])
+        if "density_plot" in temporary:
+            save_figure(plot_density(model, X, title=title).figure, temporary["density_plot"])
+    if "animate" in temporary:
         from ..viz import animate_gmm
 
-        info = animate_gmm(X, model, args.animate, style=args.animate_style, fps=args.fps,
-                           max_frames=args.max_frames, show_objective=True)
-        written.append(info.path)
-    if args.out:
-        written.append(save_result(model, args.out))
-    return written
+        animate_gmm(X, model, temporary["animate"], style=args.animate_style, fps=args.fps,
+                    max_frames=args.max_frames, show_objective=True)
+    if "out" in temporary:
+        save_result(model, temporary["out"])
 
 
-def demo_figures(out_dir: Path) -> list[Path]:
+def demo_figures(out_dir: Path, outputs: OutputFiles | None = None) -> list[Path]:
     """Five components on samples_2 (fixed seed): ellipses, log-likelihood curve, density.
 
     Writes gmm.png, gmm_loglik.png and gmm_density.png into ``out_dir`` and
-    returns their paths.
+    returns their paths. With ``outputs`` (the demo's transaction) they are put
+    in place when it commits; without it, together when this returns.
     """
     from ..viz import plot_density, plot_gmm, plot_log_likelihood
 
@@ -155,9 +162,12 @@ def demo_figures(out_dir: Path) -> list[Path]:
         f"log-likelihood {model.score(X) * X.shape[0]:.6g}"
     )
     title = f"Gaussian mixture on samples_2, k = 5 ({model.n_iter_} iterations)"
-    ellipses = save_figure(plot_gmm(X, model, title=title).figure, out_dir / "gmm.png")
-    curve = save_figure(plot_log_likelihood(model.history_).figure, out_dir / "gmm_loglik.png")
-    density = save_figure(
-        plot_density(model, X, title="Mixture density on samples_2").figure, out_dir / "gmm_density.png"
-    )
-    return [ellipses, curve, density]
+    figures = {
+        "gmm.png": plot_gmm(X, model, title=title).figure,
+        "gmm_loglik.png": plot_log_likelihood(model.history_).figure,
+        "gmm_density.png": plot_density(model, X, title="Mixture density on samples_2").figure,
+    }
+    with joined(outputs) as outputs:
+        for name, figure in figures.items():
+            save_figure(figure, outputs.add("--out", out_dir / name))
+    return [out_dir / name for name in figures]

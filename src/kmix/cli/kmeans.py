@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ from . import _common
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, check_dask_arguments, dask_client, load_input
 from ._files import save_figure, save_result
+from ._outputs import OutputFiles
 
 EPILOG = """examples:
   kmix kmeans samples_3 -k 8 --seed 42
@@ -45,7 +47,8 @@ def register(subparsers) -> None:
     parser.add_argument("--float32", action="store_true", help="compute in single precision")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
-    parser.add_argument("--out", type=_common.output_path, metavar="NPZ", help="save the fitted model (labels, centres, history) as .npz")
+    parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
+                        help="save the fitted model (labels, centres, history) as .npz (added to the name if missing)")
     _common.add_animation_arguments(parser)
     parser.add_argument("--half-steps", action="store_true",
                         help="animate two frames per iteration: after the assignment and after the update")
@@ -53,14 +56,24 @@ def register(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
+# The options that name files; all of them are written, or none.
+OUTPUT_OPTIONS = ("plot", "ssd_plot", "animate", "out")
+
+
 def run(args: argparse.Namespace) -> int:
     check_dask_arguments(args, in_memory=("plot", "animate"))
-    X = load_input(args)
-    with dask_client(args) as client:
-        return _fit_and_report(args, X, client)
+    with OutputFiles(data=args.data) as outputs:
+        temporary = outputs.add_options(args, OUTPUT_OPTIONS)
+        X = load_input(args)
+        with dask_client(args) as client:
+            model = _fit_and_report(args, X, client)
+            write_outputs(args, X, model, temporary)
+    for path in outputs.written:
+        say(f"wrote {path}")
+    return 0
 
 
-def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeans:
     progress = Progress(args.max_iter)
     try:
         model = KMeans(
@@ -89,30 +102,26 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> int:
             for j in range(args.n_clusters)]
     headers = ["cluster", "size"] + [f"centre[{i}]" for i in range(min(4, X.shape[1]))]
     say(format_table(headers, rows))
-    written = write_outputs(args, X, model)
-    for path in written:
-        say(f"wrote {path}")
-    return 0
+    return model
 
 
-def write_outputs(args: argparse.Namespace, X: Any, model: KMeans) -> list:
-    written = []
-    if args.plot or args.ssd_plot:
+def write_outputs(args: argparse.Namespace, X: Any, model: KMeans, temporary: dict[str, Path]) -> None:
+    """Write each requested output to its temporary path (``temporary``, by option
+    name, from :meth:`OutputFiles.add_options`)."""
+    if "plot" in temporary or "ssd_plot" in temporary:
         from ..viz import plot_clusters, plot_ssd
 
-        if args.plot:
+        if "plot" in temporary:
             ax = plot_clusters(X, model.labels_, model.cluster_centers_, model.history_.centers,
                                title=f"k-means, k = {model.n_clusters}, {model.n_iter_} iterations")
-            written.append(save_figure(ax.figure, args.plot))
-        if args.ssd_plot:
+            save_figure(ax.figure, temporary["plot"])
+        if "ssd_plot" in temporary:
             ax = plot_ssd(model.history_)
-            written.append(save_figure(ax.figure, args.ssd_plot))
-    if args.animate:
+            save_figure(ax.figure, temporary["ssd_plot"])
+    if "animate" in temporary:
         from ..viz import animate_kmeans
 
-        info = animate_kmeans(X, model, args.animate, fps=args.fps, half_steps=args.half_steps,
-                              max_frames=args.max_frames, show_objective=True)
-        written.append(info.path)
-    if args.out:
-        written.append(save_result(model, args.out))
-    return written
+        animate_kmeans(X, model, temporary["animate"], fps=args.fps, half_steps=args.half_steps,
+                       max_frames=args.max_frames, show_objective=True)
+    if "out" in temporary:
+        save_result(model, temporary["out"])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import shutil
 import subprocess
@@ -10,9 +11,12 @@ from typing import Any
 
 import numpy as np
 
+from .._paths import check_output_path, shorten
 from ..exceptions import MissingDependencyError
 
 ANIMATION_SUFFIXES = (".gif", ".mp4")
+# Frames per second allowed (see check_fps).
+FPS_RANGE = (0.01, 100.0)
 
 
 def select_frames(n_frames: int, max_frames: int | None) -> np.ndarray:
@@ -26,20 +30,45 @@ def select_frames(n_frames: int, max_frames: int | None) -> np.ndarray:
 
 
 def check_animation_path(path: Any) -> Path:
-    """The output path, with a suffix kmix can write; ffmpeg is checked for .mp4."""
-    path = Path(path)
+    """The output path, with a suffix kmix can write; ffmpeg is checked for .mp4.
+
+    Raises
+    ------
+    ValueError
+        Another suffix; a name over 255 bytes or a path over 4095; a folder that
+        does not exist; a path that is a folder.
+    MissingDependencyError
+        ``.mp4`` without ffmpeg on the PATH.
+    """
+    text = os.fspath(path)
+    path = Path(text)
     suffix = path.suffix.lower()
     if suffix not in ANIMATION_SUFFIXES:
-        raise ValueError(f"{path}: animations are written as .gif or .mp4, not {suffix or '(no suffix)'!r}")
+        raise ValueError(
+            f"{shorten(str(text))}: animations are written as .gif or .mp4, not {suffix or '(no suffix)'!r}"
+        )
     if suffix == ".mp4" and shutil.which("ffmpeg") is None:
         raise MissingDependencyError(
-            f"{path}: writing .mp4 needs ffmpeg on the PATH; install ffmpeg "
+            f"{shorten(str(text))}: writing .mp4 needs ffmpeg on the PATH; install ffmpeg "
             "(e.g. apt-get install ffmpeg) or write a .gif instead"
         )
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise ValueError(f"{path}: the folder {folder} does not exist")
-    return path
+    return check_output_path(path)
+
+
+def check_fps(fps: Any) -> float:
+    """``fps`` as a float, when it is within FPS_RANGE; else a ValueError.
+
+    A GIF stores each frame's duration as a 16-bit count of centiseconds, so a
+    frame lasts from 10 ms to 655.35 s; kmix keeps to the round range of 0.01 to
+    100 frames per second (100 s to 10 ms a frame) for GIF and MP4 alike.
+    """
+    low, high = FPS_RANGE
+    if not isinstance(fps, numbers.Real) or isinstance(fps, bool) or not low <= float(fps) <= high:
+        raise ValueError(
+            f"fps must be a number from {low:g} to {high:g} frames per second (a frame "
+            f"lasts from {1000 / high:g} ms to {1 / low:g} s); got {fps!r}"
+        )
+    return float(fps)
 
 
 class BlitRenderer:
@@ -74,8 +103,13 @@ class BlitRenderer:
 
 
 def write_frames(frames: list[np.ndarray], path: Path, fps: float) -> None:
-    """Write RGB frames as an animated GIF (Pillow) or an MP4 (ffmpeg), atomically."""
+    """Write RGB frames as an animated GIF (Pillow) or an MP4 (ffmpeg), atomically.
+
+    ``fps`` must be within FPS_RANGE (see :func:`check_fps`).
+    """
     from ..io import atomic_write
+
+    fps = check_fps(fps)
 
     if path.suffix.lower() == ".gif":
         from PIL import Image
@@ -84,7 +118,9 @@ def write_frames(frames: list[np.ndarray], path: Path, fps: float) -> None:
         with atomic_write(path) as stream:
             images[0].save(
                 stream, format="GIF", save_all=True, append_images=images[1:],
-                duration=int(round(1000 / fps)), loop=0, disposal=1, optimize=False,
+                # GIF durations are whole centiseconds: rounded here, where
+                # Pillow would truncate.
+                duration=10 * round(100 / fps), loop=0, disposal=1, optimize=False,
             )
         return
     height, width, _ = frames[0].shape

@@ -12,7 +12,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ._frames import BlitRenderer, check_animation_path, select_frames, write_frames
+from ._frames import BlitRenderer, check_animation_path, check_fps, select_frames, write_frames
 from ._projection import fit_projection
 from ._style import axis_labels, color
 
@@ -82,9 +82,11 @@ def animate_kmeans(
         components when n_features > 2, the same view in every frame).
     model_or_history : fitted KMeans or its ``history_``
     path : str or Path
-        ``.gif`` (Pillow) or ``.mp4`` (needs ffmpeg on the PATH).
+        ``.gif`` (Pillow) or ``.mp4`` (needs ffmpeg on the PATH), in an existing
+        folder; the file name at most 255 bytes, the path at most 4095.
     fps : float
-        Frames per second.
+        Frames per second, from 0.01 to 100 (a frame lasts from 10 ms to 100 s;
+        a GIF stores frame durations in whole centiseconds, up to 655.35 s).
     half_steps : bool
         Two frames per iteration: after the assignment step (points recoloured,
         centres still) and after the update step (centres moved).
@@ -96,10 +98,15 @@ def animate_kmeans(
     Returns
     -------
     AnimationInfo (path, n_frames, frame captions)
+
+    Raises
+    ------
+    ValueError
+        A bad path (suffix, folder, length) or ``fps`` out of range, before
+        anything is drawn; a model without a recorded history.
     """
     path = check_animation_path(path)
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+    fps = check_fps(fps)
     history = _history_of(model_or_history, "KMeans")
     if "centers" not in history or "ssd" not in history:
         raise ValueError(
@@ -251,8 +258,8 @@ def animate_gmm(
         Covariance ellipses over the points, or filled contours of the mixture
         density (the same colour levels in every frame).
     fps, max_frames, show_objective
-        As in :func:`animate_kmeans`; the objective is the mean log-likelihood
-        per sample.
+        As in :func:`animate_kmeans` (fps from 0.01 to 100); the objective is the
+        mean log-likelihood per sample.
     n_std : float
         Ellipse radius in standard deviations.
     resolution : int
@@ -262,6 +269,11 @@ def animate_gmm(
     -------
     AnimationInfo (path, n_frames, frame captions). Frame i shows the parameters
     after i iterations (frame 0: the initial parameters).
+
+    Raises
+    ------
+    ValueError
+        As :func:`animate_kmeans`; also an unknown ``style``.
     """
     from ._frames import BlitRenderer
     from .gmm import _ellipse
@@ -269,8 +281,7 @@ def animate_gmm(
     path = check_animation_path(path)
     if style not in ("ellipses", "density"):
         raise ValueError(f"style must be 'ellipses' or 'density'; got {style!r}")
-    if fps <= 0:
-        raise ValueError(f"fps must be > 0, got {fps}")
+    fps = check_fps(fps)
     history = _history_of(model_or_history, "GaussianMixture")
     if not all(name in history for name in ("weights", "means", "covariances")):
         raise ValueError(
