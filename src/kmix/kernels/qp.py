@@ -33,6 +33,7 @@ from .nnls import NNLSResult, nonnegative_least_squares
 __all__ = [
     "cholesky_lower",
     "closed_form",
+    "inverse_norm_estimate",
     "ClosedFormSolution",
     "least_distance",
     "LeastDistanceSolution",
@@ -47,6 +48,7 @@ _EPS = float(np.finfo(np.float64).eps)
 
 _dpotrf = lapack.dpotrf
 _dposv = lapack.dposv
+_dpocon = lapack.dpocon
 _dsymv = blas.dsymv
 _ddot = blas.ddot
 _daxpy = blas.daxpy
@@ -70,6 +72,28 @@ def cholesky_lower(M: np.ndarray) -> np.ndarray | None:
     """
     L, info = _dpotrf(M, lower=1, clean=0)
     return L if info == 0 else None
+
+
+def inverse_norm_estimate(L: np.ndarray) -> float:
+    """An estimate of ‖M⁻¹‖₁ from the lower Cholesky factor L of M = L Lᵀ.
+
+    LAPACK's condition estimator (Hager and Higham's method, a few triangular
+    solves with L, O(n²)): it never exceeds ‖M⁻¹‖₁ and is rarely below it by more
+    than a small factor. Forming M⁻¹ or its eigenvalues would cost O(n³).
+
+    Parameters
+    ----------
+    L : ndarray of shape (n, n), float64
+        Only the lower triangle is read.
+
+    Returns
+    -------
+    float
+        The estimate; inf where it overflows (M singular to working precision).
+    """
+    # with ‖M‖₁ given as 1, the reciprocal condition number is 1 / ‖M⁻¹‖₁
+    reciprocal = _dpocon(L, 1.0, "L")[0]
+    return 1.0 / reciprocal if reciprocal > 0.0 else math.inf
 
 
 def _upper_solve(R: np.ndarray, v: np.ndarray, trans: int = 0) -> np.ndarray:
@@ -116,6 +140,11 @@ class ClosedFormSolution(NamedTuple):
     bmb : float, bᵀM⁻¹b (0.0 only when b is zero or underflows)
     stationarity : float, ‖2Mx + h - λb‖₂
     slack : float, bᵀx - c
+    factor : ndarray of shape (n, n), Fortran order, the lower Cholesky factor L of
+        M in its lower triangle (the upper one holds M's), for a caller that needs
+        more solves
+    probe_growth : float, ‖M⁻¹p‖₂ for the unit probe vector p given as a third row
+        of ``stacked`` (a lower bound on ‖M⁻¹‖₂), NaN without one
     """
 
     x: np.ndarray
@@ -126,6 +155,8 @@ class ClosedFormSolution(NamedTuple):
     bmb: float
     stationarity: float
     slack: float
+    factor: np.ndarray
+    probe_growth: float
 
 
 def closed_form(
@@ -160,8 +191,11 @@ def closed_form(
     h, b : ndarray of shape (n,)
         Not written.
     c : float
-    stacked : ndarray of shape (2, n), C-ordered, optional
-        The rows b and h stacked, if the caller has them already.
+    stacked : ndarray of shape (2, n) or (3, n), C-ordered, optional
+        The rows b and h stacked, if the caller has them already; a third row, a
+        vector p of unit norm, is solved for in the same call and gives
+        ``probe_growth`` = ‖M⁻¹p‖ (for a condition estimate at the cost of one
+        more triangular solve pair, not a second factorisation).
 
     Returns
     -------
@@ -182,6 +216,11 @@ def closed_form(
     solved = factored[1]
     Mb = solved[:, 0]
     Mh = solved[:, 1]
+    if stacked.shape[0] > 2:
+        Mp = solved[:, 2]
+        probe_growth = math.sqrt(_ddot(Mp, Mp))
+    else:
+        probe_growth = math.nan
     bmb = _ddot(b, Mb)  # bᵀM⁻¹b
     bmh = _ddot(b, Mh)  # bᵀM⁻¹h
     hmh = _ddot(h, Mh)  # hᵀM⁻¹h
@@ -214,6 +253,8 @@ def closed_form(
             bmb,
             math.sqrt(_ddot(gradient, gradient)),
             _ddot(b, x) - c,
+            factored[0],
+            probe_growth,
         ),
     )
 

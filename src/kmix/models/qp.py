@@ -4,11 +4,17 @@
 :mod:`kmix.kernels.qp`: the closed form for one constraint, an exact dual
 active-set method (Lawson–Hanson NNLS) for several. The derivation, and where
 the course exercise's answer goes wrong, is in ``docs/qp.md``.
+
+No answer is returned that float64 cannot vouch for: an M whose condition number
+exceeds 1/(n·eps) is refused, and so is a solution whose KKT residuals are not
+small next to the terms they are computed from (the closed form first hands such
+a problem to the active-set method, which refines x against those residuals).
 """
 
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -22,14 +28,37 @@ from ..kernels import qp as kq
 _ddot = blas.ddot  # a dot product without numpy's per-call overhead
 _tuple_new = tuple.__new__
 
-__all__ = ["solve_qp", "QPResult", "KKTResiduals", "SYMMETRY_RTOL"]
+__all__ = [
+    "solve_qp",
+    "QPResult",
+    "KKTResiduals",
+    "IllConditionedError",
+    "SYMMETRY_RTOL",
+    "KKT_RTOL",
+]
 
 #: M may differ from Mᵀ by this much, relative to ‖M‖ (Frobenius norms); within it
 #: M is replaced by (M + Mᵀ)/2, beyond it solve_qp raises.
 SYMMETRY_RTOL = 1e-8
 
+#: A solution is returned only where each KKT residual is at most this fraction of
+#: the size of the terms it is a difference of (see :func:`solve_qp`); a backward-
+#: stable answer has residuals near n·eps of that size.
+KKT_RTOL = 1e-8
+
+_EPS = float(np.finfo(np.float64).eps)
+
 # A constraint counts as active where λ > 0 or |slack| <= this × (|c_i| + |B_i|·|x|).
 _ACTIVE_RTOL = 1e-9
+
+
+class IllConditionedError(DataError, NumericalError):
+    """The program is too ill-conditioned for float64 to give a trustworthy solution.
+
+    A :class:`~kmix.exceptions.DataError` (so a ``ValueError``), since the remedy
+    is in the input: rescale it or regularise M; and a
+    :class:`~kmix.exceptions.NumericalError`, since float64 is what gave out.
+    """
 
 
 class KKTResiduals(NamedTuple):
@@ -219,6 +248,146 @@ def _factor(M: np.ndarray) -> np.ndarray:
     return L
 
 
+def _condition_number(M: np.ndarray) -> float:
+    """cond₂(M) = λ_max / λ_min from the eigenvalues (inf unless λ_min > 0)."""
+    eigenvalues = np.linalg.eigvalsh(M)
+    smallest, largest = float(eigenvalues[0]), float(eigenvalues[-1])
+    return largest / smallest if smallest > 0.0 else math.inf
+
+
+_REMEDY = (
+    "rescale the variables (x = D y turns M into D M D) or regularise M "
+    "(e.g. add a small multiple of the identity)"
+)
+
+
+@lru_cache(maxsize=64)
+def _probe(n: int) -> np.ndarray:
+    """A fixed unit vector with no structure (so no structured M has an eigenvector
+    orthogonal to it), read-only."""
+    vector = np.random.default_rng(20240531).standard_normal(n)
+    vector /= np.linalg.norm(vector)
+    vector.setflags(write=False)
+    return vector
+
+
+def _check_conditioning(M: np.ndarray, inverse_norm: float) -> float:
+    """Raise IllConditionedError where cond₂(M) > 1/(n·eps); return ‖M‖_F.
+
+    Beyond that limit M has an eigenvalue below n·eps·‖M‖₂, the size of the
+    rounding in its Cholesky factorisation (and numpy.linalg.matrix_rank's rank
+    tolerance): a change of M within its own rounding could make it singular or
+    indefinite, so no x computed from it is trustworthy, whatever its residuals.
+
+    ``inverse_norm`` is an O(n²) estimate of ‖M⁻¹‖ from the Cholesky factor
+    (LAPACK's, or ‖M⁻¹p‖ for a unit probe p, which falls short of ‖M⁻¹‖₂ by about
+    √n for a vector without structure); only where ‖M‖_F times it comes within
+    100√n of the limit are the O(n³) eigenvalues computed to decide.
+    """
+    n = M.shape[0]
+    flat = M.ravel()
+    norm = math.sqrt(_ddot(flat, flat))
+    limit = 1.0 / (n * _EPS)
+    if norm * inverse_norm * (100.0 * math.sqrt(n)) > limit:
+        condition = _condition_number(M)
+        if condition > limit:
+            raise IllConditionedError(
+                f"M is too ill-conditioned (condition number {condition:.3g}) for a "
+                f"trustworthy solution: above 1/(n·eps) = {limit:.3g} a change of M "
+                f"within float64 rounding could make it singular; {_REMEDY}"
+            )
+    return norm
+
+
+def _untrustworthy(M: np.ndarray, worst: str, relative: float) -> IllConditionedError:
+    return IllConditionedError(
+        f"the solution cannot be trusted: {worst} is {relative:.3g} of the size of the "
+        f"terms it is computed from, above {KKT_RTOL:g} (the condition number of M is "
+        f"{_condition_number(M):.3g}); rescale M, h and the constraints (for instance to "
+        "norm 1) or regularise M (e.g. add a small multiple of the identity)"
+    )
+
+
+def _closed_form_trusted(
+    h: np.ndarray, b: np.ndarray, c: float, solution: kq.ClosedFormSolution, M_norm: float
+) -> bool:
+    """Whether the closed form's KKT residuals are within KKT_RTOL of their scale.
+
+    The closed form x = x₀ + ½λM⁻¹b loses digits when the unconstrained minimiser
+    x₀ is large next to x (the slack bᵀx - c is then a difference of large terms).
+    Scales: |c| + ‖b‖‖x‖ for the slack (Cauchy–Schwarz bounds |b|ᵀ|x|), and
+    2‖M‖_F‖x‖ + ‖h‖ + λ‖b‖ for the gradient 2Mx + h - λb. Each test first tries
+    the part of its scale that is cheapest to get, which settles the usual case.
+    """
+    x = solution.x
+    multiplier = solution.multiplier
+    slack = solution.slack
+    x_norm = math.sqrt(_ddot(x, x))
+    # an active constraint (λ > 0) must be tight, an inactive one must hold
+    miss = abs(slack) if multiplier > 0.0 else -slack
+    bound = KKT_RTOL * abs(c)
+    if miss > bound and miss > bound + KKT_RTOL * math.sqrt(_ddot(b, b)) * x_norm:
+        return False
+    stationarity = solution.stationarity
+    bound = KKT_RTOL * 2.0 * M_norm * x_norm
+    return stationarity <= bound or stationarity <= bound + KKT_RTOL * (
+        math.sqrt(_ddot(h, h)) + multiplier * math.sqrt(_ddot(b, b))
+    )
+
+
+def _check_general_solution(
+    M: np.ndarray,
+    M_norm: float,
+    h: np.ndarray,
+    B: np.ndarray,
+    c: np.ndarray,
+    A: np.ndarray,
+    d: np.ndarray,
+    x: np.ndarray,
+    multiplier: np.ndarray,
+    nu: np.ndarray | None,
+    gradient: np.ndarray,
+    slack: np.ndarray,
+) -> None:
+    """Raise IllConditionedError where a KKT residual exceeds KKT_RTOL of its scale.
+
+    Each residual is divided by the size of the terms it is a difference of, which
+    is where float64 rounding puts it: |c_i| + |B_i|ᵀ|x| for a slack, and
+    2‖M‖_F‖x‖ + ‖h‖ + ‖|B|ᵀλ‖ + ‖|A_eq|ᵀ|ν|‖ for the gradient of the Lagrangian.
+    """
+    tiny = np.finfo(np.float64).tiny
+    absolute_x = np.abs(x)
+    size = np.maximum(np.abs(c) + np.abs(B) @ absolute_x, tiny)
+    checks = [
+        ("the largest constraint violation", float(np.max(-slack / size, initial=0.0))),
+        # an active constraint (λ > 0) must be tight
+        (
+            "the largest slack of an active constraint",
+            float(np.max(np.abs(slack[multiplier > 0.0]) / size[multiplier > 0.0], initial=0.0)),
+        ),
+    ]
+    gradient_scale = (
+        2.0 * M_norm * float(np.linalg.norm(x))
+        + float(np.linalg.norm(h))
+        + float(np.linalg.norm(np.abs(B).T @ multiplier))
+    )
+    if nu is not None:
+        size_eq = np.maximum(np.abs(d) + np.abs(A) @ absolute_x, tiny)
+        checks.append(
+            ("the largest equality violation", float(np.max(np.abs(A @ x - d) / size_eq)))
+        )
+        gradient_scale += float(np.linalg.norm(np.abs(A).T @ np.abs(nu)))
+    checks.append(
+        (
+            "the stationarity residual (the gradient of the Lagrangian)",
+            float(np.linalg.norm(gradient)) / max(gradient_scale, tiny),
+        )
+    )
+    worst, relative = max(checks, key=lambda item: item[1])
+    if not relative <= KKT_RTOL:
+        raise _untrustworthy(M, worst, relative)
+
+
 # --- the solver -------------------------------------------------------------------
 
 
@@ -243,6 +412,14 @@ def solve_qp(
     are solved exactly through the dual, a bound-constrained problem in λ >= 0,
     by a finite active-set (non-negative least squares) method that ends on the
     exact active set; redundant, duplicated and more-than-n constraints are fine.
+    Where the closed form loses digits (the unconstrained minimiser x₀ far larger
+    than x), the problem is handed to that method, which refines x itself.
+
+    Every answer is checked: M with cond₂(M) > 1/(n·eps) is refused (within
+    float64 rounding it cannot be told from a singular matrix), and a solution
+    whose KKT residuals exceed ``KKT_RTOL`` times the size of the terms they are
+    differences of is not returned. Below that limit x is as accurate as the data
+    allow, about eps·cond(M) relative.
 
     Note the objective has no ½: it is xᵀMx, not ½xᵀMx.
 
@@ -263,8 +440,9 @@ def solve_qp(
     check : bool, default True
         Validate the input. ``False`` is a fast path for many small problems with
         one constraint vector b: the caller guarantees float64 arrays of matching
-        shapes, finite, M symmetric; only a failed Cholesky factorisation is still
-        reported. Ignored with several constraints.
+        shapes, finite, M symmetric; only a failed Cholesky factorisation and an
+        untrustworthy answer (:class:`IllConditionedError`) are still reported.
+        Ignored with several constraints.
 
     Returns
     -------
@@ -279,6 +457,9 @@ def solve_qp(
         eigenvalue); shapes that do not match; NaN or inf; a zero constraint row
         with c > 0; an infeasible set of constraints (with the rows that
         contradict each other).
+    IllConditionedError
+        M is too ill-conditioned (with its condition number), or the solution's KKT
+        residuals are too large to trust; a DataError and a NumericalError.
     NumericalError
         The data are too badly scaled for float64.
 
@@ -320,12 +501,15 @@ def solve_qp(
     _check_zero_rows(B, c, name, ">=")
     _check_zero_rows(A, d, "A_eq", "=")
     L = _factor(M)
-    return _solve_general(M, L, h, B, c, A, d, scalar=name == "b")
+    M_norm = _check_conditioning(M, kq.inverse_norm_estimate(L))
+    return _solve_general(M, L, h, B, c, A, d, scalar=name == "b", M_norm=M_norm)
 
 
 def _solve_single(M: np.ndarray, h: np.ndarray, b: np.ndarray, c: Any, as_array: bool) -> QPResult:
     c = _check_scalar(c, "c")
-    stacked = np.array((b, h))  # the rows b and h, also the right-hand sides of the solve
+    # the rows b and h, also the right-hand sides of the solve, and a probe for the
+    # condition estimate
+    stacked = np.array((b, h, _probe(M.shape[0])))
     # NaN or inf in h or b makes this sum of squares non-finite; the careful check
     # runs only then (or on overflow, where it passes).
     flat = stacked.ravel()
@@ -336,6 +520,8 @@ def _solve_single(M: np.ndarray, h: np.ndarray, b: np.ndarray, c: Any, as_array:
     solution = kq.closed_form(M, h, b, c, stacked=stacked)
     if solution is None:
         _factor(M)  # raises, naming the smallest eigenvalue
+    M_norm = _check_conditioning(M, solution.probe_growth)
+    original_b, original_c = b, c
     if not solution.bmb > 1e-280:
         # bᵀM⁻¹b is zero (b = 0) or so small that it may have lost its digits
         if not b.any():
@@ -355,7 +541,9 @@ def _solve_single(M: np.ndarray, h: np.ndarray, b: np.ndarray, c: Any, as_array:
         raise NumericalError(
             "the solution overflowed float64; rescale M, h and b (for instance to norm 1)"
         )
-    x, multiplier, objective, dual_objective, active, _, stationarity, slack = solution
+    if not _closed_form_trusted(h, b, c, solution, M_norm):
+        return _solve_single_again(M, solution.factor, h, original_b, original_c, as_array, M_norm)
+    x, multiplier, objective, dual_objective, active, _, stationarity, slack, _, _ = solution
     # With (b, c) scaled by s > 0: λ = s λ_s, slack = slack_s / s, λ·slack unchanged.
     # (tuple.__new__ skips the generated Python-level __new__: same objects, faster.)
     residuals = _tuple_new(
@@ -373,13 +561,35 @@ def _solve_single(M: np.ndarray, h: np.ndarray, b: np.ndarray, c: Any, as_array:
     )
 
 
+def _solve_single_again(
+    M: np.ndarray,
+    L: np.ndarray,
+    h: np.ndarray,
+    b: np.ndarray,
+    c: float,
+    as_array: bool,
+    M_norm: float,
+) -> QPResult:
+    """One constraint by the dual active-set method, where the closed form lost its
+    digits: that method finishes in x itself, refined against the KKT residuals."""
+    return _solve_general(
+        M, L, h, b.reshape(1, -1), np.array([c]), np.zeros((0, M.shape[0])), np.zeros(0),
+        scalar=not as_array, M_norm=M_norm,
+    )
+
+
 def _solve_single_unchecked(M: Any, h: Any, b: Any, c: Any) -> QPResult:
     """The closed form without validation (``check=False``)."""
-    stacked = np.array((b, h), dtype=np.float64)
     M = np.asarray(M, dtype=np.float64)
+    stacked = np.array((b, h, _probe(M.shape[0])), dtype=np.float64)
     solution = kq.closed_form(M, stacked[1], stacked[0], c, stacked=stacked)
     if solution is None:
         _factor(M)  # raises, naming the smallest eigenvalue
+    M_norm = _check_conditioning(M, solution.probe_growth)
+    if not _closed_form_trusted(stacked[1], stacked[0], c, solution, M_norm):
+        return _solve_single_again(
+            M, solution.factor, stacked[1], stacked[0], float(c), False, M_norm
+        )
     slack = solution.slack
     return QPResult(
         solution.x,
@@ -448,6 +658,7 @@ def _solve_general(
     d: np.ndarray,
     *,
     scalar: bool,
+    M_norm: float,
 ) -> QPResult:
     m, p = B.shape[0], A.shape[0]
     # An equality row a = d is the pair of inequalities a x >= d and -a x >= -d;
@@ -475,9 +686,10 @@ def _solve_general(
     violation = float(np.max(-slack, initial=0.0))
     if p:
         violation = max(violation, float(np.max(np.abs(A @ x - d))))
+    _check_general_solution(M, M_norm, h, B, c, A, d, x, multiplier, nu, gradient, slack)
     residuals = KKTResiduals(
         float(np.linalg.norm(gradient)),
-        max(violation, 0.0),
+        violation if violation > 0.0 else 0.0,  # never -0.0
         float(np.max(np.abs(multiplier * slack))),
     )
     size = np.abs(c) + np.abs(B) @ np.abs(x)
