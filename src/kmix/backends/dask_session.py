@@ -13,6 +13,7 @@ without the ``dask`` extra.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
@@ -52,7 +53,7 @@ class Session(NamedTuple):
 
 
 @contextlib.contextmanager
-def client_session(client: Any = None) -> Iterator[Session]:
+def client_session(client: Any = None, *, quiet: bool = True) -> Iterator[Session]:
     """The client to run on, closed afterwards when it was opened here.
 
     Parameters
@@ -63,6 +64,13 @@ def client_session(client: Any = None) -> Iterator[Session]:
         started here and closed afterwards. A Client: used as it is. A string: the
         address of a running scheduler (``"tcp://host:8786"``), connected to here
         and disconnected afterwards (the cluster keeps running).
+    quiet : bool, default True
+        Keep a LocalCluster started here from logging anything below CRITICAL, in
+        this process (its scheduler, nannies and client) and in its worker
+        processes, for as long as it runs: a task that fails reaches the caller as
+        the exception the fit raises, not also as a worker's "Compute Failed" log.
+        False leaves distributed's own levels. Clients and schedulers passed in are
+        never touched.
 
     Yields
     ------
@@ -85,6 +93,10 @@ def client_session(client: Any = None) -> Iterator[Session]:
             # One thread per worker, as dask already sets for BLAS: the compiled
             # kernels would otherwise start one thread per core in every worker.
             env={"NUMBA_NUM_THREADS": "1"},
+            # distributed sets this level on its log handlers here while the
+            # cluster runs, and hands it to each worker process, which sets it
+            # on its own handlers (workers log to their own stderr)
+            silence_logs=logging.CRITICAL if quiet else logging.WARNING,
         )
         try:
             with distributed.Client(cluster) as own:

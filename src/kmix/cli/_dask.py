@@ -62,13 +62,19 @@ def load_input(args: argparse.Namespace) -> Any:
 
 @contextlib.contextmanager
 def dask_client(args: argparse.Namespace) -> Iterator[Any]:
-    """The dask client to fit on with --dask (closed afterwards), or None without it."""
+    """The dask client to fit on with --dask (closed afterwards), or None without it.
+
+    A local cluster started here logs nothing (an error ends as the one line
+    ``kmix: error: ...``), except with --debug, where distributed's own log
+    levels are kept next to the traceback.
+    """
     if not args.dask:
         yield None
         return
     from ..backends.dask_session import client_session
 
-    with client_session(args.scheduler) as session:
+    quiet = not getattr(args, "debug", False)
+    with client_session(args.scheduler, quiet=quiet) as session:
         yield session.client
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 import warnings
 from collections.abc import Sequence
@@ -26,8 +27,33 @@ EPILOG = """examples:
 """
 
 
+# A number in any form float() reads: 5, 5., .5, 1_000, 1e5, 1E+5, 1.5e-3, inf,
+# infinity, nan (any case).
+_NUMBER = (
+    r"(?:(?:\d(?:_?\d)*(?:\.(?:\d(?:_?\d)*)?)?|\.\d(?:_?\d)*)(?:[eE][+-]?\d(?:_?\d)*)?"
+    r"|inf(?:inity)?|nan)"
+)
+# A negative number, or an inline list of numbers that starts with one ("-1,2").
+_NEGATIVE_NUMBER = re.compile(
+    rf"^-{_NUMBER}(?:\s*,\s*[+-]?{_NUMBER})*$", re.IGNORECASE
+)
+
+
 class _Parser(argparse.ArgumentParser):
-    """An argument parser whose errors are one line: ``kmix ...: error: ...``."""
+    """An argument parser whose errors are one line: ``kmix ...: error: ...``.
+
+    argparse takes a token that starts with "-" for an option unless its
+    ``_negative_number_matcher`` calls it a number, and its own matcher knows only
+    forms such as -5 and -.5 (newer versions any "-" and a digit, still not -inf):
+    ``--c -1e5`` would end as "expected one argument". This parser accepts every
+    form float() reads. argparse consults the matcher only while the parser has no
+    option that looks like a negative number, and kmix defines none. Subparsers
+    are made with their parent's class, so they share the matcher.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str):  # type: ignore[override]
         sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
