@@ -363,9 +363,13 @@ def check_sample_weight(
     if sample_weight is None:
         return np.ones(n_samples, dtype=dtype)
     if np.isscalar(sample_weight):
+        if isinstance(sample_weight, (bool, np.bool_)) or not isinstance(sample_weight, (numbers.Real, np.number)):
+            raise ValueError(f"sample_weight must be a number or an array of numbers, got {sample_weight!r}")
         weight = np.full(n_samples, float(sample_weight), dtype=dtype)
     else:
         weight = np.asarray(sample_weight)
+        if weight.dtype.kind not in "biuf":
+            raise ValueError(f"sample_weight must hold numbers, got an array of {weight.dtype}")
         if weight.ndim != 1:
             raise ValueError(
                 f"sample_weight must be 1-D with {n_samples} entries, got shape {weight.shape}"

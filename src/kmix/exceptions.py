@@ -33,9 +33,12 @@ class NotFittedError(KmixError, ValueError, AttributeError):
     """A fitted attribute or a prediction was asked of an estimator before ``fit``."""
 
 
-class NumericalError(KmixError, ArithmeticError):
+class NumericalError(KmixError, ValueError, ArithmeticError):
     """A numerical step failed (for instance a Cholesky factorisation); the message
-    says what to change."""
+    says what to change.
+
+    A ValueError too: the data or the parameters given make the problem
+    ill-conditioned, and code that catches bad input catches this as well."""
 
 
 class MissingDependencyError(KmixError, ImportError):

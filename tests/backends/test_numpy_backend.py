@@ -5,7 +5,6 @@ import pytest
 
 from kmix.backends import map_rows, weighted_sum, wrap
 from kmix.backends.numpy import InMemoryData
-from kmix.kernels import gmm as gk
 from kmix.kernels import kmeans as kk
 from kmix.kernels import kmeans_passes as passes
 from kmix.kernels.moments import column_moments, merge_column_moments

@@ -467,3 +467,17 @@ def test_bad_data_and_unfitted_use(rng):
     model = GaussianMixture(2, random_state=0).fit(X_SMALL)
     with pytest.raises(ValueError, match="X has 3 features, but GaussianMixture is expecting 2"):
         model.predict(rng.normal(size=(4, 3)))
+
+
+def test_an_ill_defined_covariance_is_a_value_error():
+    # Ten components on two distinct points, without regularisation.
+    X = np.vstack([np.ones((5, 5)), np.zeros((5, 5))])
+    for covariance_type in ("full", "tied", "diag", "spherical"):
+        with pytest.raises(ValueError, match="increase reg_covar") as caught:
+            GaussianMixture(10, covariance_type=covariance_type, reg_covar=0, random_state=0).fit(X)
+        assert isinstance(caught.value, kmix.NumericalError)
+
+
+def test_predict_proba_before_fit_is_not_fitted_error():
+    with pytest.raises(kmix.NotFittedError):
+        GaussianMixture(2).predict_proba(np.zeros((3, 2)))

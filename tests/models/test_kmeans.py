@@ -364,3 +364,16 @@ def test_bounded_data_falls_back_to_a_plain_pass_for_other_labels(rng):
     np.testing.assert_array_equal(data.rows(got_labels), data.rows(want_labels))
     assert got.n_changed == want.n_changed and got.ssd_previous == pytest.approx(want.ssd_previous)
     assert bounded.rescanned == [400]  # the second pass was the plain one
+
+
+def test_sample_weight_of_strings_is_refused():
+    X = np.random.default_rng(0).normal(size=(20, 2))
+    with pytest.raises(ValueError, match="sample_weight must hold numbers"):
+        KMeans(2, random_state=0).fit(X, sample_weight=np.array(["1"] * 20))
+    with pytest.raises(ValueError, match="sample_weight must be a number"):
+        KMeans(2, random_state=0).fit(X, sample_weight="2")
+
+
+def test_transform_before_fit_is_not_fitted_error():
+    with pytest.raises(kmix.NotFittedError):
+        KMeans(2).transform(np.zeros((3, 2)))

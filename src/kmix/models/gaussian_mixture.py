@@ -122,6 +122,9 @@ class GaussianMixture(BaseModel):
 
     _estimator_type = "density_estimator"
 
+    # What a saved model must hold to be a fitted one (see kmix.io.load_model).
+    _fitted_arrays = ("weights_", "means_", "covariances_", "precisions_cholesky_")
+
     def __init__(
         self,
         n_components: int = 1,
@@ -364,6 +367,7 @@ class GaussianMixture(BaseModel):
 
         A dask array in gives a lazy dask array out.
         """
+        check_is_fitted(self, "means_")
         return self._per_row(X, gp.predict_proba_block, None, self.means_.shape[0])
 
     def sample(self, n_samples: int = 1) -> tuple[np.ndarray, np.ndarray]:

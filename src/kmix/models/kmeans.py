@@ -116,6 +116,9 @@ class KMeans(BaseModel):
 
     _is_transformer = True
 
+    # What a saved model must hold to be a fitted one (see kmix.io.load_model).
+    _fitted_arrays = ("cluster_centers_",)
+
     def __init__(
         self,
         n_clusters: int = 8,
@@ -312,6 +315,7 @@ class KMeans(BaseModel):
 
         A dask array in gives a lazy dask array out.
         """
+        check_is_fitted(self, "cluster_centers_")
         return self._per_row(X, kpass.transform_block, None, self.cluster_centers_.shape[0])
 
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
