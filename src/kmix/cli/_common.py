@@ -124,16 +124,6 @@ def add_animation_arguments(parser: argparse.ArgumentParser) -> None:
                        help="keep at most N frames, evenly spread, first and last included")
 
 
-def positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not np.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
-    return value
-
-
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain, right-aligned text table."""
     cells = [[str(h) for h in headers]] + [[_cell(value) for value in row] for row in rows]
@@ -152,6 +142,16 @@ def _cell(value: Any) -> str:
 # The stdout whose reader has gone (a pipe closed early, as by ``| head -1``):
 # nothing more is written to it, and the run goes on writing its files.
 _closed_stdout: Any = None
+
+
+def naming_data(error: Exception, data: str) -> Exception:
+    """A fit's DataError about "X" as the command line says it: about DATA."""
+    from ..exceptions import DataError
+
+    message = str(error)
+    if message.startswith("X "):
+        return DataError(f"{data}: {message[2:]}")
+    return error
 
 
 def say(text: str = "") -> None:

@@ -43,10 +43,20 @@ def run_info(args: argparse.Namespace) -> int:
     rows = []
     for j in range(X.shape[1]):
         column = X[:, j]
-        rows.append([j, float(column.mean()), float(column.std()), float(column.min()),
-                     float(np.median(column)), float(column.max())])
+        rows.append([j, *_mean_std(column), float(column.min()), float(np.median(column)),
+                     float(column.max())])
     say(format_table(["column", "mean", "std", "min", "median", "max"], rows))
     return 0
+
+
+def _mean_std(column: np.ndarray) -> tuple[float, float]:
+    """The mean and standard deviation of a column, finite for any finite values: taken
+    of the column divided by a power of two near its largest value (exact), whose
+    sums and squares cannot overflow, then scaled back."""
+    largest = float(np.max(np.abs(column)))
+    scale = 2.0 ** np.frexp(largest)[1] if largest > 0 else 1.0
+    scaled = column.astype(np.float64) / scale
+    return float(scaled.mean() * scale), float(min(scaled.std() * scale, np.finfo(np.float64).max))
 
 
 def run_list(args: argparse.Namespace) -> int:

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 
+from ..exceptions import DataError
 from ..io import load_data
 from ..models import GaussianMixture
 from . import _common
@@ -99,6 +100,8 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMi
             callback=progress if progress.enabled else None,
             client=client,
         ).fit(X)
+    except DataError as exc:
+        raise _common.naming_data(exc, args.data) from exc
     finally:
         progress.close()
     n_samples, n_features = X.shape

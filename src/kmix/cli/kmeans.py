@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..exceptions import DataError
 from ..models import KMeans
 from . import _common
 from ._common import format_table, say
@@ -87,6 +88,8 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeans:
             algorithm=args.algorithm,
             client=client,
         ).fit(X)
+    except DataError as exc:
+        raise _common.naming_data(exc, args.data) from exc
     finally:
         progress.close()
     say(f"k-means on {args.data}: {X.shape[0]} samples x {X.shape[1]} features, k = {args.n_clusters}")
