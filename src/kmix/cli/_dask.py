@@ -1,5 +1,6 @@
-"""What the fitting commands share for ``--dask``: the options, their checks, the
-client, and a progress bar for long fits."""
+"""What the fitting commands share: the ``--dask`` options, their checks and the
+client, a progress bar for long fits, and the run itself (load, fit, report,
+write every output or none)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from typing import IO, Any
 from . import _common
 from ._common import UsageError
 
-__all__ = ["DEFAULT_CHUNK_ROWS", "add_dask_arguments", "check_dask_arguments", "dask_client", "load_input", "Progress"]
+__all__ = ["DEFAULT_CHUNK_ROWS", "add_dask_arguments", "check_dask_arguments", "dask_client", "load_input",
+           "Progress", "run_fit"]
 
 # Rows per chunk with --dask when --chunks is not given.
 DEFAULT_CHUNK_ROWS = 100_000
@@ -58,6 +60,29 @@ def load_input(args: argparse.Namespace) -> Any:
     if args.dask:
         return load_data(args.data, dtype=dtype, chunks=args.chunks or DEFAULT_CHUNK_ROWS)
     return load_data(args.data, dtype=dtype)
+
+
+def run_fit(args: argparse.Namespace, *, in_memory: Sequence[str], output_options: Sequence[str],
+            fit_and_report: Any, write_outputs: Any) -> int:
+    """A fitting command from its parsed arguments: the outputs reserved (and
+    checked) before the data is loaded, the fit and its report, then every output
+    written, all of them put in place or none (see :class:`._outputs.OutputFiles`).
+
+    ``fit_and_report(args, X, client)`` returns the fitted model;
+    ``write_outputs(args, X, model, temporary)`` writes each output to its
+    temporary path."""
+    from ._outputs import OutputFiles
+
+    check_dask_arguments(args, in_memory=in_memory)
+    with OutputFiles(data=args.data) as outputs:
+        temporary = outputs.add_options(args, output_options)
+        X = load_input(args)
+        with dask_client(args) as client:
+            model = fit_and_report(args, X, client)
+            write_outputs(args, X, model, temporary)
+    for path in outputs.written:
+        _common.say(f"wrote {path}")
+    return 0
 
 
 @contextlib.contextmanager

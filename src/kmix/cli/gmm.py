@@ -12,7 +12,7 @@ from ..io import load_data
 from ..models import GaussianMixture
 from . import _common
 from ._common import format_table, say
-from ._dask import Progress, add_dask_arguments, check_dask_arguments, dask_client, load_input
+from ._dask import Progress, add_dask_arguments, run_fit
 from ._files import save_figure, save_result
 from ._outputs import OutputFiles, joined
 
@@ -71,16 +71,8 @@ def register(subparsers) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    check_dask_arguments(args, in_memory=IN_MEMORY_OPTIONS)
-    with OutputFiles(data=args.data) as outputs:
-        temporary = outputs.add_options(args, OUTPUT_OPTIONS)
-        X = load_input(args)
-        with dask_client(args) as client:
-            model = _fit_and_report(args, X, client)
-            write_outputs(args, X, model, temporary)
-    for path in outputs.written:
-        say(f"wrote {path}")
-    return 0
+    return run_fit(args, in_memory=IN_MEMORY_OPTIONS, output_options=OUTPUT_OPTIONS,
+                   fit_and_report=_fit_and_report, write_outputs=write_outputs)
 
 
 def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMixture:

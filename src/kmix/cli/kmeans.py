@@ -12,9 +12,8 @@ from ..exceptions import DataError
 from ..models import KMeans
 from . import _common
 from ._common import format_table, say
-from ._dask import Progress, add_dask_arguments, check_dask_arguments, dask_client, load_input
+from ._dask import Progress, add_dask_arguments, run_fit
 from ._files import save_figure, save_result
-from ._outputs import OutputFiles
 
 EPILOG = """examples:
   kmix kmeans samples_3 -k 8 --seed 42
@@ -62,16 +61,8 @@ OUTPUT_OPTIONS = ("plot", "ssd_plot", "animate", "out")
 
 
 def run(args: argparse.Namespace) -> int:
-    check_dask_arguments(args, in_memory=("plot", "animate"))
-    with OutputFiles(data=args.data) as outputs:
-        temporary = outputs.add_options(args, OUTPUT_OPTIONS)
-        X = load_input(args)
-        with dask_client(args) as client:
-            model = _fit_and_report(args, X, client)
-            write_outputs(args, X, model, temporary)
-    for path in outputs.written:
-        say(f"wrote {path}")
-    return 0
+    return run_fit(args, in_memory=("plot", "animate"), output_options=OUTPUT_OPTIONS,
+                   fit_and_report=_fit_and_report, write_outputs=write_outputs)
 
 
 def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeans:
