@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 import kmix
-from kmix.cli import _common, demo, gmm, kmeans
+from kmix.cli import _common, _dask, demo, gmm, kmeans
 from kmix.cli._outputs import OutputFiles
 from kmix.cli.main import main
 from kmix.viz import animate_gmm, animate_kmeans
@@ -53,8 +53,7 @@ def no_loading(monkeypatch):
     def refuse(args):
         raise AssertionError("the data was loaded before the outputs were checked")
 
-    monkeypatch.setattr(kmeans, "load_input", refuse)
-    monkeypatch.setattr(gmm, "load_input", refuse)
+    monkeypatch.setattr(_dask, "load_input", refuse)
 
 
 # --- an output that is the input ------------------------------------------------
