@@ -9,6 +9,7 @@ from . import datasets
 from .exceptions import (
     ConvergenceWarning,
     DataError,
+    IllConditionedError,
     KmixError,
     MissingDependencyError,
     NotFittedError,
@@ -34,6 +35,7 @@ __all__ = [
     "DataError",
     "NotFittedError",
     "NumericalError",
+    "IllConditionedError",
     "MissingDependencyError",
     "ConvergenceWarning",
     "__version__",

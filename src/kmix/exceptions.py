@@ -13,6 +13,7 @@ __all__ = [
     "NotFittedError",
     "ConvergenceWarning",
     "NumericalError",
+    "IllConditionedError",
     "MissingDependencyError",
 ]
 
@@ -39,6 +40,15 @@ class NumericalError(KmixError, ValueError, ArithmeticError):
 
     A ValueError too: the data or the parameters given make the problem
     ill-conditioned, and code that catches bad input catches this as well."""
+
+
+class IllConditionedError(DataError, NumericalError):
+    """A problem too ill-conditioned for float64 to give a trustworthy answer (for
+    instance a quadratic program whose M is nearly singular).
+
+    A DataError (so a ValueError), since the remedy is in the input: rescale it or
+    regularise it; and a NumericalError, since float64 is what gave out.
+    """
 
 
 class MissingDependencyError(KmixError, ImportError):

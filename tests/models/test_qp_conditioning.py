@@ -13,7 +13,7 @@ import pytest
 from kmix import DataError, NumericalError, solve_qp
 from kmix.cli.main import main
 from kmix.models import qp as model_qp
-from kmix.models.qp import IllConditionedError
+from kmix import IllConditionedError
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -22,7 +22,7 @@ from scipy.linalg import blas
 
 from .._typing import ArrayLike
 from .._validation import check_array
-from ..exceptions import DataError, NumericalError
+from ..exceptions import DataError, IllConditionedError, NumericalError
 from ..kernels import qp as kq
 
 _ddot = blas.ddot  # a dot product without numpy's per-call overhead
@@ -50,15 +50,6 @@ _EPS = float(np.finfo(np.float64).eps)
 
 # A constraint counts as active where λ > 0 or |slack| <= this × (|c_i| + |B_i|·|x|).
 _ACTIVE_RTOL = 1e-9
-
-
-class IllConditionedError(DataError, NumericalError):
-    """The program is too ill-conditioned for float64 to give a trustworthy solution.
-
-    A :class:`~kmix.exceptions.DataError` (so a ``ValueError``), since the remedy
-    is in the input: rescale it or regularise M; and a
-    :class:`~kmix.exceptions.NumericalError`, since float64 is what gave out.
-    """
 
 
 class KKTResiduals(NamedTuple):
