@@ -148,13 +148,13 @@ def test_installed_command_runs(tmp_path):
     command = [str(executable)] if executable.exists() else [sys.executable, "-m", "kmix"]
     completed = subprocess.run(
         [*command, "qp", "--M", "[[2, 0], [0, 3]]", "--h", "[1, 2]", "--b", "[1, 1]", "--c", "1.5", "--json"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["multiplier"] == pytest.approx(5.0)
     failed = subprocess.run(
         [*command, "qp", "--M", "[[1, 0], [0, -1]]", "--h", "[1, 2]", "--b", "[1, 1]", "--c", "1"],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True, text=True, timeout=600,
     )
     assert failed.returncode == 2
     assert failed.stderr.startswith("kmix: error: M is not positive definite")
