@@ -81,4 +81,4 @@ def test_negative_cluster_count_in_exponent_form_is_a_value_too(capsys):
 def test_tokens_that_are_not_numbers_are_still_options(text, capsys):
     status, _, err = run(QP + ["--c", text], capsys)
     assert status == 2
-    assert err.startswith("kmix qp: error:")
+    assert err.startswith("kmix: error: qp: ")

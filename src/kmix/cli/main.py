@@ -56,7 +56,10 @@ class _Parser(argparse.ArgumentParser):
         self._negative_number_matcher = _NEGATIVE_NUMBER
 
     def error(self, message: str):  # type: ignore[override]
-        sys.stderr.write(f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        # Every error line starts "kmix: error:", whichever command found it.
+        command = self.prog.partition(" ")[2]
+        where = f"{command}: " if command else ""
+        sys.stderr.write(f"kmix: error: {where}{message} (see {self.prog} --help)\n")
         raise SystemExit(2)
 
 
