@@ -3,20 +3,22 @@
 k-means and Gaussian mixtures fitted by EM with every iteration recorded and
 drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c solved
 through its dual.
+
+``KMeans`` and ``GaussianMixture`` are scikit-learn estimators; they, and the
+exceptions that subclass scikit-learn's, are loaded on first use, so that
+``import kmix`` (and the command line) does not pay for importing scikit-learn.
 """
 
 from . import datasets
 from .exceptions import (
-    ConvergenceWarning,
     DataError,
     IllConditionedError,
     KmixError,
     MissingDependencyError,
-    NotFittedError,
     NumericalError,
 )
 from .io import load_data, load_model, save_model
-from .models import GaussianMixture, GaussianMixtureState, History, KMeans, QPResult, solve_qp
+from .models import GaussianMixtureState, History, KMeansState, QPResult, solve_qp
 
 __version__ = "0.1.0"
 
@@ -24,6 +26,7 @@ __all__ = [
     "KMeans",
     "GaussianMixture",
     "GaussianMixtureState",
+    "KMeansState",
     "History",
     "solve_qp",
     "QPResult",
@@ -40,3 +43,26 @@ __all__ = [
     "ConvergenceWarning",
     "__version__",
 ]
+
+# name -> the module that defines it, imported when the name is first used
+_ON_FIRST_USE = {
+    "KMeans": "estimators",
+    "GaussianMixture": "estimators",
+    "NotFittedError": "exceptions",
+    "ConvergenceWarning": "exceptions",
+}
+
+
+def __getattr__(name: str):
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))

@@ -12,7 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .exceptions import DataError, MissingDependencyError, NotFittedError
+from . import exceptions
+from .exceptions import DataError, MissingDependencyError
 
 __all__ = [
     "check_array",
@@ -458,7 +459,7 @@ def check_choice(value: Any, name: str, allowed: Iterable[str]) -> str:
 def check_is_fitted(estimator: Any, attribute: str) -> None:
     """Raise NotFittedError unless ``estimator`` has ``attribute``."""
     if not hasattr(estimator, attribute):
-        raise NotFittedError(
+        raise exceptions.NotFittedError(
             f"This {type(estimator).__name__} instance is not fitted yet; call fit first"
         )
 

@@ -311,9 +311,10 @@ _VERSION = 1
 
 
 def _registry() -> dict[str, type]:
-    from . import models
+    """The classes a saved model loads back as, by the name it was saved under."""
+    from . import estimators
 
-    return {cls.__name__: cls for cls in models.SAVABLE_MODELS}
+    return {"KMeans": estimators.KMeans, "GaussianMixture": estimators.GaussianMixture}
 
 
 def _jsonable(value: Any) -> Any:
@@ -332,9 +333,12 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
     Parameters, fitted arrays and scalars, and the per-iteration history are kept;
     the file loads back with :func:`load_model` without unpickling anything.
     """
-    name = type(model).__name__
-    if name not in _registry():
-        raise ValueError(f"cannot save a {name}; savable models: {', '.join(_registry())}")
+    # The estimators and their cores (what the command line fits) save alike.
+    name = getattr(type(model), "_saved_as", None)
+    if name is None:
+        raise ValueError(
+            f"cannot save a {type(model).__name__}; savable models: KMeans, GaussianMixture"
+        )
     arrays: dict[str, np.ndarray] = {}
     params: dict[str, Any] = {}
     for key, value in model.get_params(deep=False).items():
@@ -347,12 +351,19 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         else:
             params[key] = _jsonable(value)
     fitted: dict[str, Any] = {}
+    text_arrays: list[str] = []
     for key, value in vars(model).items():
         if not key.endswith("_") or key.startswith("_") or key == "history_":
             continue
         if is_dask_array(value):
             value = np.asarray(value)  # computed with the active dask scheduler
-        if isinstance(value, np.ndarray):
+        if isinstance(value, np.ndarray) and value.dtype == object:
+            # Column names (feature_names_in_): stored as text, never pickled.
+            if not all(isinstance(item, str) for item in value.ravel()):
+                raise ValueError(f"cannot save {key}: it holds objects other than strings")
+            arrays[f"fitted/{key}"] = np.asarray(value.tolist(), dtype=str)
+            text_arrays.append(key)
+        elif isinstance(value, np.ndarray):
             arrays[f"fitted/{key}"] = value
         else:
             fitted[key] = _jsonable(value)
@@ -367,6 +378,7 @@ def save_model(model: Any, path: str | os.PathLike) -> None:
         "params": params,
         "fitted": fitted,
         "history": history_meta,
+        "object_arrays": text_arrays,
     }
     arrays["__meta__"] = np.array(json.dumps(meta))
     with atomic_write(path) as stream:
@@ -468,6 +480,10 @@ def load_model(path: str | os.PathLike) -> Any:
     for key, value in arrays.items():
         if key.startswith("fitted/"):
             fitted[key[len("fitted/"):]] = value
+    text_arrays = meta.get("object_arrays")
+    for name in text_arrays if isinstance(text_arrays, list) else ():
+        if isinstance(name, str) and isinstance(fitted.get(name), np.ndarray) and fitted[name].dtype.kind == "U":
+            fitted[name] = fitted[name].astype(object)  # as scikit-learn holds column names
     for name in fitted:
         _check_attribute_name(name, shown)
     try:

@@ -292,7 +292,7 @@ def test_get_set_params_and_repr():
     model.set_params(n_clusters=4)
     assert model.n_clusters == 4
     assert "n_clusters=4" in repr(model) and "tol=0.5" in repr(model)
-    with pytest.raises(ValueError, match="invalid parameter 'bogus'"):
+    with pytest.raises(ValueError, match="Invalid parameter 'bogus'"):
         model.set_params(bogus=1)
 
 

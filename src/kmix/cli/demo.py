@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..io import load_data
-from ..models import KMeans
+from ..models.kmeans import KMeansCore
 from . import _common, gmm
 from ._common import say
 from ._files import save_figure
@@ -45,7 +45,7 @@ def kmeans_figures(out: Path, outputs: OutputFiles | None = None) -> list[Path]:
     from ..viz import animate_kmeans, plot_clusters, plot_ssd
 
     X = load_data("samples_3")
-    model = KMeans(8, init="random", n_init=1, random_state=42).fit(X)
+    model = KMeansCore(8, init="random", n_init=1, random_state=42).fit(X)
     say(f"k-means on samples_3, k = 8: {model.n_iter_} iterations, SSD {model.inertia_:.6g}")
     names = ["kmeans_clusters.png", "kmeans_ssd.png", "kmeans.gif"]
     with joined(outputs) as outputs:
@@ -67,12 +67,12 @@ def em_animation(out: Path, outputs: OutputFiles | None = None) -> list[Path]:
     """
     import numpy as np
 
-    from ..models import GaussianMixture
+    from ..models.gaussian_mixture import GaussianMixtureCore
     from ..viz import animate_gmm
 
     X = load_data("samples_2")
     rng = np.random.default_rng(0)
-    model = GaussianMixture(
+    model = GaussianMixtureCore(
         5,
         weights_init=np.full(5, 0.2),
         means_init=X[rng.choice(len(X), 5, replace=False)],

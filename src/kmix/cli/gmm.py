@@ -9,7 +9,7 @@ from typing import Any
 
 from ..exceptions import DataError
 from ..io import load_data
-from ..models import GaussianMixture
+from ..models.gaussian_mixture import GaussianMixtureCore
 from . import _common
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, run_fit
@@ -75,10 +75,10 @@ def run(args: argparse.Namespace) -> int:
                    fit_and_report=_fit_and_report, write_outputs=write_outputs)
 
 
-def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMixture:
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMixtureCore:
     progress = Progress(args.max_iter)
     try:
-        model = GaussianMixture(
+        model = GaussianMixtureCore(
             n_components=args.n_components,
             covariance_type=args.covariance_type,
             init_params=args.init,
@@ -118,7 +118,7 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMi
     return model
 
 
-def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixture, temporary: dict[str, Path]) -> None:
+def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixtureCore, temporary: dict[str, Path]) -> None:
     """Write each requested output to its temporary path (``temporary``, by option
     name, from :meth:`OutputFiles.add_options`)."""
     if {"plot", "ll_plot", "density_plot"} & temporary.keys():
@@ -151,7 +151,7 @@ def demo_figures(out_dir: Path, outputs: OutputFiles | None = None) -> list[Path
 
     out_dir = Path(out_dir)
     X = load_data("samples_2")
-    model = GaussianMixture(5, random_state=0, tol=1e-6, max_iter=200).fit(X)
+    model = GaussianMixtureCore(5, random_state=0, tol=1e-6, max_iter=200).fit(X)
     say(
         f"Gaussian mixture on samples_2, k = 5: {model.n_iter_} iterations, "
         f"log-likelihood {model.score(X) * X.shape[0]:.6g}"

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..exceptions import DataError
-from ..models import KMeans
+from ..models.kmeans import KMeansCore
 from . import _common
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, run_fit
@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
                    fit_and_report=_fit_and_report, write_outputs=write_outputs)
 
 
-def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeans:
+def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeansCore:
     progress = Progress(args.max_iter)
     try:
-        model = KMeans(
+        model = KMeansCore(
             n_clusters=args.n_clusters,
             init=args.init,
             n_init="auto" if args.n_init is None else args.n_init,
@@ -99,7 +99,7 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeans:
     return model
 
 
-def write_outputs(args: argparse.Namespace, X: Any, model: KMeans, temporary: dict[str, Path]) -> None:
+def write_outputs(args: argparse.Namespace, X: Any, model: KMeansCore, temporary: dict[str, Path]) -> None:
     """Write each requested output to its temporary path (``temporary``, by option
     name, from :meth:`OutputFiles.add_options`)."""
     if "plot" in temporary or "ssd_plot" in temporary:

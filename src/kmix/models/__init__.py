@@ -6,21 +6,28 @@ lives. :class:`KMeans` and :class:`GaussianMixture` check their parameters and c
 them; :func:`solve_qp` is the quadratic program.
 """
 
-from .gaussian_mixture import GaussianMixture, GaussianMixtureState
+from .gaussian_mixture import GaussianMixtureCore, GaussianMixtureState
 from .history import History
-from .kmeans import KMeans, KMeansState
+from .kmeans import KMeansCore, KMeansState
 from .qp import QPResult, solve_qp
-
-# Models that kmix.io.save_model / load_model know how to store.
-SAVABLE_MODELS = (KMeans, GaussianMixture)
 
 __all__ = [
     "History",
     "KMeans",
+    "KMeansCore",
     "KMeansState",
     "GaussianMixture",
+    "GaussianMixtureCore",
     "GaussianMixtureState",
     "QPResult",
-    "SAVABLE_MODELS",
     "solve_qp",
 ]
+
+
+def __getattr__(name: str):
+    # The scikit-learn estimators import scikit-learn: only when asked for.
+    if name in ("KMeans", "GaussianMixture"):
+        from .. import estimators
+
+        return getattr(estimators, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

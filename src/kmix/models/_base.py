@@ -1,4 +1,5 @@
-"""The estimator base: scikit-learn's parameter conventions without depending on it."""
+"""The estimators' core base: scikit-learn's parameter conventions without importing
+it (the scikit-learn estimators in :mod:`kmix.estimators` add the rest)."""
 
 from __future__ import annotations
 
@@ -15,9 +16,6 @@ class BaseModel:
     searches work) and a repr that lists the parameters that differ from their
     defaults.
     """
-
-    _estimator_type: str = "clusterer"
-    _is_transformer: bool = False
 
     @classmethod
     def _param_names(cls) -> list[str]:
@@ -63,16 +61,3 @@ class BaseModel:
                 text = f"array(shape={value.shape})" if isinstance(value, np.ndarray) else repr(value)
                 shown.append(f"{name}={text}")
         return f"{type(self).__name__}({', '.join(shown)})"
-
-    def __sklearn_tags__(self):  # pragma: no cover - only scikit-learn calls this
-        # Called by scikit-learn's tooling (clone, check_estimator, pipelines),
-        # so scikit-learn is importable whenever this runs.
-        from sklearn.utils import Tags, TargetTags, TransformerTags
-
-        return Tags(
-            estimator_type=self._estimator_type,
-            target_tags=TargetTags(required=False),
-            transformer_tags=(
-                TransformerTags(preserves_dtype=["float64", "float32"]) if self._is_transformer else None
-            ),
-        )

@@ -1,4 +1,7 @@
-"""Gaussian mixtures fitted by EM, with every iteration recorded: the estimator."""
+"""Gaussian mixtures fitted by EM, with every iteration recorded: the estimator's
+core, without scikit-learn (the command line fits with it; the scikit-learn
+estimator :class:`kmix.GaussianMixture` is a thin shell over it, in
+:mod:`kmix.estimators`)."""
 
 from __future__ import annotations
 
@@ -21,7 +24,7 @@ from .._validation import (
     is_dask_array,
 )
 from ..backends.threads import one_blas_thread
-from ..exceptions import ConvergenceWarning
+from .. import exceptions
 from ..kernels import gmm as gk
 from ..kernels import gmm_passes as gp
 from ._base import BaseModel
@@ -29,10 +32,10 @@ from ._gmm_params import check_parameters
 from .em import EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics, update_parameters
 from .lloyd import uses_bounds
 
-__all__ = ["GaussianMixture", "GaussianMixtureState"]
+__all__ = ["GaussianMixtureCore", "GaussianMixtureState"]
 
 
-class GaussianMixture(BaseModel):
+class GaussianMixtureCore(BaseModel):
     """Gaussian mixture model fitted by expectation-maximisation.
 
     Parameters
@@ -120,8 +123,8 @@ class GaussianMixture(BaseModel):
     spherical ones with up to 16, the whole E-step is computed in float64 too).
     """
 
-    _estimator_type = "density_estimator"
-
+    # Saved under this name; kmix.io.load_model gives back a kmix.GaussianMixture.
+    _saved_as = "GaussianMixture"
     # What a saved model must hold to be a fitted one (see kmix.io.load_model).
     _fitted_arrays = ("weights_", "means_", "covariances_", "precisions_cholesky_")
 
@@ -197,7 +200,7 @@ class GaussianMixture(BaseModel):
         return MixtureParameters(weights, means, covariances, precisions_cholesky)
 
     # --- fitting --------------------------------------------------------------------
-    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixture":
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixtureCore":
         """Estimate the mixture's parameters by EM.
 
         Parameters
@@ -276,14 +279,14 @@ class GaussianMixture(BaseModel):
         return best
 
     def _set_fitted(self, best: EMResult, checked: dict[str, Any], n_features: int,
-                    stacklevel: int) -> "GaussianMixture":
+                    stacklevel: int) -> "GaussianMixtureCore":
         covariance_type = checked["covariance_type"]
         if checked["max_iter"] > 0 and not best.converged and not best.history.stopped_by_callback:
             warnings.warn(
                 f"GaussianMixture did not converge in max_iter={checked['max_iter']} iterations "
                 f"(tol={checked['tol']:g}); increase max_iter or tol, try another initialisation, "
                 "or check for degenerate data",
-                ConvergenceWarning,
+                exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
         parameters = best.parameters

@@ -1,4 +1,7 @@
-"""k-means clustering by Lloyd's algorithm, with every iteration recorded: the estimator."""
+"""k-means clustering by Lloyd's algorithm, with every iteration recorded: the
+estimator's core, without scikit-learn (the command line fits with it; the
+scikit-learn estimator :class:`kmix.KMeans` is a thin shell over it, in
+:mod:`kmix.estimators`)."""
 
 from __future__ import annotations
 
@@ -20,18 +23,18 @@ from .._validation import (
     check_random_state,
     is_dask_array,
 )
-from ..exceptions import ConvergenceWarning
+from .. import exceptions
 from ..kernels import kmeans_passes as kpass
 from ._base import BaseModel
 from .lloyd import KMeansState, LloydResult, fit_kmeans, uses_bounds
 
-__all__ = ["KMeans", "KMeansState"]
+__all__ = ["KMeansCore", "KMeansState"]
 
 _INITS = ("auto", "k-means++", "k-means||", "random")
 _ALGORITHMS = ("auto", "lloyd", "hamerly")
 
 
-class KMeans(BaseModel):
+class KMeansCore(BaseModel):
     """k-means clustering (Lloyd's algorithm) with a record of every iteration.
 
     Parameters
@@ -114,8 +117,8 @@ class KMeans(BaseModel):
     centres depend on the seed and on the chunking.
     """
 
-    _is_transformer = True
-
+    # Saved under this name; kmix.io.load_model gives back a kmix.KMeans.
+    _saved_as = "KMeans"
     # What a saved model must hold to be a fitted one (see kmix.io.load_model).
     _fitted_arrays = ("cluster_centers_",)
 
@@ -212,7 +215,7 @@ class KMeans(BaseModel):
         return n_clusters, n_init, init_name, init_array, bounds
 
     # --- fitting --------------------------------------------------------------------
-    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeans":
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeansCore":
         """Cluster X.
 
         Parameters
@@ -251,21 +254,21 @@ class KMeans(BaseModel):
         return self._set_fitted(best, data.offset, X.dtype, labels)
 
     def _set_fitted(self, best: LloydResult, offset: np.ndarray, dtype: np.dtype, labels: Any,
-                    stacklevel: int = 3) -> "KMeans":
+                    stacklevel: int = 3) -> "KMeansCore":
         n_clusters = best.centers.shape[0]
         n_distinct = int(np.count_nonzero(best.cluster_weights > 0))
         if not best.converged and not best.history.stopped_by_callback:
             warnings.warn(
                 f"KMeans did not converge in max_iter={self.max_iter} iterations; "
                 "increase max_iter or tol",
-                ConvergenceWarning,
+                exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
         if n_distinct < n_clusters:
             warnings.warn(
                 f"only {n_distinct} distinct clusters found for n_clusters={n_clusters}; "
                 "X probably has fewer distinct points than clusters",
-                ConvergenceWarning,
+                exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
         self.cluster_centers_ = (best.centers + offset).astype(dtype)

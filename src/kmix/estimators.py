@@ -1,0 +1,152 @@
+"""The scikit-learn estimators: :class:`KMeans` and :class:`GaussianMixture`.
+
+Each is a thin shell over its core (:class:`kmix.models.kmeans.KMeansCore`,
+:class:`kmix.models.gaussian_mixture.GaussianMixtureCore`), which checks the
+parameters, fits through the data protocol and predicts. The shells call the
+core's methods by name: scikit-learn's mixins, before the core in the method
+order, have placeholders of their own (``DensityMixin.score``). The shell adds what
+scikit-learn's users and tools rely on, from scikit-learn itself: its base classes
+and mixins (``get_params``/``set_params``, ``clone``, the HTML repr, tags),
+the input's feature names (``feature_names_in_``, checked again at predict time),
+``set_output`` and metadata routing (``set_fit_request(sample_weight=True)``).
+
+This module imports scikit-learn; the command line never imports it, and
+``import kmix`` loads it only when one of these names is first used.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    ClusterMixin,
+    DensityMixin,
+    TransformerMixin,
+)
+from sklearn.utils.validation import validate_data
+
+from ._typing import ArrayLike
+from ._validation import check_is_fitted
+from .models.gaussian_mixture import GaussianMixtureCore
+from .models.kmeans import KMeansCore
+
+__all__ = ["KMeans", "GaussianMixture"]
+
+
+def _check_columns(estimator: Any, X: Any, *, reset: bool) -> None:
+    """Record (``reset``) or check the feature names and the number of features of
+    X as scikit-learn does; the values are the core's to check.
+
+    After the fit, only data with column names, or given to a model fitted on
+    named columns, has names to check; for any other X the core's own checks come
+    first, with messages that say what is wrong with the values (a 1-D X, say)."""
+    if reset or hasattr(X, "columns") or hasattr(estimator, "feature_names_in_"):
+        validate_data(estimator, X, skip_check_array=True, reset=reset)
+
+
+_SHELL_NOTE = """
+    scikit-learn's estimator API
+    ----------------------------
+    A scikit-learn estimator (``sklearn.base.BaseEstimator``): ``clone``,
+    pipelines, grid searches, ``set_output(transform="pandas")``, metadata
+    routing (``set_fit_request(sample_weight=True)``) and the HTML repr work as
+    for scikit-learn's own. Fitted on a DataFrame it keeps ``feature_names_in_``
+    and checks the column names of the data it is later given.
+"""
+
+
+class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator, KMeansCore):
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeans":
+        """Cluster X (see :meth:`kmix.models.kmeans.KMeansCore.fit`); returns self."""
+        # The core checks the values first; the names are read once they passed.
+        KMeansCore.fit(self, X, y, sample_weight=sample_weight)
+        _check_columns(self, X, reset=True)
+        return self
+
+    def _checked(self, X: ArrayLike) -> None:
+        check_is_fitted(self, "cluster_centers_")
+        _check_columns(self, X, reset=False)
+
+    def predict(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return KMeansCore.predict(self, X)
+
+    def transform(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return KMeansCore.transform(self, X)
+
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+        self._checked(X)
+        return KMeansCore.score(self, X, y, sample_weight=sample_weight)
+
+    @property
+    def _n_features_out(self) -> int:
+        # get_feature_names_out: one output column per cluster, kmeans0, kmeans1, ...
+        return self.cluster_centers_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        return tags
+
+    predict.__doc__ = KMeansCore.predict.__doc__
+    transform.__doc__ = KMeansCore.transform.__doc__
+    score.__doc__ = KMeansCore.score.__doc__
+
+
+class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixture":
+        """Estimate the mixture's parameters by EM (see
+        :meth:`kmix.models.gaussian_mixture.GaussianMixtureCore.fit`); returns self."""
+        # The core checks the values first; the names are read once they passed.
+        GaussianMixtureCore.fit(self, X, y, sample_weight=sample_weight)
+        _check_columns(self, X, reset=True)
+        return self
+
+    def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> Any:
+        labels = GaussianMixtureCore.fit_predict(self, X, y, sample_weight=sample_weight)
+        _check_columns(self, X, reset=True)
+        return labels
+
+    def _checked(self, X: ArrayLike) -> None:
+        check_is_fitted(self, "means_")
+        _check_columns(self, X, reset=False)
+
+    def predict(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return GaussianMixtureCore.predict(self, X)
+
+    def predict_proba(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return GaussianMixtureCore.predict_proba(self, X)
+
+    def score_samples(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return GaussianMixtureCore.score_samples(self, X)
+
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+        self._checked(X)
+        return GaussianMixtureCore.score(self, X, y, sample_weight=sample_weight)
+
+    def information_criteria(self, X: ArrayLike) -> tuple[float, float, float]:
+        self._checked(X)
+        return GaussianMixtureCore.information_criteria(self, X)
+
+    def bic(self, X: ArrayLike) -> float:
+        self._checked(X)
+        return GaussianMixtureCore.bic(self, X)
+
+    def aic(self, X: ArrayLike) -> float:
+        self._checked(X)
+        return GaussianMixtureCore.aic(self, X)
+
+    for _name in ("fit_predict", "predict", "predict_proba", "score_samples", "score",
+                  "information_criteria", "bic", "aic"):
+        locals()[_name].__doc__ = getattr(GaussianMixtureCore, _name).__doc__
+    del _name
+
+
+KMeans.__doc__ = (KMeansCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
+GaussianMixture.__doc__ = (GaussianMixtureCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
