@@ -9,7 +9,7 @@ STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 JOBS ?= 2
 
-.PHONY: demo test bench clean venv figures
+.PHONY: demo test bench clean venv figures sklearn-suite
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ demo: $(STAMP_RUN)
 
 test: $(STAMP_DEV)
 	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) -q
+
+# scikit-learn's own KMeans and GaussianMixture tests, run with kmix's estimators in
+# their place; prints pass/fail counts by cause. Not part of `make test`.
+sklearn-suite: $(STAMP_DEV)
+	$(PY) tools/sklearn_suite.py
 
 bench: $(STAMP_BENCH)
 	MPLBACKEND=Agg $(PY) bench/run.py
