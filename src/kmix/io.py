@@ -29,6 +29,7 @@ from ._datafiles import (
     check_regular,
     data_error,
     file_status,
+    is_sparse_archive,
     locate,
     read_array,
     read_located,
@@ -73,7 +74,8 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
 
     Returns
     -------
-    ndarray of shape (n_samples, n_features), or a dask array of that shape
+    ndarray of shape (n_samples, n_features), or a dask array of that shape, or a
+    scipy.sparse CSR matrix of that shape for a sparse ``.npz``
 
     Raises
     ------
@@ -88,6 +90,12 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
         found at once, with the same message; NaN or inf in a ``.npy`` file raise
         the same DataError (the count and first row in the whole file) when the
         chunk holding them is computed.
+
+    An ``.npz`` written by ``scipy.sparse.save_npz`` from a CSR or CSC matrix (or
+    array) loads as a scipy.sparse CSR matrix (an array where an array was saved)
+    in ``dtype``: its members are read without unpickling and checked against
+    each other (a DataError names the file and the inconsistency). Sparse data
+    stays in memory: with ``chunks`` such a file is a DataError.
     """
     dtype = np.dtype(dtype)
     if dtype not in (np.dtype(np.float64), np.dtype(np.float32)):
@@ -120,8 +128,44 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
 
         row_chunks = _row_chunks(reader.shape, dtype, chunks, shown)
         return dask_backend.array_from_readers([reader], [row_chunks])
-    array, where = read_named(located)
+    if chunks is not None and os.path.splitext(path)[1].lower() == ".npz":
+        _refuse_chunked_sparse(located)
+    array, where = read_named(located, sparse=True)
+    if _is_sparse(array):
+        return _checked_sparse(array, dtype, where)
     return _maybe_chunked(check_array(array, dtype=dtype, source=where), chunks, where)
+
+
+def _is_sparse(X: Any) -> bool:
+    """True for a scipy.sparse matrix or array, without importing scipy.sparse."""
+    return type(X).__module__.startswith("scipy.sparse")
+
+
+def _refuse_chunked_sparse(located: Located) -> None:
+    """A DataError for ``chunks=`` with a file written by scipy.sparse.save_npz."""
+    check_regular(located.status, located.shown)
+    if located.key is not None or located.status.st_size == 0:
+        return
+    with NpzArchive(located.path, located.shown, located.status.st_size) as archive:
+        sparse = is_sparse_archive(archive)
+    if sparse:
+        raise data_error(
+            located.shown,
+            "holds a sparse matrix, which kmix keeps in memory only (there is no sparse dask "
+            "array to fit): load it without chunks=",
+        )
+
+
+def _checked_sparse(X: Any, dtype: np.dtype, where: str) -> Any:
+    """A sparse matrix read from ``where`` as :func:`load_data` returns it: CSR, in
+    ``dtype``, with at least one row and column and no NaN or inf."""
+    from .backends.sparse import check_finite_sparse
+
+    _check_shape(tuple(int(size) for size in X.shape), f"{where}: ", 1, 1)
+    if X.dtype != dtype:
+        X = X.astype(dtype)
+    check_finite_sparse(X, where=f"{where}: ")
+    return X
 
 
 def _check_chunks(chunks: Any) -> Any:

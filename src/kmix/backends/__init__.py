@@ -1,4 +1,4 @@
-"""Where the data lives: one data protocol, two implementations.
+"""Where the data lives: one data protocol, three implementations.
 
 Every estimator and fitting loop reaches its data through a data object made by
 :func:`wrap`, and never asks which backend holds it:
@@ -7,9 +7,11 @@ Every estimator and fitting loop reaches its data through a data object made by
   process's threads, merged in block order (results independent of the thread
   count, bit for bit);
 - :class:`kmix.backends.dask.DaskData`: a dask array on a dask.distributed
-  cluster; chunks on the workers, tree-reduced.
+  cluster; chunks on the workers, tree-reduced;
+- :class:`kmix.backends.sparse.SparseData`: a scipy.sparse matrix held as CSR,
+  never centred, for k-means (the block kernels run their sparse passes).
 
-Both have ``reduce(kernel, *params, merge=...)`` (per-block statistics, merged),
+All have ``reduce(kernel, *params, merge=...)`` (per-block statistics, merged),
 ``rows(state)`` (a pass's per-row result), ``final_labels``, ``sample``,
 ``centred()``, ``hold_blas()``, ``n_positive_weights()`` and the attributes
 ``n_samples``, ``n_features``, ``dtype``, ``offset``, ``mean_variance``. Kernels
@@ -35,28 +37,41 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
 
     Parameters
     ----------
-    X : ndarray or dask array (n_samples, n_features), float32 or float64
+    X : ndarray or dask array (n_samples, n_features), float32 or float64, or a
+        scipy.sparse matrix or array (any format; held as CSR)
     sample_weight : None, array-like (n_samples,) or (with a dask X) a dask array
         Checked here (in memory) or in the dask backend's first pass.
     client : where a dask array is fitted (see
         :func:`kmix.backends.dask_session.client_session`); ignored in memory
     centre : bool
         In memory, hold the rows minus their column means (k-means works in that
-        frame); a dask array is always centred, as its chunks are read.
+        frame); a dask array is always centred, as its chunks are read; sparse
+        rows never are (:class:`kmix.backends.sparse.SparseData`).
 
     Returns
     -------
-    InMemoryData or DaskData, a context manager (the dask one closes the client
-    session it opened on exit)
+    InMemoryData, SparseData or DaskData, a context manager (the dask one closes
+    the client session it opened on exit)
     """
     if is_dask_array(X):
         from .dask import DaskData
 
         return DaskData(X, sample_weight, client)
+    if _is_sparse(X):
+        # Never centred: centring would fill in the zeros (see SparseData).
+        from .sparse import SparseData, as_csr
+
+        X = as_csr(X)
+        return SparseData(X, check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype))
     from .numpy import InMemoryData
 
     weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
     return InMemoryData(X, weight, centre=centre)
+
+
+def _is_sparse(X: Any) -> bool:
+    """True for a scipy.sparse matrix or array, without importing scipy.sparse."""
+    return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "tocsr")
 
 
 def rows_in_range(X: Any, reference: np.ndarray) -> Any:
@@ -75,11 +90,17 @@ def map_rows(X: Any, func: Callable, *params: Any, dtype: Any, n_columns: int | 
              blas_in_threads: bool = False) -> Any:
     """``func(block, *params)`` over the rows of a validated X: one value, or
     ``n_columns`` values, per row. An ndarray for in-memory X (computed on all
-    threads), a lazy dask array for a dask X."""
+    threads; a scipy.sparse X reaches ``func`` as CSR rows), a lazy dask array for
+    a dask X."""
     if is_dask_array(X):
         from .dask import map_rows as dask_map_rows
 
         return dask_map_rows(X, func, *params, dtype=dtype, n_columns=n_columns)
+    if _is_sparse(X):
+        from .sparse import map_rows as sparse_map_rows
+
+        return sparse_map_rows(X, func, *params, dtype=dtype, n_columns=n_columns,
+                               blas_in_threads=blas_in_threads)
     from .numpy import map_rows as numpy_map_rows
 
     return numpy_map_rows(X, func, *params, dtype=dtype, n_columns=n_columns,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from ..kernels.kmeans import squared_norms
 
@@ -20,8 +21,9 @@ class Block:
 
     Attributes
     ----------
-    X : ndarray (m, n_features), float32 or float64
-        The rows, in the frame of the data object (centred when it is).
+    X : ndarray (m, n_features), float32 or float64, or a scipy.sparse CSR matrix
+        The rows, in the frame of the data object (centred when it is; sparse
+        rows never are).
     sample_weight : ndarray (m,), X's dtype
     x_norms : ndarray (m,), X's dtype
         Squared norms of the rows of X, computed on first use when the backend
@@ -56,7 +58,12 @@ class Block:
     @property
     def x_norms(self) -> np.ndarray:
         if self._x_norms is None:
-            self._x_norms = squared_norms(self.X)
+            if scipy.sparse.issparse(self.X):
+                from ..kernels.kmeans_sparse import squared_norms as sparse_squared_norms
+
+                self._x_norms = sparse_squared_norms(self.X, n_threads=self.n_threads)
+            else:
+                self._x_norms = squared_norms(self.X)
         return self._x_norms
 
     @property

@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from .compiled import threads
 from .kmeans import KMeansStats, farthest_rows, merge_statistics, squared_distances, squared_norms
@@ -463,7 +464,18 @@ def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarr
 # ``block`` is what a backend hands a kernel (kmix.backends.blocks.Block): the rows
 # X (centred), sample_weight, x_norms, unit_weight, the per-row state of the last
 # pass (or None), n_threads and owns_state. A pass's state is a tuple whose first
-# array is the labels.
+# array is the labels. Rows in a scipy.sparse CSR matrix (never centred) go to the
+# sparse passes of kmix.kernels.kmeans_sparse, which take the same arguments and
+# give the same results.
+
+
+def _sparse_passes(X: Any) -> Any:
+    """:mod:`kmix.kernels.kmeans_sparse` when X is a scipy.sparse matrix, else None."""
+    if not scipy.sparse.issparse(X):
+        return None
+    from . import kmeans_sparse
+
+    return kmeans_sparse
 
 
 def empty_statistics(n_clusters: int, n_features: int, with_previous: bool) -> KMeansStats:
@@ -488,8 +500,10 @@ def lloyd_block(block: Any, centers: np.ndarray) -> tuple[tuple[np.ndarray], KMe
     previous = None if block.state is None else block.state[0]
     if block.X.shape[0] == 0:
         return (np.empty(0, dtype=np.int32),), empty_statistics(*centers.shape, previous is not None)
-    labels, _, stats = lloyd_statistics(block.X, block.sample_weight, centers, block.x_norms, previous,
-                                        block.unit_weight, keep_distances=False, n_threads=block.n_threads)
+    sparse = _sparse_passes(block.X)
+    statistics = lloyd_statistics if sparse is None else sparse.lloyd_statistics
+    labels, _, stats = statistics(block.X, block.sample_weight, centers, block.x_norms, previous,
+                                  block.unit_weight, keep_distances=False, n_threads=block.n_threads)
     return (labels,), stats
 
 
@@ -512,9 +526,11 @@ def bounded_block(block: Any, centers: np.ndarray,
     else:
         previous = block.state[0]
         lower = block.state[1] if block.owns_state else block.state[1].copy()
-    labels, stats, rescanned = bounded_statistics(block.X, block.sample_weight, centers, block.x_norms,
-                                                  previous, lower, drops, block.unit_weight,
-                                                  n_threads=block.n_threads)
+    sparse = _sparse_passes(block.X)
+    statistics = bounded_statistics if sparse is None else sparse.bounded_statistics
+    labels, stats, rescanned = statistics(block.X, block.sample_weight, centers, block.x_norms,
+                                          previous, lower, drops, block.unit_weight,
+                                          n_threads=block.n_threads)
     return (labels, lower), (stats, rescanned)
 
 
@@ -525,6 +541,13 @@ def merge_counted(a: tuple[KMeansStats, int], b: tuple[KMeansStats, int]) -> tup
 
 def _nearest(block: Any, offset: np.ndarray, centers: np.ndarray,
              keep_distances: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    sparse = _sparse_passes(block.X)
+    if sparse is not None:
+        # Sparse rows are not centred (that would fill in their zeros): the centres
+        # go back to the rows' frame instead.
+        if block.X.shape[0] == 0:
+            return np.empty(0, dtype=np.int32), np.empty(0, dtype=block.X.dtype)
+        return sparse.nearest_centers(block.X, centers + offset, block.x_norms, n_threads=block.n_threads)
     X = block.X - offset
     if X.shape[0] == 0:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=X.dtype)
@@ -548,4 +571,8 @@ def min_distances_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> 
 def transform_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
     """Euclidean distance of each row to each centre, (n, k), X's dtype (frames as in
     :func:`predict_block`)."""
+    sparse = _sparse_passes(block.X)
+    if sparse is not None:
+        return np.sqrt(sparse.squared_distances(block.X, centers + offset, block.x_norms,
+                                                n_threads=block.n_threads))
     return np.sqrt(squared_distances(block.X - offset, centers))

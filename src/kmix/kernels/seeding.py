@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from .compiled import threads
 from .kmeans import squared_norms
@@ -47,7 +50,8 @@ def kmeans_plusplus(
 
     Parameters
     ----------
-    X : ndarray (n, d)
+    X : ndarray (n, d), or a scipy.sparse CSR matrix (its rows' distances by the
+        sparse passes; the same draws from ``rng``)
     n_clusters : int
     rng : numpy Generator
     sample_weight : ndarray (n,)
@@ -61,6 +65,9 @@ def kmeans_plusplus(
     -------
     indices : ndarray (n_clusters,) of int, rows of X chosen as centres
     """
+    if scipy.sparse.issparse(X):
+        return _sparse_kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_local_trials,
+                                       n_threads=n_threads)
     from .compiled import kmeans_prep  # numba is imported on first use only
 
     X = np.ascontiguousarray(X)
@@ -73,29 +80,76 @@ def kmeans_plusplus(
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     rows = FUSED_CHUNK_ROWS
     tile = fused_tile_rows(-(-X.shape[1] // 4) * 4, X.dtype.itemsize)
+    potentials = np.empty(n_local_trials)
+
+    def update(index: int, closest: np.ndarray) -> None:
+        kmeans_prep.seeding_update(X, X[index], rows, closest)
+
+    def candidate_potentials(candidates: np.ndarray, closest: np.ndarray) -> np.ndarray:
+        scaled_t, norms = padded_centers(X[candidates] * X.dtype.type(-2), x_norms[candidates],
+                                         narrow=False)
+        kmeans_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
+                                       n_local_trials, rows, tile, potentials)
+        return potentials
+
+    with threads(n_threads, -(-n // rows)):
+        return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials)
+
+
+def _greedy(n: int, n_clusters: int, rng: np.random.Generator, weight: np.ndarray, n_local_trials: int,
+            update: Callable[[int, np.ndarray], None],
+            candidate_potentials: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+    """The draws and choices of greedy k-means++, over the rows' distances as
+    ``update(row, closest)`` (closest written: min with the distances to that row)
+    and ``candidate_potentials(rows, closest)`` compute them. The same draws from
+    ``rng`` whatever the rows are stored as."""
+    from .compiled import kmeans_prep  # numba is imported on first use only
+
     indices = np.empty(n_clusters, dtype=np.int64)
     first = rng.choice(n, p=weight / weight.sum())
     indices[0] = first
     closest = np.full(n, np.inf)
     cumulative = np.empty(n)
-    potentials = np.empty(n_local_trials)
-    with threads(n_threads, -(-n // rows)):
-        kmeans_prep.seeding_update(X, X[first], rows, closest)
-        potential = float(weight @ closest)
-        for c in range(1, n_clusters):
-            if potential <= 0:  # every point already coincides with a chosen centre
-                indices[c] = rng.choice(n, p=weight / weight.sum())
-                continue
-            kmeans_prep.cumulative_potential(weight, closest, cumulative)
-            draws = rng.uniform(size=n_local_trials) * cumulative[-1]
-            candidates = np.searchsorted(cumulative, draws, side="right")
-            np.clip(candidates, 0, n - 1, out=candidates)
-            scaled_t, norms = padded_centers(X[candidates] * X.dtype.type(-2), x_norms[candidates],
-                                             narrow=False)
-            kmeans_prep.seeding_potentials(X, x_norms, weight, closest, scaled_t, norms,
-                                           n_local_trials, rows, tile, potentials)
-            best = int(np.argmin(potentials))
-            indices[c] = candidates[best]
-            kmeans_prep.seeding_update(X, X[candidates[best]], rows, closest)
-            potential = float(potentials[best])
+    update(first, closest)
+    potential = float(weight @ closest)
+    for c in range(1, n_clusters):
+        if potential <= 0:  # every point already coincides with a chosen centre
+            indices[c] = rng.choice(n, p=weight / weight.sum())
+            continue
+        kmeans_prep.cumulative_potential(weight, closest, cumulative)
+        draws = rng.uniform(size=n_local_trials) * cumulative[-1]
+        candidates = np.searchsorted(cumulative, draws, side="right")
+        np.clip(candidates, 0, n - 1, out=candidates)
+        potentials = candidate_potentials(candidates, closest)
+        best = int(np.argmin(potentials))
+        indices[c] = candidates[best]
+        update(candidates[best], closest)
+        potential = float(potentials[best])
     return indices
+
+
+def _sparse_kmeans_plusplus(X: Any, n_clusters: int, rng: np.random.Generator, sample_weight: np.ndarray,
+                            x_norms: np.ndarray | None, n_local_trials: int | None, *,
+                            n_threads: int) -> np.ndarray:
+    """:func:`kmeans_plusplus` of a CSR X: the same draws, the distances by the
+    sparse passes of :mod:`kmix.kernels.kmeans_sparse` (the candidates densified,
+    a few rows at a time)."""
+    from . import kmeans_sparse
+
+    n = X.shape[0]
+    if x_norms is None:
+        x_norms = kmeans_sparse.squared_norms(X, n_threads=n_threads)
+    x_norms = np.ascontiguousarray(x_norms, dtype=X.dtype)
+    if n_local_trials is None:
+        n_local_trials = 2 + int(math.log(n_clusters))
+    weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+
+    def update(index: int, closest: np.ndarray) -> None:
+        kmeans_sparse.seeding_update(X, x_norms, X[[index]].toarray()[0], x_norms[index], closest,
+                                     n_threads=n_threads)
+
+    def candidate_potentials(candidates: np.ndarray, closest: np.ndarray) -> np.ndarray:
+        return kmeans_sparse.seeding_potentials(X, x_norms, weight, closest, X[candidates].toarray(),
+                                                x_norms[candidates], n_threads=n_threads)
+
+    return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials)

@@ -6,6 +6,8 @@ Everything in this package's modules is machine code built by numba:
 - :mod:`.kmeans_tiles`: the ``x·c`` products of a tile of rows, for few features;
 - :mod:`.kmeans_bounded`: the Lloyd pass with Hamerly's bounds;
 - :mod:`.kmeans_prep`: centring and the k-means++ potentials;
+- :mod:`.kmeans_sparse`: the same passes (plain and bounded), distances and
+  k-means++ potentials for sparse rows in CSR form;
 - :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers.
 
 They live apart from the numpy kernels so that numba is imported on first use
