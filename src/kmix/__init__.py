@@ -4,9 +4,10 @@ k-means and Gaussian mixtures fitted by EM with every iteration recorded and
 drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c solved
 through its dual.
 
-``KMeans`` and ``GaussianMixture`` are scikit-learn estimators; they, and the
-exceptions that subclass scikit-learn's, are loaded on first use, so that
-``import kmix`` (and the command line) does not pay for importing scikit-learn.
+``KMeans`` and ``GaussianMixture`` are scikit-learn estimators; they, the
+functions ``k_means`` and ``kmeans_plusplus``, and the exceptions that subclass
+scikit-learn's, are loaded on first use, so that ``import kmix`` (and the command
+line) does not pay for importing scikit-learn.
 """
 
 from . import datasets
@@ -25,6 +26,8 @@ __version__ = "0.1.0"
 __all__ = [
     "KMeans",
     "GaussianMixture",
+    "k_means",
+    "kmeans_plusplus",
     "GaussianMixtureState",
     "KMeansState",
     "History",
@@ -48,6 +51,8 @@ __all__ = [
 _ON_FIRST_USE = {
     "KMeans": "estimators",
     "GaussianMixture": "estimators",
+    "k_means": "estimators",
+    "kmeans_plusplus": "models.kmeans",
     "NotFittedError": "exceptions",
     "ConvergenceWarning": "exceptions",
 }

@@ -460,7 +460,8 @@ def check_is_fitted(estimator: Any, attribute: str) -> None:
     """Raise NotFittedError unless ``estimator`` has ``attribute``."""
     if not hasattr(estimator, attribute):
         raise exceptions.NotFittedError(
-            f"This {type(estimator).__name__} instance is not fitted yet; call fit first"
+            f"This {type(estimator).__name__} instance is not fitted yet. Call 'fit' with "
+            "appropriate arguments before using this estimator."
         )
 
 

@@ -1,4 +1,5 @@
-"""The scikit-learn estimators: :class:`KMeans` and :class:`GaussianMixture`.
+"""The scikit-learn estimators: :class:`KMeans` and :class:`GaussianMixture`, and
+scikit-learn's function :func:`k_means` over the first.
 
 Each is a thin shell over its core (:class:`kmix.models.kmeans.KMeansCore`,
 :class:`kmix.models.gaussian_mixture.GaussianMixtureCore`), which checks the
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from sklearn.base import (
     BaseEstimator,
     ClassNamePrefixFeaturesOutMixin,
@@ -32,7 +34,7 @@ from ._validation import check_is_fitted
 from .models.gaussian_mixture import GaussianMixtureCore
 from .models.kmeans import KMeansCore
 
-__all__ = ["KMeans", "GaussianMixture"]
+__all__ = ["KMeans", "GaussianMixture", "k_means"]
 
 
 def _check_columns(estimator: Any, X: Any, *, reset: bool) -> None:
@@ -150,3 +152,54 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
 
 KMeans.__doc__ = (KMeansCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
 GaussianMixture.__doc__ = (GaussianMixtureCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
+
+
+def k_means(
+    X: ArrayLike,
+    n_clusters: int,
+    *,
+    sample_weight: ArrayLike | None = None,
+    init: Any = "k-means++",
+    n_init: int | str = "auto",
+    max_iter: int = 300,
+    verbose: bool | int = False,
+    tol: float = 1e-4,
+    random_state: Any = None,
+    copy_x: bool = True,
+    algorithm: str = "lloyd",
+    return_n_iter: bool = False,
+) -> tuple:
+    """k-means clustering as one function call, as scikit-learn's ``k_means``.
+
+    Fits a :class:`KMeans` (without its history) with these parameters and
+    returns what it found; see :class:`KMeans` for their meaning.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features)
+    n_clusters : int
+    sample_weight : array-like (n_samples,), optional
+    init, n_init, max_iter, verbose, tol, random_state, copy_x, algorithm
+        As for :class:`KMeans` (``init`` defaults to "k-means++", ``algorithm``
+        to "lloyd", as in scikit-learn).
+    return_n_iter : bool, default False
+        Also return the number of iterations of the kept run.
+
+    Returns
+    -------
+    cluster_centers : ndarray (n_clusters, n_features)
+    labels : ndarray (n_samples,)
+    inertia : float
+        Weighted SSD of the points to their centres.
+    n_iter : int
+        Only with ``return_n_iter``.
+    """
+    if not isinstance(return_n_iter, (bool, np.bool_)):
+        raise ValueError(f"return_n_iter must be True or False, got {return_n_iter!r}")
+    model = KMeans(
+        n_clusters=n_clusters, init=init, n_init=n_init, max_iter=max_iter, verbose=verbose, tol=tol,
+        random_state=random_state, copy_x=copy_x, algorithm=algorithm, record_history=False,
+    ).fit(X, sample_weight=sample_weight)
+    if return_n_iter:
+        return model.cluster_centers_, model.labels_, model.inertia_, model.n_iter_
+    return model.cluster_centers_, model.labels_, model.inertia_

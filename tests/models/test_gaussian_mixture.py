@@ -329,7 +329,7 @@ def test_n_init_keeps_the_best_run(blobs):
 
 
 def test_not_converging_warns(blobs):
-    with pytest.warns(ConvergenceWarning, match="did not converge in max_iter=2"):
+    with pytest.warns(ConvergenceWarning, match="did not converge.* stopped at max_iter=2 iterations"):
         GaussianMixture(4, random_state=0, max_iter=2, tol=0.0).fit(blobs)
 
 
@@ -431,25 +431,32 @@ X_SMALL = np.random.default_rng(0).normal(size=(20, 2))
         (dict(init_params="kmeans++"), "init_params must be one of 'kmeans', 'k-means\\+\\+'"),
         (dict(record_history="yes"), "record_history must be 'auto', True or False"),
         (dict(callback=3), "callback must be callable"),
-        (dict(n_components=2, means_init=np.zeros((3, 2))), r"means_init has shape \(3, 2\); expected .* \(2, 2\)"),
-        (dict(n_components=2, means_init=np.zeros(2)), r"means_init has shape \(2,\)"),
+        (dict(n_components=2, means_init=np.zeros((3, 2))),
+         r"The parameter 'means' should have the shape of \(2, 2\), but got \(3, 2\): "
+         r"means_init must be \(n_components, n_features\)"),
+        (dict(n_components=2, means_init=np.zeros(2)),
+         r"should have the shape of \(2, 2\), but got \(2,\): means_init"),
         (dict(n_components=2, weights_init=[1.5, -0.5]), "weights_init must be non-negative"),
-        (dict(n_components=2, weights_init=[0.5, 0.6]), "weights_init must sum to 1; got sum 1.1"),
-        (dict(n_components=2, weights_init=[1.0]), r"weights_init has shape \(1,\)"),
+        (dict(n_components=2, weights_init=[0.5, 0.6]),
+         r"'weights' should be normalized, but got sum\(weights\) = 1.10000: weights_init must sum to 1"),
+        (dict(n_components=2, weights_init=[1.0]),
+         r"should have the shape of \(2,\), but got \(1,\): weights_init"),
         (dict(n_components=2, precisions_init=np.stack([np.eye(2)] * 3)),
-         r"precisions_init has shape \(3, 2, 2\); for covariance_type='full' expected"),
+         r"'full precision' should have the shape of \(2, 2, 2\), but got \(3, 2, 2\): precisions_init must be "
+         r"\(n_components, n_features, n_features\) for covariance_type='full'"),
         (dict(n_components=2, precisions_init=np.stack([np.eye(2), -np.eye(2)])),
-         r"precisions_init\[1\] must be symmetric positive definite; it is not positive definite"),
+         r"'full precision' should be symmetric, positive-definite: precisions_init\[1\] is not positive definite"),
         (dict(n_components=2, precisions_init=np.stack([np.eye(2), [[1.0, 0.5], [0.0, 1.0]]])),
-         r"precisions_init\[1\] must be symmetric positive definite; it is not symmetric"),
+         r"'full precision' should be symmetric, positive-definite: precisions_init\[1\] is not symmetric"),
         (dict(n_components=2, covariance_type="tied", precisions_init=np.eye(3)),
-         r"precisions_init has shape \(3, 3\); for covariance_type='tied' expected \(n_features, n_features\)"),
+         r"'tied precision' should have the shape of \(2, 2\), but got \(3, 3\): precisions_init must be "
+         r"\(n_features, n_features\) for covariance_type='tied'"),
         (dict(n_components=2, covariance_type="tied", precisions_init=[[1.0, 2.0], [2.0, 1.0]]),
-         "precisions_init must be symmetric positive definite; it is not positive definite"),
+         "'tied precision' should be symmetric, positive-definite: precisions_init is not positive definite"),
         (dict(n_components=2, covariance_type="diag", precisions_init=[[1.0, 1.0], [1.0, 0.0]]),
          "precisions_init must be positive"),
         (dict(n_components=2, covariance_type="spherical", precisions_init=[1.0, 1.0, 1.0]),
-         r"precisions_init has shape \(3,\)"),
+         r"'spherical precision' should have the shape of \(2,\), but got \(3,\)"),
     ],
 )
 def test_bad_parameters_raise_value_errors_naming_them(params, message):

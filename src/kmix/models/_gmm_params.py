@@ -48,30 +48,34 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
         raise ValueError(f"record_history must be 'auto', True or False; got {model.record_history!r}")
     if model.callback is not None and not callable(model.callback):
         raise ValueError(f"callback must be callable, got {model.callback!r}")
+    # scikit-learn's verbose: a bool or an integer >= 0.
+    verbose = model.verbose
+    verbose = int(verbose) if isinstance(verbose, (bool, np.bool_)) else check_int(verbose, "verbose", minimum=0)
+    verbose_interval = check_int(model.verbose_interval, "verbose_interval", minimum=1)
     dtype_arg = (np.dtype(dtype).type,)
 
     weights_init = None
     if model.weights_init is not None:
         weights_init = check_array(model.weights_init, name="weights_init", dtype=dtype_arg, ensure_2d=False)
-        if weights_init.shape != (n_components,):
+        _check_shape(weights_init, (n_components,), "weights", "weights_init", "(n_components,)")
+        if np.any(weights_init < 0) or np.any(weights_init > 1):
             raise ValueError(
-                f"weights_init has shape {weights_init.shape}; expected (n_components,) = ({n_components},)"
+                f"The parameter 'weights' should be in the range [0, 1], but got min value "
+                f"{weights_init.min():.5f}, max value {weights_init.max():.5f}: weights_init must be "
+                "non-negative and sum to 1"
             )
-        if np.any(weights_init < 0):
-            raise ValueError(f"weights_init must be non-negative; got minimum {weights_init.min():g}")
         atol = 1e-6 if np.dtype(dtype) == np.float32 else 1e-8
         total = float(np.sum(weights_init, dtype=np.float64))
         if abs(total - 1.0) > atol:
-            raise ValueError(f"weights_init must sum to 1; got sum {total:.8g}")
+            raise ValueError(
+                f"The parameter 'weights' should be normalized, but got sum(weights) = {total:.5f}: "
+                "weights_init must sum to 1"
+            )
 
     means_init = None
     if model.means_init is not None:
         means_init = check_array(model.means_init, name="means_init", dtype=dtype_arg, ensure_2d=False)
-        if means_init.shape != (n_components, n_features):
-            raise ValueError(
-                f"means_init has shape {means_init.shape}; expected (n_components, n_features) = "
-                f"({n_components}, {n_features})"
-            )
+        _check_shape(means_init, (n_components, n_features), "means", "means_init", "(n_components, n_features)")
 
     precisions_cholesky_init = None
     if model.precisions_init is not None:
@@ -81,6 +85,7 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
     return dict(
         n_components=n_components, covariance_type=covariance_type, init_params=init_params,
         tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, record=record,
+        verbose=verbose, verbose_interval=verbose_interval,
         weights_init=weights_init, means_init=means_init,
         precisions_cholesky_init=precisions_cholesky_init,
     )
@@ -101,16 +106,15 @@ def check_precisions(precisions: Any, covariance_type: str, n_components: int, n
         "diag": "(n_components, n_features)",
         "spherical": "(n_components,)",
     }[covariance_type]
-    if precisions.shape != expected:
-        raise ValueError(
-            f"precisions_init has shape {precisions.shape}; for covariance_type={covariance_type!r} "
-            f"expected {names} = {expected}"
-        )
+    # scikit-learn calls the precisions of each layout "'<covariance_type> precision'".
+    called = f"{covariance_type} precision"
+    _check_shape(precisions, expected, called, "precisions_init",
+                 f"{names} for covariance_type={covariance_type!r}")
     if covariance_type in ("diag", "spherical"):
         if np.any(precisions <= 0):
             raise ValueError(
-                f"precisions_init must be positive for covariance_type={covariance_type!r}; "
-                f"got minimum {precisions.min():g}"
+                f"'{called}' should be positive: precisions_init must be positive for "
+                f"covariance_type={covariance_type!r}; got minimum {precisions.min():g}"
             )
         return gk.precision_cholesky_from_precisions(precisions, covariance_type)
     stack = precisions[None] if covariance_type == "tied" else precisions
@@ -118,13 +122,24 @@ def check_precisions(precisions: Any, covariance_type: str, n_components: int, n
         which = "precisions_init" if covariance_type == "tied" else f"precisions_init[{j}]"
         # Relative test, with an absolute floor for rounding residue in near-zero entries.
         if not np.allclose(matrix, matrix.T, rtol=1e-7, atol=1e-12 * float(np.abs(matrix).max())):
-            raise ValueError(f"{which} must be symmetric positive definite; it is not symmetric")
+            raise ValueError(f"'{called}' should be symmetric, positive-definite: {which} is not symmetric")
         try:
             np.linalg.cholesky(matrix.astype(np.float64))
         except np.linalg.LinAlgError:
             raise ValueError(
-                f"{which} must be symmetric positive definite; it is not positive definite"
+                f"'{called}' should be symmetric, positive-definite: {which} is not positive definite"
             ) from None
     return gk.precision_cholesky_from_precisions(precisions.astype(np.float64), covariance_type).astype(
         precisions.dtype
     )
+
+
+def _check_shape(array: np.ndarray, expected: tuple, called: str, parameter: str, layout: str) -> None:
+    """A ValueError in scikit-learn's words (which call the parameter ``called``)
+    when an initial parameter's shape is not ``expected``; kmix's name for the
+    parameter and its layout follow."""
+    if array.shape != expected:
+        raise ValueError(
+            f"The parameter '{called}' should have the shape of {expected}, but got {array.shape}: "
+            f"{parameter} must be {layout} = {expected}"
+        )

@@ -6,6 +6,7 @@ estimator :class:`kmix.GaussianMixture` is a thin shell over it, in
 from __future__ import annotations
 
 import math
+import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -33,6 +34,13 @@ from .em import EMResult, GaussianMixtureState, MixtureParameters, em, initial_s
 from .lloyd import uses_bounds
 
 __all__ = ["GaussianMixtureCore", "GaussianMixtureState"]
+
+# What scikit-learn says when a covariance cannot be factorised; kmix adds where.
+_ILL_DEFINED_COVARIANCE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data."
+)
 
 
 class GaussianMixtureCore(BaseModel):
@@ -72,8 +80,18 @@ class GaussianMixtureCore(BaseModel):
         definite, or positive.
     warm_start : bool, default False
         Start a new ``fit`` from the fitted parameters (one initialisation).
-    random_state : int, numpy Generator or None
+    random_state : int, numpy Generator, RandomState or None
         Seed of the initialisation and of :meth:`sample`.
+    verbose : int, default 0
+        Above 0, print scikit-learn's progress lines to standard output:
+        "Initialization i" before each initialisation (counted from 0), every
+        ``verbose_interval`` iterations "  Iteration t", and at the end of each
+        run "Initialization converged." or "Initialization did not converge.".
+        From 2, the iteration lines add the time since the last one and the
+        change of the mean log-likelihood, and the last line the run's time and
+        its lower bound (``lower_bound_``).
+    verbose_interval : int, default 10
+        Iterations between two progress lines.
     record_history : {"auto", True, False}, default "auto"
         Also record the weights, means and covariances (as full (k, d, d)
         matrices) after every iteration in ``history_``; "auto" does so when
@@ -143,6 +161,8 @@ class GaussianMixtureCore(BaseModel):
         precisions_init: ArrayLike | None = None,
         warm_start: bool = False,
         random_state: RandomStateLike = None,
+        verbose: int = 0,
+        verbose_interval: int = 10,
         record_history: bool | str = "auto",
         callback: Callable[[int, GaussianMixtureState], Any] | None = None,
         client: Any = None,
@@ -159,6 +179,8 @@ class GaussianMixtureCore(BaseModel):
         self.precisions_init = precisions_init
         self.warm_start = warm_start
         self.random_state = random_state
+        self.verbose = verbose
+        self.verbose_interval = verbose_interval
         self.record_history = record_history
         self.callback = callback
         self.client = client
@@ -240,7 +262,11 @@ class GaussianMixtureCore(BaseModel):
                     "dask array use init_params='kmeans' (k-means|| seeding), 'random' or "
                     "'random_from_data'"
                 )
-            best = self._run(data, checked, lambda: self._initial_parameters(data, checked, rng, dask_input))
+            try:
+                best = self._run(data, checked, lambda: self._initial_parameters(data, checked, rng, dask_input))
+            except exceptions.NumericalError as exc:
+                # scikit-learn's words first; kmix's say where it happened and which component.
+                raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
         return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
     def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:
@@ -257,8 +283,11 @@ class GaussianMixtureCore(BaseModel):
                     "warm_start needs the same n_components and covariance_type as the fitted model"
                 )
         n_init = 1 if warm else checked["n_init"]
+        progress = _Progress(checked["verbose"], checked["verbose_interval"]) if checked["verbose"] else None
         best: EMResult | None = None
-        for _ in range(n_init):
+        for init in range(n_init):
+            if progress is not None:
+                progress.start(init)
             if warm:
                 start = MixtureParameters(
                     self.weights_.astype(dtype), self.means_.astype(dtype),
@@ -271,8 +300,11 @@ class GaussianMixtureCore(BaseModel):
             result = em(
                 data, start, covariance_type=covariance_type, reg_covar=checked["reg_covar"],
                 max_iter=checked["max_iter"], tol=checked["tol"], lower_bound=lower_bound,
-                record_parameters=checked["record"], callback=self.callback,
+                record_parameters=checked["record"],
+                callback=self.callback if progress is None else progress.reporting(self.callback),
             )
+            if progress is not None and checked["max_iter"] > 0:
+                progress.end(result)
             if best is None or result.lower_bound > best.lower_bound:
                 best = result
         assert best is not None
@@ -283,9 +315,10 @@ class GaussianMixtureCore(BaseModel):
         covariance_type = checked["covariance_type"]
         if checked["max_iter"] > 0 and not best.converged and not best.history.stopped_by_callback:
             warnings.warn(
-                f"GaussianMixture did not converge in max_iter={checked['max_iter']} iterations "
-                f"(tol={checked['tol']:g}); increase max_iter or tol, try another initialisation, "
-                "or check for degenerate data",
+                "Best performing initialization did not converge. Try different init parameters, "
+                "or increase max_iter, tol, or check for degenerate data. It stopped at "
+                f"max_iter={checked['max_iter']} iterations before the change of the mean "
+                f"log-likelihood fell below tol={checked['tol']:g}.",
                 exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
@@ -382,7 +415,11 @@ class GaussianMixtureCore(BaseModel):
         labels : ndarray (n_samples,) int64, the component of each row
         """
         check_is_fitted(self, "means_")
-        n_samples = check_int(n_samples, "n_samples", minimum=1)
+        n_samples = check_int(n_samples, "n_samples")
+        if n_samples < 1:
+            raise ValueError(
+                f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
+            )
         rng = check_random_state(self.random_state)
         covariance_type = self._covariance_type_fitted()
         weights = self.weights_.astype(np.float64)
@@ -432,3 +469,41 @@ class GaussianMixtureCore(BaseModel):
     def aic(self, X: ArrayLike) -> float:
         """Akaike information criterion on X: -2 log L + 2 p (lower is better)."""
         return self.information_criteria(X)[2]
+
+
+class _Progress:
+    """scikit-learn's verbose lines for the runs of one fit (see ``verbose``)."""
+
+    def __init__(self, verbose: int, interval: int) -> None:
+        self.verbose = verbose
+        self.interval = interval
+        self._run_start = self._last = 0.0
+
+    def start(self, init: int) -> None:
+        print(f"Initialization {init}")
+        self._run_start = self._last = time.perf_counter()
+
+    def reporting(self, callback: Callable[[int, GaussianMixtureState], Any] | None
+                  ) -> Callable[[int, GaussianMixtureState], Any]:
+        """``callback`` preceded by the line of the iteration it is called after."""
+
+        def report(iteration: int, state: GaussianMixtureState) -> Any:
+            if iteration % self.interval == 0:
+                if self.verbose == 1:
+                    print(f"  Iteration {iteration}")
+                else:
+                    now = time.perf_counter()
+                    print(f"  Iteration {iteration}\t time lapse {now - self._last:.5f}s\t "
+                          f"ll change {state.change:.5f}")
+                    self._last = now
+            return None if callback is None else callback(iteration, state)
+
+        return report
+
+    def end(self, result: EMResult) -> None:
+        status = "converged" if result.converged else "did not converge"
+        if self.verbose == 1:
+            print(f"Initialization {status}.")
+        else:
+            elapsed = time.perf_counter() - self._run_start
+            print(f"Initialization {status}. time lapse {elapsed:.5f}s\t lower bound {result.lower_bound:.5f}.")

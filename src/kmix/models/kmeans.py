@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+import scipy.sparse
 
 from .. import backends
 from .._typing import ArrayLike, RandomStateLike
@@ -25,13 +26,14 @@ from .._validation import (
 )
 from .. import exceptions
 from ..kernels import kmeans_passes as kpass
+from ..kernels import seeding
 from ._base import BaseModel
 from .lloyd import KMeansState, LloydResult, fit_kmeans, uses_bounds
 
-__all__ = ["KMeansCore", "KMeansState"]
+__all__ = ["KMeansCore", "KMeansState", "kmeans_plusplus"]
 
 _INITS = ("auto", "k-means++", "k-means||", "random")
-_ALGORITHMS = ("auto", "lloyd", "hamerly")
+_ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 
 class KMeansCore(BaseModel):
@@ -41,28 +43,47 @@ class KMeansCore(BaseModel):
     ----------
     n_clusters : int, default 8
         Number of clusters, at least 1 and at most n_samples.
-    init : {"auto", "k-means++", "k-means||", "random"} or array of shape (n_clusters, n_features)
+    init : {"auto", "k-means++", "k-means||", "random"}, callable or array of shape (n_clusters, n_features)
         "k-means++" is greedy k-means++ (2 + ln k candidates per step, the best
         kept); "k-means||" is the scalable variant that makes a few passes over
         the data instead of one per centre (``oversampling_factor``,
         ``init_rounds``); "random" picks n_clusters distinct data points; an
         array gives the initial centres. "auto" (the default) is "k-means++" for
-        in-memory data and "k-means||" for a dask array.
+        in-memory data and "k-means||" for a dask array. A callable is called as
+        ``init(X, n_clusters, random_state=random_state)`` once per run, with X
+        as ``fit`` checked it (float32 or float64, not centred) and, as
+        scikit-learn passes it, a numpy ``RandomState`` (``random_state`` itself
+        when it is a RandomState or a Generator, else a RandomState seeded with
+        it); it returns the initial centres, shape (n_clusters, n_features), in
+        the frame of X. (scikit-learn passes X less its mean and reads the
+        centres in that frame: the same for centres taken from the rows of X.)
     n_init : int or "auto", default "auto"
         Number of runs from different initialisations; the one with the lowest
         inertia is kept. "auto" means 1 for "k-means++", "k-means||" or an array,
-        10 for "random".
+        10 for "random" or a callable. An array with n_init > 1 runs once (and
+        warns: the runs would all start from the same centres).
     max_iter : int, default 300
         Most Lloyd iterations per run.
     tol : float, default 1e-4
         The run stops once the total squared centre shift of an iteration is at most
         ``tol`` times the mean per-feature variance of X (or when no label changes).
-    random_state : int, numpy Generator or None
+    verbose : int, default 0
+        Above 0, print scikit-learn's progress lines to standard output:
+        "Initialization complete" for each run, then per iteration (counted
+        from 0) "Iteration i, inertia x." (the SSD after its assignment step), and
+        "Converged at iteration i: strict convergence." or "... center shift s
+        within tolerance t." when the run converges.
+    random_state : int, numpy Generator, RandomState or None
         Seed of the initialisation.
+    copy_x : bool, default True
+        Accepted for scikit-learn's sake; X is never modified either way. kmix
+        centres a copy of the data it works on (scikit-learn with
+        ``copy_x=False`` centres X in place and adds the mean back afterwards,
+        which leaves X changed by rounding).
     record_history : bool, default True
         Keep ``history_``: per iteration the centres, the SSD after each half-step
         and the number of points that changed cluster. Memory O(n_iter x k x d).
-    algorithm : {"auto", "lloyd", "hamerly"}, default "auto"
+    algorithm : {"auto", "lloyd", "elkan", "hamerly"}, default "auto"
         How each assignment step finds the nearest centres. "lloyd" computes the
         distance of every point to every centre. "hamerly" keeps a bound per point
         (one float64 more per point) and skips the points whose nearest centre
@@ -76,6 +97,11 @@ class KMeansCore(BaseModel):
         n_features >= 256, or more than 32 features), "lloyd" otherwise. On a
         dask array "auto" is "lloyd"; "hamerly" keeps each row's bound beside its
         label on the workers (8 bytes a row more) and gives the same labels.
+        "elkan" is accepted for scikit-learn's sake and runs the "hamerly" pass:
+        both skip distances by the triangle inequality, and this one gives
+        exactly Lloyd's labels, centres and number of iterations. With
+        n_clusters=1 it warns (RuntimeWarning, as scikit-learn does) and runs
+        "lloyd".
     callback : callable, optional
         ``callback(iteration, state)`` after every iteration, ``state`` a
         :class:`KMeansState`. Returning True stops the run early;
@@ -126,11 +152,13 @@ class KMeansCore(BaseModel):
         self,
         n_clusters: int = 8,
         *,
-        init: str | ArrayLike = "auto",
+        init: str | ArrayLike | Callable[..., ArrayLike] = "auto",
         n_init: int | str = "auto",
         max_iter: int = 300,
         tol: float = 1e-4,
+        verbose: int = 0,
         random_state: RandomStateLike = None,
+        copy_x: bool = True,
         record_history: bool = True,
         callback: Callable[[int, KMeansState], Any] | None = None,
         algorithm: str = "auto",
@@ -143,7 +171,9 @@ class KMeansCore(BaseModel):
         self.n_init = n_init
         self.max_iter = max_iter
         self.tol = tol
+        self.verbose = verbose
         self.random_state = random_state
+        self.copy_x = copy_x
         self.record_history = record_history
         self.callback = callback
         self.algorithm = algorithm
@@ -153,8 +183,8 @@ class KMeansCore(BaseModel):
 
     # --- checks -------------------------------------------------------------------
     def _check_params(self, X: Any, stacklevel: int = 3) -> tuple[int, int, str | None, np.ndarray | None, bool]:
-        """n_clusters, n_init, the initialisation's name (None for an array), the array,
-        and whether the passes keep Hamerly's bounds."""
+        """n_clusters, n_init, the initialisation's name (None for an array or a
+        callable), the array, and whether the passes keep Hamerly's bounds."""
         n_samples, n_features = X.shape
         dask_input = is_dask_array(X)
         n_clusters = check_int(self.n_clusters, "n_clusters", minimum=1)
@@ -165,16 +195,35 @@ class KMeansCore(BaseModel):
             )
         check_int(self.max_iter, "max_iter", minimum=1)
         check_float(self.tol, "tol", minimum=0.0)
+        _check_verbose(self.verbose)
+        if not isinstance(self.copy_x, (bool, np.bool_)):
+            raise ValueError(f"copy_x must be True or False, got {self.copy_x!r}")
         check_float(self.oversampling_factor, "oversampling_factor", minimum=0.0, exclusive_minimum=True)
         check_int(self.init_rounds, "init_rounds", minimum=1)
         if not isinstance(self.algorithm, str) or self.algorithm not in _ALGORITHMS:
-            raise ValueError(f"algorithm must be 'auto', 'lloyd' or 'hamerly'; got {self.algorithm!r}")
+            raise ValueError(
+                f"algorithm must be 'auto', 'lloyd', 'elkan' or 'hamerly'; got {self.algorithm!r}"
+            )
+        algorithm = self.algorithm
+        if algorithm == "elkan":
+            if n_clusters == 1:
+                warnings.warn(
+                    "algorithm='elkan' doesn't make sense for a single cluster. Using 'lloyd' instead.",
+                    RuntimeWarning,
+                    stacklevel=stacklevel,
+                )
+                algorithm = "lloyd"
+            else:
+                # Elkan's and Hamerly's bounds both skip the distances the triangle
+                # inequality rules out; the bounded pass here is Hamerly's, with
+                # exactly Lloyd's labels.
+                algorithm = "hamerly"
         init_array = None
         init_name: str | None = None
         if isinstance(self.init, str):
             if self.init not in _INITS:
                 raise ValueError(
-                    f"init must be 'k-means++', 'random' or an array of shape "
+                    f"init must be 'k-means++', 'random', a callable or an array of shape "
                     f"(n_clusters, n_features), or 'k-means||' or 'auto'; got {self.init!r}"
                 )
             init_name = self.init
@@ -185,33 +234,27 @@ class KMeansCore(BaseModel):
                     "init='k-means++' makes one pass over the data per centre; for a dask array "
                     "use init='k-means||' (the default), 'random' or an array of centres"
                 )
-        elif callable(self.init):
-            raise ValueError("init must be 'k-means++', 'random' or an array; a callable is not supported")
-        else:
-            init_array = check_array(self.init, name="init", dtype=(X.dtype.type,))
-            if init_array.shape != (n_clusters, n_features):
-                raise ValueError(
-                    f"init array has shape {init_array.shape}; expected (n_clusters, n_features) = "
-                    f"({n_clusters}, {n_features})"
-                )
+        elif not callable(self.init):
+            init_array = _checked_centers(self.init, X.dtype, n_clusters, n_features, "init")
         if isinstance(self.n_init, str):
             if self.n_init != "auto":
                 raise ValueError(f"n_init must be 'auto' or an integer >= 1; got {self.n_init!r}")
-            n_init = 10 if init_name == "random" else 1
+            n_init = 10 if init_name == "random" or callable(self.init) else 1
         else:
             n_init = check_int(self.n_init, "n_init", minimum=1)
         if init_array is not None and n_init != 1:
             warnings.warn(
-                f"init is an array, so the n_init={n_init} runs would be identical; running once",
-                UserWarning,
+                "Explicit initial center position passed: performing only one init in KMeans "
+                f"instead of n_init={n_init} (the runs would all start from the same centres).",
+                RuntimeWarning,
                 stacklevel=stacklevel,
             )
             n_init = 1
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable, got {self.callback!r}")
         # Bounds on dask only when asked: they keep 8 bytes per row more on the workers.
-        bounds = self.algorithm == "hamerly" or (
-            self.algorithm == "auto" and not dask_input and uses_bounds("auto", n_clusters, n_features))
+        bounds = algorithm == "hamerly" or (
+            algorithm == "auto" and not dask_input and uses_bounds("auto", n_clusters, n_features))
         return n_clusters, n_init, init_name, init_array, bounds
 
     # --- fitting --------------------------------------------------------------------
@@ -226,10 +269,11 @@ class KMeansCore(BaseModel):
             become float64. Values whose squares would leave float64's range (about
             1e154) raise a DataError that says how to rescale. A dask
             array is fitted on a dask.distributed cluster (see ``client``), one
-            chunk of rows at a time.
+            chunk of rows at a time. X is never modified.
         y : ignored
         sample_weight : array-like (n_samples,) or dask array, optional
-            Non-negative weights, not all zero.
+            Non-negative weights, not all zero. As in scikit-learn, they weigh the
+            k-means++, k-means|| and "random" draws too, but not a callable ``init``.
 
         Returns
         -------
@@ -242,14 +286,33 @@ class KMeansCore(BaseModel):
         # cancellation; the result is shifted back at the end.
         with backends.wrap(X, sample_weight, client=self.client, centre=True) as data:
             n_clusters, n_init, init_name, init_array, bounds = self._check_params(X)
+            tol = self.tol * data.mean_variance
+            if callable(self.init):
+                # Every start first: the runs draw nothing, so the callable sees the
+                # random state as it would between runs.
+                random_state = _init_random_state(self.random_state)
+                starts: list[np.ndarray | None] = [
+                    _checked_centers(self.init(X, n_clusters, random_state=random_state), X.dtype,
+                                     n_clusters, X.shape[1], "init(X, n_clusters, random_state)")
+                    for _ in range(n_init)
+                ]
+            else:
+                starts = [init_array]
             rng = check_random_state(self.random_state)
-            best = fit_kmeans(
-                data, n_clusters, rng,
-                init=init_name if init_array is None else init_array - data.offset,
-                n_init=n_init, bounds=bounds, max_iter=self.max_iter,
-                tol=self.tol * data.mean_variance, record=self.record_history, callback=self.callback,
-                oversampling_factor=self.oversampling_factor, n_rounds=self.init_rounds,
-            )
+            callback = _verbose_callback(self.callback, tol) if _check_verbose(self.verbose) else self.callback
+            best: LloydResult | None = None
+            for start in starts:
+                # One run per given array; n_init runs from a named initialisation.
+                result = fit_kmeans(
+                    data, n_clusters, rng,
+                    init=init_name if start is None else start - data.offset,
+                    n_init=n_init if start is None else 1, bounds=bounds, max_iter=self.max_iter,
+                    tol=tol, record=self.record_history, callback=callback,
+                    oversampling_factor=self.oversampling_factor, n_rounds=self.init_rounds,
+                )
+                if best is None or result.inertia < best.inertia:
+                    best = result
+            assert best is not None
             labels = data.final_labels(best.centers, best.labels)
         return self._set_fitted(best, data.offset, X.dtype, labels)
 
@@ -266,8 +329,8 @@ class KMeansCore(BaseModel):
             )
         if n_distinct < n_clusters:
             warnings.warn(
-                f"only {n_distinct} distinct clusters found for n_clusters={n_clusters}; "
-                "X probably has fewer distinct points than clusters",
+                f"Number of distinct clusters ({n_distinct}) found smaller than n_clusters "
+                f"({n_clusters}). Possibly due to duplicate points in X.",
                 exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
@@ -328,3 +391,146 @@ class KMeansCore(BaseModel):
         """
         distances = self._per_row(X, kpass.min_distances_block, np.float64)
         return -backends.weighted_sum(distances, sample_weight)
+
+
+# --- helpers ------------------------------------------------------------------------
+
+def _check_verbose(verbose: Any) -> int:
+    """``verbose`` as scikit-learn takes it: a bool or an integer >= 0."""
+    if isinstance(verbose, (bool, np.bool_)):
+        return int(verbose)
+    return check_int(verbose, "verbose", minimum=0)
+
+
+def _checked_centers(centers: Any, dtype: np.dtype, n_clusters: int, n_features: int, what: str) -> np.ndarray:
+    """Initial centres given as an array (``what`` names where they came from),
+    checked and in X's dtype, with scikit-learn's messages for a wrong shape."""
+    centers = check_array(centers, name=what, dtype=(np.dtype(dtype).type,))
+    expected = f"{what} must have shape (n_clusters, n_features) = ({n_clusters}, {n_features})"
+    if centers.shape[0] != n_clusters:
+        raise ValueError(
+            f"The shape of the initial centers {centers.shape} does not match the number of "
+            f"clusters {n_clusters}: {expected}"
+        )
+    if centers.shape[1] != n_features:
+        raise ValueError(
+            f"The shape of the initial centers {centers.shape} does not match the number of "
+            f"features of the data {n_features}: {expected}"
+        )
+    return centers
+
+
+def _init_random_state(random_state: RandomStateLike) -> np.random.RandomState | np.random.Generator:
+    """What a callable ``init`` receives: a numpy RandomState, as scikit-learn
+    passes (the given one, or one seeded with the given int or from the operating
+    system for None); a Generator is passed as it is."""
+    if isinstance(random_state, (np.random.RandomState, np.random.Generator)):
+        return random_state
+    if random_state is not None:
+        check_random_state(random_state)  # the same rule for a seed as everywhere else
+        return np.random.RandomState(int(random_state))
+    return np.random.RandomState()
+
+
+def _verbose_callback(callback: Callable[[int, KMeansState], Any] | None,
+                      tol: float) -> Callable[[int, KMeansState], Any]:
+    """``callback`` preceded by scikit-learn's verbose lines for the iteration it
+    is called after (scikit-learn counts iterations from 0). ``tol``: the scaled
+    tolerance the run stops at, as the loop compares it."""
+
+    def report(iteration: int, state: KMeansState) -> Any:
+        count = iteration - 1
+        if iteration == 1:
+            # Called after the first iteration of each run: its start is complete.
+            print("Initialization complete")
+        print(f"Iteration {count}, inertia {state.ssd_assignment}.")
+        # The loop's own tests, in its order: no label changed, then the shift.
+        if iteration > 1 and state.n_changed == 0:
+            print(f"Converged at iteration {count}: strict convergence.")
+        elif state.center_shift <= tol:
+            print(f"Converged at iteration {count}: center shift {state.center_shift} within tolerance {tol}.")
+        return None if callback is None else callback(iteration, state)
+
+    return report
+
+
+# --- k-means++ as a function ----------------------------------------------------------------
+
+def kmeans_plusplus(
+    X: ArrayLike,
+    n_clusters: int,
+    *,
+    sample_weight: ArrayLike | None = None,
+    x_squared_norms: ArrayLike | None = None,
+    random_state: RandomStateLike = None,
+    n_local_trials: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Initial centres by greedy k-means++, as scikit-learn's ``kmeans_plusplus``.
+
+    The first centre is a point drawn with probability proportional to its
+    weight; each later one is the best (lowest total weighted SSD) of
+    ``n_local_trials`` points drawn with probability proportional to weight x
+    squared distance to the nearest centre chosen so far. These are the seeds
+    ``KMeans(init="k-means++")`` starts from, given the same random_state.
+
+    Parameters
+    ----------
+    X : array-like (n_samples, n_features), or a scipy.sparse matrix
+        The data to choose from (in memory: k-means++ makes one pass over the
+        data per centre). float32 stays float32; other numeric types become
+        float64.
+    n_clusters : int
+        Number of centres, from 1 to n_samples.
+    sample_weight : array-like (n_samples,), optional
+        Non-negative weights, not all zero (default: all ones).
+    x_squared_norms : array-like (n_samples,), optional
+        Accepted for scikit-learn's sake and checked for its length only: kmix
+        computes the norms it uses, for dense X those of the rows less their
+        mean (distances from them lose less to cancellation).
+    random_state : int, numpy Generator, RandomState or None
+        Seed of the draws (kmix's draws: the same seed does not give
+        scikit-learn's centres).
+    n_local_trials : int, optional
+        Candidates per centre after the first; default 2 + floor(ln n_clusters).
+        1 gives the original (not greedy) k-means++.
+
+    Returns
+    -------
+    centers : ndarray (n_clusters, n_features), X's (float) dtype
+        The chosen rows of X: ``centers[j]`` equals ``X[indices[j]]``.
+    indices : ndarray (n_clusters,) int64
+        Their row numbers in X.
+    """
+    if is_dask_array(X):
+        raise ValueError(
+            "kmeans_plusplus makes one pass over the data per centre and needs X in memory: "
+            "pass X.compute(), or fit KMeans(init='k-means||') on the dask array"
+        )
+    sparse = scipy.sparse.issparse(X)
+    if not sparse:
+        X = check_data(X, finite=False)
+    n_clusters = check_int(n_clusters, "n_clusters", minimum=1)
+    n_samples = X.shape[0]
+    if n_samples < n_clusters:
+        raise ValueError(
+            f"n_samples={n_samples} should be >= n_clusters={n_clusters}: "
+            "there must be at least as many points as centres"
+        )
+    if x_squared_norms is not None:
+        norms = check_array(x_squared_norms, name="x_squared_norms", ensure_2d=False)
+        if norms.ndim != 1 or norms.shape[0] != n_samples:
+            raise ValueError(
+                f"The length of x_squared_norms {norms.shape[0] if norms.ndim else norms.size} should "
+                f"be equal to the length of n_samples {n_samples}."
+            )
+    if n_local_trials is not None:
+        n_local_trials = check_int(n_local_trials, "n_local_trials", minimum=1)
+    rng = check_random_state(random_state)
+    # The frame KMeans draws its seeds in (NaN and inf are found on the way).
+    with backends.wrap(X, sample_weight, centre=True) as data:
+        rows, weights, norms_of_rows = data.arrays()
+        indices = seeding.kmeans_plusplus(rows, n_clusters, rng, weights, norms_of_rows, n_local_trials,
+                                          n_threads=data.n_threads)
+        if sparse:
+            return data.X[indices].toarray(), indices
+    return X[indices], indices
