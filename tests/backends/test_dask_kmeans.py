@@ -56,7 +56,7 @@ def test_same_result_as_in_memory_from_the_same_centres(client, chunks):
     expected = KMeans(7, init=initial).fit(X)
     model = KMeans(7, init=initial, client=client).fit(da.from_array(X, chunks=chunks))
     _assert_same_fit(model, expected)
-    assert isinstance(model.labels_, da.Array) and model.labels_.dtype == np.int64
+    assert isinstance(model.labels_, da.Array) and model.labels_.dtype == np.int32
 
 
 def test_same_result_with_sample_weight_in_memory_or_chunked(client):

@@ -74,7 +74,7 @@ def test_map_rows_and_weighted_sum_in_memory(rng):
     X = rng.normal(size=(500, 4))
     centers = X[:6].copy()
     offset = centers.mean(axis=0)
-    labels = map_rows(X, passes.predict_block, offset, centers - offset, dtype=np.int64)
+    labels = map_rows(X, passes.predict_block, offset, centers - offset, dtype=np.int32)
     np.testing.assert_array_equal(labels, kk.nearest_centers(X - offset, centers - offset)[0])
     distances = map_rows(X, passes.min_distances_block, offset, centers - offset, dtype=np.float64)
     w = rng.uniform(size=500)

@@ -231,7 +231,7 @@ def test_predict_transform_and_score_through_map_rows(matrix):
     results = {}
     for name, rows in (("sparse", X), ("csc", X.tocsc()), ("dense", X.toarray())):
         results[name] = (
-            backends.map_rows(rows, passes.predict_block, offset, centers - offset, dtype=np.int64),
+            backends.map_rows(rows, passes.predict_block, offset, centers - offset, dtype=np.int32),
             backends.map_rows(rows, passes.transform_block, offset, centers - offset, dtype=X.dtype,
                               n_columns=K),
             backends.map_rows(rows, passes.min_distances_block, offset, centers - offset, dtype=np.float64),
@@ -240,8 +240,8 @@ def test_predict_transform_and_score_through_map_rows(matrix):
         np.testing.assert_array_equal(results[name][0], results["dense"][0])
         np.testing.assert_allclose(results[name][1], results["dense"][1], rtol=1e-9, atol=1e-9)
         np.testing.assert_allclose(results[name][2], results["dense"][2], rtol=1e-9, atol=1e-12)
-    assert results["sparse"][0].dtype == np.int64 and results["sparse"][2].dtype == np.float64
+    assert results["sparse"][0].dtype == np.int32 and results["sparse"][2].dtype == np.float64
     bad = X.copy()
     bad.data[5] = np.nan
     with pytest.raises(DataError, match="contains 1 NaN or inf value"):
-        backends.map_rows(bad, passes.predict_block, offset, centers - offset, dtype=np.int64)
+        backends.map_rows(bad, passes.predict_block, offset, centers - offset, dtype=np.int32)

@@ -380,3 +380,10 @@ def test_sample_weight_of_strings_is_refused():
 def test_transform_before_fit_is_not_fitted_error():
     with pytest.raises(kmix.NotFittedError):
         KMeans(2).transform(np.zeros((3, 2)))
+
+
+def test_labels_are_int32_as_scikit_learn_gives_them():
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    model = KMeans(3, random_state=0).fit(X)
+    assert model.labels_.dtype == np.int32 and model.predict(X).dtype == np.int32
+    assert model.fit_predict(X).dtype == np.int32

@@ -318,7 +318,7 @@ class DaskData:
         return da.concatenate(arrays)
 
     def final_labels(self, centers: np.ndarray, state: list) -> Any:
-        """The fitted labels as a dask array (n,) int64.
+        """The fitted labels as a dask array (n,) int32.
 
         The labels already on the cluster when they outlive the fit; otherwise a
         lazy array that assigns the source chunks to ``centers`` (in the centred
@@ -328,9 +328,9 @@ class DaskData:
         from ..kernels.kmeans_passes import predict_block
 
         if self.keeps_results:
-            return self.rows(state).astype(np.int64)
+            return self.rows(state).astype(np.int32)
         return map_rows(self._source, predict_block, self.offset,
-                        np.ascontiguousarray(centers, dtype=self.dtype), dtype=np.int64)
+                        np.ascontiguousarray(centers, dtype=self.dtype), dtype=np.int32)
 
     def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``size`` distinct rows drawn with probability proportional to their weight,

@@ -180,8 +180,8 @@ class SparseData:
         return values.copy() if copy else values
 
     def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
-        """The labels of the last pass, int64."""
-        return self.rows(state, copy=False).astype(np.int64)
+        """The labels of the last pass, int32 (as scikit-learn's)."""
+        return self.rows(state, copy=False).astype(np.int32)
 
     def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``size`` distinct rows drawn with probability proportional to their weight,

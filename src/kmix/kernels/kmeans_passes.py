@@ -557,9 +557,9 @@ def _nearest(block: Any, offset: np.ndarray, centers: np.ndarray,
 
 
 def predict_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:
-    """Index of the nearest centre of each row, (n,) int64; the rows are centred by
-    ``offset`` and ``centers`` are in that frame."""
-    return _nearest(block, offset, centers, False)[0].astype(np.int64)
+    """Index of the nearest centre of each row, (n,) int32 as scikit-learn's labels;
+    the rows are centred by ``offset`` and ``centers`` are in that frame."""
+    return _nearest(block, offset, centers, False)[0].astype(np.int32, copy=False)
 
 
 def min_distances_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.ndarray:

@@ -374,7 +374,7 @@ class KMeansCore(BaseModel):
 
         A dask array in gives a lazy dask array out.
         """
-        return self._per_row(X, kpass.predict_block, np.int64)
+        return self._per_row(X, kpass.predict_block, np.int32)
 
     def transform(self, X: ArrayLike) -> Any:
         """Euclidean distance from each row of X to each centre, shape (n_samples, n_clusters).
