@@ -311,11 +311,29 @@ def check_dask_array(
     return X
 
 
-def check_data(X: Any, *, finite: bool = True) -> Any:
+def is_sparse(X: Any) -> bool:
+    """True for a scipy.sparse matrix or array, without importing scipy.sparse."""
+    return type(X).__module__.startswith("scipy.sparse")
+
+
+def check_data(X: Any, *, finite: bool = True, accept_sparse: bool = False) -> Any:
     """X as an estimator takes it: :func:`check_array` for in-memory input,
-    :func:`check_dask_array` for a dask array (lazily). A fit passes
-    ``finite=False``: the first pass of its data object (:func:`kmix.backends.wrap`)
-    finds NaN and inf, for the whole array at once."""
+    :func:`check_dask_array` for a dask array (lazily), and with ``accept_sparse``
+    a scipy.sparse matrix as canonical CSR (:func:`kmix.backends.sparse.as_csr`).
+    A fit passes ``finite=False``: the first pass of its data object
+    (:func:`kmix.backends.wrap`) finds NaN and inf, for the whole array at once."""
+    if is_sparse(X):
+        if not accept_sparse:
+            raise DataError(
+                "X is a sparse matrix, but dense data is required here: densify it "
+                "(X.toarray()) or reduce its dimension first (for example with TruncatedSVD)"
+            )
+        from .backends.sparse import as_csr, check_finite_sparse
+
+        X = as_csr(X)
+        if finite:
+            check_finite_sparse(X)
+        return X
     if is_dask_array(X):
         return check_dask_array(X, check_finite=finite)
     return check_array(X, finite=finite)

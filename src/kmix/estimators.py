@@ -91,6 +91,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True  # CSR/CSC through the compiled sparse passes
         return tags
 
     predict.__doc__ = KMeansCore.predict.__doc__

@@ -153,3 +153,19 @@ def test_nearest_centers_gives_ties_to_the_lower_index_and_handles_no_rows():
     np.testing.assert_array_equal(min_d, [2.0, 1.0])
     labels, min_d = kk.nearest_centers(X[:0], C)
     assert labels.shape == (0,) and labels.dtype == np.int32 and min_d.shape == (0,)
+
+
+def test_kmeans_plusplus_seeds_depend_on_the_rows_values_not_their_order():
+    from kmix.kernels.seeding import kmeans_plusplus
+
+    rng = np.random.default_rng(5)
+    X = rng.normal(size=(60, 3))
+    weight = rng.integers(0, 4, size=60).astype(float)
+    seeds = X[kmeans_plusplus(X, 5, np.random.default_rng(1), weight)]
+    shuffled = rng.permutation(60)
+    again = X[shuffled][kmeans_plusplus(X[shuffled], 5, np.random.default_rng(1), weight[shuffled])]
+    np.testing.assert_array_equal(seeds, again)
+    # A weight w is w copies of the row: the same seeds.
+    repeated = np.repeat(X, weight.astype(int), axis=0)
+    copies = repeated[kmeans_plusplus(repeated, 5, np.random.default_rng(1), np.ones(len(repeated)))]
+    np.testing.assert_array_equal(seeds, copies)

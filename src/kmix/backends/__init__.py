@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_sample_weight, is_dask_array, magnitude_dtype
+from .._validation import check_sample_weight, is_dask_array, is_sparse, magnitude_dtype
 
 __all__ = ["wrap", "map_rows", "weighted_sum", "rows_in_range"]
 
@@ -82,7 +82,10 @@ def rows_in_range(X: Any, reference: np.ndarray) -> Any:
     chunks are not read before the result is computed."""
     if is_dask_array(X) or X.shape[0] == 0:
         return X
-    dtype = magnitude_dtype(X.min(axis=0), X.max(axis=0), reference, X.shape[0], X.dtype)
+    low, high = X.min(axis=0), X.max(axis=0)
+    if is_sparse(X):  # column extremes with the implicit zeros, as a sparse row
+        low, high = (np.asarray(v.todense()).ravel() for v in (low, high))
+    dtype = magnitude_dtype(low, high, reference, X.shape[0], X.dtype)
     return X if dtype == X.dtype else X.astype(dtype)
 
 

@@ -93,33 +93,57 @@ def kmeans_plusplus(
         return potentials
 
     with threads(n_threads, -(-n // rows)):
-        return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials)
+        return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials,
+                       value_key(X))
+
+
+def value_key(X: Any) -> np.ndarray:
+    """A number per row that depends only on the row's values: its projection on a
+    fixed direction (the same for every call with as many features)."""
+    direction = np.random.default_rng(0x6B6D6978).standard_normal(X.shape[1]).astype(X.dtype)
+    return np.asarray(X @ direction).ravel()
 
 
 def _greedy(n: int, n_clusters: int, rng: np.random.Generator, weight: np.ndarray, n_local_trials: int,
             update: Callable[[int, np.ndarray], None],
-            candidate_potentials: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+            candidate_potentials: Callable[[np.ndarray, np.ndarray], np.ndarray],
+            key: np.ndarray) -> np.ndarray:
     """The draws and choices of greedy k-means++, over the rows' distances as
     ``update(row, closest)`` (closest written: min with the distances to that row)
     and ``candidate_potentials(rows, closest)`` compute them. The same draws from
-    ``rng`` whatever the rows are stored as."""
+    ``rng`` whatever the rows are stored as.
+
+    Each draw inverts the cumulative probability over the rows taken in the order
+    of ``key`` (:func:`value_key`), not in the order they are stored: the seeds
+    then depend on the rows' values and weights only, so shuffling the rows, or
+    repeating a row w times in place of a weight w, gives the same seeds (up to
+    rounding in the sums)."""
     from .compiled import kmeans_prep  # numba is imported on first use only
 
+    order = np.argsort(key)
+    weight_in_order = np.ascontiguousarray(weight[order])
+    cumulative = np.empty(n)
+
+    def by_weight() -> int:
+        np.cumsum(weight_in_order, out=cumulative)
+        position = np.searchsorted(cumulative, rng.random() * cumulative[-1], side="right")
+        return int(order[min(int(position), n - 1)])
+
     indices = np.empty(n_clusters, dtype=np.int64)
-    first = rng.choice(n, p=weight / weight.sum())
+    first = by_weight()
     indices[0] = first
     closest = np.full(n, np.inf)
-    cumulative = np.empty(n)
     update(first, closest)
     potential = float(weight @ closest)
     for c in range(1, n_clusters):
         if potential <= 0:  # every point already coincides with a chosen centre
-            indices[c] = rng.choice(n, p=weight / weight.sum())
+            indices[c] = by_weight()
             continue
-        kmeans_prep.cumulative_potential(weight, closest, cumulative)
+        kmeans_prep.cumulative_potential(weight_in_order, np.ascontiguousarray(closest[order]), cumulative)
         draws = rng.uniform(size=n_local_trials) * cumulative[-1]
-        candidates = np.searchsorted(cumulative, draws, side="right")
-        np.clip(candidates, 0, n - 1, out=candidates)
+        positions = np.searchsorted(cumulative, draws, side="right")
+        np.clip(positions, 0, n - 1, out=positions)
+        candidates = order[positions]
         potentials = candidate_potentials(candidates, closest)
         best = int(np.argmin(potentials))
         indices[c] = candidates[best]
@@ -152,4 +176,5 @@ def _sparse_kmeans_plusplus(X: Any, n_clusters: int, rng: np.random.Generator, s
         return kmeans_sparse.seeding_potentials(X, x_norms, weight, closest, X[candidates].toarray(),
                                                 x_norms[candidates], n_threads=n_threads)
 
-    return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials)
+    return _greedy(n, n_clusters, rng, weight, n_local_trials, update, candidate_potentials,
+                   value_key(X))

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
 from .. import backends
 from .._typing import ArrayLike, RandomStateLike
@@ -23,6 +22,7 @@ from .._validation import (
     check_n_features,
     check_random_state,
     is_dask_array,
+    is_sparse,
 )
 from .. import exceptions
 from ..kernels import kmeans_passes as kpass
@@ -253,8 +253,10 @@ class KMeansCore(BaseModel):
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable, got {self.callback!r}")
         # Bounds on dask only when asked: they keep 8 bytes per row more on the workers.
+        # On sparse data (TF-IDF, one-hot) the bounds rule out few rows: Lloyd by default.
         bounds = algorithm == "hamerly" or (
-            algorithm == "auto" and not dask_input and uses_bounds("auto", n_clusters, n_features))
+            algorithm == "auto" and not dask_input and not is_sparse(X)
+            and uses_bounds("auto", n_clusters, n_features))
         return n_clusters, n_init, init_name, init_array, bounds
 
     # --- fitting --------------------------------------------------------------------
@@ -281,8 +283,9 @@ class KMeansCore(BaseModel):
         """
         # NaN and inf are found by the data's first pass (in memory, the centring's
         # column sums), for the whole array at once.
-        X = check_data(X, finite=False)
-        # Centred data: distances through ||x||² - 2x·c + ||c||² lose less to
+        X = check_data(X, finite=False, accept_sparse=True)
+        # Centred data (sparse data is never centred: that would fill every zero):
+        # distances through ||x||² - 2x·c + ||c||² lose less to
         # cancellation; the result is shifted back at the end.
         with backends.wrap(X, sample_weight, client=self.client, centre=True) as data:
             n_clusters, n_init, init_name, init_array, bounds = self._check_params(X)
@@ -360,7 +363,7 @@ class KMeansCore(BaseModel):
         """``kernel`` of the rows of X against the centres (centred at their mean, as the
         fit's data was at its own); ``dtype`` None: X's."""
         check_is_fitted(self, "cluster_centers_")
-        X = check_data(X)
+        X = check_data(X, accept_sparse=True)
         check_n_features(self, X)
         dtype = X.dtype if dtype is None else dtype
         X = backends.rows_in_range(X, self.cluster_centers_.mean(axis=0))
@@ -506,9 +509,7 @@ def kmeans_plusplus(
             "kmeans_plusplus makes one pass over the data per centre and needs X in memory: "
             "pass X.compute(), or fit KMeans(init='k-means||') on the dask array"
         )
-    sparse = scipy.sparse.issparse(X)
-    if not sparse:
-        X = check_data(X, finite=False)
+    X = check_data(X, finite=False, accept_sparse=True)
     n_clusters = check_int(n_clusters, "n_clusters", minimum=1)
     n_samples = X.shape[0]
     if n_samples < n_clusters:
@@ -531,6 +532,6 @@ def kmeans_plusplus(
         rows, weights, norms_of_rows = data.arrays()
         indices = seeding.kmeans_plusplus(rows, n_clusters, rng, weights, norms_of_rows, n_local_trials,
                                           n_threads=data.n_threads)
-        if sparse:
+        if is_sparse(X):
             return data.X[indices].toarray(), indices
     return X[indices], indices
