@@ -113,6 +113,14 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
         _check_columns(self, X, reset=True)
         return labels
 
+    def _set_parameters(self, params: tuple) -> None:
+        # scikit-learn's private setter (its own tests call it): fitted parameters
+        # from (weights, means, covariances, precisions_cholesky).
+        weights, means, covariances, precisions_cholesky = params
+        self.weights_, self.means_ = weights, means
+        self.covariances_, self.precisions_cholesky_ = covariances, precisions_cholesky
+        self.precisions_ = self._precisions(precisions_cholesky, self.covariance_type)
+
     def _checked(self, X: ArrayLike) -> None:
         check_is_fitted(self, "means_")
         _check_columns(self, X, reset=False)

@@ -289,6 +289,7 @@ class KMeansCore(BaseModel):
         # cancellation; the result is shifted back at the end.
         with backends.wrap(X, sample_weight, client=self.client, centre=True) as data:
             n_clusters, n_init, init_name, init_array, bounds = self._check_params(X)
+            self._n_init = n_init  # the runs made, as scikit-learn records them
             tol = self.tol * data.mean_variance
             if callable(self.init):
                 # Every start first: the runs draw nothing, so the callable sees the
