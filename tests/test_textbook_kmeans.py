@@ -33,7 +33,8 @@ def test_adjustment_step_empty_cluster():
     with pytest.raises(ValueError, match=r"cluster\(s\) \[1\] have no points"):
         textbook.adjustment_step(data, one_hot)
     centers = textbook.adjustment_step(data, one_hot, previous_centers=np.array([[0.0, 0.0], [50.0, 50.0]]))
-    np.testing.assert_allclose(centers, [[11 / 3, 0.0], [10.0, 0.0]])
+    # The farthest point takes the empty cluster and leaves its own, as in scikit-learn.
+    np.testing.assert_allclose(centers, [[0.5, 0.0], [10.0, 0.0]])
 
 
 def test_k_means_shapes_and_stopping_rule():

@@ -82,7 +82,8 @@ def adjustment_step(
     assignments_one_hot : ndarray (N, k)
     previous_centers : ndarray (k, d), optional
         Needed only when a cluster is empty: its centre then moves to the point
-        farthest from its own (previous) centre, as in :class:`kmix.KMeans`.
+        farthest from its own (previous) centre, which leaves its old cluster, as
+        in :class:`kmix.KMeans` and scikit-learn.
 
     Returns
     -------

@@ -24,6 +24,8 @@ __all__ = [
     "block_statistics",
     "merge_statistics",
     "update_centers",
+    "relocations",
+    "relocation_ssd",
     "farthest_rows",
 ]
 
@@ -50,11 +52,16 @@ class KMeansStats(NamedTuple):
     ssd: float  # weighted SSD of the new labels w.r.t. the centres used
     ssd_previous: float  # weighted SSD of the previous labels w.r.t. the same centres
     n_changed: int  # points whose label differs from the previous one
-    # (m,) largest distances to the assigned centre, descending, and (m, d) the points
-    # with those distances (positive weight only). lloyd_statistics leaves them empty
+    # The m points (positive weight only) farthest from their assigned centres, the
+    # farthest first (the earlier row first among equal distances): (m,) their
+    # distances, (m, d) their coordinates, (m,) their labels and (m,) their weights
+    # as the sums took them, so that re-seeding an empty cluster can take a point
+    # out of the cluster it was counted in. lloyd_statistics leaves them empty
     # (m = 0) unless a cluster is empty, the only case in which they are read.
-    farthest_distances: np.ndarray
-    farthest_points: np.ndarray
+    farthest_distances: np.ndarray  # (m,) float64
+    farthest_points: np.ndarray  # (m, d) float64
+    farthest_labels: np.ndarray  # (m,) int32
+    farthest_weights: np.ndarray  # (m,) float64
 
 
 def squared_norms(X: np.ndarray) -> np.ndarray:
@@ -169,7 +176,8 @@ def block_statistics(
 
     Sums use a sparse (k x n) indicator product, O(n·d), instead of a dense
     one-hot GEMM, O(n·k·d). The farthest ``k`` points (by distance to their own
-    centre) are kept so empty clusters can be re-seeded after a merge.
+    centre, positive weight only), with their labels and weights, are kept so
+    empty clusters can be re-seeded after a merge (see :func:`update_centers`).
     """
     n = X.shape[0]
     weight_sums = np.bincount(labels, weights=sample_weight, minlength=n_clusters).astype(np.float64)
@@ -186,25 +194,22 @@ def block_statistics(
     else:
         ssd_previous = float(np.sum(sample_weight * previous_distances, dtype=np.float64))
         n_changed = int(np.count_nonzero(labels != previous_labels))
-    m = min(n_clusters, n)
-    # Only points with positive weight may seed an empty cluster.
-    score = np.where(sample_weight > 0, min_distances, -1.0)
-    if m < n:
-        top = np.argpartition(score, n - m)[n - m:]
-    else:
-        top = np.arange(n)
-    top = top[np.argsort(-score[top], kind="stable")]
-    top = top[score[top] >= 0]
+    top = farthest_rows(min_distances, sample_weight, n_clusters)
     return KMeansStats(
         weight_sums, sums, ssd, ssd_previous, n_changed,
         min_distances[top].astype(np.float64), X[top].astype(np.float64),
+        labels[top].astype(np.int32), sample_weight[top].astype(np.float64),
     )
 
 
 def merge_statistics(a: KMeansStats, b: KMeansStats) -> KMeansStats:
-    """Statistics of the union of two blocks."""
+    """Statistics of the union of two blocks, ``a``'s rows before ``b``'s.
+
+    The farthest points keep the k largest distances of both lists with their
+    points, labels and weights; among equal distances ``a``'s come first (the
+    earlier rows, as in one block's list).
+    """
     distances = np.concatenate([a.farthest_distances, b.farthest_distances])
-    points = np.concatenate([a.farthest_points, b.farthest_points])
     keep = np.argsort(-distances, kind="stable")[: len(a.weight_sums)]
     return KMeansStats(
         a.weight_sums + b.weight_sums,
@@ -213,35 +218,128 @@ def merge_statistics(a: KMeansStats, b: KMeansStats) -> KMeansStats:
         a.ssd_previous + b.ssd_previous,
         a.n_changed + b.n_changed,
         distances[keep],
-        points[keep],
+        np.concatenate([a.farthest_points, b.farthest_points])[keep],
+        np.concatenate([a.farthest_labels, b.farthest_labels])[keep],
+        np.concatenate([a.farthest_weights, b.farthest_weights])[keep],
     )
+
+
+def relocations(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Which empty cluster takes which of the farthest points in :func:`update_centers`.
+
+    The empty clusters (no weight), in index order, take the farthest points in
+    their order: the first empty cluster the farthest point, the next one the next
+    farthest, as long as there are points. None is taken when every listed point
+    lies on its centre (more clusters than distinct points), as in scikit-learn,
+    for whom relocating is then pointless. That is judged on the coordinates, not
+    on the listed distances: the expanded form ``||x||² - 2 x·c + ||c||²`` leaves a
+    rounding residue where x is c.
+
+    Parameters
+    ----------
+    stats : KMeansStats of the pass that assigned the points to ``centers``
+    centers : ndarray (k, d), the centres of that pass
+
+    Returns
+    -------
+    clusters : ndarray (r,) intp, the empty clusters that take a point
+    ranks : ndarray (r,) intp, the rank of the point each takes in
+        ``stats.farthest_*``
+    """
+    empty = np.flatnonzero(stats.weight_sums <= 0)
+    available = len(stats.farthest_distances)
+    none = np.empty(0, dtype=np.intp), np.empty(0, dtype=np.intp)
+    if empty.size == 0 or available == 0:
+        return none
+    own = np.asarray(centers)[stats.farthest_labels].astype(np.float64)
+    if np.array_equal(stats.farthest_points, own):
+        return none
+    taken = min(empty.size, available)
+    return empty[:taken], np.arange(taken, dtype=np.intp)
 
 
 def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The adjustment step: each centre moves to the weighted mean of its points.
 
-    A cluster left with no weight never becomes NaN: its centre moves to the point
-    farthest from its own centre (the worst-served point), the second empty
-    cluster to the second-farthest point, and so on.
+    Empty clusters are re-seeded as scikit-learn's Lloyd does (see
+    :func:`relocations`): the k-th empty cluster, in index order, takes the k-th
+    point (of positive weight) farthest from its assigned centre. kmix ranks equal
+    distances by row, the earlier first; scikit-learn leaves the order among its
+    several farthest points undefined, so the two agree whenever one cluster is
+    empty and its farthest point is unique. Such a point, of weight w, becomes its
+    new cluster's centre and leaves the cluster it was counted in: w·x and w are
+    taken off that cluster's sums before the means are taken (that cluster is not
+    checked for emptiness again, as in scikit-learn).
+
+    A cluster left without weight (the cluster of a point that moved out of it
+    alone, or an empty cluster when no point can be taken) never becomes NaN: it
+    takes the new centre of the heaviest cluster (the lowest index among equal
+    weights), which is where scikit-learn means to put it (its own code copies
+    that cluster's weighted sum instead of its mean when the heaviest cluster has
+    the higher index). The assignment then gives their common points to the lower
+    index, so at most one of the two keeps any.
+
+    Parameters
+    ----------
+    stats : KMeansStats of the pass that assigned the points to ``centers``
+    centers : ndarray (k, d), the centres of that pass
 
     Returns
     -------
     new_centers : ndarray (k, d), dtype of ``centers``
-    empty : ndarray (k,) bool, the clusters that were re-seeded
+    empty : ndarray (k,) bool, the clusters that had no weight in ``stats``
     """
     empty = stats.weight_sums <= 0
+    weight_sums, sums = stats.weight_sums, stats.sums
+    clusters, ranks = relocations(stats, centers)
+    if clusters.size:
+        weight_sums, sums = weight_sums.copy(), sums.copy()
+        for cluster, rank in zip(clusters, ranks):
+            weight = stats.farthest_weights[rank]
+            contribution = weight * stats.farthest_points[rank]
+            old = stats.farthest_labels[rank]
+            sums[old] -= contribution
+            weight_sums[old] -= weight
+            sums[cluster] = contribution
+            weight_sums[cluster] = weight
+    filled = weight_sums > 0
     new_centers = np.empty_like(centers)
-    filled = ~empty
-    new_centers[filled] = (stats.sums[filled] / stats.weight_sums[filled, None]).astype(centers.dtype)
-    empty_indices = np.flatnonzero(empty)
-    if empty_indices.size:
-        available = len(stats.farthest_distances)
-        for rank, cluster in enumerate(empty_indices):
-            if rank < available:
-                new_centers[cluster] = stats.farthest_points[rank]
-            else:  # fewer weighted points than clusters: keep the old centre
-                new_centers[cluster] = centers[cluster]
+    new_centers[filled] = (sums[filled] / weight_sums[filled, None]).astype(centers.dtype)
+    # A relocated centre is its point itself, not w·x / w (which could round).
+    new_centers[clusters] = stats.farthest_points[ranks].astype(centers.dtype)
+    if not filled.all():
+        if filled.any():
+            new_centers[~filled] = new_centers[np.argmax(weight_sums)]
+        else:  # no weight anywhere: nothing to move to
+            new_centers[~filled] = centers[~filled]
     return new_centers, empty
+
+
+def relocation_ssd(stats: KMeansStats, centers: np.ndarray, new_centers: np.ndarray) -> float:
+    """The weighted SSD of the points :func:`update_centers` moved to empty clusters,
+    measured from the new centres of the clusters they left.
+
+    The SSD after the update step is that of the labels after the relocations;
+    the next pass measures the labels it was given (with each relocated point in
+    its old cluster), so it counts these distances where the points, now centres of
+    their new clusters, add nothing. The update step's SSD is the next pass's
+    ``ssd_previous`` less this.
+
+    Parameters
+    ----------
+    stats, centers : as given to :func:`update_centers`
+    new_centers : ndarray (k, d), what it returned
+
+    Returns
+    -------
+    float, 0.0 when no point moved
+    """
+    _, ranks = relocations(stats, centers)
+    if ranks.size == 0:
+        return 0.0
+    points = stats.farthest_points[ranks]
+    left = new_centers[stats.farthest_labels[ranks]].astype(np.float64)
+    return float(np.sum(stats.farthest_weights[ranks] * np.sum((points - left) ** 2, axis=1)))
 
 
 def farthest_rows(min_distances: np.ndarray, sample_weight: np.ndarray, m: int) -> np.ndarray:

@@ -131,9 +131,10 @@ def lloyd_statistics(
     cache-sized chunks, in parallel, and each chunk's nearest centres and sums are
     computed while it is in cache.
 
-    The farthest points are found only when a cluster is left empty, the one case
-    in which :func:`kmix.kernels.kmeans.update_centers` reads them (otherwise
-    those fields have no rows). That keeps the exact result when blocks merge: a
+    The farthest points (with their labels and weights) are found only when a
+    cluster is left empty, the one case in which
+    :func:`kmix.kernels.kmeans.update_centers` reads them (otherwise those fields
+    have no rows). That keeps the exact result when blocks merge: a
     cluster empty in the merged statistics is empty in every block, so every block
     then has its list.
 
@@ -213,6 +214,10 @@ def lloyd_statistics(
         int(scalars[2]) if has_previous else n,
         min_distances[farthest].astype(np.float64),
         X[farthest].astype(np.float64),
+        labels[farthest],
+        # The weights as the pass added them (in X's dtype), so that a relocated
+        # point leaves its old cluster's sums with what it brought to them.
+        sample_weight[farthest].astype(np.float64),
     )
     return labels, (min_distances if keep_distances else None), stats
 
@@ -387,16 +392,17 @@ def bounded_statistics(
                     weight_sums, sums, scalars, rescanned)
     if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
         slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
-        far_distances, far_points = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,
-                                                            min_distances, slack, k,
-                                                            n_threads=n_threads)
+        farthest, far_distances = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,
+                                                          min_distances, slack, k,
+                                                          n_threads=n_threads)
     else:
-        far_distances, far_points = np.empty(0), np.empty((0, d))
+        farthest, far_distances = np.empty(0, dtype=np.intp), np.empty(0)
     stats = KMeansStats(
         weight_sums, sums, float(scalars[0]),
         float("nan") if initial else float(scalars[1]),
         n if initial else int(scalars[2]),
-        far_distances, far_points,
+        far_distances, X[farthest].astype(np.float64), labels[farthest],
+        sample_weight[farthest].astype(np.float64),
     )
     return labels, stats, int(rescanned[0])
 
@@ -404,8 +410,9 @@ def bounded_statistics(
 def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray,
                             x_norms: np.ndarray, distances: np.ndarray, slack: np.ndarray,
                             m: int, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray]:
-    """The ``m`` farthest rows (positive weight) as :func:`lloyd_statistics` ranks
-    them, with its distances, for re-seeding empty clusters.
+    """The indices of the ``m`` farthest rows (positive weight) as
+    :func:`lloyd_statistics` ranks them, and its distances (float64), for re-seeding
+    empty clusters.
 
     The bounded pass's distances of kept rows are measured directly and differ from
     the plain pass's by up to ``slack`` (per row); on a near tie the two could rank
@@ -416,7 +423,7 @@ def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: n
     positive = np.flatnonzero(sample_weight > 0)
     m = min(m, len(positive))
     if m == 0:
-        return np.empty(0), np.empty((0, X.shape[1]))
+        return np.empty(0, dtype=np.intp), np.empty(0)
     estimate = distances[positive].astype(np.float64)
     least = estimate - slack[positive]
     # The m-th largest plain distance is at least the m-th largest of these.
@@ -425,7 +432,7 @@ def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: n
     plain = lloyd_statistics(X[candidates], sample_weight[candidates], centers, x_norms[candidates],
                              n_threads=n_threads)[1]
     order = np.lexsort((candidates, -plain.astype(np.float64)))[:m]
-    return plain[order].astype(np.float64), X[candidates[order]].astype(np.float64)
+    return candidates[order], plain[order].astype(np.float64)
 
 
 def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
@@ -488,6 +495,8 @@ def empty_statistics(n_clusters: int, n_features: int, with_previous: bool) -> K
         n_changed=0,
         farthest_distances=np.empty(0),
         farthest_points=np.empty((0, n_features)),
+        farthest_labels=np.empty(0, dtype=np.int32),
+        farthest_weights=np.empty(0),
     )
 
 

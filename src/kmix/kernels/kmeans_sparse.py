@@ -260,15 +260,17 @@ def _assign(X: Any, sample_weight: np.ndarray, centers: np.ndarray, x_norms: np.
         scalars += chunk_scalars[c]
     if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
         farthest = farthest_rows(min_distances, sample_weight, k)
-        far_distances = min_distances[farthest].astype(np.float64)
-        far_points = X[farthest].toarray().astype(np.float64, copy=False)
     else:
-        far_distances, far_points = np.empty(0), np.empty((0, d))
+        farthest = np.empty(0, dtype=np.intp)
+    # The weights as the sums took them (X's dtype), so that a relocated row leaves
+    # its old cluster's sums with what it brought to them.
     stats = KMeansStats(
         weight_sums, sums, float(scalars[0]),
         float(scalars[1]) if has_previous else float("nan"),
         int(scalars[2]) if has_previous else n,
-        far_distances, far_points,
+        min_distances[farthest].astype(np.float64),
+        X[farthest].toarray().astype(np.float64, copy=False), labels[farthest],
+        sample_weight[farthest].astype(np.float64),
     )
     return labels, min_distances, stats, int(chunk_rescanned.sum())
 
@@ -435,7 +437,8 @@ def block_statistics_reference(X: Any, sample_weight: np.ndarray, labels: np.nda
         n_changed = int(np.count_nonzero(labels != previous_labels))
     top = farthest_rows(np.asarray(min_distances, dtype=np.float64), weight, n_clusters)
     return KMeansStats(weight_sums, sums, ssd, ssd_previous, n_changed,
-                       np.asarray(min_distances, dtype=np.float64)[top], X[top].toarray())
+                       np.asarray(min_distances, dtype=np.float64)[top], X[top].toarray(),
+                       np.asarray(labels)[top].astype(np.int32), weight[top])
 
 
 # --- k-means++ ------------------------------------------------------------------------------

@@ -132,8 +132,11 @@ class KMeansCore(BaseModel):
 
     Notes
     -----
-    An empty cluster never yields NaN: its centre moves to the point farthest from
-    its own centre (the next empty one to the next farthest point).
+    An empty cluster never yields NaN: as in scikit-learn, the k-th empty cluster
+    takes the k-th farthest point from its own centre (positive weight only), and
+    that point leaves the cluster it was counted in. A cluster left with no weight
+    takes the heaviest cluster's centre; when every point sits on its centre,
+    nothing moves.
 
     A dask array is fitted chunk by chunk: each iteration runs the in-memory
     kernels on every chunk and tree-reduces their statistics, so only O(k·d)

@@ -123,13 +123,14 @@ def run_lloyd(
 
     Each iteration is an assignment pass followed by the update step. The pass
     that assigns points for iteration t+1 also yields the SSD after the update of
-    iteration t (distances of the old labels to the moved centres), so recording
-    both half-steps costs no extra pass over the data.
+    iteration t (distances of the old labels to the moved centres, less those of
+    the points the update moved to empty clusters: they are their new clusters'
+    centres), so recording both half-steps costs no extra pass over the data.
 
     Stops when no label changes (strict convergence), when the total squared
     centre shift is <= ``tol`` (already scaled to the data), at ``max_iter``, or
     when the callback returns True. The returned labels and inertia always belong
-    to the returned centres.
+    to the returned centres, even when the last update re-seeded an empty cluster.
 
     Parameters
     ----------
@@ -147,17 +148,24 @@ def run_lloyd(
     for iteration in range(max_iter):
         n_iter = iteration + 1
         new_centers, _ = kk.update_centers(stats, centers)
+        # Points moved to empty clusters: the next pass measures them in the
+        # clusters they left (see kk.relocation_ssd).
+        relocated = kk.relocations(stats, centers)[0].size > 0
+        relocated_ssd = kk.relocation_ssd(stats, centers, new_centers) if relocated else 0.0
         shift = float(np.sum((new_centers.astype(np.float64) - centers) ** 2))
         ssd_assignment = stats.ssd
         n_changed = stats.n_changed
         strict = iteration > 0 and n_changed == 0
         centers = new_centers
-        if strict:
+        if strict and not relocated:
             # Same labels as before: the centres did not move; nothing to recompute.
             ssd_update = ssd_assignment
         else:
+            # (Also when the labels stayed but a relocation moved centres: the stop
+            # is the same as scikit-learn's, and this pass gives the labels and
+            # inertia of the returned centres.)
             labels, stats = passes(centers, labels)
-            ssd_update = stats.ssd_previous
+            ssd_update = max(stats.ssd_previous - relocated_ssd, 0.0)
         if record:
             history.append(centers=centers, ssd=[ssd_assignment, ssd_update], n_changed=n_changed)
         history.n_iter = n_iter
