@@ -9,9 +9,9 @@ every library starts from the same k rows, runs a fixed number of Lloyd iteratio
 (tol = 0) on all cores and is timed per iteration (fit time / iterations). The
 libraries take turns over the rounds (see ``_common.run_interleaved``).
 
-kmix is timed through its functional core, ``fit_kmeans`` over
-``kmix.backends.wrap(X)``, what ``KMeans.fit`` runs (the estimator's parameter
-checks aside), with Lloyd's pass and with Hamerly's bounds.
+kmix is timed through ``kmix.KMeans`` (``record_history=False``: like
+scikit-learn's, the fit keeps no centres per iteration), with Lloyd's pass and
+with Hamerly's bounds.
 
     python bench/bench_sparse.py                        # the full run, writes RESULTS.md
     python bench/bench_sparse.py --rows 20000 --repeats 1 --no-write   # a quick look
@@ -84,16 +84,12 @@ def initial_rows(n_rows: int, seed: int = SEED) -> "list[int]":
 
 
 def _fit_kmix(X, initial, iterations, bounds):
-    import numpy as np
+    import kmix
 
-    from kmix import backends
-    from kmix.models.lloyd import fit_kmeans
-
-    with backends.wrap(X, None, centre=True) as data:
-        result = fit_kmeans(data, initial.shape[0], np.random.default_rng(0), init=initial - data.offset,
-                            bounds=bounds, max_iter=iterations, tol=0.0, record=False)
-        data.final_labels(result.centers, result.labels)
-    return result.n_iter, result.inertia
+    model = kmix.KMeans(initial.shape[0], init=initial, n_init=1, max_iter=iterations, tol=0,
+                        algorithm="hamerly" if bounds else "lloyd", record_history=False)
+    model.fit(X)
+    return model.n_iter_, model.inertia_
 
 
 def _fit_sklearn(X, initial, iterations):
@@ -231,7 +227,8 @@ def report(shape, stored, iterations, repeats, results, description) -> str:
         f"of {fits} fits: {ROUNDS} rounds in which the libraries take turns, each a new process that "
         "loads the matrix (saved by scipy.sparse.save_npz) and fits once to warm up. Both libraries "
         "on both cores. scikit-learn: `KMeans(algorithm=\"lloyd\", init=C0, n_init=1)` on the CSR "
-        "matrix. kmix: `fit_kmeans` over `kmix.backends.wrap(X)` (what `KMeans.fit` runs): the "
+        "matrix. kmix: `kmix.KMeans(algorithm=\"lloyd\" or \"hamerly\", init=C0, n_init=1, "
+        "record_history=False)` on the same matrix: the "
         "rows stay sparse and uncentred, each stored value adds itself times a row of the "
         "transposed centres into the row's k products (contiguous memory, SIMD), then each "
         "cluster's rows are summed by one thread; \"Hamerly\" keeps a bound per row and gives the "

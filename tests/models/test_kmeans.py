@@ -388,7 +388,9 @@ def test_sparse_input_gives_scikit_learns_fit_from_the_same_start(dtype, algorit
     X = scipy_sparse.random(600, 80, density=0.08, format="csr", random_state=3, dtype=dtype)
     weight = np.random.default_rng(2).integers(1, 4, size=600).astype(dtype)
     init = X[:6].toarray()
+    given = init.copy()
     ours = KMeans(6, init=init, n_init=1, algorithm=algorithm).fit(X, sample_weight=weight)
+    np.testing.assert_array_equal(init, given)  # the initial centres given are left alone
     theirs = sklearn_cluster.KMeans(6, init=init, n_init=1, algorithm="lloyd").fit(X, sample_weight=weight)
     np.testing.assert_array_equal(ours.labels_, theirs.labels_)
     np.testing.assert_allclose(ours.cluster_centers_, theirs.cluster_centers_,

@@ -312,7 +312,7 @@ class KMeansCore(BaseModel):
                 # One run per given array; n_init runs from a named initialisation.
                 result = fit_kmeans(
                     data, n_clusters, rng,
-                    init=init_name if start is None else start - data.offset,
+                    init=init_name if start is None else _in_frame(start, data.offset),
                     n_init=n_init if start is None else 1, bounds=bounds, max_iter=self.max_iter,
                     tol=tol, record=self.record_history, callback=callback,
                     oversampling_factor=self.oversampling_factor, n_rounds=self.init_rounds,
@@ -341,7 +341,7 @@ class KMeansCore(BaseModel):
                 exceptions.ConvergenceWarning,
                 stacklevel=stacklevel,
             )
-        self.cluster_centers_ = (best.centers + offset).astype(dtype)
+        self.cluster_centers_ = _in_frame(best.centers, -offset).astype(dtype, copy=False)
         self.labels_ = labels
         self.inertia_ = float(best.inertia)
         self.n_iter_ = int(best.n_iter)
@@ -425,6 +425,12 @@ def _checked_centers(centers: Any, dtype: np.dtype, n_clusters: int, n_features:
             f"features of the data {n_features}: {expected}"
         )
     return centers
+
+
+def _in_frame(centers: np.ndarray, offset: np.ndarray) -> np.ndarray:
+    """``centers - offset``, without a copy where nothing is subtracted (sparse data
+    is never centred, and its k x d centres can be large)."""
+    return centers - offset if offset.any() else centers
 
 
 def _init_random_state(random_state: RandomStateLike) -> np.random.RandomState | np.random.Generator:
