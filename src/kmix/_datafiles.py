@@ -16,7 +16,6 @@ hands back raw bytes for a member that is not a ``.npy``.
 
 from __future__ import annotations
 
-import codecs
 import errno
 import math
 import os
@@ -425,211 +424,6 @@ class NpzArchive:
         return array
 
 
-# --- sparse matrices (scipy.sparse.save_npz) ------------------------------------------
-
-# scipy.sparse.save_npz writes the members format, shape, data, indices and indptr
-# for a CSR or CSC matrix (and _is_array for a sparse array).
-_SPARSE_FORMATS = ("csr", "csc")
-
-
-def is_sparse_archive(archive: NpzArchive) -> bool:
-    """Whether an ``.npz`` archive holds a matrix saved by ``scipy.sparse.save_npz``
-    (its members say so; nothing is read)."""
-    return {"format", "shape", "data"} <= set(archive.members)
-
-
-def _sparse_member(archive: NpzArchive, key: str, fmt: str, kinds: str, what: str) -> np.ndarray:
-    if key not in archive.members:
-        raise data_error(
-            archive.shown,
-            f"holds a sparse {fmt.upper()} matrix without its {key!r} array; write it again "
-            "with scipy.sparse.save_npz",
-        )
-    array = archive.read(key, kinds)
-    if array.ndim != 1:
-        raise data_error(f"{archive.shown}:{key}", f"must be 1-D ({what}), got shape {array.shape}")
-    return array
-
-
-def read_sparse(archive: NpzArchive) -> Any:
-    """The CSR matrix of an archive written by ``scipy.sparse.save_npz`` from a CSR
-    or CSC matrix (a ``csr_array`` where an array was saved), in canonical form
-    (sorted column indices, duplicates added up), its values as stored.
-
-    The members are read as plain arrays (nothing is unpickled) and checked
-    against each other before scipy sees them: the lengths, ``indptr`` starting at
-    0, never decreasing and ending at the number of values, and every index within
-    the shape.
-
-    Raises
-    ------
-    DataError
-        Naming the file (or ``file.npz:member``) and what is inconsistent.
-    """
-    import scipy.sparse  # only for sparse files
-
-    shown = archive.shown
-    name = archive.read("format", "SU")
-    fmt = name.item() if name.ndim == 0 else None
-    if isinstance(fmt, bytes):
-        fmt = fmt.decode("ascii", errors="replace")
-    if not isinstance(fmt, str):
-        raise data_error(f"{shown}:format", "is not the name of a sparse format")
-    if fmt not in _SPARSE_FORMATS:
-        raise data_error(
-            shown,
-            f"holds a sparse matrix in {fmt!r} format; kmix reads CSR and CSC matrices "
-            "(save X.tocsr() instead)",
-        )
-    shape = _sparse_member(archive, "shape", fmt, "iu", "the number of rows and columns")
-    if shape.shape != (2,) or np.any(shape < 0):
-        raise data_error(f"{shown}:shape", f"is not a shape (two sizes): {_clip(repr(shape.tolist()))}")
-    n_rows, n_columns = (int(size) for size in shape)
-    data = _sparse_member(archive, "data", fmt, _NUMBER_KINDS, "the stored values")
-    indices = _sparse_member(archive, "indices", fmt, "iu", "the index of each value")
-    indptr = _sparse_member(archive, "indptr", fmt, "iu", "where each row or column starts")
-    major, minor = (n_rows, n_columns) if fmt == "csr" else (n_columns, n_rows)
-    lines, across = ("rows", "column") if fmt == "csr" else ("columns", "row")
-    if indptr.shape[0] != major + 1:
-        raise data_error(
-            f"{shown}:indptr",
-            f"has {indptr.shape[0]} entries; a {fmt.upper()} matrix of shape {n_rows} x {n_columns} "
-            f"needs {major + 1} (one more than its {lines}): the archive is inconsistent",
-        )
-    if indices.shape[0] != data.shape[0]:
-        raise data_error(
-            shown,
-            f"holds {data.shape[0]} values but {indices.shape[0]} indices; they must be as many: "
-            "the archive is inconsistent",
-        )
-    if int(indptr[0]) != 0 or int(indptr[-1]) != data.shape[0]:
-        raise data_error(
-            f"{shown}:indptr",
-            f"runs from {int(indptr[0])} to {int(indptr[-1])}; it must run from 0 to the number "
-            f"of values ({data.shape[0]}): the archive is inconsistent",
-        )
-    steps = np.diff(indptr.astype(np.int64))
-    if np.any(steps < 0):
-        where = int(np.argmax(steps < 0))
-        raise data_error(
-            f"{shown}:indptr",
-            f"decreases after entry {where} ({int(indptr[where])} then {int(indptr[where + 1])}); "
-            "it must never decrease: the archive is inconsistent",
-        )
-    if indices.shape[0] and (int(indices.min()) < 0 or int(indices.max()) >= minor):
-        bad = int(np.argmax((indices < 0) | (indices >= minor)))
-        raise data_error(
-            f"{shown}:indices",
-            f"holds the {across} index {int(indices[bad])} (value {bad}), outside 0 to {minor - 1}: "
-            "the archive is inconsistent",
-        )
-    is_array = "_is_array" in archive.members and bool(np.any(archive.read("_is_array", "biu")))
-    kind = fmt + ("_array" if is_array else "_matrix")
-    index_dtype = np.int32 if max(data.shape[0], n_rows, n_columns) < 2**31 else np.int64
-    matrix = getattr(scipy.sparse, kind)(
-        (data, indices.astype(index_dtype, copy=False), indptr.astype(index_dtype, copy=False)),
-        shape=(n_rows, n_columns),
-    )
-    matrix = matrix.tocsr()
-    if not matrix.has_canonical_format:
-        matrix.sum_duplicates()  # sorts the indices too
-    return matrix
-
-
-# --- text ----------------------------------------------------------------------------
-
-
-def _delimiter(sample_line: str, suffix: str) -> str | None:
-    if suffix == ".csv":
-        return ","
-    if suffix == ".tsv":
-        return "\t"
-    if "," in sample_line:
-        return ","
-    if "\t" in sample_line:
-        return "\t"
-    return None  # runs of whitespace
-
-
-def _split(line: str, delimiter: str | None) -> list[str]:
-    return [cell.strip() for cell in (line.split(delimiter) if delimiter else line.split())]
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
-def _bad_cell(shown: str, line_number: int, cells: list[str]) -> DataError | None:
-    for column, cell in enumerate(cells, start=1):
-        if not _is_number(cell):
-            return data_error(
-                shown,
-                f"line {line_number}, column {column}: cannot read {cell if cell else '(empty)'!r} "
-                "as a number",
-            )
-    return None
-
-
-def _decode(raw: bytes, shown: str) -> str:
-    """UTF-8 text, with or without a byte-order mark."""
-    if raw.startswith(codecs.BOM_UTF8):
-        raw = raw[len(codecs.BOM_UTF8):]
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise data_error(
-            shown,
-            f"not UTF-8 text (line {line}: byte 0x{raw[exc.start]:02x} is not UTF-8); save the "
-            "file as UTF-8",
-        ) from exc
-
-
-def read_text(path: str, shown: str) -> np.ndarray:
-    """A delimited text file of numbers, with an optional single header line.
-
-    The first line is a header only when none of its cells is a number (a line of
-    names); a first line mixing numbers and other cells is a row with a bad cell
-    and is reported as any other. The fast path is numpy's parser; when it fails,
-    the file is scanned line by line to report the first bad cell by its line and
-    column.
-    """
-    with open_binary(path, shown) as stream:
-        try:
-            raw = stream.read()
-        except OSError as exc:
-            raise data_error(shown, _os_reason(exc, path)) from exc
-    lines = _decode(raw, shown).splitlines()
-    numbered = [(i + 1, line) for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")]
-    if not numbered:
-        raise data_error(shown, "the file is empty (no data lines)")
-    delimiter = _delimiter(numbered[0][1], os.path.splitext(path)[1].lower())
-    first_cells = _split(numbered[0][1], delimiter)
-    if not any(_is_number(cell) for cell in first_cells):
-        numbered = numbered[1:]  # a header line
-        if not numbered:
-            return np.empty((0, len(first_cells)))
-    try:
-        return np.loadtxt([line for _, line in numbered], delimiter=delimiter, dtype=np.float64, ndmin=2)
-    except ValueError:
-        pass
-    width = None
-    for line_number, line in numbered:
-        cells = _split(line, delimiter)
-        if width is None:
-            width = len(cells)
-        elif len(cells) != width:
-            raise data_error(shown, f"line {line_number} has {len(cells)} columns, expected {width}")
-        error = _bad_cell(shown, line_number, cells)
-        if error is not None:
-            raise error
-    raise data_error(shown, "could not be parsed as a table of numbers")
-
-
 # --- any data file ---------------------------------------------------------------------
 
 
@@ -639,13 +433,17 @@ def read_named(located: Located, *, sparse: bool = False) -> tuple[Any, str]:
     messages name it (``file.npz:key`` for an archive's member).
 
     An ``.npz`` written by ``scipy.sparse.save_npz`` (read without a key) gives its
-    CSR matrix with ``sparse`` (see :func:`read_sparse`), a DataError without.
+    CSR matrix with ``sparse`` (see :func:`kmix._sparsefiles.read_sparse`), a DataError without.
 
     Raises
     ------
     DataError
         Naming the file (``file.npz:key`` for a member) and the problem.
     """
+    # The text and sparse readers build on this module's own.
+    from ._sparsefiles import is_sparse_archive, read_sparse
+    from ._textfiles import read_text
+
     path, key, shown, status = located
     check_regular(status, shown)
     suffix = os.path.splitext(path)[1].lower()

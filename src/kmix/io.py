@@ -29,7 +29,6 @@ from ._datafiles import (
     check_regular,
     data_error,
     file_status,
-    is_sparse_archive,
     locate,
     read_array,
     read_located,
@@ -38,6 +37,7 @@ from ._datafiles import (
     split_npz_key,
 )
 from ._paths import shorten
+from ._sparsefiles import is_sparse_archive
 from ._validation import _check_shape, check_array, is_dask_array, nonfinite_message
 from .exceptions import DataError
 

@@ -7,6 +7,8 @@ import pytest
 from scipy.optimize import nnls as scipy_nnls
 
 from kmix.kernels import qp as kq
+from kmix.kernels import nnls
+from kmix.kernels import qp_general as kg
 
 
 def spd(rng: np.random.Generator, n: int, cond: float = 10.0) -> np.ndarray:
@@ -82,7 +84,7 @@ def test_nnls_matches_scipy_and_satisfies_its_kkt_conditions(shape):
     rng = np.random.default_rng(sum(shape))
     F = rng.standard_normal(shape)
     d = rng.standard_normal(shape[0])
-    result = kq.nonnegative_least_squares(F, d)
+    result = nnls.nonnegative_least_squares(F, d)
     assert result.converged
     reference, _ = scipy_nnls(F, d)
     np.testing.assert_allclose(
@@ -100,7 +102,7 @@ def test_nnls_with_duplicated_columns_keeps_the_passive_set_independent():
     F = rng.standard_normal((6, 4))
     F = np.hstack([F, F, 2.0 * F[:, :2]])  # exact duplicates and multiples
     d = rng.standard_normal(6)
-    result = kq.nonnegative_least_squares(F, d)
+    result = nnls.nonnegative_least_squares(F, d)
     assert result.converged
     assert np.linalg.matrix_rank(F[:, result.passive]) == result.passive.sum()
     reference, _ = scipy_nnls(F, d)
@@ -110,7 +112,7 @@ def test_nnls_with_duplicated_columns_keeps_the_passive_set_independent():
 def test_least_distance_toy_and_multipliers():
     # min ‖z‖² s.t. z₁ >= 1, z₂ >= 2, z₁ + z₂ >= -5: z = (1, 2), 2z = Eᵀλ, λ = (2, 4, 0)
     E = np.array([[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
-    solution = kq.least_distance(E, np.array([1.0, 2.0, -5.0]))
+    solution = kg.least_distance(E, np.array([1.0, 2.0, -5.0]))
     assert solution.feasible
     np.testing.assert_allclose(solution.z, [1.0, 2.0], rtol=1e-15)
     np.testing.assert_allclose(solution.multiplier, [2.0, 4.0, 0.0], rtol=1e-14)
@@ -118,7 +120,7 @@ def test_least_distance_toy_and_multipliers():
 
 
 def test_least_distance_all_satisfied_at_zero():
-    solution = kq.least_distance(np.eye(3), -np.ones(3))
+    solution = kg.least_distance(np.eye(3), -np.ones(3))
     assert solution.feasible
     np.testing.assert_array_equal(solution.z, 0.0)
     np.testing.assert_array_equal(solution.multiplier, 0.0)
@@ -128,7 +130,7 @@ def test_least_distance_infeasible_gives_a_farkas_certificate():
     # z₁ + z₂ >= 1, -z₁ >= 1, -z₂ >= 1: adding all three gives 0 >= 3
     E = np.array([[1.0, 1.0], [-1.0, 0.0], [0.0, -1.0]])
     f = np.array([1.0, 1.0, 1.0])
-    solution = kq.least_distance(E, f)
+    solution = kg.least_distance(E, f)
     assert not solution.feasible
     y = solution.certificate
     assert np.all(y >= 0.0)
@@ -143,7 +145,7 @@ def test_solve_general_one_row_equals_the_closed_form():
     h, b = rng.standard_normal(7), rng.standard_normal(7)
     for c in (-3.0, 0.5, 4.0):
         closed = kq.closed_form(M, h, b, c)
-        general = kq.solve_general(M, L, h, b[None, :], np.array([c]))
+        general = kg.solve_general(M, L, h, b[None, :], np.array([c]))
         np.testing.assert_allclose(general.x, closed.x, rtol=1e-10, atol=1e-12)
         assert general.multiplier[0] == pytest.approx(closed.multiplier, rel=1e-10, abs=1e-14)
         assert general.objective == pytest.approx(closed.objective, rel=1e-12)
@@ -157,10 +159,10 @@ def test_solve_general_ignores_duplicated_and_zero_rows():
     h = rng.standard_normal(n)
     B = rng.standard_normal((m, n))
     c = B @ rng.standard_normal(n) - rng.exponential(size=m)
-    base = kq.solve_general(M, L, h, B, c)
+    base = kg.solve_general(M, L, h, B, c)
     B_more = np.vstack([B, B[:4], np.zeros((1, n))])
     c_more = np.concatenate([c, c[:4], [-1.0]])
-    more = kq.solve_general(M, L, h, B_more, c_more)
+    more = kg.solve_general(M, L, h, B_more, c_more)
     np.testing.assert_allclose(more.x, base.x, rtol=1e-10, atol=1e-12)
     # The multipliers of duplicated rows may split differently; their sum may not.
     np.testing.assert_allclose(B_more.T @ more.multiplier, B.T @ base.multiplier, atol=1e-10)

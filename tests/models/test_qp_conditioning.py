@@ -201,13 +201,13 @@ def test_the_closed_form_keeps_problems_it_solves_well():
 def test_a_solution_off_its_constraints_is_not_returned(monkeypatch):
     # Stand-in for any loss of digits the solver does not see: its x moved off
     # the constraints after it finished.
-    solve_general = model_qp.kq.solve_general
+    solve_general = model_qp.kg.solve_general
 
     def moved(*args, **kwargs):
         solution = solve_general(*args, **kwargs)
         return solution._replace(x=solution.x - 1.0)
 
-    monkeypatch.setattr(model_qp.kq, "solve_general", moved)
+    monkeypatch.setattr(model_qp.kg, "solve_general", moved)
     B = np.array([[1.0, 1.0], [1.0, -1.0]])
     with pytest.raises(
         IllConditionedError,

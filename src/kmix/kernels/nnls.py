@@ -1,5 +1,5 @@
 """Lawson–Hanson non-negative least squares, the engine of the QP's dual
-(:func:`kmix.kernels.qp.least_distance`).
+(:func:`kmix.kernels.qp_general.least_distance`).
 
 Pure math on validated float64 arrays: never raises on bad data, never prints,
 never writes its arguments.
