@@ -29,10 +29,86 @@ from ..kernels.seeding import random_points
 from .blocks import Block, row_blocks
 from .threads import n_threads, one_blas_thread, reduce_blocks, start_compiled_threads
 
-__all__ = ["InMemoryData", "map_rows"]
+__all__ = ["InProcessData", "InMemoryData", "map_rows"]
 
 
-class InMemoryData:
+class InProcessData:
+    """The passes of a data object whose rows are in this process (a numpy array,
+    or a scipy.sparse matrix: :class:`kmix.backends.sparse.SparseData`): kernels on
+    all threads or on row blocks, merged in order. A subclass sets ``X``,
+    ``sample_weight``, ``x_norms``, ``unit_weight``, ``n_samples`` and ``n_threads``."""
+
+    def __enter__(self) -> "InProcessData":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        return None
+
+    @property
+    def keeps_results(self) -> bool:
+        """Per-row results of a pass stay valid after the fit (always, in memory)."""
+        return True
+
+    def n_positive_weights(self) -> int:
+        """Rows with a positive sample weight."""
+        return int(np.count_nonzero(self.sample_weight > 0))
+
+    def hold_blas(self) -> contextlib.AbstractContextManager:
+        """Held around a fitting loop's passes and the small products between them:
+        BLAS on one thread, so that no BLAS worker left spinning after a product on
+        several threads takes a core from the next pass (see :mod:`.threads`)."""
+        return one_blas_thread()
+
+    def _whole(self, state: Any = None) -> Block:
+        return Block(self.X, self.sample_weight, x_norms=self.x_norms, unit_weight=self.unit_weight,
+                     state=state, index=0, n_threads=self.n_threads, owns_state=True)
+
+    def reduce(self, kernel: Callable, *params: Any, merge: Callable, block_rows: int | None = None,
+               state: Any = None, keep_state: bool = False, blas_in_threads: bool = False) -> Any:
+        """Run ``kernel(block, *params)`` over the rows and merge the partial results.
+
+        Parameters
+        ----------
+        kernel : per-block function; returns a partial result, or ``(state, partial)``
+            with ``keep_state``
+        merge : ``merge(a, b)`` of two partial results (associative; order is kept)
+        block_rows : None (one call over all rows, on all threads) or rows per block
+            (blocks on a pool of threads, one each, BLAS held to one thread)
+        state : the per-row state an earlier ``keep_state`` call returned, or None
+        keep_state : return ``(state, merged)``: the kernel's per-row state is kept
+            for a later pass
+        blas_in_threads : the kernel calls BLAS from its own threads (``block_rows``
+            None): BLAS is then held to one thread while it runs
+
+        Returns
+        -------
+        merged, or (state, merged)
+        """
+        if block_rows is None:
+            with one_blas_thread(blas_in_threads):
+                return kernel(self._whole(state), *params)
+        if keep_state or state is not None:
+            raise ValueError("per-row state needs block_rows=None")
+        whole = self._whole()
+        return reduce_blocks(lambda rows: kernel(whole.rows(rows), *params),
+                             row_blocks(self.n_samples, block_rows), merge, self.n_threads)
+
+    def rows(self, state: Any, copy: bool = True) -> np.ndarray:
+        """The per-row result of a pass (its first array when the state is a tuple), as
+        the user gets it: a copy unless ``copy`` is False (the loop owns the original)."""
+        values = state[0] if isinstance(state, tuple) else state
+        return values.copy() if copy else values
+
+    def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
+        """The labels of the last pass, int32 (as scikit-learn's)."""
+        return self.rows(state, copy=False).astype(np.int32)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(X, sample_weight, x_norms) as kernels see them (x_norms None unless centred)."""
+        return self.X, self.sample_weight, self.x_norms
+
+
+class InMemoryData(InProcessData):
     """A validated in-memory array and its sample weights, for passes over its rows.
 
     Parameters
@@ -105,17 +181,6 @@ class InMemoryData:
         with np.errstate(over="ignore", invalid="ignore"):  # found by magnitude_dtype
             self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
 
-    def __enter__(self) -> "InMemoryData":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    @property
-    def keeps_results(self) -> bool:
-        """Per-row results of a pass stay valid after the fit (always, in memory)."""
-        return True
-
     def centred(self) -> "InMemoryData":
         """The same data minus its column means (made once, then kept)."""
         if self._is_centred:
@@ -129,70 +194,11 @@ class InMemoryData:
             self._twin = twin
         return self._twin
 
-    def n_positive_weights(self) -> int:
-        """Rows with a positive sample weight."""
-        return int(np.count_nonzero(self.sample_weight > 0))
-
-    def hold_blas(self) -> contextlib.AbstractContextManager:
-        """Held around a fitting loop's passes and the small products between them:
-        BLAS on one thread, so that no BLAS worker left spinning after a product on
-        several threads takes a core from the next pass (see :mod:`.threads`)."""
-        return one_blas_thread()
-
-    def _whole(self, state: Any = None) -> Block:
-        return Block(self.X, self.sample_weight, x_norms=self.x_norms, unit_weight=self.unit_weight,
-                     state=state, index=0, n_threads=self.n_threads, owns_state=True)
-
-    def reduce(self, kernel: Callable, *params: Any, merge: Callable, block_rows: int | None = None,
-               state: Any = None, keep_state: bool = False, blas_in_threads: bool = False) -> Any:
-        """Run ``kernel(block, *params)`` over the rows and merge the partial results.
-
-        Parameters
-        ----------
-        kernel : per-block function; returns a partial result, or ``(state, partial)``
-            with ``keep_state``
-        merge : ``merge(a, b)`` of two partial results (associative; order is kept)
-        block_rows : None (one call over all rows, on all threads) or rows per block
-            (blocks on a pool of threads, one each, BLAS held to one thread)
-        state : the per-row state an earlier ``keep_state`` call returned, or None
-        keep_state : return ``(state, merged)``: the kernel's per-row state is kept
-            for a later pass
-        blas_in_threads : the kernel calls BLAS from its own threads (``block_rows``
-            None): BLAS is then held to one thread while it runs
-
-        Returns
-        -------
-        merged, or (state, merged)
-        """
-        if block_rows is None:
-            with one_blas_thread(blas_in_threads):
-                return kernel(self._whole(state), *params)
-        if keep_state or state is not None:
-            raise ValueError("per-row state needs block_rows=None")
-        whole = self._whole()
-        return reduce_blocks(lambda rows: kernel(whole.rows(rows), *params),
-                             row_blocks(self.n_samples, block_rows), merge, self.n_threads)
-
-    def rows(self, state: Any, copy: bool = True) -> np.ndarray:
-        """The per-row result of a pass (its first array when the state is a tuple), as
-        the user gets it: a copy unless ``copy`` is False (the loop owns the original)."""
-        values = state[0] if isinstance(state, tuple) else state
-        return values.copy() if copy else values
-
-    def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
-        """The labels of the last pass, int32 (as scikit-learn's)."""
-        return self.rows(state, copy=False).astype(np.int32)
-
     def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``size`` distinct rows drawn with probability proportional to their weight,
         without replacement, in this data's frame and dtype, with their weights."""
         indices = random_points(self.X, size, rng, self.sample_weight)
         return self.X[indices], self.sample_weight[indices]
-
-    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """(X, sample_weight, x_norms) as kernels see them (x_norms None unless centred)."""
-        return self.X, self.sample_weight, self.x_norms
-
 
 def map_rows(X: np.ndarray, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,
              blas_in_threads: bool = False) -> np.ndarray:

@@ -14,7 +14,6 @@ the sparse passes of :mod:`kmix.kernels.kmeans_sparse`.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from typing import Any
 
@@ -24,8 +23,9 @@ from .._validation import _check_shape, magnitude_dtype, nonfinite_message
 from ..exceptions import DataError
 from ..kernels.kmeans_sparse import column_summary, squared_norms
 from ..kernels.seeding import random_points
-from .blocks import Block, row_blocks
-from .threads import n_threads, one_blas_thread, reduce_blocks, start_compiled_threads
+from .blocks import Block
+from .numpy import InProcessData
+from .threads import n_threads, one_blas_thread, start_compiled_threads
 
 __all__ = ["SparseData", "as_csr", "check_finite_sparse", "map_rows"]
 
@@ -78,7 +78,7 @@ def check_finite_sparse(X: Any, *, where: str = "X ") -> None:
         raise DataError(nonfinite_message(where, int(np.count_nonzero(bad)), first))
 
 
-class SparseData:
+class SparseData(InProcessData):
     """A sparse X (scipy.sparse, any format) and its sample weights, for passes over
     its rows; the methods and attributes of :class:`kmix.backends.numpy.InMemoryData`.
 
@@ -131,67 +131,15 @@ class SparseData:
         self.mean_variance = summary.mean_variance(self.n_samples)
         self.unit_weight = bool(np.all(sample_weight == 1))
 
-    def __enter__(self) -> "SparseData":
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        return None
-
-    @property
-    def keeps_results(self) -> bool:
-        """Per-row results of a pass stay valid after the fit (always, in memory)."""
-        return True
-
     def centred(self) -> "SparseData":
         """Itself: sparse rows are never centred (that would fill in the zeros)."""
         return self
-
-    def n_positive_weights(self) -> int:
-        """Rows with a positive sample weight."""
-        return int(np.count_nonzero(self.sample_weight > 0))
-
-    def hold_blas(self) -> contextlib.AbstractContextManager:
-        """BLAS on one thread around a fitting loop's passes (see
-        :meth:`kmix.backends.numpy.InMemoryData.hold_blas`)."""
-        return one_blas_thread()
-
-    def _whole(self, state: Any = None) -> Block:
-        return Block(self.X, self.sample_weight, x_norms=self.x_norms, unit_weight=self.unit_weight,
-                     state=state, index=0, n_threads=self.n_threads, owns_state=True)
-
-    def reduce(self, kernel: Callable, *params: Any, merge: Callable, block_rows: int | None = None,
-               state: Any = None, keep_state: bool = False, blas_in_threads: bool = False) -> Any:
-        """Run ``kernel(block, *params)`` over the rows and merge the partial results,
-        as :meth:`kmix.backends.numpy.InMemoryData.reduce` does (``block.X`` is a
-        CSR matrix: all rows, or ``block_rows`` of them per block)."""
-        if block_rows is None:
-            with one_blas_thread(blas_in_threads):
-                return kernel(self._whole(state), *params)
-        if keep_state or state is not None:
-            raise ValueError("per-row state needs block_rows=None")
-        whole = self._whole()
-        return reduce_blocks(lambda rows: kernel(whole.rows(rows), *params),
-                             row_blocks(self.n_samples, block_rows), merge, self.n_threads)
-
-    def rows(self, state: Any, copy: bool = True) -> np.ndarray:
-        """The per-row result of a pass (its first array when the state is a tuple):
-        a copy unless ``copy`` is False."""
-        values = state[0] if isinstance(state, tuple) else state
-        return values.copy() if copy else values
-
-    def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
-        """The labels of the last pass, int32 (as scikit-learn's)."""
-        return self.rows(state, copy=False).astype(np.int32)
 
     def sample(self, size: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """``size`` distinct rows drawn with probability proportional to their weight,
         without replacement, as a dense array in X's dtype, with their weights."""
         indices = random_points(self.X, size, rng, self.sample_weight)
         return self.X[indices].toarray(), self.sample_weight[indices]
-
-    def arrays(self) -> tuple[Any, np.ndarray, np.ndarray]:
-        """(X, sample_weight, x_norms) as kernels see them (X in CSR)."""
-        return self.X, self.sample_weight, self.x_norms
 
 
 def map_rows(X: Any, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,
