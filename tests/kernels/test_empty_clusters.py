@@ -389,3 +389,27 @@ def test_sparse_and_dense_fits_agree_through_a_relocation(bounds, dtype):
     np.testing.assert_array_equal(labels, theirs.labels_)
     np.testing.assert_allclose(ours.centers, theirs.cluster_centers_, rtol=rtol, atol=rtol)
     assert ours.inertia == pytest.approx(theirs.inertia_, rel=rtol)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("case", ["relocated", "two empty", "drained"])
+def test_the_in_place_update_gives_the_same_centres_over_the_sums(case, dtype):
+    # Lloyd's loop without a history divides the sums in place (no third k x d
+    # array): the same numbers as the update that leaves the statistics alone.
+    X, weight, centers = {
+        "relocated": (RELOCATED_X, np.array([2.0, 1.0, 1.0, 3.0]), RELOCATED_INIT),
+        "two empty": (np.array([[0.0], [0.2], [9.0], [-7.0], [1.0]]), np.ones(5),
+                      np.array([[300.0], [0.0], [100.0]])),
+        "drained": (np.array([[0.0], [0.1], [0.3], [10.0]]), np.ones(4),
+                    np.array([[0.1], [5.0], [100.0]])),
+    }[case]
+    X, centers = X.astype(dtype), centers.astype(dtype)
+    stats = _stats(X, weight, centers)
+    expected, expected_empty = kk.update_centers(stats, centers)
+    sums = stats.sums
+    new, empty = kk.update_centers(stats, centers, in_place=True)
+    assert new is sums and new.dtype == np.float64
+    np.testing.assert_array_equal(new.astype(dtype), expected)
+    np.testing.assert_array_equal(empty, expected_empty)
+    assert kk.squared_shift(centers, expected) == pytest.approx(
+        float(np.sum((expected.astype(np.float64) - centers) ** 2)), rel=1e-15)

@@ -24,6 +24,7 @@ __all__ = [
     "block_statistics",
     "merge_statistics",
     "update_centers",
+    "squared_shift",
     "relocations",
     "relocation_ssd",
     "farthest_rows",
@@ -258,7 +259,8 @@ def relocations(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray, np
     return empty[:taken], np.arange(taken, dtype=np.intp)
 
 
-def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def update_centers(stats: KMeansStats, centers: np.ndarray, *,
+                   in_place: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """The adjustment step: each centre moves to the weighted mean of its points.
 
     Empty clusters are re-seeded as scikit-learn's Lloyd does (see
@@ -283,36 +285,61 @@ def update_centers(stats: KMeansStats, centers: np.ndarray) -> tuple[np.ndarray,
     ----------
     stats : KMeansStats of the pass that assigned the points to ``centers``
     centers : ndarray (k, d), the centres of that pass
+    in_place : bool
+        Write the new centres over ``stats.sums`` and return that array (float64,
+        whatever the dtype of ``centers``): for a caller that is done with the
+        sums and would rather not hold a third (k, d) array (a sparse fit's k x d
+        can be as large as its data).
 
     Returns
     -------
-    new_centers : ndarray (k, d), dtype of ``centers``
+    new_centers : ndarray (k, d), dtype of ``centers`` (float64 with ``in_place``)
     empty : ndarray (k,) bool, the clusters that had no weight in ``stats``
     """
     empty = stats.weight_sums <= 0
     weight_sums, sums = stats.weight_sums, stats.sums
     clusters, ranks = relocations(stats, centers)
+    # The clusters the relocated points leave, with their sums less those points:
+    # a few rows, so that the (k, d) sums are never copied.
+    left = np.unique(stats.farthest_labels[ranks]) if clusters.size else np.empty(0, dtype=np.intp)
+    left_sums = sums[left]
     if clusters.size:
-        weight_sums, sums = weight_sums.copy(), sums.copy()
+        weight_sums = weight_sums.copy()
         for cluster, rank in zip(clusters, ranks):
             weight = stats.farthest_weights[rank]
-            contribution = weight * stats.farthest_points[rank]
             old = stats.farthest_labels[rank]
-            sums[old] -= contribution
+            left_sums[np.searchsorted(left, old)] -= weight * stats.farthest_points[rank]
             weight_sums[old] -= weight
-            sums[cluster] = contribution
             weight_sums[cluster] = weight
     filled = weight_sums > 0
-    new_centers = np.empty_like(centers)
-    new_centers[filled] = (sums[filled] / weight_sums[filled, None]).astype(centers.dtype)
+    new_centers = sums if in_place else np.empty_like(centers)
+    # No temporary: the float64 quotient rounded once to the output's dtype, as
+    # (sums / w).astype(dtype) would give. Rows without weight are set below
+    # (numpy may divide them anyway when it casts: 0/0, hence the errstate).
+    with np.errstate(invalid="ignore", divide="ignore"):
+        np.divide(sums, weight_sums[:, None], out=new_centers, where=filled[:, None], casting="unsafe")
+    for row, cluster in enumerate(left):
+        if filled[cluster]:
+            new_centers[cluster] = left_sums[row] / weight_sums[cluster]
     # A relocated centre is its point itself, not w·x / w (which could round).
-    new_centers[clusters] = stats.farthest_points[ranks].astype(centers.dtype)
+    new_centers[clusters] = stats.farthest_points[ranks].astype(new_centers.dtype)
     if not filled.all():
         if filled.any():
             new_centers[~filled] = new_centers[np.argmax(weight_sums)]
         else:  # no weight anywhere: nothing to move to
             new_centers[~filled] = centers[~filled]
     return new_centers, empty
+
+
+def squared_shift(old: np.ndarray, new: np.ndarray) -> float:
+    """``sum((new - old)²)`` in float64, a few rows at a time: the centres can be
+    large (k x d of a sparse fit), and a full difference would be another copy."""
+    step = max(1, (1 << 16) // max(old.shape[1], 1))
+    total = 0.0
+    for start in range(0, old.shape[0], step):
+        difference = new[start:start + step].astype(np.float64) - old[start:start + step]
+        total += float(np.einsum("ij,ij->", difference, difference))
+    return total
 
 
 def relocation_ssd(stats: KMeansStats, centers: np.ndarray, new_centers: np.ndarray) -> float:

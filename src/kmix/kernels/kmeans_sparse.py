@@ -158,8 +158,12 @@ def scaled_centers(centers: np.ndarray, dtype: Any) -> tuple[np.ndarray, np.ndar
     scaled_t = np.empty(centers.shape[::-1], dtype=dtype)
     # -2 is a power of two: exact in either dtype.
     np.multiply(centers.T, dtype.type(-2), out=scaled_t, casting="unsafe")
-    wide = centers.astype(np.float64, copy=False)
-    return scaled_t, np.einsum("ij,ij->i", wide, wide).astype(dtype)
+    norms = np.empty(centers.shape[0])
+    step = max(1, (1 << 16) // max(centers.shape[1], 1))
+    for start in range(0, centers.shape[0], step):  # a few rows widened at a time, never all
+        wide = centers[start:start + step].astype(np.float64, copy=False)
+        norms[start:start + step] = np.einsum("ij,ij->i", wide, wide)
+    return scaled_t, norms.astype(dtype)
 
 
 def _weight_inputs(X: Any, sample_weight: np.ndarray, x_norms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

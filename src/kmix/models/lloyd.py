@@ -147,16 +147,22 @@ def run_lloyd(
     n_iter = 0
     for iteration in range(max_iter):
         n_iter = iteration + 1
-        new_centers, _ = kk.update_centers(stats, centers)
+        # Unrecorded, the old centres and the sums are spent once the new centres
+        # are known: the means replace the sums, and the old centres go before the
+        # means are cast, so that at most two (k, d) arrays are held at a time.
+        new_centers, _ = kk.update_centers(stats, centers, in_place=not record)
         # Points moved to empty clusters: the next pass measures them in the
         # clusters they left (see kk.relocation_ssd).
         relocated = kk.relocations(stats, centers)[0].size > 0
         relocated_ssd = kk.relocation_ssd(stats, centers, new_centers) if relocated else 0.0
-        shift = float(np.sum((new_centers.astype(np.float64) - centers) ** 2))
+        shift = kk.squared_shift(centers, new_centers)
         ssd_assignment = stats.ssd
         n_changed = stats.n_changed
+        stats = stats._replace(sums=None)
         strict = iteration > 0 and n_changed == 0
-        centers = new_centers
+        centers = None
+        centers = new_centers.astype(data.dtype, copy=False)
+        del new_centers
         if strict and not relocated:
             # Same labels as before: the centres did not move; nothing to recompute.
             ssd_update = ssd_assignment
