@@ -116,3 +116,53 @@ def test_import_kmix_loads_scikit_learn_only_when_an_estimator_is_used():
         "assert 'sklearn' in sys.modules\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=600)
+
+
+# --- scikit-learn's private hooks that its own tests call --------------------------------
+
+
+def test_init_centroids_gives_the_starts_of_a_fit():
+    rng = np.random.default_rng(3)
+    X = np.concatenate([c + rng.normal(size=(40, 2)) for c in ([0, 0], [20, 0], [0, 20])])
+    weight = np.where(np.arange(len(X)) % 2 == 0, 0.0, 1.0)
+    model = kmix.KMeans(3)
+    for init in ("k-means++", "random"):
+        centers = model._init_centroids(X, None, init, np.random.RandomState(0), weight, n_centroids=5)
+        assert centers.shape == (5, 2) and centers.dtype == X.dtype
+        # Every centre is a row of X of positive weight (to the rounding of the
+        # centred frame the seeds are drawn in).
+        matches = np.all(np.isclose(centers[:, None, :], X[None, :, :], rtol=0, atol=1e-12), axis=2)
+        assert matches.any(axis=1).all() and (weight[matches.argmax(axis=1)] > 0).all()
+    # The greedy k-means++ of a fit: the same seeds from the same generator.
+    seeds = model._init_centroids(X, None, "k-means++", 7, None)
+    expected = X[kmix.kmeans_plusplus(X, 3, random_state=7)[1]]
+    np.testing.assert_allclose(seeds, expected, rtol=0, atol=1e-12)
+    given = X[:3] + 0.5
+    np.testing.assert_array_equal(model._init_centroids(X, None, given, 0, None), given)
+    np.testing.assert_array_equal(
+        model._init_centroids(X, None, lambda data, k, random_state: data[-k:], 0, None), X[-3:])
+    with pytest.raises(ValueError, match="does not match the number of clusters"):
+        model._init_centroids(X, None, X[:2], 0, None)
+
+
+def test_initialize_takes_the_parameters_of_the_responsibilities():
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(60, 3))
+    resp = rng.uniform(size=(60, 2))
+    resp /= resp.sum(axis=1, keepdims=True)
+    model = kmix.GaussianMixture(covariance_type="diag", reg_covar=0.0)
+    model._initialize(X, resp)  # two components, from resp, whatever n_components says
+    totals = resp.sum(axis=0)
+    np.testing.assert_allclose(model.weights_, totals / 60, rtol=1e-12)
+    means = resp.T @ X / totals[:, None]
+    np.testing.assert_allclose(model.means_, means, rtol=1e-12)
+    variances = np.stack([resp[:, j] @ (X - means[j]) ** 2 / totals[j] for j in range(2)])
+    np.testing.assert_allclose(model.covariances_, variances, rtol=1e-10)
+    np.testing.assert_allclose(model.precisions_, 1 / variances, rtol=1e-10)
+    # Given precisions take precedence over those of resp.
+    precisions = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    model = kmix.GaussianMixture(covariance_type="diag", precisions_init=precisions)
+    model._initialize(X, resp)
+    np.testing.assert_allclose(model.precisions_cholesky_, np.sqrt(precisions), rtol=1e-15)
+    with pytest.raises(ValueError, match="one row per sample"):
+        model._initialize(X, resp[:10])

@@ -17,6 +17,7 @@ This module imports scikit-learn; the command line never imports it, and
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -29,10 +30,13 @@ from sklearn.base import (
 )
 from sklearn.utils.validation import validate_data
 
+from . import backends
 from ._typing import ArrayLike
-from ._validation import check_is_fitted
+from ._validation import check_array, check_data, check_is_fitted, check_random_state
+from .models._gmm_params import check_parameters
 from .models.gaussian_mixture import GaussianMixtureCore
-from .models.kmeans import KMeansCore
+from .models.kmeans import KMeansCore, _checked_centers
+from .models.lloyd import initial_centers
 
 __all__ = ["KMeans", "GaussianMixture", "k_means"]
 
@@ -49,9 +53,7 @@ def _check_columns(estimator: Any, X: Any, *, reset: bool) -> None:
 
 
 _SHELL_NOTE = """
-    scikit-learn's estimator API
-    ----------------------------
-    A scikit-learn estimator (``sklearn.base.BaseEstimator``): ``clone``,
+    This is a scikit-learn estimator (``sklearn.base.BaseEstimator``): ``clone``,
     pipelines, grid searches, ``set_output(transform="pandas")``, metadata
     routing (``set_fit_request(sample_weight=True)``) and the HTML repr work as
     for scikit-learn's own. Fitted on a DataFrame it keeps ``feature_names_in_``
@@ -82,6 +84,23 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
     def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
         self._checked(X)
         return KMeansCore.score(self, X, y, sample_weight=sample_weight)
+
+    def _init_centroids(self, X: ArrayLike, x_squared_norms: Any, init: Any, random_state: Any,
+                        sample_weight: ArrayLike | None, init_size: int | None = None,
+                        n_centroids: int | None = None) -> np.ndarray:
+        # scikit-learn's private seeding step (its own tests call it): the initial
+        # centres ``fit`` would start from, by a name, a callable or an array.
+        # ``x_squared_norms`` and ``init_size`` (a subsample) are not needed here.
+        X = check_data(X, accept_sparse=True)
+        n_centroids = self.n_clusters if n_centroids is None else n_centroids
+        if callable(init):
+            return _checked_centers(init(X, n_centroids, random_state=random_state), X.dtype,
+                                    n_centroids, X.shape[1], "init(X, n_clusters, random_state)")
+        if not isinstance(init, str):
+            return _checked_centers(init, X.dtype, n_centroids, X.shape[1], "init")
+        with backends.wrap(X, sample_weight, centre=True) as data:
+            centers = initial_centers(data, n_centroids, init, check_random_state(random_state))
+            return (centers + data.offset).astype(X.dtype, copy=False)
 
     @property
     def _n_features_out(self) -> int:
@@ -120,6 +139,23 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
         self.weights_, self.means_ = weights, means
         self.covariances_, self.precisions_cholesky_ = covariances, precisions_cholesky
         self.precisions_ = self._precisions(precisions_cholesky, self.covariance_type)
+
+    def _initialize(self, X: ArrayLike, resp: ArrayLike) -> None:
+        # scikit-learn's private initialiser (its own tests call it): the parameters
+        # of the responsibilities ``resp`` (n, k), the given *_init taking
+        # precedence, as a fit would start from them. As in scikit-learn, the
+        # number of components is resp's, whatever n_components says.
+        X = check_data(X)
+        with backends.wrap(X, None) as data:
+            resp = check_array(resp, name="resp", dtype=(data.dtype.type,))
+            if resp.shape[0] != data.n_samples:
+                raise ValueError(f"resp must have one row per sample ({data.n_samples}), got {resp.shape[0]}")
+            as_given = copy.copy(self)
+            as_given.n_components = resp.shape[1]
+            checked = check_parameters(as_given, data.n_samples, data.n_features, data.dtype,
+                                       data.n_positive_weights())
+            start = self._initial_parameters(data, checked, None, False, resp=resp)
+        self._set_parameters(tuple(start))
 
     def _checked(self, X: ArrayLike) -> None:
         check_is_fitted(self, "means_")

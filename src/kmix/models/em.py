@@ -35,6 +35,7 @@ __all__ = [
     "em_statistics",
     "update_parameters",
     "initial_statistics",
+    "responsibility_statistics",
 ]
 
 
@@ -228,4 +229,14 @@ def initial_statistics(data: Any, init_params: str, n_components: int, covarianc
         stats = over_points(X[indices], sample_weight[indices])
     else:  # random_from_data
         stats = over_points(*data.sample(k, rng))
+    return _in_original_frame(stats, data)
+
+
+def responsibility_statistics(data: Any, resp: np.ndarray, covariance_type: str) -> gk.GMMStats:
+    """Statistics of given responsibilities (n, k) over an in-memory data object, in
+    the original frame, taken as the initial ones are (see :func:`_two_passes`)."""
+    X, sample_weight, _ = data.arrays()
+    resp = np.asarray(resp, dtype=X.dtype)
+    stats = _two_passes(lambda shift, layout: gk.resp_statistics(X, sample_weight, resp, shift, layout),
+                        resp.shape[1], data.n_features, covariance_type)
     return _in_original_frame(stats, data)

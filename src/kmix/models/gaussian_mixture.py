@@ -30,7 +30,8 @@ from ..kernels import gmm as gk
 from ..kernels import gmm_passes as gp
 from ._base import BaseModel
 from ._gmm_params import check_parameters
-from .em import EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics, update_parameters
+from .em import (EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics,
+                 responsibility_statistics, update_parameters)
 from .lloyd import uses_bounds
 
 __all__ = ["GaussianMixtureCore", "GaussianMixtureState"]
@@ -191,14 +192,20 @@ class GaussianMixtureCore(BaseModel):
         return check_parameters(self, n_samples, n_features, dtype, n_positive)
 
     # --- initialisation -------------------------------------------------------------
-    def _initial_parameters(self, data: Any, checked: dict[str, Any], rng: np.random.Generator,
-                            dask_input: bool) -> MixtureParameters:
-        """The given initial parameters, the others from the initial responsibilities."""
+    def _initial_parameters(self, data: Any, checked: dict[str, Any], rng: np.random.Generator | None,
+                            dask_input: bool, resp: np.ndarray | None = None) -> MixtureParameters:
+        """The given initial parameters, the others from the initial responsibilities
+        (``resp`` (n, k) when given, else drawn by ``init_params``)."""
         covariance_type = checked["covariance_type"]
         weights_init = checked["weights_init"]
         means_init = checked["means_init"]
         precisions_cholesky = checked["precisions_cholesky_init"]
-        if weights_init is None or means_init is None or precisions_cholesky is None:
+        if resp is not None and (weights_init is None or means_init is None or precisions_cholesky is None):
+            stats = responsibility_statistics(data, resp, covariance_type)
+            with data.hold_blas():
+                start = update_parameters(stats, covariance_type, checked["reg_covar"], data.dtype, None)
+        elif weights_init is None or means_init is None or precisions_cholesky is None:
+            assert rng is not None
             n_components = checked["n_components"]
             # k-means starts as KMeans() would on this input: k-means|| and Lloyd's
             # pass on a dask array, k-means++ and bounds where they pay in memory.
