@@ -115,6 +115,21 @@ def test_history_shapes_and_memory_do_not_grow_with_samples(rng):
     assert KMeans(4, random_state=1, record_history=False).fit(X).history_ is None
 
 
+def test_auto_history_keeps_the_centres_only_when_they_are_small(rng):
+    X = rng.normal(size=(300, 2000))
+    # 8 x 2000 > 10,000 numbers a set: the SSDs and changed labels, not the centres.
+    auto = KMeans(8, random_state=0).fit(X)
+    assert "centers" not in auto.history_ and "ssd" in auto.history_
+    assert auto.history_.ssd.shape == (auto.n_iter_, 2)
+    full = KMeans(8, random_state=0, record_history=True).fit(X)
+    np.testing.assert_array_equal(full.history_.ssd, auto.history_.ssd)
+    assert full.history_.centers.shape == (full.n_iter_ + 1, 8, 2000)
+    np.testing.assert_array_equal(full.cluster_centers_, auto.cluster_centers_)
+    assert "centers" in KMeans(8, random_state=0).fit(X[:, :5]).history_
+    with pytest.raises(ValueError, match="record_history must be 'auto', True or False"):
+        KMeans(8, record_history="yes").fit(X)
+
+
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     seed=st.integers(0, 2**31 - 1),

@@ -78,6 +78,8 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeansCore
             callback=progress if progress.enabled else None,
             algorithm=args.algorithm,
             client=client,
+            # The paths of the centres are drawn from the history.
+            record_history=True if args.plot or args.animate else "auto",
         ).fit(X)
     except DataError as exc:
         raise _common.naming_data(exc, args.data) from exc

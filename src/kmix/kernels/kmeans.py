@@ -332,12 +332,15 @@ def update_centers(stats: KMeansStats, centers: np.ndarray, *,
 
 
 def squared_shift(old: np.ndarray, new: np.ndarray) -> float:
-    """``sum((new - old)²)`` in float64, a few rows at a time: the centres can be
-    large (k x d of a sparse fit), and a full difference would be another copy."""
+    """``sum((new - old)²)`` in float64, with ``new`` rounded to the dtype of ``old``
+    (as the centres are stored: ``new`` may be the float64 means of an update in
+    place), a few rows at a time: the centres can be large (k x d of a sparse
+    fit), and a full difference would be another copy."""
     step = max(1, (1 << 16) // max(old.shape[1], 1))
     total = 0.0
     for start in range(0, old.shape[0], step):
-        difference = new[start:start + step].astype(np.float64) - old[start:start + step]
+        rounded = new[start:start + step].astype(old.dtype, copy=False)
+        difference = rounded.astype(np.float64) - old[start:start + step]
         total += float(np.einsum("ij,ij->", difference, difference))
     return total
 
@@ -365,7 +368,9 @@ def relocation_ssd(stats: KMeansStats, centers: np.ndarray, new_centers: np.ndar
     if ranks.size == 0:
         return 0.0
     points = stats.farthest_points[ranks]
-    left = new_centers[stats.farthest_labels[ranks]].astype(np.float64)
+    # The new centres as they are stored (the dtype of ``centers``), whatever
+    # ``new_centers`` holds (the float64 means of an update in place).
+    left = new_centers[stats.farthest_labels[ranks]].astype(centers.dtype).astype(np.float64)
     return float(np.sum(stats.farthest_weights[ranks] * np.sum((points - left) ** 2, axis=1)))
 
 

@@ -33,6 +33,9 @@ from .lloyd import KMeansState, LloydResult, fit_kmeans, uses_bounds
 __all__ = ["KMeansCore", "KMeansState", "kmeans_plusplus"]
 
 _INITS = ("auto", "k-means++", "k-means||", "random")
+# record_history="auto" keeps the centres of every iteration up to this many
+# numbers a set (80 kB in float64).
+_AUTO_CENTERS_MAX = 10_000
 _ALGORITHMS = ("auto", "lloyd", "elkan", "hamerly")
 
 
@@ -80,9 +83,12 @@ class KMeansCore(BaseModel):
         centres a copy of the data it works on (scikit-learn with
         ``copy_x=False`` centres X in place and adds the mean back afterwards,
         which leaves X changed by rounding).
-    record_history : bool, default True
-        Keep ``history_``: per iteration the centres, the SSD after each half-step
-        and the number of points that changed cluster. Memory O(n_iter x k x d).
+    record_history : {"auto", True, False}, default "auto"
+        Keep ``history_``: per iteration the SSD after each half-step, the number
+        of points that changed cluster and, with True, the centres (memory
+        O(n_iter x k x d)). "auto" keeps the centres when n_clusters x n_features
+        <= 10,000 (a sparse TF-IDF fit's would be as large as its data every
+        iteration); False keeps no history (``history_`` is None).
     algorithm : {"auto", "lloyd", "elkan", "hamerly"}, default "auto"
         How each assignment step finds the nearest centres. "lloyd" computes the
         distance of every point to every centre. "hamerly" keeps a bound per point
@@ -162,7 +168,7 @@ class KMeansCore(BaseModel):
         verbose: int = 0,
         random_state: RandomStateLike = None,
         copy_x: bool = True,
-        record_history: bool = True,
+        record_history: bool | str = "auto",
         callback: Callable[[int, KMeansState], Any] | None = None,
         algorithm: str = "auto",
         oversampling_factor: float = 2.0,
@@ -255,6 +261,9 @@ class KMeansCore(BaseModel):
             n_init = 1
         if self.callback is not None and not callable(self.callback):
             raise ValueError(f"callback must be callable, got {self.callback!r}")
+        if not (isinstance(self.record_history, (bool, np.bool_)) or
+                (isinstance(self.record_history, str) and self.record_history == "auto")):
+            raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
         # Bounds on dask only when asked: they keep 8 bytes per row more on the workers.
         # On sparse data (TF-IDF, one-hot) the bounds rule out few rows: Lloyd by default.
         bounds = algorithm == "hamerly" or (
@@ -314,7 +323,8 @@ class KMeansCore(BaseModel):
                     data, n_clusters, rng,
                     init=init_name if start is None else _in_frame(start, data.offset),
                     n_init=n_init if start is None else 1, bounds=bounds, max_iter=self.max_iter,
-                    tol=tol, record=self.record_history, callback=callback,
+                    tol=tol, record=self.record_history is not False,
+                    record_centers=self._records_centers(n_clusters, X.shape[1]), callback=callback,
                     oversampling_factor=self.oversampling_factor, n_rounds=self.init_rounds,
                 )
                 if best is None or result.inertia < best.inertia:
@@ -347,12 +357,19 @@ class KMeansCore(BaseModel):
         self.n_iter_ = int(best.n_iter)
         self.n_features_in_ = best.centers.shape[1]
         history = best.history
-        if self.record_history:
-            history._values["centers"] = [c + offset for c in history._values["centers"]]
+        if self.record_history is not False:
+            if "centers" in history:
+                history._values["centers"] = [c + offset for c in history._values["centers"]]
             self.history_ = history
         else:
             self.history_ = None
         return self
+
+    def _records_centers(self, n_clusters: int, n_features: int) -> bool:
+        """Whether the history keeps every iteration's centres (see ``record_history``)."""
+        if isinstance(self.record_history, str):  # "auto"
+            return n_clusters * n_features <= _AUTO_CENTERS_MAX
+        return bool(self.record_history)
 
     def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> Any:
         """Fit, then return ``labels_``."""

@@ -117,6 +117,7 @@ def run_lloyd(
     max_iter: int,
     tol: float,
     record: bool = True,
+    record_centers: bool = True,
     callback: Callable[[int, KMeansState], Any] | None = None,
 ) -> LloydResult:
     """Lloyd iterations from ``centers`` on the data of ``passes``.
@@ -136,21 +137,27 @@ def run_lloyd(
     ----------
     passes : LloydPasses over a centred data object
     centers : ndarray (k, d), in the data's frame
+    record : bool
+        Keep a History: the SSDs and changed labels of every iteration.
+    record_centers : bool
+        With ``record``, also every iteration's centres (k x d each).
     """
     data = passes.data
     history = _new_history() if record else History()
+    record_centers = record and record_centers
     centers = np.array(centers, dtype=data.dtype, copy=True)
-    if record:
+    if record_centers:
         history.append(centers=centers)
     labels, stats = passes(centers)
     converged = False
     n_iter = 0
     for iteration in range(max_iter):
         n_iter = iteration + 1
-        # Unrecorded, the old centres and the sums are spent once the new centres
-        # are known: the means replace the sums, and the old centres go before the
-        # means are cast, so that at most two (k, d) arrays are held at a time.
-        new_centers, _ = kk.update_centers(stats, centers, in_place=not record)
+        # The old centres and the sums are spent once the new centres are known
+        # (a history keeps copies): the means replace the sums, and the old centres
+        # go before the means are cast, so that at most two (k, d) arrays are held
+        # at a time.
+        new_centers, _ = kk.update_centers(stats, centers, in_place=True)
         # Points moved to empty clusters: the next pass measures them in the
         # clusters they left (see kk.relocation_ssd).
         relocated = kk.relocations(stats, centers)[0].size > 0
@@ -172,8 +179,10 @@ def run_lloyd(
             # inertia of the returned centres.)
             labels, stats = passes(centers, labels)
             ssd_update = max(stats.ssd_previous - relocated_ssd, 0.0)
+        if record_centers:
+            history.append(centers=centers)
         if record:
-            history.append(centers=centers, ssd=[ssd_assignment, ssd_update], n_changed=n_changed)
+            history.append(ssd=[ssd_assignment, ssd_update], n_changed=n_changed)
         history.n_iter = n_iter
         stop = False
         if callback is not None:
@@ -296,6 +305,7 @@ def fit_kmeans(
     max_iter: int,
     tol: float,
     record: bool = True,
+    record_centers: bool = True,
     callback: Callable[[int, KMeansState], Any] | None = None,
     oversampling_factor: float = 2.0,
     n_rounds: int = 5,
@@ -314,7 +324,8 @@ def fit_kmeans(
                                     n_rounds=n_rounds)
         else:
             start = init
-        result = run_lloyd(passes, start, max_iter=max_iter, tol=tol, record=record, callback=callback)
+        result = run_lloyd(passes, start, max_iter=max_iter, tol=tol, record=record,
+                           record_centers=record_centers, callback=callback)
         if best is None or result.inertia < best.inertia:
             best = result
     assert best is not None
