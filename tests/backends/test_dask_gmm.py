@@ -22,6 +22,8 @@ from .conftest import PATIENCE  # noqa: E402
 pytestmark = pytest.mark.filterwarnings("ignore::kmix.exceptions.ConvergenceWarning")
 
 TYPES = ["full", "tied", "diag", "spherical"]
+# mclust's models other than scikit-learn's four (VII, VVI, EEE and VVV are TYPES).
+MCLUST_ONLY = ["EII", "EEI", "VEI", "EVI", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV"]
 # Uneven row chunks with a chunk of zero rows, for the 1500 rows of _mixture().
 UNEVEN = ((400, 0, 650, 1, 449), (3,))
 
@@ -69,6 +71,18 @@ def test_same_start_same_fit_on_uneven_chunks(client, covariance_type):
     np.testing.assert_array_equal(labels.compute(scheduler="sync"), expected.predict(X))
 
 
+@pytest.mark.parametrize("covariance_type", MCLUST_ONLY)
+def test_every_mclust_model_gives_the_in_memory_fit(client, covariance_type):
+    # The statistics of the model's layout, merged over the chunks; the model's
+    # M-step on the client: the in-memory fit to rounding.
+    X, _ = _mixture()
+    layout = {"EII": "spherical", "EEI": "diag", "VEI": "diag", "EVI": "diag"}.get(covariance_type, "full")
+    params = dict(covariance_type=covariance_type, tol=0.0, max_iter=10, reg_covar=0.0, **_start(X, layout))
+    expected = GaussianMixture(3, **params).fit(X)
+    model = GaussianMixture(3, client=client, **params).fit(da.from_array(X, chunks=UNEVEN))
+    _assert_same_fit(model, expected, X)
+
+
 @pytest.mark.parametrize("weight_as_dask", [False, True])
 def test_sample_weight(client, weight_as_dask):
     X, _ = _mixture()
@@ -105,6 +119,8 @@ def test_a_worker_killed_mid_fit_does_not_change_the_result(client):
 
     def kill_a_worker(iteration, state):
         if iteration == 2:
+            # A worker slow to answer on a loaded machine may be briefly unlisted.
+            client.wait_for_workers(1, timeout=PATIENCE)
             address = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
             pid = client.run(os.getpid, workers=[address])[address]
             os.kill(pid, signal.SIGKILL)  # the chunks it holds are lost

@@ -102,6 +102,8 @@ def test_a_worker_killed_mid_fit_with_bounds_does_not_change_the_result(client):
 
     def kill_a_worker(iteration, state):
         if iteration == 2:
+            # A worker slow to answer on a loaded machine may be briefly unlisted.
+            client.wait_for_workers(1, timeout=PATIENCE)
             address = sorted(client.scheduler_info(n_workers=-1)["workers"])[0]
             pid = client.run(os.getpid, workers=[address])[address]
             os.kill(pid, signal.SIGKILL)  # the labels and bounds it holds are lost

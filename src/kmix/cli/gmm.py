@@ -9,6 +9,7 @@ from typing import Any
 
 from ..exceptions import DataError
 from ..io import load_data
+from ..kernels.gmm_covariances import COVARIANCE_NAMES
 from ..models.gaussian_mixture import GaussianMixtureCore
 from . import _common
 from ._common import format_table, say
@@ -42,8 +43,11 @@ def register(subparsers) -> None:
     parser.add_argument("data", metavar="DATA", help="a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name")
     parser.add_argument("-k", "--n-components", type=_common.positive_int, default=5,
                         help="number of components (default 5)")
-    parser.add_argument("--covariance-type", choices=["full", "tied", "diag", "spherical"], default="full",
-                        help="covariance of each component (default full)")
+    parser.add_argument("--covariance-type", choices=list(COVARIANCE_NAMES), default="full",
+                        metavar="TYPE",
+                        help="covariance of each component: full, tied, diag, spherical (scikit-learn's "
+                             "names) or one of mclust's fourteen models, EII, VII, EEI, VEI, EVI, VVI, "
+                             "EEE, VEE, EVE, VVE, EEV, VEV, EVV, VVV (default full)")
     parser.add_argument("--init", choices=["kmeans", "k-means++", "random", "random_from_data"], default="kmeans",
                         help="initialisation (default kmeans)")
     parser.add_argument("--n-init", type=_common.positive_int, default=1,

@@ -37,18 +37,26 @@ import numpy as np
 import scipy.linalg
 
 from .gmm_covariances import (
+    COVARIANCE_NAMES,
     COVARIANCE_TYPES,
+    SCIKIT_LEARN_MODELS,
     compute_precision_cholesky,
     covariances_from_precision_cholesky,
     full_covariances,
+    layout_of,
     log_det_precision_cholesky,
+    model_of,
     n_parameters,
     precision_cholesky_from_precisions,
 )
+from .gmm_models import STATISTICS, model_covariances
 
 __all__ = [
     "GMMStats",
     "COVARIANCE_TYPES",
+    "COVARIANCE_NAMES",
+    "layout_of",
+    "model_of",
     "LOG_2PI",
     "gaussian_log_density",
     "compute_precision_cholesky",
@@ -66,6 +74,7 @@ __all__ = [
     "merge_statistics",
     "resp_statistics",
     "estimate_parameters",
+    "model_parameters",
     "update",
     "n_parameters",
 ]
@@ -472,10 +481,39 @@ def estimate_parameters(
     return weights, means, covariances
 
 
+def model_parameters(
+    stats: GMMStats, covariance_type: str, reg_covar: float, previous: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The M-step of any covariance_type (scikit-learn's four or mclust's fourteen):
+    weights (k,), means (k, d) and covariances in its layout, float64.
+
+    ``stats`` are in the layout of ``covariance_type``. scikit-learn's four, and
+    their mclust names, take :func:`estimate_parameters`. The other models take
+    each component's scatter S_k + reg_covar·I (S_k = W_k / Ñ_k, from the same
+    statistics) and fit the model's constraint to it
+    (:func:`kmix.kernels.gmm_models.model_covariances`): for the four this is
+    exactly scikit-learn's regularisation, and every model's covariances keep their
+    structure. ``previous`` (covariances in the layout, of the iteration before)
+    starts the models whose M-step iterates, so that it never lowers the
+    expected complete-data log-likelihood.
+    """
+    layout = layout_of(covariance_type)
+    model = model_of(covariance_type)
+    if model in SCIKIT_LEARN_MODELS.values():
+        return estimate_parameters(stats, layout, reg_covar)
+    # EII, EEI, VEI and EVI are stored as spherical or diag: their second moments
+    # are the per-component diagonals either way.
+    weights, means, scatter = estimate_parameters(stats, STATISTICS[model], reg_covar)
+    covariances, _ = model_covariances(model, stats.weight_sums + _NK_FLOOR, scatter, start=previous)
+    return weights, means, covariances
+
+
 def update(
-    stats: GMMStats, covariance_type: str, reg_covar: float, dtype: np.dtype | type = np.float64
+    stats: GMMStats, covariance_type: str, reg_covar: float, dtype: np.dtype | type = np.float64,
+    previous: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """New weights, means, covariances and precision Cholesky factors, in ``dtype``.
+    """New weights, means, covariances and precision Cholesky factors, in ``dtype``
+    (see :func:`model_parameters`).
 
     The factors are computed in float64 before the cast, so float32 fits lose no
     accuracy in the factorisation.
@@ -485,8 +523,8 @@ def update(
     NumericalError
         If a covariance is not positive definite, naming the component.
     """
-    weights, means, covariances = estimate_parameters(stats, covariance_type, reg_covar)
-    precisions_cholesky = compute_precision_cholesky(covariances, covariance_type)
+    weights, means, covariances = model_parameters(stats, covariance_type, reg_covar, previous)
+    precisions_cholesky = compute_precision_cholesky(covariances, layout_of(covariance_type))
     return (
         weights.astype(dtype, copy=False),
         means.astype(dtype, copy=False),

@@ -1,7 +1,9 @@
 """Covariance layouts of a Gaussian mixture and their Cholesky factors.
 
-Covariances come in four layouts (``covariance_type``): (k, d, d) "full",
-(d, d) "tied", (k, d) "diag" and (k,) "spherical". Densities are computed through
+Covariances come in four layouts: (k, d, d) "full", (d, d) "tied", (k, d) "diag"
+and (k,) "spherical". A ``covariance_type`` is one of those four names (scikit-learn's)
+or one of mclust's fourteen models (:mod:`.gmm_models`), each stored in one of the
+layouts (:func:`layout_of`); everything but the M-step reads only the layout. Densities are computed through
 the upper-triangular factor U of each precision, Σ⁻¹ = U Uᵀ (for "diag" and
 "spherical", the square roots of the precisions); this module turns covariances
 into factors and back, counts a mixture's free parameters, and names the
@@ -14,9 +16,15 @@ import numpy as np
 import scipy.linalg
 
 from ..exceptions import NumericalError
+from .gmm_models import LAYOUT, MODELS
+from .gmm_models import n_parameters as _model_parameters
 
 __all__ = [
     "COVARIANCE_TYPES",
+    "COVARIANCE_NAMES",
+    "SCIKIT_LEARN_MODELS",
+    "layout_of",
+    "model_of",
     "compute_precision_cholesky",
     "precision_cholesky_from_precisions",
     "covariances_from_precision_cholesky",
@@ -26,6 +34,20 @@ __all__ = [
 ]
 
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
+# scikit-learn's four are mclust's VVV, EEE, VVI and VII.
+SCIKIT_LEARN_MODELS = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
+# Every name covariance_type takes.
+COVARIANCE_NAMES = COVARIANCE_TYPES + MODELS
+
+
+def layout_of(covariance_type: str) -> str:
+    """The layout ("full", "tied", "diag" or "spherical") a covariance_type is stored in."""
+    return covariance_type if covariance_type in COVARIANCE_TYPES else LAYOUT[covariance_type]
+
+
+def model_of(covariance_type: str) -> str:
+    """The mclust model (one of :data:`kmix.kernels.gmm_models.MODELS`) a covariance_type is."""
+    return SCIKIT_LEARN_MODELS.get(covariance_type, covariance_type)
 
 
 def _cholesky_failed(component: int | None, covariance_type: str) -> NumericalError:
@@ -142,7 +164,10 @@ def log_det_precision_cholesky(precisions_cholesky: np.ndarray, covariance_type:
 
 
 def n_parameters(n_components: int, n_features: int, covariance_type: str) -> int:
-    """Free parameters of a mixture: weights (k - 1), means (k d) and covariances."""
+    """Free parameters of a mixture: weights (k - 1), means (k d) and covariances
+    (as mclust counts them, for its fourteen models)."""
+    if covariance_type not in COVARIANCE_TYPES:
+        return _model_parameters(covariance_type, n_components, n_features)
     k, d = n_components, n_features
     covariance_parameters = {
         "full": k * d * (d + 1) // 2,

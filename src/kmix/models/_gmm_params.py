@@ -30,7 +30,7 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
             f"n_components={n_components} must be <= the number of samples with positive "
             f"sample_weight ({n_positive})"
         )
-    covariance_type = check_choice(model.covariance_type, "covariance_type", gk.COVARIANCE_TYPES)
+    covariance_type = check_choice(model.covariance_type, "covariance_type", gk.COVARIANCE_NAMES)
     init_params = check_choice(model.init_params, "init_params", INIT_PARAMS)
     tol = check_float(model.tol, "tol", minimum=0.0)
     reg_covar = check_float(model.reg_covar, "reg_covar", minimum=0.0)
@@ -92,34 +92,36 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
 
 def check_precisions(precisions: Any, covariance_type: str, n_components: int, n_features: int,
                      dtype: tuple) -> np.ndarray:
-    """Check precisions_init; return its Cholesky factors (upper, U Uᵀ = Λ)."""
+    """Check precisions_init, in the layout of ``covariance_type``; return its
+    Cholesky factors (upper, U Uᵀ = Λ)."""
+    layout = gk.layout_of(covariance_type)
     precisions = check_array(precisions, name="precisions_init", dtype=dtype, ensure_2d=False)
     expected = {
         "full": (n_components, n_features, n_features),
         "tied": (n_features, n_features),
         "diag": (n_components, n_features),
         "spherical": (n_components,),
-    }[covariance_type]
+    }[layout]
     names = {
         "full": "(n_components, n_features, n_features)",
         "tied": "(n_features, n_features)",
         "diag": "(n_components, n_features)",
         "spherical": "(n_components,)",
-    }[covariance_type]
+    }[layout]
     # scikit-learn calls the precisions of each layout "'<covariance_type> precision'".
     called = f"{covariance_type} precision"
     _check_shape(precisions, expected, called, "precisions_init",
                  f"{names} for covariance_type={covariance_type!r}")
-    if covariance_type in ("diag", "spherical"):
+    if layout in ("diag", "spherical"):
         if np.any(precisions <= 0):
             raise ValueError(
                 f"'{called}' should be positive: precisions_init must be positive for "
                 f"covariance_type={covariance_type!r}; got minimum {precisions.min():g}"
             )
-        return gk.precision_cholesky_from_precisions(precisions, covariance_type)
-    stack = precisions[None] if covariance_type == "tied" else precisions
+        return gk.precision_cholesky_from_precisions(precisions, layout)
+    stack = precisions[None] if layout == "tied" else precisions
     for j, matrix in enumerate(stack):
-        which = "precisions_init" if covariance_type == "tied" else f"precisions_init[{j}]"
+        which = "precisions_init" if layout == "tied" else f"precisions_init[{j}]"
         # Relative test, with an absolute floor for rounding residue in near-zero entries.
         if not np.allclose(matrix, matrix.T, rtol=1e-7, atol=1e-12 * float(np.abs(matrix).max())):
             raise ValueError(f"'{called}' should be symmetric, positive-definite: {which} is not symmetric")
@@ -129,7 +131,7 @@ def check_precisions(precisions: Any, covariance_type: str, n_components: int, n
             raise ValueError(
                 f"'{called}' should be symmetric, positive-definite: {which} is not positive definite"
             ) from None
-    return gk.precision_cholesky_from_precisions(precisions.astype(np.float64), covariance_type).astype(
+    return gk.precision_cholesky_from_precisions(precisions.astype(np.float64), layout).astype(
         precisions.dtype
     )
 

@@ -83,7 +83,7 @@ _HISTORY_FIELDS = {
 
 def _full(parameters: MixtureParameters, covariance_type: str) -> np.ndarray:
     k, d = parameters.means.shape
-    return gk.full_covariances(parameters.covariances, covariance_type, k, d)
+    return gk.full_covariances(parameters.covariances, gk.layout_of(covariance_type), k, d)
 
 
 def _in_original_frame(stats: gk.GMMStats, data: Any) -> gk.GMMStats:
@@ -93,9 +93,9 @@ def _in_original_frame(stats: gk.GMMStats, data: Any) -> gk.GMMStats:
 def em_statistics(data: Any, parameters: MixtureParameters, covariance_type: str) -> gk.GMMStats:
     """E-step and sufficient statistics of one iteration over the whole data, merged,
     about the current means (so the M-step's subtraction is of small numbers; see
-    :func:`kmix.kernels.gmm.estimate_parameters`)."""
+    :func:`kmix.kernels.gmm.estimate_parameters`); ``covariance_type``'s layout."""
     means = parameters.means - data.offset
-    plan = gp.em_pass_plan(data.n_features, data.dtype, covariance_type, means,
+    plan = gp.em_pass_plan(data.n_features, data.dtype, gk.layout_of(covariance_type), means,
                            parameters.precisions_cholesky, gk.log_of_weights(parameters.weights),
                            means.astype(np.float64))
     merged = data.reduce(plan.kernel, *plan.args, merge=plan.merge, block_rows=plan.block_rows)
@@ -103,10 +103,13 @@ def em_statistics(data: Any, parameters: MixtureParameters, covariance_type: str
 
 
 def update_parameters(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype,
-                      iteration: int | None) -> MixtureParameters:
-    """The M-step, its numerical failure named by where it happened."""
+                      iteration: int | None, previous: np.ndarray | None = None) -> MixtureParameters:
+    """The M-step, its numerical failure named by where it happened. ``previous``:
+    the covariances it replaces, where the model's M-step iterates from them."""
     try:
-        return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype))
+        if previous is not None:
+            previous = previous.astype(np.float64)
+        return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype, previous))
     except NumericalError as exc:
         where = "initialisation" if iteration is None else f"EM iteration {iteration}"
         raise NumericalError(f"{where}: {exc} (reg_covar={reg_covar:g})") from None
@@ -146,7 +149,8 @@ def em(
         # The pass and the M-step's small products with BLAS held (see hold_blas).
         with data.hold_blas():
             stats = em_statistics(data, parameters, covariance_type)
-            parameters = update_parameters(stats, covariance_type, reg_covar, data.dtype, iteration)
+            parameters = update_parameters(stats, covariance_type, reg_covar, data.dtype, iteration,
+                                           parameters.covariances)
         lower_bound = stats.log_likelihood / stats.total_weight
         n_iter = iteration
         change = lower_bound - previous
@@ -186,7 +190,7 @@ def _two_passes(reduce: Callable[[np.ndarray, str], gk.GMMStats], n_components: 
     is the cheapest layout for the second moments it carries along unused."""
     first = reduce(np.zeros((n_components, n_features)), "diag")
     _, means, _ = gk.estimate_parameters(first, "diag", 0.0)
-    return reduce(means, covariance_type)
+    return reduce(means, gk.layout_of(covariance_type))
 
 
 def initial_statistics(data: Any, init_params: str, n_components: int, covariance_type: str,

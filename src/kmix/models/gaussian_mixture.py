@@ -27,6 +27,8 @@ from .._validation import (
 from ..backends.threads import one_blas_thread
 from .. import exceptions
 from ..kernels import gmm as gk
+from ..kernels import gmm_models as gm
+from ..kernels.gmm_models import Decomposition
 from ..kernels import gmm_passes as gp
 from ._base import BaseModel
 from ._gmm_params import check_parameters
@@ -51,17 +53,28 @@ class GaussianMixtureCore(BaseModel):
     ----------
     n_components : int, default 1
         Number of mixture components, from 1 to n_samples.
-    covariance_type : {"full", "tied", "diag", "spherical"}, default "full"
-        "full": each component has its own covariance matrix; "tied": all share
-        one; "diag": each has its own diagonal covariance; "spherical": each has
-        its own single variance.
+    covariance_type : str, default "full"
+        scikit-learn's four: "full": each component has its own covariance
+        matrix; "tied": all share one; "diag": each has its own diagonal
+        covariance; "spherical": each has its own single variance. Or one of
+        mclust's fourteen models of Σ_k = λ_k D_k A_k D_kᵀ, volume λ, shape A and
+        orientation D each Equal or Variable across components, or I (identity):
+        "EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE",
+        "EEV", "VEV", "EVV", "VVV" (VII, VVI, EEE and VVV are spherical, diag,
+        tied and full, with the same results). Models without a closed-form
+        M-step (VEI, VEE, VEV, EVE, VVE) iterate inside each M-step from the
+        previous covariances, so the log-likelihood never decreases. See
+        docs/models.md.
     tol : float, default 1e-3
         EM stops when the mean log-likelihood per sample (per unit of sample
         weight) changes by less than ``tol`` between two iterations.
     reg_covar : float, default 1e-6
         Added to the diagonal of every covariance, so that a collapsing
         component (fewer points than dimensions, duplicate points) keeps a
-        positive-definite covariance.
+        positive-definite covariance. For mclust's models it is added to each
+        component's scatter before the model's constraint is fitted, so the
+        covariances keep their structure (for the four that scikit-learn has,
+        this is the same thing).
     max_iter : int, default 100
         Most EM iterations per initialisation (0: only initialise).
     n_init : int, default 1
@@ -113,6 +126,10 @@ class GaussianMixtureCore(BaseModel):
     weights_ : ndarray (n_components,)
     means_ : ndarray (n_components, n_features)
     covariances_ : ndarray, layout of covariance_type
+        (k, d, d) "full", (d, d) "tied", (k, d) "diag", (k,) "spherical"; mclust's
+        models are stored in one of these: EII and VII as spherical, EEI, VEI,
+        EVI and VVI as diag, EEE as tied, the other seven as full.
+        :meth:`covariance_decomposition` gives volume, shape and orientation.
     precisions_ : ndarray, layout of covariance_type
     precisions_cholesky_ : ndarray, layout of covariance_type
         Upper-triangular U with precision U Uᵀ (for "diag" and "spherical",
@@ -225,7 +242,8 @@ class GaussianMixtureCore(BaseModel):
             precisions_cholesky = start.precisions_cholesky
         else:
             with data.hold_blas():
-                covariances = gk.covariances_from_precision_cholesky(precisions_cholesky, covariance_type)
+                covariances = gk.covariances_from_precision_cholesky(precisions_cholesky,
+                                                                     gk.layout_of(covariance_type))
         return MixtureParameters(weights, means, covariances, precisions_cholesky)
 
     # --- fitting --------------------------------------------------------------------
@@ -335,7 +353,7 @@ class GaussianMixtureCore(BaseModel):
         self.covariances_ = parameters.covariances
         self.precisions_cholesky_ = parameters.precisions_cholesky
         with one_blas_thread():  # d x d products (see fit)
-            self.precisions_ = self._precisions(parameters.precisions_cholesky, covariance_type)
+            self.precisions_ = self._precisions(parameters.precisions_cholesky, gk.layout_of(covariance_type))
         self.converged_ = bool(best.converged)
         self.n_iter_ = int(best.n_iter)
         self.lower_bound_ = float(best.lower_bound) if checked["max_iter"] > 0 else -math.inf
@@ -350,9 +368,10 @@ class GaussianMixtureCore(BaseModel):
     @staticmethod
     def _precisions(precisions_cholesky: np.ndarray, covariance_type: str) -> np.ndarray:
         # Λ = U Uᵀ
-        if covariance_type == "full":
+        layout = gk.layout_of(covariance_type)
+        if layout == "full":
             return np.matmul(precisions_cholesky, np.swapaxes(precisions_cholesky, 1, 2))
-        if covariance_type == "tied":
+        if layout == "tied":
             return precisions_cholesky @ precisions_cholesky.T
         return precisions_cholesky**2
 
@@ -364,6 +383,9 @@ class GaussianMixtureCore(BaseModel):
     def _covariance_type_fitted(self) -> str:
         return getattr(self, "_fitted_covariance_type", self.covariance_type)
 
+    def _layout_fitted(self) -> str:
+        return gk.layout_of(self._covariance_type_fitted())
+
     def _per_row(self, X: ArrayLike, kernel: Callable, dtype: Any = None, n_columns: int | None = None) -> Any:
         """``kernel`` of the rows of X under the fitted mixture (``dtype`` None: X's)."""
         check_is_fitted(self, "means_")
@@ -373,7 +395,7 @@ class GaussianMixtureCore(BaseModel):
         return backends.map_rows(
             X, kernel, self.means_.astype(X.dtype, copy=False),
             self.precisions_cholesky_.astype(X.dtype, copy=False),
-            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._covariance_type_fitted(),
+            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._layout_fitted(),
             dtype=X.dtype if dtype is None else dtype, n_columns=n_columns,
         )
 
@@ -382,7 +404,7 @@ class GaussianMixtureCore(BaseModel):
         (n_samples, n_components)."""
         return gk.weighted_log_prob(
             X, self.means_.astype(X.dtype, copy=False), self.precisions_cholesky_.astype(X.dtype, copy=False),
-            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._covariance_type_fitted())
+            gk.log_of_weights(self.weights_).astype(X.dtype, copy=False), self._layout_fitted())
 
     def score_samples(self, X: ArrayLike) -> Any:
         """log p(x) of every row of X under the mixture, shape (n_samples,).
@@ -428,7 +450,7 @@ class GaussianMixtureCore(BaseModel):
                 f"Invalid value for 'n_samples': {n_samples}. The sampling requires at least one sample."
             )
         rng = check_random_state(self.random_state)
-        covariance_type = self._covariance_type_fitted()
+        covariance_type = self._layout_fitted()
         weights = self.weights_.astype(np.float64)
         counts = rng.multinomial(n_samples, weights / weights.sum())
         means = self.means_.astype(np.float64)
@@ -446,6 +468,26 @@ class GaussianMixtureCore(BaseModel):
             parts.append(means[j] + offsets)
         labels = np.repeat(np.arange(len(counts), dtype=np.int64), counts)
         return np.concatenate(parts, axis=0), labels
+
+    def covariance_decomposition(self) -> "Decomposition":
+        """The fitted covariances as Σ_k = λ_k D_k A_k D_kᵀ (mclust's parameterisation).
+
+        Returns
+        -------
+        Decomposition (a NamedTuple)
+            ``volume`` (k,): λ_k = det(Σ_k)^(1/d); ``shape`` (k, d): the diagonal of
+            A_k, product 1, decreasing for the models with an orientation;
+            ``orientation`` (k, d, d): D_k, eigenvectors in columns (the identity for
+            the diagonal and spherical models; one D for all components of EVE and
+            VVE). Equal parts are repeated for every component.
+        """
+        check_is_fitted(self, "means_")
+        k, d = self.means_.shape
+        parts = gm.decompose(gk.model_of(self._covariance_type_fitted()),
+                             np.asarray(self.covariances_, dtype=np.float64), n_features=d)
+        if parts.volume.shape[0] != k:  # one tied covariance for every component
+            parts = gm.Decomposition(*(np.repeat(part, k, axis=0) for part in parts))
+        return parts
 
     def _n_parameters(self) -> int:
         k, d = self.means_.shape

@@ -40,7 +40,8 @@ def mixture_parameters(model_or_params: Any) -> tuple[np.ndarray, np.ndarray, np
         means = np.asarray(model.means_, dtype=np.float64)
         k, d = means.shape
         covariance_type = getattr(model, "_fitted_covariance_type", model.covariance_type)
-        covariances = gk.full_covariances(np.asarray(model.covariances_, dtype=np.float64), covariance_type, k, d)
+        covariances = gk.full_covariances(np.asarray(model.covariances_, dtype=np.float64),
+                                          gk.layout_of(covariance_type), k, d)
         weights = np.asarray(model.weights_, dtype=np.float64)
     elif isinstance(model_or_params, dict):
         try:
@@ -109,8 +110,8 @@ def _ellipse(mean: np.ndarray, covariance: np.ndarray, n_std: float, **kwargs: A
     """The n_std contour of N(mean, covariance) in 2-D, from its eigendecomposition."""
     from matplotlib.patches import Ellipse
 
-    # eigh: symmetric input, real eigenvalues in ascending order and orthonormal
-    # eigenvectors (the exercise's eig gave neither guarantee).
+    # eigh, not eig: for symmetric input it guarantees real eigenvalues in
+    # ascending order and orthonormal eigenvectors.
     values, vectors = np.linalg.eigh(covariance)
     values = np.clip(values, 0.0, None)
     major = vectors[:, 1]
