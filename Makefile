@@ -48,3 +48,4 @@ clean:
 
 figures: $(STAMP_RUN)
 	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out docs/figures
+	MPLBACKEND=Agg $(PY) tools/model_figures.py docs/figures/covariance_models.png
