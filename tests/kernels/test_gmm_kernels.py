@@ -481,7 +481,8 @@ def _plan(X, weights, means, factors, covariance_type, shift=None):
 @pytest.mark.parametrize("d, dtype, covariance_type, path", [
     (3, np.float64, "full", "compiled"), (5, np.float32, "diag", "compiled"),
     (16, np.float64, "spherical", "compiled"), (17, np.float64, "full", "triangle"),
-    (40, np.float32, "full", "triangle"), (3, np.float64, "tied", "generic"),
+    (40, np.float32, "full", "triangle"), (3, np.float64, "tied", "compiled"),
+    (20, np.float64, "tied", "generic"),
     (20, np.float64, "diag", "generic"), (gp.FULL_TRIANGLE_MAX_FEATURES + 1, np.float64, "full", "generic"),
 ])
 def test_em_pass_plan_picks_the_path_of_the_data(rng, d, dtype, covariance_type, path):
@@ -574,3 +575,26 @@ def test_em_pass_plan_compiled_path_does_not_depend_on_the_threads(rng):
     for count in sorted({2, numba.config.NUMBA_NUM_THREADS}):
         for got, expected in zip(_run_plan(plan, X, w, n_threads=count), one):
             np.testing.assert_array_equal(got, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_the_tied_pass_through_the_compiled_full_one_gives_the_tied_statistics(rng, dtype):
+    # k equal full covariances: the per-component second moments add up to the
+    # tied ones the generic E-step and statistics give.
+    k, d, n = 4, 5, 700
+    weights, means, covariances = random_parameters(rng, k, d, "tied")
+    factors = gk.compute_precision_cholesky(covariances, "tied")
+    X = (rng.normal(size=(n, d)) * 2.0).astype(dtype)
+    w = rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    plan = _plan(X, weights, means.astype(dtype), factors.astype(dtype), "tied")
+    assert plan.block_rows is None  # the compiled pass
+    got = _run_plan(plan, X, w)
+    log_resp_sum, resp = gk.e_step(X.astype(np.float64), means, factors, gk.log_of_weights(weights), "tied")
+    expected = gk.block_statistics(X.astype(np.float64), w.astype(np.float64), resp, means.astype(np.float64),
+                                   "tied")
+    rtol = 1e-10 if dtype == np.float64 else 1e-4
+    assert got.second_moments.shape == (d, d)
+    np.testing.assert_allclose(got.weight_sums, expected.weight_sums, rtol=rtol)
+    np.testing.assert_allclose(got.second_moments, expected.second_moments, rtol=rtol,
+                               atol=rtol * float(np.abs(expected.second_moments).max()))
+    assert got.log_likelihood == pytest.approx(float(np.sum(w * log_resp_sum)), rel=rtol)

@@ -339,6 +339,13 @@ def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, 
         # Few features: E-step and statistics in one compiled loop over row tiles.
         return EMPassPlan(_compiled_block, (means, precisions_cholesky, log_weights, shift,
                                             covariance_type), gk.merge_statistics, None, _unchanged)
+    if covariance_type == "tied" and compiled_applies(n_features, dtype, "full") and about_means:
+        # One shared covariance is k equal full ones: the compiled full pass, whose
+        # per-component second moments (about each component's mean) add up to the
+        # tied statistics.
+        shared = np.ascontiguousarray(np.broadcast_to(precisions_cholesky, (means.shape[0],) + precisions_cholesky.shape))
+        return EMPassPlan(_compiled_block, (means, shared, log_weights, shift, "full"), gk.merge_statistics,
+                          None, _tied_from_full)
     if full_triangle_applies(n_features, dtype, covariance_type) and about_means:
         # Many features, full covariances: E-step and statistics through the rows'
         # outer products; raw moments merged, turned into statistics once.
@@ -352,6 +359,10 @@ def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, 
 
 def _unchanged(stats: GMMStats) -> GMMStats:
     return stats
+
+
+def _tied_from_full(stats: GMMStats) -> GMMStats:
+    return stats._replace(second_moments=stats.second_moments.sum(axis=0))
 
 
 def _no_rows(block: Any, n_components: int, shift: np.ndarray, covariance_type: str) -> GMMStats:
