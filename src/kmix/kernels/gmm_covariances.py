@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.lapack
 
 from ..exceptions import NumericalError
 from .gmm_models import LAYOUT, MODELS
@@ -89,14 +90,19 @@ def compute_precision_cholesky(covariances: np.ndarray, covariance_type: str) ->
     if covariance_type in ("full", "tied"):
         stack = covariances[None] if covariance_type == "tied" else covariances
         d = stack.shape[-1]
-        identity = np.eye(d)
         out = np.empty(stack.shape, dtype=dtype)
         for k, covariance in enumerate(stack):
             try:
                 lower = np.linalg.cholesky(covariance.astype(np.float64, copy=False))
             except np.linalg.LinAlgError:
                 raise _cholesky_failed(None if covariance_type == "tied" else k, covariance_type) from None
-            out[k] = scipy.linalg.solve_triangular(lower, identity, lower=True, check_finite=False).T
+            # LAPACK's triangular inverse directly: the same L⁻¹ as a triangular
+            # solve against the identity, without the wrapper's checks per call
+            # (small covariances are factored once per component and iteration).
+            inverse, info = scipy.linalg.lapack.dtrtri(lower, lower=1)
+            if info != 0:
+                raise _cholesky_failed(None if covariance_type == "tied" else k, covariance_type)
+            out[k] = inverse.T
         return out[0] if covariance_type == "tied" else out
     bad = ~(covariances > 0)
     if np.any(bad):
