@@ -28,6 +28,8 @@ __all__ = [
     "GaussianMixture",
     "k_means",
     "kmeans_plusplus",
+    "select_mixture",
+    "MixtureSelection",
     "GaussianMixtureState",
     "KMeansState",
     "History",
@@ -53,6 +55,8 @@ _ON_FIRST_USE = {
     "GaussianMixture": "estimators",
     "k_means": "estimators",
     "kmeans_plusplus": "models.kmeans",
+    "select_mixture": "models.selection",
+    "MixtureSelection": "models.selection",
     "NotFittedError": "exceptions",
     "ConvergenceWarning": "exceptions",
 }

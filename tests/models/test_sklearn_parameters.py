@@ -470,6 +470,7 @@ def test_the_command_line_does_not_import_scikit_learn(tmp_path):
         "import sys; from kmix.cli.main import main; "
         "assert main(['kmeans', 'samples_3', '-k', '8']) == 0; "
         "assert main(['gmm', 'samples_2', '-k', '5']) == 0; "
+        "assert main(['select', 'samples_2', '-k', '2..3', '--models', 'VVV,EEE', '--n-init', '1']) == 0; "
         "assert 'sklearn' not in sys.modules, 'sklearn was imported'"
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,

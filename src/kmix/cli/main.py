@@ -18,7 +18,7 @@ from ._common import UsageError
 
 # Each subcommand lives in its own module exposing ``register(subparsers)``; the
 # parser it adds sets ``func`` to the function that runs it.
-COMMANDS = ("data", "kmeans", "gmm", "demo", "qp")
+COMMANDS = ("data", "kmeans", "gmm", "select", "demo", "qp")
 
 EPILOG = """examples:
   kmix data info samples_3

@@ -9,6 +9,7 @@ from ._style import color, colors
 from .animation import AnimationInfo, animate_gmm, animate_kmeans
 from .gmm import plot_density, plot_gmm, plot_log_likelihood
 from .kmeans import plot_clusters, plot_ssd
+from .selection import plot_criterion
 
 __all__ = [
     "color",
@@ -18,6 +19,7 @@ __all__ = [
     "plot_gmm",
     "plot_log_likelihood",
     "plot_density",
+    "plot_criterion",
     "animate_kmeans",
     "animate_gmm",
     "AnimationInfo",

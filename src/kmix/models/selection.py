@@ -1,0 +1,374 @@
+"""Which mixture: a grid of numbers of components x covariance models, every cell
+fitted and scored by BIC, ICL and AIC (:func:`select_mixture`).
+
+Each cell is an ordinary fit of a Gaussian mixture (any of scikit-learn's four
+covariance types or mclust's fourteen models), from several starts, keeping the
+best; a cell that cannot be fitted (fewer points than the model needs, a
+component that collapses) is NaN in every grid with its reason, and the
+selection goes on. Criteria are in scikit-learn's sign, lower is better:
+
+    BIC = -2 log L + p log n,   AIC = -2 log L + 2 p,
+    ICL = BIC - 2 sum_i log max_k z_ik
+
+with p the free parameters as mclust counts them and z the responsibilities of
+the fitted model (ICL adds the entropy of the classification to BIC, as mclust
+defines it; mclust reports all three with the opposite sign).
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .. import exceptions
+from .._validation import check_data, check_random_state
+from ..kernels import gmm as gk
+
+__all__ = ["MixtureSelection", "select_mixture", "criteria", "CRITERIA", "MCLUST_MODELS"]
+
+CRITERIA = ("bic", "icl", "aic")
+MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+# A fitted covariance whose smallest eigenvalue is below this fraction of its largest
+# is singular to the precision of the data: the likelihood there says nothing
+# about the model (it grows without bound as a component collapses onto a few points),
+# so the cell fails, as mclust's does (its singularity tolerance is the same eps).
+_SINGULAR = float(np.finfo(np.float64).eps)
+# The hierarchical start clusters at most this many rows, else a random subset of
+# HC_SUBSET rows.
+HC_MAX_ROWS = 5000
+HC_SUBSET = 2000
+# Starts whose log-likelihoods differ by more than this (relative) reached different optima.
+_DISAGREE = 1e-6
+
+
+class _Cell(NamedTuple):
+    model: Any  # the best start's fitted model, or None
+    log_likelihood: float
+    bic: float
+    icl: float
+    aic: float
+    n_parameters: int
+    converged: bool
+    n_iter: int
+    spread: float  # max - min of the starts' log-likelihoods (0 for one start)
+    reason: str | None
+
+
+class MixtureSelection:
+    """The result of :func:`select_mixture`: every cell of the grid, fitted and scored.
+
+    Attributes
+    ----------
+    n_components : ndarray (r,) int, the rows
+    covariance_types : tuple of str (c,), the columns
+    criterion : str, the criterion ``best`` is chosen by ("bic", "icl" or "aic")
+    bic, icl, aic : ndarray (r, c) float, lower is better; NaN where a cell failed
+        (mclust's values are the negatives)
+    log_likelihood : ndarray (r, c), the total log-likelihood log L of each fit
+    n_parameters : ndarray (r, c) int, free parameters as mclust counts them
+    converged : ndarray (r, c) bool
+    n_iter : ndarray (r, c) int, EM iterations of the kept start
+    spread : ndarray (r, c), max - min of the log-likelihoods of the cell's starts
+    disagree : ndarray (r, c) bool, starts that reached different optima
+    failures : dict (n_components, covariance_type) -> str, why a cell has no fit
+    models : dict (n_components, covariance_type) -> the fitted model of every cell
+    n_samples : float, n in the criteria (the total sample weight)
+    """
+
+    def __init__(self, n_components: np.ndarray, covariance_types: tuple[str, ...], criterion: str,
+                 cells: dict[tuple[int, str], _Cell], n_samples: float) -> None:
+        self.n_components = np.asarray(n_components, dtype=np.int64)
+        self.covariance_types = tuple(covariance_types)
+        self.criterion = criterion
+        self.n_samples = float(n_samples)
+        shape = (len(self.n_components), len(self.covariance_types))
+
+        def grid(field: str, dtype: Any, empty: Any) -> np.ndarray:
+            out = np.full(shape, empty, dtype=dtype)
+            for (k, name), cell in cells.items():
+                out[self._row(k), self.covariance_types.index(name)] = getattr(cell, field)
+            return out
+
+        self.log_likelihood = grid("log_likelihood", np.float64, np.nan)
+        self.bic = grid("bic", np.float64, np.nan)
+        self.icl = grid("icl", np.float64, np.nan)
+        self.aic = grid("aic", np.float64, np.nan)
+        self.n_parameters = grid("n_parameters", np.int64, 0)
+        self.converged = grid("converged", bool, False)
+        self.n_iter = grid("n_iter", np.int64, 0)
+        self.spread = grid("spread", np.float64, np.nan)
+        self.disagree = self.spread > _DISAGREE * np.maximum(np.abs(self.log_likelihood), 1.0)
+        self.failures = {key: cell.reason for key, cell in cells.items() if cell.reason is not None}
+        self.models = {key: cell.model for key, cell in cells.items() if cell.model is not None}
+
+    def _row(self, n_components: int) -> int:
+        return int(np.flatnonzero(self.n_components == n_components)[0])
+
+    def grid(self, criterion: str | None = None) -> np.ndarray:
+        """The (r, c) grid of ``criterion`` (default: the selection's)."""
+        return getattr(self, _check_criterion(criterion or self.criterion))
+
+    def ranking(self, criterion: str | None = None) -> list[tuple[int, str, float]]:
+        """Every fitted cell as (n_components, covariance_type, value), best first; ties
+        go to fewer components, then to the earlier model."""
+        values = self.grid(criterion)
+        cells = [(float(values[i, j]), i, j) for i in range(values.shape[0]) for j in range(values.shape[1])
+                 if np.isfinite(values[i, j])]
+        cells.sort()
+        return [(int(self.n_components[i]), self.covariance_types[j], value) for value, i, j in cells]
+
+    @property
+    def best_params_(self) -> tuple[int, str]:
+        """(n_components, covariance_type) of the best cell by the criterion."""
+        ranking = self.ranking()
+        if not ranking:
+            raise exceptions.NumericalError(
+                "no cell of the grid could be fitted: " + "; ".join(
+                    f"{k} {name}: {reason}" for (k, name), reason in list(self.failures.items())[:3]))
+        return ranking[0][0], ranking[0][1]
+
+    @property
+    def best_(self) -> Any:
+        """The fitted model of the best cell."""
+        return self.models[self.best_params_]
+
+    def summary(self, top: int = 3, criterion: str | None = None) -> str:
+        """The best ``top`` cells as a short text table, as mclust's summary prints them."""
+        criterion = _check_criterion(criterion or self.criterion)
+        ranking = self.ranking(criterion)[:top]
+        name = criterion.upper()
+        lines = [f"Best {name} values (lower is better; mclust's sign is the opposite):"]
+        width = max([len(f"{t},{k}") for k, t, _ in ranking] + [6])
+        lines.append("  " + "  ".join(f"{f'{t},{k}':>{width}}" for k, t, _ in ranking))
+        lines.append("  " + "  ".join(f"{value:>{width}.6g}" for _, _, value in ranking))
+        if len(ranking) > 1:
+            best = ranking[0][2]
+            lines.append("  " + "  ".join(f"{value - best:>{width}.6g}" for _, _, value in ranking)
+                         + "   (difference from the best)")
+        failed = len(self.failures)
+        if failed:
+            lines.append(f"{failed} of {self.bic.size} cells could not be fitted (see failures).")
+        return "\n".join(lines)
+
+    def __repr__(self) -> str:
+        k, name = self.best_params_ if self.ranking() else (None, None)
+        return (f"MixtureSelection({len(self.n_components)} x {len(self.covariance_types)} cells, "
+                f"criterion={self.criterion!r}, best=({k}, {name!r}))")
+
+
+def _check_criterion(criterion: str) -> str:
+    if criterion not in CRITERIA:
+        raise ValueError(f"criterion must be one of {', '.join(map(repr, CRITERIA))}; got {criterion!r}")
+    return criterion
+
+
+def _covariance_types(covariance_type: Any) -> tuple[str, ...]:
+    if isinstance(covariance_type, str):
+        if covariance_type == "all":
+            return MCLUST_MODELS
+        names = (covariance_type,)
+    else:
+        names = tuple(covariance_type)
+    for name in names:
+        if not isinstance(name, str) or name not in gk.COVARIANCE_NAMES:
+            raise ValueError(
+                f"covariance_type must be 'all', a name or a list of names from {', '.join(gk.COVARIANCE_NAMES)}; "
+                f"got {name!r}")
+    if not names or len(set(names)) != len(names):
+        raise ValueError(f"covariance_type must name each model once; got {list(names)}")
+    return names
+
+
+def _numbers_of_components(n_components: Any) -> np.ndarray:
+    values = np.atleast_1d(np.asarray(list(n_components) if not np.isscalar(n_components) else [n_components]))
+    if values.size == 0 or values.dtype.kind not in "iu" or np.any(values < 1):
+        raise ValueError(f"n_components must be positive integers (for example range(1, 10)); got {n_components!r}")
+    if len(set(values.tolist())) != values.size:
+        raise ValueError(f"n_components must not repeat a number; got {values.tolist()}")
+    return values.astype(np.int64)
+
+
+def _singular(model: Any) -> bool:
+    k, d = model.means_.shape
+    covariances = gk.full_covariances(np.asarray(model.covariances_, dtype=np.float64),
+                                      gk.layout_of(model.covariance_type), k, d)
+    values = np.linalg.eigvalsh(covariances)
+    return bool(np.any(values[:, 0] <= _SINGULAR * values[:, -1]))
+
+
+def _hc_tree(X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
+    """Rows and agglomeration tree of model-based hierarchical clustering with equal
+    spherical components (Ward's criterion, the classification likelihood of EII)
+    on the whitened principal components of X, as mclust's default starts do;
+    on a subset of rows where X is large (the tree costs O(n²) memory)."""
+    import scipy.cluster.hierarchy
+
+    rows = np.arange(X.shape[0])
+    if X.shape[0] > HC_MAX_ROWS:
+        rows = np.sort(rng.choice(X.shape[0], size=HC_SUBSET, replace=False))
+    centred = X[rows] - X[rows].mean(axis=0)
+    left, singular, _ = np.linalg.svd(centred, full_matrices=False)
+    # Whitened principal components: every direction of the data weighs alike.
+    whitened = left[:, singular > singular[0] * 1e-12] * math.sqrt(max(len(rows) - 1, 1))
+    return rows, scipy.cluster.hierarchy.ward(whitened)
+
+
+def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make: Any) -> dict[str, Any]:
+    """Initial weights, means and precisions of model ``name`` from the hierarchical
+    partition into k groups (one M-step on its one-hot responsibilities)."""
+    import scipy.cluster.hierarchy
+
+    from .. import backends
+    from .em import responsibility_statistics, update_parameters
+
+    rows, tree = hc
+    labels = scipy.cluster.hierarchy.fcluster(tree, k, criterion="maxclust") - 1
+    if labels.max() + 1 < k:
+        raise ValueError(f"the hierarchical clustering has fewer than {k} distinct groups")
+    resp = np.eye(k)[labels]
+    with backends.wrap(np.ascontiguousarray(X[rows], dtype=np.float64), None) as data:
+        stats = responsibility_statistics(data, resp, name)
+        start = update_parameters(stats, name, 0.0, np.float64, None)
+    precisions = make._precisions(start.precisions_cholesky, gk.layout_of(name))
+    return dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions)
+
+
+def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: list[Any],
+              settings: dict[str, Any], n_samples: float) -> _Cell:
+    best = None
+    values = []
+    reason = None
+    for start in starts:
+        try:
+            given = start() if callable(start) else start
+            model = make(n_components=k, covariance_type=name, n_init=1, **given, **settings)
+            with warnings.catch_warnings():
+                # Recorded in ``converged`` instead; matched by its words, so that the
+                # class (made on scikit-learn's) is not loaded for nothing.
+                warnings.filterwarnings("ignore", message="Best performing initialization did not converge")
+                model.fit(X, sample_weight=sample_weight)
+        except ValueError as exc:  # too few points, a collapsed component
+            reason = str(exc)
+            continue
+        if _singular(model):
+            reason = "a component collapsed: its covariance is singular to the data's precision"
+            continue
+        values.append(model.lower_bound_)
+        if best is None or model.lower_bound_ > best.lower_bound_:
+            best = model
+    if best is None:
+        return _Cell(None, math.nan, math.nan, math.nan, math.nan, 0, False, 0, math.nan, reason)
+    log_likelihood, bic, icl, aic, p = criteria(best, X, sample_weight)
+    spread = float(max(values) - min(values)) * n_samples if len(values) > 1 else 0.0
+    return _Cell(best, log_likelihood, bic, icl, aic, p, bool(best.converged_), int(best.n_iter_), spread, None)
+
+
+def criteria(model: Any, X: Any, sample_weight: Any = None) -> tuple[float, float, float, float, int]:
+    """(log L, BIC, ICL, AIC, p) of a fitted mixture on X, lower is better for the
+    three criteria (see the module's formulas); n is the total sample weight."""
+    log_density = np.asarray(model.score_samples(X), dtype=np.float64)
+    resp = np.asarray(model.predict_proba(X), dtype=np.float64)
+    weight = np.ones(log_density.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
+    n_samples = float(weight.sum())
+    log_likelihood = float(weight @ log_density)
+    p = int(model._n_parameters())
+    bic = -2.0 * log_likelihood + p * math.log(n_samples)
+    # The classification's entropy: the log of each point's largest responsibility
+    # (a zero responsibility, log 0, counts as 0 as in mclust: it is never the largest).
+    with np.errstate(divide="ignore"):
+        entropy = float(weight @ np.log(resp.max(axis=1)))
+    return log_likelihood, bic, bic - 2.0 * entropy, -2.0 * log_likelihood + 2.0 * p, p
+
+
+def select_mixture(
+    X: Any,
+    n_components: Any = range(1, 10),
+    covariance_type: Any = "all",
+    criterion: str = "bic",
+    *,
+    n_init: int = 3,
+    init_params: str = "hc",
+    reg_covar: float = 0.0,
+    tol: float = 1e-5,
+    max_iter: int = 1000,
+    random_state: Any = None,
+    sample_weight: Any = None,
+    client: Any = None,
+    model_class: Any = None,
+) -> MixtureSelection:
+    """Fit a Gaussian mixture for every number of components and covariance model,
+    and score each by BIC, ICL and AIC.
+
+    Parameters
+    ----------
+    X : array-like or dask array (n_samples, n_features)
+    n_components : iterable of int, default range(1, 10)
+        The rows of the grid.
+    covariance_type : "all", a name or a list of names, default "all"
+        The columns: "all" is mclust's fourteen models (EII ... VVV); any of
+        scikit-learn's four names may be given too.
+    criterion : {"bic", "icl", "aic"}, default "bic"
+        What ``best_`` is chosen by (the three grids are filled either way).
+    n_init : int, default 3
+        Starts per cell; the cell keeps the one with the highest likelihood and
+        records how far the starts were apart (``spread``, ``disagree``).
+    init_params : str, default "hc"
+        "hc": the first start of every cell is the partition of one model-based
+        hierarchical clustering (equal spherical components, Ward's criterion, on
+        the whitened principal components, as mclust starts; a random subset of
+        2,000 rows beyond 5,000; in-memory X), cut into each number of components;
+        the other starts are k-means runs from their own seeds. Any of
+        GaussianMixture's ``init_params`` draws every start that way.
+    reg_covar : float, default 0.0
+        As in GaussianMixture. With the default none is added, as in mclust: a
+        cell whose component collapses fails instead of scoring a likelihood that
+        only the regularisation bounds.
+    tol, max_iter : as in GaussianMixture (tol on the change of the mean
+        log-likelihood per sample).
+    random_state : int, Generator, RandomState or None
+        Seeds every start of every cell (the same grid for the same seed).
+    sample_weight : array-like (n_samples,), optional
+        n in the criteria is then the total weight.
+    client : dask.distributed Client, optional
+        For a dask array X (see GaussianMixture).
+    model_class : class, optional
+        The estimator each cell is (default :class:`kmix.GaussianMixture`).
+
+    Returns
+    -------
+    MixtureSelection
+    """
+    if model_class is None:
+        from ..estimators import GaussianMixture as model_class
+    X = check_data(X, finite=False)
+    rows = _numbers_of_components(n_components)
+    names = _covariance_types(covariance_type)
+    criterion = _check_criterion(criterion)
+    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
+        raise ValueError(f"n_init must be an integer >= 1; got {n_init!r}")
+    n_samples = float(X.shape[0] if sample_weight is None else np.sum(np.asarray(sample_weight, np.float64)))
+    rng = check_random_state(random_state)
+    hierarchical = init_params == "hc"
+    if hierarchical and not isinstance(X, np.ndarray):
+        raise ValueError("init_params='hc' needs X in memory; for a dask array use init_params='kmeans'")
+    hc = _hc_tree(X, rng) if hierarchical else None
+    settings = dict(reg_covar=reg_covar, tol=tol, max_iter=max_iter, record_history=False)
+    if client is not None:
+        settings["client"] = client
+    cells = {}
+    for k in rows.tolist():
+        for name in names:
+            seeds = [int(seed) for seed in rng.integers(0, 2**31 - 1, size=n_init)]
+            if k > X.shape[0]:
+                cells[(k, name)] = _Cell(None, math.nan, math.nan, math.nan, math.nan, 0, False, 0, math.nan,
+                                         f"{k} components need at least {k} samples; X has {X.shape[0]}")
+                continue
+            drawn = [dict(random_state=seed, init_params="kmeans" if hierarchical else init_params)
+                     for seed in seeds]
+            starts = ([lambda k=k, name=name: _hc_start(X, hc, k, name, model_class)] + drawn[1:]
+                      if hierarchical else drawn)
+            cells[(k, name)] = _fit_cell(model_class, X, sample_weight, k, name, starts, settings, n_samples)
+    return MixtureSelection(rows, names, criterion, cells, n_samples)
