@@ -190,3 +190,18 @@ def test_cli_gmm_dask_on_a_scheduler(capsys, tmp_path, cluster):
     saved = load_model(out_file)
     np.testing.assert_allclose(saved.means_, expected.means_, rtol=1e-9, atol=1e-9)
     assert (tmp_path / "ll.png").stat().st_size > 0
+
+
+def test_model_selection_fits_every_cell_over_the_cluster(client):
+    from kmix.models.selection import select_mixture
+
+    X, _ = _mixture()
+    chunked = da.from_array(X, chunks=UNEVEN)
+    selection = select_mixture(chunked, [2, 3], ["VVV", "EEE"], init_params="kmeans", n_init=1,
+                               random_state=0, client=client)
+    assert np.all(np.isfinite(selection.bic)) and not selection.failures
+    assert selection.best_params_[0] == 3  # the three clusters of _mixture()
+    in_memory = select_mixture(X, [3], ["VVV"], n_init=2, random_state=0)
+    assert selection.bic[1, 0] == pytest.approx(in_memory.bic[0, 0], rel=1e-6)
+    with pytest.raises(ValueError, match="init_params='hc' needs X in memory"):
+        select_mixture(chunked, [2], ["VVV"], client=client)
