@@ -72,9 +72,10 @@ def register(subparsers) -> None:
                         help="covariance models: 'all' (mclust's fourteen, the default) or a list like VVV,VEV,EEE")
     parser.add_argument("--criterion", choices=CRITERIA, default="bic", help="what chooses the best (default bic)")
     parser.add_argument("--init", choices=["hc", "kmeans", "k-means++", "random", "random_from_data"], default="hc",
-                        help="how each cell starts: hc (hierarchical clustering, then k-means starts; "
-                             "the default) or GaussianMixture's own")
-    parser.add_argument("--n-init", type=_common.positive_int, default=3, help="starts per cell (default 3)")
+                        help="how each cell starts: hc (mclust's model-based hierarchical clustering, "
+                             "then k-means for any further start; the default) or GaussianMixture's own")
+    parser.add_argument("--n-init", type=_common.positive_int, default=1,
+                        help="starts per cell, the best kept (default 1)")
     parser.add_argument("--seed", type=_common.seed, default=None, help="random seed of the starts")
     parser.add_argument("--max-iter", type=_common.positive_int, default=1000,
                         help="most EM iterations per start (default 1000)")

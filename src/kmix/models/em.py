@@ -36,6 +36,7 @@ __all__ = [
     "update_parameters",
     "initial_statistics",
     "responsibility_statistics",
+    "statistics_of_rows",
 ]
 
 
@@ -240,7 +241,13 @@ def responsibility_statistics(data: Any, resp: np.ndarray, covariance_type: str)
     """Statistics of given responsibilities (n, k) over an in-memory data object, in
     the original frame, taken as the initial ones are (see :func:`_two_passes`)."""
     X, sample_weight, _ = data.arrays()
+    return _in_original_frame(statistics_of_rows(X, sample_weight, resp, covariance_type), data)
+
+
+def statistics_of_rows(X: np.ndarray, sample_weight: np.ndarray, resp: np.ndarray,
+                       covariance_type: str) -> gk.GMMStats:
+    """Statistics of given responsibilities (n, k) of rows X already checked (in
+    their own frame), taken as the initial ones are (see :func:`_two_passes`)."""
     resp = np.asarray(resp, dtype=X.dtype)
-    stats = _two_passes(lambda shift, layout: gk.resp_statistics(X, sample_weight, resp, shift, layout),
-                        resp.shape[1], data.n_features, covariance_type)
-    return _in_original_frame(stats, data)
+    return _two_passes(lambda shift, layout: gk.resp_statistics(X, sample_weight, resp, shift, layout),
+                       resp.shape[1], X.shape[1], covariance_type)

@@ -36,10 +36,9 @@ MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", 
 # about the model (it grows without bound as a component collapses onto a few points),
 # so the cell fails, as mclust's does (its singularity tolerance is the same eps).
 _SINGULAR = float(np.finfo(np.float64).eps)
-# The hierarchical start clusters at most this many rows, else a random subset of
-# HC_SUBSET rows.
-HC_MAX_ROWS = 5000
-HC_SUBSET = 2000
+# The hierarchical start clusters at most this many rows (a random subset of them
+# beyond; mclust's default subset is as large).
+HC_MAX_ROWS = 2000
 # Starts whose log-likelihoods differ by more than this (relative) reached different optima.
 _DISAGREE = 1e-6
 
@@ -199,39 +198,37 @@ def _singular(model: Any) -> bool:
     return bool(np.any(values[:, 0] <= _SINGULAR * values[:, -1]))
 
 
-def _hc_tree(X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Any]:
-    """Rows and agglomeration tree of model-based hierarchical clustering with equal
-    spherical components (Ward's criterion, the classification likelihood of EII)
-    on the whitened principal components of X, as mclust's default starts do;
-    on a subset of rows where X is large (the tree costs O(n²) memory)."""
-    import scipy.cluster.hierarchy
+def _hc_tree(X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Rows and merges of model-based hierarchical clustering (unconstrained
+    components, mclust's VVV criterion) on mclust's SVD transformation of X, as
+    mclust's default starts are made; on a random subset of rows where X is large
+    (the tree costs O(n²) memory)."""
+    from ..kernels.hierarchical import hc_merges, hc_transform
 
     rows = np.arange(X.shape[0])
     if X.shape[0] > HC_MAX_ROWS:
-        rows = np.sort(rng.choice(X.shape[0], size=HC_SUBSET, replace=False))
-    centred = X[rows] - X[rows].mean(axis=0)
-    left, singular, _ = np.linalg.svd(centred, full_matrices=False)
-    # Whitened principal components: every direction of the data weighs alike.
-    whitened = left[:, singular > singular[0] * 1e-12] * math.sqrt(max(len(rows) - 1, 1))
-    return rows, scipy.cluster.hierarchy.ward(whitened)
+        rows = np.sort(rng.choice(X.shape[0], size=HC_MAX_ROWS, replace=False))
+    points = np.asarray(X[rows], dtype=np.float64)
+    try:
+        transformed = hc_transform(points, "SVD")
+    except ValueError:  # dependent columns: the SVD scaling divides by a zero singular value
+        transformed = hc_transform(points, "VARS")
+    return rows, hc_merges(transformed, "VVV")
 
 
 def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make: Any) -> dict[str, Any]:
     """Initial weights, means and precisions of model ``name`` from the hierarchical
     partition into k groups (one M-step on its one-hot responsibilities)."""
-    import scipy.cluster.hierarchy
+    from ..kernels.hierarchical import hc_partition
+    from .em import statistics_of_rows, update_parameters
 
-    from .. import backends
-    from .em import responsibility_statistics, update_parameters
-
-    rows, tree = hc
-    labels = scipy.cluster.hierarchy.fcluster(tree, k, criterion="maxclust") - 1
-    if labels.max() + 1 < k:
-        raise ValueError(f"the hierarchical clustering has fewer than {k} distinct groups")
-    resp = np.eye(k)[labels]
-    with backends.wrap(np.ascontiguousarray(X[rows], dtype=np.float64), None) as data:
-        stats = responsibility_statistics(data, resp, name)
-        start = update_parameters(stats, name, 0.0, np.float64, None)
+    rows, merges = hc
+    if k > merges.shape[0] + 1:
+        raise ValueError(f"the hierarchical clustering has fewer than {k} groups")
+    labels = hc_partition(merges, len(rows), k)
+    points = np.asarray(X[rows], dtype=np.float64)
+    stats = statistics_of_rows(points, np.ones(points.shape[0]), np.eye(k)[labels], name)
+    start = update_parameters(stats, name, 0.0, np.float64, None)
     precisions = make._precisions(start.precisions_cholesky, gk.layout_of(name))
     return dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions)
 
@@ -289,7 +286,7 @@ def select_mixture(
     covariance_type: Any = "all",
     criterion: str = "bic",
     *,
-    n_init: int = 3,
+    n_init: int = 1,
     init_params: str = "hc",
     reg_covar: float = 0.0,
     tol: float = 1e-5,
@@ -312,15 +309,16 @@ def select_mixture(
         scikit-learn's four names may be given too.
     criterion : {"bic", "icl", "aic"}, default "bic"
         What ``best_`` is chosen by (the three grids are filled either way).
-    n_init : int, default 3
+    n_init : int, default 1
         Starts per cell; the cell keeps the one with the highest likelihood and
-        records how far the starts were apart (``spread``, ``disagree``).
+        records how far the starts were apart (``spread``, ``disagree``). More
+        starts can only improve a cell, at their cost.
     init_params : str, default "hc"
         "hc": the first start of every cell is the partition of one model-based
-        hierarchical clustering (equal spherical components, Ward's criterion, on
-        the whitened principal components, as mclust starts; a random subset of
-        2,000 rows beyond 5,000; in-memory X), cut into each number of components;
-        the other starts are k-means runs from their own seeds. Any of
+        agglomerative hierarchical clustering (mclust's VVV criterion on its SVD
+        transformation of X: mclust's own default start, merge for merge; on a
+        random subset of 2,000 rows beyond that; in-memory X), cut into each number
+        of components; the other starts are k-means runs from their own seeds. Any of
         GaussianMixture's ``init_params`` draws every start that way.
     reg_covar : float, default 0.0
         As in GaussianMixture. With the default none is added, as in mclust: a
