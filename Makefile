@@ -49,3 +49,4 @@ clean:
 figures: $(STAMP_RUN)
 	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out docs/figures
 	MPLBACKEND=Agg $(PY) tools/model_figures.py docs/figures/covariance_models.png
+	MPLBACKEND=Agg $(PY) tools/selection_figure.py docs/figures/select_bic.png
