@@ -413,7 +413,7 @@ def _set(key, value):
     "edit, pattern",
     [
         (_drop("format"), r"its metadata does not say format 'kmix-model'"),
-        (_set("version", 99), r"it is in model format version 99; this kmix reads version 1"),
+        (_set("version", 99), r"it is in model format version 99; this kmix reads versions 1 to 2"),
         (_set("version", "1"), r"it is in model format version '1'"),
         (_drop("class"), r"its metadata has no 'class'"),
         (_drop("params"), r"its metadata has no 'params'"),

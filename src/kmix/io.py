@@ -1,4 +1,4 @@
-"""Reading data, saving and loading fitted models, writing files atomically.
+"""Reading data, saving and loading fitted models (:mod:`kmix._modelfiles`), writing files atomically.
 
 Nothing here ever unpickles: ``.npy``/``.npz`` files are read from their headers
 with pickled objects refused, and models are stored as JSON metadata plus plain
@@ -10,7 +10,6 @@ same DataError whoever reads it.
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import re
 import stat
@@ -38,7 +37,8 @@ from ._datafiles import (
 )
 from ._paths import shorten
 from ._sparsefiles import is_sparse_archive
-from ._validation import _check_shape, check_array, is_dask_array, nonfinite_message
+from ._modelfiles import load_model, save_model
+from ._validation import _check_shape, check_array, nonfinite_message
 from .exceptions import DataError
 
 __all__ = [
@@ -346,205 +346,3 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
         with contextlib.suppress(OSError):
             os.unlink(temporary)
         raise
-
-
-# --- fitted models --------------------------------------------------------------
-
-_FORMAT = "kmix-model"
-_VERSION = 1
-
-
-def _registry() -> dict[str, type]:
-    """The classes a saved model loads back as, by the name it was saved under."""
-    from . import estimators
-
-    return {"KMeans": estimators.KMeans, "GaussianMixture": estimators.GaussianMixture}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, (np.integer,)):
-        return int(value)
-    if isinstance(value, (np.floating,)):
-        return float(value)
-    if isinstance(value, (np.bool_,)):
-        return bool(value)
-    return value
-
-
-def save_model(model: Any, path: str | os.PathLike) -> None:
-    """Save a fitted estimator as one ``.npz`` file: JSON metadata plus arrays.
-
-    Parameters, fitted arrays and scalars, and the per-iteration history are kept;
-    the file loads back with :func:`load_model` without unpickling anything.
-    """
-    # The estimators and their cores (what the command line fits) save alike.
-    name = getattr(type(model), "_saved_as", None)
-    if name is None:
-        raise ValueError(
-            f"cannot save a {type(model).__name__}; savable models: KMeans, GaussianMixture"
-        )
-    arrays: dict[str, np.ndarray] = {}
-    params: dict[str, Any] = {}
-    for key, value in model.get_params(deep=False).items():
-        if isinstance(value, np.ndarray):
-            arrays[f"param/{key}"] = value
-        elif callable(value) or isinstance(value, (np.random.Generator, np.random.RandomState)):
-            params[key] = None  # not storable; the fitted state does not depend on it
-        elif key == "client" and not isinstance(value, str):
-            params[key] = None  # a live dask client: where a fit ran, not what it found
-        else:
-            params[key] = _jsonable(value)
-    fitted: dict[str, Any] = {}
-    text_arrays: list[str] = []
-    for key, value in vars(model).items():
-        if not key.endswith("_") or key.startswith("_") or key == "history_":
-            continue
-        if is_dask_array(value):
-            value = np.asarray(value)  # computed with the active dask scheduler
-        if isinstance(value, np.ndarray) and value.dtype == object:
-            # Column names (feature_names_in_): stored as text, never pickled.
-            if not all(isinstance(item, str) for item in value.ravel()):
-                raise ValueError(f"cannot save {key}: it holds objects other than strings")
-            arrays[f"fitted/{key}"] = np.asarray(value.tolist(), dtype=str)
-            text_arrays.append(key)
-        elif isinstance(value, np.ndarray):
-            arrays[f"fitted/{key}"] = value
-        else:
-            fitted[key] = _jsonable(value)
-    history = getattr(model, "history_", None)
-    history_meta = None
-    if history is not None:
-        history_meta = history.to_dict(arrays)
-    meta = {
-        "format": _FORMAT,
-        "version": _VERSION,
-        "class": name,
-        "params": params,
-        "fitted": fitted,
-        "history": history_meta,
-        "object_arrays": text_arrays,
-    }
-    arrays["__meta__"] = np.array(json.dumps(meta))
-    with atomic_write(path) as stream:
-        np.savez(stream, **arrays)
-
-
-def _not_a_model(shown: str, reason: str) -> DataError:
-    return data_error(
-        shown, f"not a kmix model file (or one written by an incompatible version of kmix): {reason}"
-    )
-
-
-# Arrays a model file may hold: numbers, booleans and text (never objects).
-_MODEL_ARRAY_KINDS = "fiubU"
-
-
-def _read_meta(archive: NpzArchive, shown: str) -> dict[str, Any]:
-    """The JSON metadata of a model file, checked for the keys load_model needs."""
-    if "__meta__" not in archive.members:
-        raise _not_a_model(shown, "it has no __meta__ entry")
-    try:
-        stored = archive.read("__meta__", kinds="U")
-    except DataError as exc:
-        raise _not_a_model(shown, f"its metadata {getattr(exc, 'reason', exc)}") from exc
-    if stored.ndim != 0:
-        raise _not_a_model(shown, f"its metadata is an array of shape {stored.shape}, not one JSON text")
-    try:
-        meta = json.loads(str(stored[()]))
-    except (ValueError, RecursionError) as exc:
-        raise _not_a_model(shown, f"its metadata is not JSON ({exc})") from exc
-    if not isinstance(meta, dict):
-        raise _not_a_model(shown, f"its metadata is a JSON {type(meta).__name__}, not an object")
-    if meta.get("format") != _FORMAT:
-        raise _not_a_model(shown, f"its metadata does not say format {_FORMAT!r}")
-    version = meta.get("version")
-    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= _VERSION:
-        raise _not_a_model(
-            shown, f"it is in model format version {version!r}; this kmix reads version {_VERSION}"
-        )
-    for key, kinds in (("class", str), ("params", dict), ("fitted", dict)):
-        if key not in meta:
-            raise _not_a_model(shown, f"its metadata has no {key!r}")
-        if not isinstance(meta[key], kinds):
-            raise _not_a_model(shown, f"its metadata's {key!r} is a {type(meta[key]).__name__}")
-    if not isinstance(meta.get("history"), (dict, type(None))):
-        raise _not_a_model(shown, f"its metadata's 'history' is a {type(meta['history']).__name__}")
-    return meta
-
-
-def _check_attribute_name(name: str, shown: str) -> None:
-    # Only fitted attributes (public names ending in "_") may be set: a file must
-    # not replace a model's methods or private state.
-    if not (name.isidentifier() and name.endswith("_") and not name.startswith("_")):
-        raise _not_a_model(shown, f"it names {name!r}, which is not a fitted attribute")
-
-
-def load_model(path: str | os.PathLike) -> Any:
-    """Load an estimator saved by :func:`save_model`.
-
-    Raises
-    ------
-    DataError
-        Naming the file: no such file, not a readable archive, or not a kmix
-        model file (or one from an incompatible version) and why: missing or
-        unreadable metadata, an unknown model class or parameter, a damaged
-        member.
-    """
-    from .models.history import History
-
-    text = os.fspath(path)
-    shown = shorten(text)
-    status = file_status(text, shown)
-    if status is None:
-        raise data_error(shown, "no such file")
-    check_regular(status, shown)
-    if status.st_size == 0:
-        raise _not_a_model(shown, "the file is empty")
-    with NpzArchive(text, shown, status.st_size, kind="a kmix model file") as archive:
-        meta = _read_meta(archive, shown)
-        cls = _registry().get(meta["class"])
-        if cls is None:
-            raise _not_a_model(
-                shown, f"unknown model class {meta['class']!r} (kmix saves {', '.join(_registry())})"
-            )
-        arrays = {
-            key: archive.read(key, kinds=_MODEL_ARRAY_KINDS) for key in archive.members if key != "__meta__"
-        }
-    params = dict(meta["params"])
-    for key, value in arrays.items():
-        if key.startswith("param/"):
-            params[key[len("param/"):]] = value
-    known = set(cls._param_names())
-    unknown = sorted(set(params) - known)
-    if unknown:
-        raise _not_a_model(
-            shown, f"{cls.__name__} has no parameter {', '.join(map(repr, unknown))}"
-        )
-    fitted = dict(meta["fitted"])
-    for key, value in arrays.items():
-        if key.startswith("fitted/"):
-            fitted[key[len("fitted/"):]] = value
-    text_arrays = meta.get("object_arrays")
-    for name in text_arrays if isinstance(text_arrays, list) else ():
-        if isinstance(name, str) and isinstance(fitted.get(name), np.ndarray) and fitted[name].dtype.kind == "U":
-            fitted[name] = fitted[name].astype(object)  # as scikit-learn holds column names
-    for name in fitted:
-        _check_attribute_name(name, shown)
-    try:
-        model = cls(**params)
-    except (TypeError, ValueError) as exc:
-        raise _not_a_model(shown, f"its parameters do not make a {cls.__name__} ({exc})") from exc
-    for name in getattr(cls, "_fitted_arrays", ()):
-        value = fitted.get(name)
-        if not (isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size
-                and np.isfinite(value).all()):
-            raise _not_a_model(shown, f"it holds no fitted {name} (finite numbers)")
-    for name, value in fitted.items():
-        setattr(model, name, value)
-    if meta.get("history") is not None:
-        try:
-            model.history_ = History.from_dict(meta["history"], arrays)
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            reason = f"no {exc}" if isinstance(exc, KeyError) else str(exc)
-            raise _not_a_model(shown, f"its history is incomplete or damaged ({reason})") from exc
-    return model

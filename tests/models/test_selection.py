@@ -153,3 +153,26 @@ def test_the_command_line_prints_the_best_and_saves_it(tmp_path, capsys):
     assert "expected distinct positive numbers" in capsys.readouterr().err
     assert main(["select", "samples_2", "--models", "VVV,XYZ"]) == 2
     assert "unknown model XYZ" in capsys.readouterr().err
+
+
+def test_a_selection_saves_and_loads_with_every_cell(tmp_path):
+    X = kmix.load_data("samples_2")[:150]
+    selection = kmix.select_mixture(X, [1, 2, 60], ["VVV", "EII"], random_state=0)
+    assert (60, "VVV") in selection.failures  # 60 free covariances on 150 points collapse
+    path = tmp_path / "selection.npz"
+    kmix.save_model(selection, path)
+    loaded = kmix.load_model(path)
+    assert isinstance(loaded, kmix.MixtureSelection)
+    assert loaded.covariance_types == selection.covariance_types and loaded.criterion == "bic"
+    for field in ("bic", "icl", "aic", "log_likelihood", "n_parameters", "converged", "n_iter", "disagree"):
+        np.testing.assert_array_equal(getattr(loaded, field), getattr(selection, field))
+    assert loaded.failures == selection.failures and loaded.models.keys() == selection.models.keys()
+    assert loaded.best_params_ == selection.best_params_ and loaded.summary() == selection.summary()
+    np.testing.assert_array_equal(loaded.best_.predict_proba(X), selection.best_.predict_proba(X))
+    # A damaged grid is named, not loaded.
+    with np.load(path) as archive:
+        members = {key: archive[key] for key in archive.files}
+    members["selection/bic"] = members["selection/bic"][:1]
+    np.savez(tmp_path / "damaged.npz", **members)
+    with pytest.raises(kmix.DataError, match="model selection is incomplete or damaged"):
+        kmix.load_model(tmp_path / "damaged.npz")

@@ -77,6 +77,10 @@ class MixtureSelection:
     n_samples : float, n in the criteria (the total sample weight)
     """
 
+    # Saved by kmix.save_model under this name, with every cell's model.
+    _saved_as = "MixtureSelection"
+    _GRIDS = ("log_likelihood", "bic", "icl", "aic", "n_parameters", "converged", "n_iter", "spread", "disagree")
+
     def __init__(self, n_components: np.ndarray, covariance_types: tuple[str, ...], criterion: str,
                  cells: dict[tuple[int, str], _Cell], n_samples: float) -> None:
         self.n_components = np.asarray(n_components, dtype=np.int64)
@@ -102,6 +106,37 @@ class MixtureSelection:
         self.disagree = self.spread > _DISAGREE * np.maximum(np.abs(self.log_likelihood), 1.0)
         self.failures = {key: cell.reason for key, cell in cells.items() if cell.reason is not None}
         self.models = {key: cell.model for key, cell in cells.items() if cell.model is not None}
+
+    def _to_record(self, arrays: dict[str, np.ndarray], record: Any) -> dict[str, Any]:
+        """The selection's metadata for a model file; its grids, and each cell's model
+        (``record(model, prefix, arrays)``), go into ``arrays``."""
+        arrays["selection/n_components"] = self.n_components
+        for field in self._GRIDS:
+            arrays[f"selection/{field}"] = getattr(self, field)
+        cells = [{"n_components": int(k), "covariance_type": name, "model": record(model, f"cell{i}/", arrays)}
+                 for i, ((k, name), model) in enumerate(self.models.items())]
+        return {"covariance_types": list(self.covariance_types), "criterion": self.criterion,
+                "n_samples": self.n_samples, "cells": cells,
+                "failures": [[int(k), name, reason] for (k, name), reason in self.failures.items()]}
+
+    @classmethod
+    def _from_record(cls, record: dict[str, Any], arrays: dict[str, np.ndarray], load: Any) -> "MixtureSelection":
+        """The selection a model file holds (``load(record, prefix)`` reads a cell's model)."""
+        selection = cls.__new__(cls)
+        selection.n_components = np.asarray(arrays["selection/n_components"], dtype=np.int64)
+        selection.covariance_types = tuple(str(name) for name in record["covariance_types"])
+        selection.criterion = _check_criterion(record["criterion"])
+        selection.n_samples = float(record["n_samples"])
+        shape = (len(selection.n_components), len(selection.covariance_types))
+        for field in cls._GRIDS:
+            grid = np.asarray(arrays[f"selection/{field}"])
+            if grid.shape != shape:
+                raise ValueError(f"the {field} grid has shape {grid.shape}, not {shape}")
+            setattr(selection, field, grid)
+        selection.failures = {(int(k), str(name)): str(reason) for k, name, reason in record["failures"]}
+        selection.models = {(int(cell["n_components"]), str(cell["covariance_type"])): load(cell["model"], f"cell{i}/")
+                            for i, cell in enumerate(record["cells"])}
+        return selection
 
     def _row(self, n_components: int) -> int:
         return int(np.flatnonzero(self.n_components == n_components)[0])
