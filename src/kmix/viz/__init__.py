@@ -9,7 +9,7 @@ from ._style import color, colors
 from .animation import AnimationInfo, animate_gmm, animate_kmeans
 from .gmm import plot_density, plot_gmm, plot_log_likelihood
 from .kmeans import plot_clusters, plot_ssd
-from .selection import plot_criterion
+from .selection import plot_classification, plot_criterion, plot_pairs
 
 __all__ = [
     "color",
@@ -20,6 +20,8 @@ __all__ = [
     "plot_log_likelihood",
     "plot_density",
     "plot_criterion",
+    "plot_classification",
+    "plot_pairs",
     "animate_kmeans",
     "animate_gmm",
     "AnimationInfo",

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_criterion", "MODEL_STYLES"]
+__all__ = ["plot_criterion", "plot_classification", "plot_pairs", "MODEL_STYLES"]
 
 # Each of mclust's models with the colour and symbol mclust draws it with (its
 # bicPlotColors and bicPlotSymbols, the symbols as matplotlib's closest markers:
@@ -63,3 +63,96 @@ def plot_criterion(selection: Any, criterion: str | None = None, ax: Any = None,
         ax.legend(ncol=2, fontsize="small", loc="best", frameon=False)
     ax.figure.tight_layout()
     return ax
+
+
+def plot_classification(X: Any, model: Any, ax: Any = None, *, uncertainty: bool = False, n_std: float = 2.0,
+                        point_size: float = 12.0, title: str | None = None):
+    """The points coloured by their most probable component, with the components'
+    ellipses (in the plane of the first two principal components for more than
+    two features), as mclust's classification plot.
+
+    With ``uncertainty``, each point's size is its uncertainty 1 - max_k z_ik
+    (mclust's uncertainty plot): the points the model is unsure about stand out.
+
+    Returns the axes.
+    """
+    from ._style import axis_labels, color, new_axes
+    from .gmm import _ellipse, _in_plane, _Mixture, mixture_parameters
+
+    X = np.asarray(X, dtype=np.float64)
+    resp = np.asarray(model.predict_proba(X), dtype=np.float64)
+    labels = resp.argmax(axis=1)
+    mixture = _Mixture(*mixture_parameters(model))
+    points, plane, projection = _in_plane(X, mixture)
+    ax = new_axes(ax)
+    if uncertainty:
+        unsure = 1.0 - resp.max(axis=1)
+        # Scaled so that the least certain point is large and a certain one a dot.
+        sizes = 2.0 + 60.0 * point_size * unsure / max(float(unsure.max()), 1e-12) / 12.0
+    else:
+        sizes = np.full(X.shape[0], point_size)
+    k = plane.means.shape[0]
+    for j in range(k):
+        mine = labels == j
+        ax.scatter(points[mine, 0], points[mine, 1], s=sizes[mine], color=color(j), alpha=0.7, linewidths=0,
+                   label=f"Component {j:02d} ({int(mine.sum())} points)")
+        ax.add_patch(_ellipse(plane.means[j], plane.covariances[j], n_std, fill=False, edgecolor=color(j),
+                              linewidth=1.8, zorder=3))
+    ax.autoscale_view()
+    axis_labels(ax, projection)
+    if title is None:
+        title = "Uncertainty (point size: 1 - largest responsibility)" if uncertainty else "Classification"
+    if title:
+        ax.set_title(title)
+    if k <= 12:
+        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    return ax
+
+
+def plot_pairs(X: Any, model: Any, *, features: Any = None, n_std: float = 2.0, point_size: float = 6.0,
+               names: Any = None):
+    """A scatter-plot matrix: every pair of features, the points coloured by their
+    most probable component and each component's ellipse in that pair's plane (the
+    marginal of its covariance), histograms of each feature by component on the
+    diagonal.
+
+    ``features``: the columns to show (default all, at most 8); ``names``: their
+    labels. Returns the (f, f) array of axes.
+    """
+    import matplotlib.pyplot as plt
+
+    from ._style import color
+    from .gmm import _ellipse, mixture_parameters
+
+    X = np.asarray(X, dtype=np.float64)
+    d = X.shape[1]
+    columns = list(range(min(d, 8))) if features is None else [int(c) for c in features]
+    if not columns or any(c < 0 or c >= d for c in columns):
+        raise ValueError(f"features must be column numbers of X (0 to {d - 1}), got {features!r}")
+    labels_of = names if names is not None else [f"x{c}" for c in columns]
+    _, means, covariances = mixture_parameters(model)
+    labels = np.asarray(model.predict(X))
+    f = len(columns)
+    figure, axes = plt.subplots(f, f, figsize=(2.2 * f + 1, 2.2 * f + 1), squeeze=False)
+    k = means.shape[0]
+    for row, a in enumerate(columns):
+        for col, b in enumerate(columns):
+            ax = axes[row, col]
+            if row == col:
+                edges = np.histogram_bin_edges(X[:, a], bins=20)  # one set of bins for every component
+                for j in range(k):
+                    ax.hist(X[labels == j, a], bins=edges, color=color(j), alpha=0.6)
+            else:
+                for j in range(k):
+                    mine = labels == j
+                    ax.scatter(X[mine, b], X[mine, a], s=point_size, color=color(j), alpha=0.6, linewidths=0)
+                    block = covariances[j][np.ix_([b, a], [b, a])]
+                    ax.add_patch(_ellipse(means[j, [b, a]], block, n_std, fill=False, edgecolor=color(j),
+                                          linewidth=1.4))
+            if row == f - 1:
+                ax.set_xlabel(labels_of[col])
+            if col == 0:
+                ax.set_ylabel(labels_of[row])
+            ax.tick_params(labelsize="x-small")
+    figure.tight_layout()
+    return axes
