@@ -1,0 +1,358 @@
+"""Choosing k beyond the moment indices (see :mod:`kmix.kernels.cluster_indices`):
+the silhouette, block by block; the gap statistic's reference data and its
+one-standard-error rule (Tibshirani, Walther & Hastie 2001); the knee of a curve."""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+__all__ = [
+    "silhouette_block_rows",
+    "silhouette_samples",
+    "silhouette_score",
+    "ReferenceBox",
+    "reference_box",
+    "draw_reference",
+    "gap_from_log_w",
+    "one_standard_error_choice",
+    "knee",
+]
+
+
+# --- silhouette ---------------------------------------------------------------------
+
+# Elements of one block's (rows × n) distance matrix: 16 MiB of float64.
+_SILHOUETTE_BLOCK_ELEMENTS = 2**21
+
+
+def silhouette_block_rows(n_samples: int) -> int:
+    """Rows per block of the silhouette so that a block's distances take about 16 MiB."""
+    return int(max(1, min(n_samples, _SILHOUETTE_BLOCK_ELEMENTS // max(n_samples, 1))))
+
+
+class _SortedRows(NamedTuple):
+    """The data centred and sorted by cluster, for per-cluster sums by ``np.add.reduceat``."""
+
+    points: np.ndarray  # (n, d) float64: X minus its column means, in cluster order
+    norms: np.ndarray  # (n,) float64: squared norms of those rows
+    position: np.ndarray  # (n,) intp: the sorted position of each original row
+    cluster: np.ndarray  # (n,) intp: each original row's cluster, 0..K-1
+    starts: np.ndarray  # (K,) intp: the first sorted position of each cluster
+    counts: np.ndarray  # (K,) intp: the size of each cluster
+
+
+def _sort_by_cluster(X: np.ndarray, labels: np.ndarray) -> _SortedRows:
+    # Only the labels present are clusters (scikit-learn's LabelEncoder).
+    _, cluster = np.unique(np.asarray(labels), return_inverse=True)
+    cluster = cluster.reshape(-1)
+    order = np.argsort(cluster, kind="stable")
+    counts = np.bincount(cluster)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    data = np.asarray(X, dtype=np.float64)
+    # Centred, so the Gram-matrix distances below lose only eps·(spread)², not
+    # eps·||x||²: the one copy of X that the silhouette makes.
+    points = data[order] - data.mean(axis=0)
+    position = np.empty(len(order), dtype=np.intp)
+    position[order] = np.arange(len(order))
+    return _SortedRows(points, np.einsum("ij,ij->i", points, points), position, cluster, starts, counts)
+
+
+def _silhouette_of_rows(sorted_rows: _SortedRows, rows: np.ndarray, block_rows: int) -> np.ndarray:
+    """Exact silhouette values of the given original rows, each against all n rows."""
+    points, norms, position, cluster, starts, counts = sorted_rows
+    values = np.empty(len(rows))
+    for first in range(0, len(rows), block_rows):
+        chunk = rows[first:first + block_rows]
+        at = position[chunk]
+        # ||x - y||² = ||x||² - 2 x·y + ||y||², one GEMM per block, floored at 0.
+        distances = points[at] @ points.T
+        distances *= -2.0
+        distances += norms[at][:, None]
+        distances += norms[None, :]
+        np.maximum(distances, 0.0, out=distances)
+        # A row's distance to itself is 0 exactly, not the rounding left above.
+        distances[np.arange(len(chunk)), at] = 0.0
+        np.sqrt(distances, out=distances)
+        # The columns are in cluster order: one segmented sum gives (rows, K).
+        per_cluster = np.add.reduceat(distances, starts, axis=1)
+        own = cluster[chunk]
+        own_sizes = counts[own]
+        # a: mean distance to the OTHER members (the own distance is 0);
+        # b: the smallest mean distance to another cluster.
+        with np.errstate(divide="ignore", invalid="ignore"):
+            inside = per_cluster[np.arange(len(chunk)), own] / (own_sizes - 1)
+        per_cluster /= counts
+        per_cluster[np.arange(len(chunk)), own] = np.inf
+        outside = per_cluster.min(axis=1)
+        larger = np.maximum(inside, outside)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            block_values = (outside - inside) / larger
+        # scikit-learn's conventions: 0 for a singleton (a undefined) and for
+        # a = b = 0 (a row and its nearest cluster all at one point).
+        block_values[(own_sizes == 1) | (larger == 0.0)] = 0.0
+        values[first:first + len(chunk)] = block_values
+    return values
+
+
+def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | None = None) -> np.ndarray:
+    """The exact silhouette value of every row (Euclidean), computed block by block.
+
+    s_i = (b_i - a_i) / max(a_i, b_i) with a_i the mean distance of row i to the
+    other members of its cluster and b_i the smallest mean distance to the members
+    of another cluster; 0 for a row alone in its cluster and where a_i = b_i = 0
+    (scikit-learn's ``silhouette_samples``, whose values these equal to rounding).
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float
+        In memory: every row is compared with every other.
+    labels : ndarray (n,), int
+        Any integer labels; only the labels present are clusters.
+    block_rows : int, optional
+        Rows whose distances to all n rows are held at once; the memory is
+        O(block_rows · n) beside one centred float64 copy of X. Default
+        :func:`silhouette_block_rows`. The values do not depend on it beyond rounding.
+
+    Returns
+    -------
+    ndarray (n,) float64
+        NaN everywhere when fewer than two labels are present (b is undefined;
+        scikit-learn raises). All zeros when every row is alone in its cluster
+        (scikit-learn raises).
+
+    Notes
+    -----
+    Distances come from ||x||² - 2 x·y + ||y||² on the data centred at its column
+    means (one matrix product per block), with each row's distance to itself set
+    to 0; the per-cluster sums come from the data sorted by cluster, one segmented
+    sum per block.
+    """
+    n = X.shape[0]
+    sorted_rows = _sort_by_cluster(X, labels)
+    if len(sorted_rows.counts) < 2:
+        return np.full(n, np.nan)
+    rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
+    return _silhouette_of_rows(sorted_rows, np.arange(n), rows_per_block)
+
+
+def silhouette_score(
+    X: np.ndarray,
+    labels: np.ndarray,
+    *,
+    sample_size: int | None = None,
+    rng: np.random.Generator | None = None,
+    block_rows: int | None = None,
+) -> tuple[float, float, int]:
+    """The mean silhouette value, exact or estimated from a sample of rows.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float
+    labels : ndarray (n,), int
+    sample_size : int, optional
+        None or >= n: the exact mean over all rows. Otherwise (1 <= sample_size < n)
+        the mean over ``sample_size`` rows drawn uniformly without replacement, each
+        row's value computed exactly against ALL n rows. scikit-learn's
+        ``silhouette_score(sample_size=...)`` instead subsamples both sides (the
+        silhouette of the sample as a data set of its own), which biases a and b
+        for small clusters; here only the average over rows is sampled, so the
+        estimate is unbiased for the exact mean.
+    rng : numpy.random.Generator, optional
+        Draws the sample; a fresh unseeded generator if None.
+    block_rows : int, optional
+        As in :func:`silhouette_samples`.
+
+    Returns
+    -------
+    mean : float
+        NaN when fewer than two labels are present.
+    standard_error : float
+        0.0 for the exact mean; else std/√sample_size with the sample standard
+        deviation (ddof = 1; NaN for a sample of one row). It ignores the
+        finite-population factor √(1 - sample_size/n), so it errs on the large side.
+    n_used : int
+        The number of rows averaged: n, or sample_size.
+    """
+    n = X.shape[0]
+    if sample_size is None or sample_size >= n:
+        values = silhouette_samples(X, labels, block_rows=block_rows)
+        return float(np.mean(values)), 0.0, n
+    sorted_rows = _sort_by_cluster(X, labels)
+    size = int(sample_size)
+    if len(sorted_rows.counts) < 2:
+        return math.nan, math.nan, size
+    generator = np.random.default_rng() if rng is None else rng
+    rows = np.sort(generator.choice(n, size=size, replace=False))
+    rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
+    values = _silhouette_of_rows(sorted_rows, rows, rows_per_block)
+    error = float(np.std(values, ddof=1) / math.sqrt(size)) if size > 1 else math.nan
+    return float(np.mean(values)), error, size
+
+
+# --- gap statistic ------------------------------------------------------------------
+
+
+class ReferenceBox(NamedTuple):
+    """The region reference data are drawn from, uniformly.
+
+    low, high : ndarray (d,) float64
+        The box's corners, in the rotated coordinates z = x @ rotation.T (in the
+        data's own coordinates when ``rotation`` is None).
+    rotation : ndarray (d, d) float64 or None
+        Orthonormal rows, the data's principal axes ("pca"); None for "box".
+        A draw z maps back to x = z @ rotation.
+    """
+
+    low: np.ndarray
+    high: np.ndarray
+    rotation: np.ndarray | None
+
+
+def reference_box(X: np.ndarray, method: str = "box") -> ReferenceBox:
+    """The box of the gap statistic's reference distribution (Tibshirani et al. 2001, §4).
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float
+    method : {"box", "pca"}
+        "box": the data's bounding box, features independent and uniform over their
+        ranges (the paper's method (a)). "pca": the bounding box of the data in the
+        coordinates of its principal axes, V from the SVD of the centred data
+        X - x̄ = U D Vᵀ (method (b)); it follows the data's shape and orientation.
+        Since V is orthonormal the box is taken about x @ V directly, centre
+        included, so draws map back with no further shift.
+
+    Returns
+    -------
+    ReferenceBox
+        For "pca" with n < d the axes are completed to a full basis; along the
+        added ones the data, and so the draws, have zero extent.
+    """
+    data = np.asarray(X, dtype=np.float64)
+    if method == "box":
+        return ReferenceBox(data.min(axis=0), data.max(axis=0), None)
+    if method == "pca":
+        n, d = data.shape
+        centred = data - data.mean(axis=0)
+        # full_matrices when n < d: vh must be a square basis, or the draws would
+        # lose the mean's component outside the data's span.
+        _, _, axes = np.linalg.svd(centred, full_matrices=n < d)
+        rotated = data @ axes.T
+        return ReferenceBox(rotated.min(axis=0), rotated.max(axis=0), axes)
+    raise ValueError(f"method must be 'box' or 'pca', got {method!r}")
+
+
+def draw_reference(box: ReferenceBox, n_samples: int, rng: np.random.Generator) -> np.ndarray:
+    """A reference data set: ``n_samples`` rows uniform in the box.
+
+    Parameters
+    ----------
+    box : ReferenceBox
+    n_samples : int
+    rng : numpy.random.Generator
+
+    Returns
+    -------
+    ndarray (n_samples, d) float64
+        In the data's coordinates (rotated back for "pca").
+    """
+    draws = rng.uniform(box.low, box.high, size=(n_samples, len(box.low)))
+    return draws if box.rotation is None else draws @ box.rotation
+
+
+def gap_from_log_w(log_w_data: np.ndarray, log_w_refs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The gap statistic and its standard error per k.
+
+    Gap(k) = (1/B) Σ_b log W*_kb - log W_k and s_k = sd_k √(1 + 1/B), with sd_k the
+    standard deviation of the log W*_kb over the B reference sets taken with 1/B
+    (not 1/(B - 1)), as in the paper. W_k is the within-cluster sum of squares
+    (:func:`within_ssd`): the paper's Σ_r D_r / (2 n_r), with D_r the sum of squared
+    pairwise distances in cluster r, equals it.
+
+    Parameters
+    ----------
+    log_w_data : ndarray (K,) float
+        log W_k of the data for each k tried.
+    log_w_refs : ndarray (B, K) float
+        log W*_kb of each reference set b.
+
+    Returns
+    -------
+    gap : ndarray (K,) float64
+    s : ndarray (K,) float64
+    """
+    references = np.asarray(log_w_refs, dtype=np.float64)
+    n_references = references.shape[0]
+    gap = references.mean(axis=0) - np.asarray(log_w_data, dtype=np.float64)
+    s = references.std(axis=0) * math.sqrt(1.0 + 1.0 / n_references)
+    return gap, s
+
+
+def one_standard_error_choice(ks: np.ndarray, gap: np.ndarray, s: np.ndarray) -> int:
+    """Tibshirani's rule: the smallest k with Gap(k) >= Gap(k+1) - s_{k+1}.
+
+    Parameters
+    ----------
+    ks : ndarray (K,) int
+        The k tried, increasing; "k + 1" is the next k in this list.
+    gap, s : ndarray (K,) float
+        From :func:`gap_from_log_w`.
+
+    Returns
+    -------
+    int
+        The chosen k; the largest k tried when no k satisfies the rule (the gap
+        still rises by more than one standard error at the end: more clusters may
+        be needed than were tried).
+    """
+    ks = np.asarray(ks)
+    for i in range(len(ks) - 1):
+        if gap[i] >= gap[i + 1] - s[i + 1]:
+            return int(ks[i])
+    return int(ks[-1])
+
+
+# --- elbow --------------------------------------------------------------------------
+
+
+def knee(ks: np.ndarray, values: np.ndarray) -> int:
+    """The knee of a decreasing convex curve by Kneedle (Satopää et al. 2011), offline.
+
+    Both axes are scaled to [0, 1], x = (k - k_first)/(k_last - k_first) and
+    y = (v - min v)/(max v - min v); for a decreasing curve the difference curve is
+    1 - x - y, and the knee is the k of its maximum (the first, among equal ones).
+    For a monotone curve the chord joining the first and last points runs from
+    (0, 1) to (1, 0) in the scaled axes, so this is also the point farthest below
+    that chord ("maximum distance to the line", the same choice).
+
+    Parameters
+    ----------
+    ks : ndarray (K,) int
+        Increasing; need not be consecutive.
+    values : ndarray (K,) float
+        Finite, e.g. the within-cluster SSD per k.
+
+    Returns
+    -------
+    int
+        The k at the knee. The first k when there are fewer than three points,
+        when the values are constant, or when no point lies below the chord by more
+        than 1e-9 of the scaled range (a straight line, or a concave curve: no knee).
+    """
+    ks = np.asarray(ks)
+    values = np.asarray(values, dtype=np.float64)
+    if len(ks) < 3:
+        return int(ks[0])
+    spread = values.max() - values.min()
+    if spread == 0.0:
+        return int(ks[0])
+    x = (ks - ks[0]) / (ks[-1] - ks[0])
+    y = (values - values.min()) / spread
+    difference = 1.0 - x - y
+    best = int(np.argmax(difference))
+    if difference[best] <= 1e-9:
+        return int(ks[0])
+    return int(ks[best])
