@@ -30,6 +30,8 @@ __all__ = [
     "kmeans_plusplus",
     "select_mixture",
     "MixtureSelection",
+    "select_k",
+    "KSelection",
     "GaussianMixtureState",
     "KMeansState",
     "History",
@@ -57,6 +59,8 @@ _ON_FIRST_USE = {
     "kmeans_plusplus": "models.kmeans",
     "select_mixture": "models.selection",
     "MixtureSelection": "models.selection",
+    "select_k": "models.select_k",
+    "KSelection": "models.select_k",
     "NotFittedError": "exceptions",
     "ConvergenceWarning": "exceptions",
 }

@@ -323,3 +323,19 @@ def test_progress_bar_draws_only_on_a_terminal_after_a_delay():
     slow(1, None)
     slow.close()
     assert quiet.text == ""
+
+
+def test_the_cluster_indices_on_dask_equal_the_in_memory_ones(client):
+    # Calinski-Harabasz and Davies-Bouldin of select_k from the same centres: the
+    # per-cluster moments merged over the chunks, two passes.
+    from kmix import backends
+    from kmix.models.select_k import _indices
+
+    rng = np.random.default_rng(6)
+    X = rng.normal(size=(900, 3)) * 2.5 + np.repeat(np.array([[0.0, 0, 0], [9, 0, 0], [0, 9, 0]]), 300, axis=0)
+    centers = X[[0, 300, 600]]
+    with backends.wrap(X, None) as data:
+        expected = _indices(data, centers)
+    with backends.wrap(da.from_array(X, chunks=((400, 0, 499, 1), (3,))), None, client=client) as data:
+        chunked = _indices(data, centers)
+    np.testing.assert_allclose(chunked, expected, rtol=1e-9)

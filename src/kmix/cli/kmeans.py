@@ -22,6 +22,7 @@ EPILOG = """examples:
   kmix kmeans samples_3 -k 8 --animate kmeans.gif --half-steps --fps 3
   kmix kmeans big.npy -k 64 --dask --chunks 100000
   kmix kmeans parts/ -k 64 --dask --scheduler tcp://10.0.0.5:8786
+  kmix kmeans samples_3 --select 2..12 --plot select.png
 """
 
 def register(subparsers) -> None:
@@ -45,6 +46,10 @@ def register(subparsers) -> None:
                              "skipping points whose nearest centre cannot have changed (default auto: "
                              "hamerly in memory where k x features >= 256 or features > 32)")
     parser.add_argument("--float32", action="store_true", help="compute in single precision")
+    parser.add_argument("--select", type=_components, metavar="K",
+                        help="choose k instead: fit every k of a range like 2..12 and print each criterion's "
+                             "choice (SSD knee, Calinski-Harabasz, Davies-Bouldin, silhouette, gap); --plot "
+                             "then draws the criteria, --out saves the model of the gap statistic's k")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
@@ -60,9 +65,49 @@ def register(subparsers) -> None:
 OUTPUT_OPTIONS = ("plot", "ssd_plot", "animate", "out")
 
 
+def _components(text: str) -> list[int]:
+    from .select import components
+
+    return components(text)
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.select is not None:
+        if args.animate or args.ssd_plot:
+            raise _common.UsageError("--select draws the criteria with --plot; --animate and --ssd-plot "
+                                     "need one k (-k)")
+        return run_fit(args, in_memory=(), output_options=("plot", "out"),
+                       fit_and_report=_select_and_report, write_outputs=_write_selection)
     return run_fit(args, in_memory=("plot", "animate"), output_options=OUTPUT_OPTIONS,
                    fit_and_report=_fit_and_report, write_outputs=write_outputs)
+
+
+def _select_and_report(args: argparse.Namespace, X: Any, client: Any) -> Any:
+    from ..models.select_k import select_k
+
+    criteria = ("ssd", "gap") if min(args.select) == 1 else None
+    try:
+        result = select_k(X, args.select, **({} if criteria is None else {"criteria": criteria}),
+                          n_init=args.n_init or 3, random_state=args.seed, max_iter=args.max_iter,
+                          tol=args.tol, client=client, model_class=KMeansCore)
+    except DataError as exc:
+        raise _common.naming_data(exc, args.data) from exc
+    say(f"choosing k on {args.data}: {X.shape[0]} samples x {X.shape[1]} features, k = "
+        f"{', '.join(str(k) for k in result.k)}")
+    say(result.summary())
+    if result.silhouette_sample < X.shape[0] and "silhouette" in result.criteria:
+        say(f"silhouette on a sample of {result.silhouette_sample} rows")
+    return result
+
+
+def _write_selection(args: argparse.Namespace, X: Any, result: Any, temporary: dict[str, Path]) -> None:
+    if "plot" in temporary:
+        from ..viz import plot_select_k
+
+        save_figure(plot_select_k(result)[0].figure, temporary["plot"])
+    if "out" in temporary:
+        chosen = result.choice.get("gap", next(iter(result.choice.values())))
+        save_result(result.models[int(np.flatnonzero(result.k == chosen)[0])], temporary["out"])
 
 
 def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeansCore:

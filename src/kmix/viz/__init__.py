@@ -9,7 +9,7 @@ from ._style import color, colors
 from .animation import AnimationInfo, animate_gmm, animate_kmeans
 from .gmm import plot_density, plot_gmm, plot_log_likelihood
 from .kmeans import plot_clusters, plot_ssd
-from .selection import plot_classification, plot_criterion, plot_pairs
+from .selection import plot_classification, plot_criterion, plot_pairs, plot_select_k
 
 __all__ = [
     "color",
@@ -22,6 +22,7 @@ __all__ = [
     "plot_criterion",
     "plot_classification",
     "plot_pairs",
+    "plot_select_k",
     "animate_kmeans",
     "animate_gmm",
     "AnimationInfo",

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["plot_criterion", "plot_classification", "plot_pairs", "MODEL_STYLES"]
+__all__ = ["plot_criterion", "plot_classification", "plot_pairs", "plot_select_k", "MODEL_STYLES"]
 
 # Each of mclust's models with the colour and symbol mclust draws it with (its
 # bicPlotColors and bicPlotSymbols, the symbols as matplotlib's closest markers:
@@ -156,3 +156,47 @@ def plot_pairs(X: Any, model: Any, *, features: Any = None, n_std: float = 2.0, 
             ax.tick_params(labelsize="x-small")
     figure.tight_layout()
     return axes
+
+
+# What each k-means criterion's best is, for the panels' titles.
+_K_GOALS = {"ssd": "knee", "calinski_harabasz": "largest", "davies_bouldin": "smallest",
+            "silhouette": "largest", "gap": "one-standard-error rule"}
+
+
+def plot_select_k(result: Any, *, title: str | None = None):
+    """Small multiples of a :class:`kmix.models.select_k.KSelection`: one panel per
+    criterion against k, the spread over the runs as a band (the gap statistic's
+    standard error for "gap"), each criterion's choice marked.
+
+    Returns the array of axes (one per criterion).
+    """
+    import matplotlib.pyplot as plt
+
+    names = result.criteria
+    columns = min(len(names), 3)
+    rows = -(-len(names) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    ks = np.asarray(result.k)
+    for index, name in enumerate(names):
+        ax = axes[index // columns, index % columns]
+        values = np.asarray(result.values[name], dtype=np.float64)
+        band = (result.gap_standard_error if name == "gap" and result.gap_standard_error is not None
+                else result.spread[name])
+        band = np.nan_to_num(np.asarray(band, dtype=np.float64))
+        ax.fill_between(ks, values - band, values + band, color="0.8", linewidth=0)
+        ax.plot(ks, values, color="0.2", marker="o", markersize=4, linewidth=1.2)
+        chosen = result.choice.get(name)
+        if chosen is not None:
+            at = int(np.flatnonzero(ks == chosen)[0])
+            ax.plot([chosen], [values[at]], marker="o", markersize=12, markerfacecolor="none",
+                    markeredgecolor="tab:red", markeredgewidth=2, linestyle="none")
+            ax.axvline(chosen, color="tab:red", linewidth=0.8, linestyle=":")
+        ax.set_title(f"{name.replace('_', '-')} ({_K_GOALS[name]}): k = {chosen}", fontsize="medium")
+        ax.set_xticks(ks)
+        ax.set_xlabel("k")
+    for index in range(len(names), rows * columns):
+        axes[index // columns, index % columns].set_visible(False)
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    return axes.ravel()[: len(names)]
