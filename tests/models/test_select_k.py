@@ -87,3 +87,17 @@ def test_the_picture_and_the_command_line(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "choice" in printed and plot.stat().st_size > 0
     assert kmix.load_model(out).n_clusters == result.choice["gap"]
+
+
+@pytest.mark.parametrize("name", ["three_groups", "four_groups", "uniform", "ruspini"])
+def test_the_gap_statistic_chooses_rs_k_on_clusgap_examples(name):
+    import json
+    from pathlib import Path
+
+    table = json.loads((Path(__file__).resolve().parents[1] / "reference" / "cluster" / "gap.json").read_text())
+    example = table["examples"][name]
+    X = np.asarray(example["data"], dtype=np.float64)
+    for reference, space in (("box", "original"), ("pca", "scaledPCA")):
+        result = select_k(X, range(1, 9), "gap", n_init=5, random_state=0, gap_references=50,
+                          gap_reference=reference, model_class=KMeansCore)
+        assert result.choice["gap"] == example[space]["k"], (reference, result.summary())
