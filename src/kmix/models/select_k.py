@@ -37,8 +37,10 @@ K_CRITERIA = ("ssd", "calinski_harabasz", "davies_bouldin", "silhouette", "gap")
 _AT_ONE = ("ssd", "gap")
 # Largest rows measured for an exact silhouette in memory.
 SILHOUETTE_EXACT_MAX = 10_000
-# Reference sets of the gap statistic are as large as the data up to this many rows.
-GAP_REFERENCE_MAX = 100_000
+# Reference sets of the gap statistic are as large as the data up to this many rows
+# (W of a uniform set grows in proportion to its rows, which log W then corrects for:
+# a larger set would only cost more fits).
+GAP_REFERENCE_MAX = 20_000
 
 
 class KSelection:
@@ -149,7 +151,8 @@ def select_k(
     silhouette_sample : int
         In memory, the silhouette is exact up to this many rows; above it (and on
         dask) it is that of this many rows drawn uniformly, among themselves.
-    gap_references : int, the reference sets B of the gap statistic
+    gap_references : int, the reference sets B of the gap statistic (each as many
+        rows as X, at most 20,000; each clustered by one k-means run per k)
     gap_reference : {"box", "pca"}: uniform in the data's bounding box, or in
         the box of its principal axes
     max_iter, tol : of each k-means run

@@ -1,0 +1,131 @@
+"""Choosing k side by side: kmix.select_k against the same sweep written with
+scikit-learn (section `## Choosing k`).
+
+k = 2..12 on 100,000 x 16 drawn from 8 clusters, float64, one k-means run per k
+(k-means++ starts) in both: kmix's `select_k` with the SSD, Calinski–Harabasz,
+Davies–Bouldin and the silhouette on a sample of 10,000 rows, with and without
+the gap statistic (10 reference sets); scikit-learn's `KMeans` followed by
+`calinski_harabasz_score`, `davies_bouldin_score` and `silhouette_score` on the
+same sample size. Each library in its own process, the libraries taking turns;
+the median of the rounds. Peak RSS is the whole process's.
+
+    python bench/bench_select_k.py                 # writes RESULTS.md
+    python bench/bench_select_k.py --rounds 1 --no-write
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import _common  # noqa: E402
+
+SCRIPT = Path(__file__).resolve()
+N_SAMPLES, N_FEATURES, N_CLUSTERS = 100_000, 16, 8
+KS = range(2, 13)
+SAMPLE = 10_000
+TARGET = 0.3
+
+
+def make_data():
+    import numpy as np
+
+    rng = np.random.default_rng(20261206)
+    centres = rng.normal(scale=5.0, size=(N_CLUSTERS, N_FEATURES))
+    labels = rng.integers(N_CLUSTERS, size=N_SAMPLES)
+    return centres[labels] + rng.normal(size=(N_SAMPLES, N_FEATURES))
+
+
+def _kmix(X, with_gap: bool):
+    from kmix.models.kmeans import KMeansCore
+    from kmix.models.select_k import select_k
+
+    criteria = ("ssd", "calinski_harabasz", "davies_bouldin", "silhouette") + (("gap",) if with_gap else ())
+    result = select_k(X, KS, criteria, n_init=1, random_state=0, silhouette_sample=SAMPLE,
+                      model_class=KMeansCore)
+    return {name: int(result.choice[name]) for name in result.choice}
+
+
+def _sklearn(X):
+    import numpy as np
+    from sklearn.cluster import KMeans
+    from sklearn.metrics import calinski_harabasz_score, davies_bouldin_score, silhouette_score
+
+    values = {"calinski_harabasz": [], "davies_bouldin": [], "silhouette": []}
+    for k in KS:
+        labels = KMeans(k, n_init=1, random_state=0).fit(X).labels_
+        values["calinski_harabasz"].append(calinski_harabasz_score(X, labels))
+        values["davies_bouldin"].append(davies_bouldin_score(X, labels))
+        values["silhouette"].append(silhouette_score(X, labels, sample_size=SAMPLE, random_state=0))
+    ks = list(KS)
+    return {"calinski_harabasz": ks[int(np.argmax(values["calinski_harabasz"]))],
+            "davies_bouldin": ks[int(np.argmin(values["davies_bouldin"]))],
+            "silhouette": ks[int(np.argmax(values["silhouette"]))]}
+
+
+def child(library: str) -> dict:
+    import warnings
+
+    X = make_data()
+    warnings.simplefilter("ignore")
+    start = time.perf_counter()
+    if library == "sklearn":
+        choice = _sklearn(X)
+    else:
+        choice = _kmix(X, with_gap=library == "kmix-gap")
+    return {"all": [time.perf_counter() - start], "choice": choice, "peak_rss_mib": _common.peak_rss_mib()}
+
+
+def run(rounds: int, write: bool) -> str:
+    description = _common.machine_description(("scikit-learn", "numba"))
+    jobs = {library: ["--child", library] for library in ("kmix", "kmix-gap", "sklearn")}
+    results = _common.run_interleaved(SCRIPT, jobs, rounds)
+    theirs = results["sklearn"]["seconds_per_iteration"]  # here: seconds per sweep
+    rows = []
+    for library, label in (("kmix", "kmix, four criteria"), ("kmix-gap", "kmix, with the gap statistic"),
+                           ("sklearn", "scikit-learn loop, three indices")):
+        result = results[library]
+        seconds = result["seconds_per_iteration"]
+        ratio = seconds / theirs
+        rows.append([label, f"{seconds:.1f}", f"{ratio:.2f}",
+                     "-" if library == "sklearn" else f"<= {TARGET}: {'met' if ratio <= TARGET else 'not met'}",
+                     f"{result['peak_rss_mib']:.0f}", json.dumps(result["choice"]).replace('"', "")])
+        print(f"{library}: {seconds:.1f} s, ratio {ratio:.2f}, choice {result['choice']}", flush=True)
+    table = _common.markdown_table(["sweep", "seconds", "/ scikit-learn", "target", "peak RSS MiB", "choices"],
+                                   rows)
+    machine = "; ".join(f"{key} {value}" for key, value in description.items())
+    body = "\n".join([
+        "## Choosing k",
+        "",
+        f"k = 2..12 on {N_SAMPLES:,} x {N_FEATURES} from {N_CLUSTERS} clusters, one k-means run per k, "
+        f"silhouette on {SAMPLE:,} rows; median of {rounds} rounds, each library in its own process.",
+        "",
+        table,
+        "",
+        f"Machine: {machine}; load average (1, 5, 15 min) at the end {_common.load_average()}",
+    ])
+    if write:
+        _common.write_section("select_k", body)
+        print(f"wrote the choosing-k section of {_common.RESULTS}")
+    return body
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-write", action="store_true")
+    parser.add_argument("--child", metavar="LIBRARY")
+    args = parser.parse_args([] if argv is None else argv)
+    if args.child:
+        print(json.dumps(child(args.child)))
+        return 0
+    print(run(args.rounds, write=not args.no_write))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
