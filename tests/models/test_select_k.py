@@ -101,3 +101,25 @@ def test_the_gap_statistic_chooses_rs_k_on_clusgap_examples(name):
         result = select_k(X, range(1, 9), "gap", n_init=5, random_state=0, gap_references=50,
                           gap_reference=reference, model_class=KMeansCore)
         assert result.choice["gap"] == example[space]["k"], (reference, result.summary())
+
+
+def test_consecutive_k_may_start_from_the_previous_split():
+    from kmix.models.select_k import _split_largest
+
+    X = _blobs(6, n=600, seed=6)
+    result = select_k(X, range(2, 10), ("ssd", "silhouette"), n_init=1, start="split", random_state=0,
+                      model_class=KMeansCore)
+    assert result.choice == {"ssd": 6, "silhouette": 6}
+    # The start of k + 1: the k centres but the one of largest SSD, which becomes two
+    # centres one standard deviation either side of it along its principal axis.
+    previous = result.models[2]  # k = 4
+    start = _split_largest(X, previous, None)
+    assert start.shape == (5, 2)
+    labels = previous.labels_
+    ssd = [np.sum((X[labels == j] - previous.cluster_centers_[j]) ** 2) for j in range(4)]
+    j = int(np.argmax(ssd))
+    kept = np.delete(previous.cluster_centers_, j, axis=0)
+    np.testing.assert_array_equal(start[:3], kept)
+    np.testing.assert_allclose(start[3:].mean(axis=0), previous.cluster_centers_[j], atol=1e-9)
+    with pytest.raises(ValueError, match="start must be 'k-means\\+\\+' or 'split'"):
+        select_k(X, range(2, 4), start="grow", model_class=KMeansCore)

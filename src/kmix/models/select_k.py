@@ -129,6 +129,7 @@ def select_k(
     silhouette_sample: int = SILHOUETTE_EXACT_MAX,
     gap_references: int = 10,
     gap_reference: str = "box",
+    start: str = "k-means++",
     max_iter: int = 300,
     tol: float = 1e-4,
     client: Any = None,
@@ -155,6 +156,11 @@ def select_k(
         rows as X, at most 20,000; each clustered by one k-means run per k)
     gap_reference : {"box", "pca"}: uniform in the data's bounding box, or in
         the box of its principal axes
+    start : {"k-means++", "split"}, default "k-means++"
+        How each k's first run starts: its own seeding, or (in memory, for
+        consecutive k) the previous k's best centres with its cluster of largest
+        SSD split in two along its principal axis, at ± one standard deviation
+        (the other runs draw their own seeds either way).
     max_iter, tol : of each k-means run
     client : dask.distributed Client, optional
     model_class : the estimator of each run (default :class:`kmix.KMeans`)
@@ -179,16 +185,29 @@ def select_k(
         raise ValueError(f"n_init must be an integer >= 1; got {n_init!r}")
     if gap_reference not in ("box", "pca"):
         raise ValueError(f"gap_reference must be 'box' or 'pca'; got {gap_reference!r}")
+    if start not in ("k-means++", "split"):
+        raise ValueError(f"start must be 'k-means++' or 'split'; got {start!r}")
+    if start == "split" and is_dask_array(X):
+        raise ValueError("start='split' needs X in memory (it reads the rows of the cluster it splits); "
+                         "use start='k-means++' for a dask array")
     rng = check_random_state(random_state)
     extra = {} if client is None else {"client": client}
     runs: list[list[Any]] = []
+    previous = None
     for value in ks.tolist():
         if value > X.shape[0]:
             raise ValueError(f"k={value} needs at least {value} samples; X has {X.shape[0]}")
         seeds = rng.integers(0, 2**31 - 1, size=n_init)
-        runs.append([model_class(n_clusters=value, n_init=1, random_state=int(seed), max_iter=max_iter, tol=tol,
-                                 record_history=False, **extra).fit(X, sample_weight=sample_weight)
-                     for seed in seeds])
+        models = []
+        for r, seed in enumerate(seeds):
+            init: Any = "auto"
+            if start == "split" and r == 0 and previous is not None and previous.n_clusters == value - 1:
+                init = _split_largest(np.asarray(X, dtype=np.float64), previous, sample_weight)
+            models.append(model_class(n_clusters=value, init=init, n_init=1, random_state=int(seed),
+                                      max_iter=max_iter, tol=tol, record_history=False,
+                                      **extra).fit(X, sample_weight=sample_weight))
+        runs.append(models)
+        previous = min(models, key=lambda model: model.inertia_)
     per_run = {name: np.full((len(ks), n_init), np.nan) for name in names}
     silhouette_rows = 0
     silhouette_error = None
@@ -244,6 +263,25 @@ def select_k(
     best = [min(models, key=lambda model: model.inertia_) for models in runs]
     return KSelection(ks.astype(np.int64), names, values, spread, choice, best, gap_error, silhouette_rows,
                       silhouette_error)
+
+
+def _split_largest(X: np.ndarray, model: Any, sample_weight: Any) -> Any:
+    """k + 1 starting centres from a fitted k: the cluster of largest weighted SSD
+    replaced by two centres at ± one standard deviation along its principal axis;
+    "auto" (the run's own seeding) where that cluster cannot be split."""
+    centers = np.asarray(model.cluster_centers_, dtype=np.float64)
+    labels = np.asarray(model.labels_)
+    weight = np.ones(X.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    offsets = X - centers[labels]
+    ssd = np.bincount(labels, weights=weight * np.einsum("ij,ij->i", offsets, offsets), minlength=len(centers))
+    j = int(np.argmax(ssd))
+    mine = labels == j
+    if np.count_nonzero(mine) < 2 or ssd[j] <= 0:
+        return "auto"
+    members, w = offsets[mine], weight[mine]
+    values, vectors = np.linalg.eigh((members * w[:, None]).T @ members / w.sum())
+    step = math.sqrt(max(values[-1], 0.0)) * vectors[:, -1]
+    return np.vstack([np.delete(centers, j, axis=0), centers[j] - step, centers[j] + step])
 
 
 def _gap_references(X: Any, ks: np.ndarray, n_references: int, method: str, rng: np.random.Generator,
