@@ -60,24 +60,46 @@ def _sort_by_cluster(X: np.ndarray, labels: np.ndarray) -> _SortedRows:
     return _SortedRows(points, np.einsum("ij,ij->i", points, points), position, cluster, starts, counts)
 
 
-def _silhouette_of_rows(sorted_rows: _SortedRows, rows: np.ndarray, block_rows: int) -> np.ndarray:
+def _cluster_distance_sums_reference(points: np.ndarray, norms: np.ndarray, at: np.ndarray,
+                                     starts: np.ndarray) -> np.ndarray:
+    """(m, K): the sum of each listed row's distances to every row of each cluster
+    (the numpy twin of :func:`kmix.kernels.compiled.cluster_silhouette.cluster_distance_sums`)."""
+    # ||x - y||² = ||x||² - 2 x·y + ||y||², one GEMM per block, floored at 0.
+    distances = points[at] @ points.T
+    distances *= -2.0
+    distances += norms[at][:, None]
+    distances += norms[None, :]
+    np.maximum(distances, 0.0, out=distances)
+    # A row's distance to itself is 0 exactly, not the rounding left above.
+    distances[np.arange(len(at)), at] = 0.0
+    np.sqrt(distances, out=distances)
+    # The columns are in cluster order: one segmented sum gives (rows, K).
+    return np.add.reduceat(distances, starts, axis=1)
+
+
+def _cluster_distance_sums(points: np.ndarray, norms: np.ndarray, at: np.ndarray, starts: np.ndarray,
+                           counts: np.ndarray, n_threads: int) -> np.ndarray:
+    """The same sums, the products by one GEMM and the rest in one compiled pass."""
+    from .compiled import cluster_silhouette, threads  # numba is imported on first use only
+
+    products = points[at] @ points.T
+    out = np.empty((len(at), len(starts)))
+    with threads(n_threads, len(at)):
+        cluster_silhouette.cluster_distance_sums(products, norms[at], norms, at.astype(np.intp),
+                                                 starts.astype(np.intp), counts.astype(np.intp), out)
+    return out
+
+
+def _silhouette_of_rows(sorted_rows: _SortedRows, rows: np.ndarray, block_rows: int,
+                        n_threads: int = 1, compiled: bool = True) -> np.ndarray:
     """Exact silhouette values of the given original rows, each against all n rows."""
     points, norms, position, cluster, starts, counts = sorted_rows
     values = np.empty(len(rows))
     for first in range(0, len(rows), block_rows):
         chunk = rows[first:first + block_rows]
         at = position[chunk]
-        # ||x - y||² = ||x||² - 2 x·y + ||y||², one GEMM per block, floored at 0.
-        distances = points[at] @ points.T
-        distances *= -2.0
-        distances += norms[at][:, None]
-        distances += norms[None, :]
-        np.maximum(distances, 0.0, out=distances)
-        # A row's distance to itself is 0 exactly, not the rounding left above.
-        distances[np.arange(len(chunk)), at] = 0.0
-        np.sqrt(distances, out=distances)
-        # The columns are in cluster order: one segmented sum gives (rows, K).
-        per_cluster = np.add.reduceat(distances, starts, axis=1)
+        per_cluster = (_cluster_distance_sums(points, norms, at, starts, counts, n_threads) if compiled
+                       else _cluster_distance_sums_reference(points, norms, at, starts))
         own = cluster[chunk]
         own_sizes = counts[own]
         # a: mean distance to the OTHER members (the own distance is 0);
@@ -97,7 +119,8 @@ def _silhouette_of_rows(sorted_rows: _SortedRows, rows: np.ndarray, block_rows: 
     return values
 
 
-def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | None = None) -> np.ndarray:
+def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | None = None,
+                       n_threads: int = 1) -> np.ndarray:
     """The exact silhouette value of every row (Euclidean), computed block by block.
 
     s_i = (b_i - a_i) / max(a_i, b_i) with a_i the mean distance of row i to the
@@ -115,6 +138,8 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | N
         Rows whose distances to all n rows are held at once; the memory is
         O(block_rows · n) beside one centred float64 copy of X. Default
         :func:`silhouette_block_rows`. The values do not depend on it beyond rounding.
+    n_threads : int
+        Threads of the compiled pass; the values do not depend on it.
 
     Returns
     -------
@@ -127,15 +152,16 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | N
     -----
     Distances come from ||x||² - 2 x·y + ||y||² on the data centred at its column
     means (one matrix product per block), with each row's distance to itself set
-    to 0; the per-cluster sums come from the data sorted by cluster, one segmented
-    sum per block.
+    to 0; the per-cluster sums come from the data sorted by cluster, in one
+    compiled pass over each block's products (its numpy twin,
+    ``_cluster_distance_sums_reference``, is what the tests hold it to).
     """
     n = X.shape[0]
     sorted_rows = _sort_by_cluster(X, labels)
     if len(sorted_rows.counts) < 2:
         return np.full(n, np.nan)
     rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
-    return _silhouette_of_rows(sorted_rows, np.arange(n), rows_per_block)
+    return _silhouette_of_rows(sorted_rows, np.arange(n), rows_per_block, n_threads)
 
 
 def silhouette_score(
@@ -145,6 +171,7 @@ def silhouette_score(
     sample_size: int | None = None,
     rng: np.random.Generator | None = None,
     block_rows: int | None = None,
+    n_threads: int = 1,
 ) -> tuple[float, float, int]:
     """The mean silhouette value, exact or estimated from a sample of rows.
 
@@ -162,8 +189,7 @@ def silhouette_score(
         estimate is unbiased for the exact mean.
     rng : numpy.random.Generator, optional
         Draws the sample; a fresh unseeded generator if None.
-    block_rows : int, optional
-        As in :func:`silhouette_samples`.
+    block_rows, n_threads : as in :func:`silhouette_samples`.
 
     Returns
     -------
@@ -178,7 +204,7 @@ def silhouette_score(
     """
     n = X.shape[0]
     if sample_size is None or sample_size >= n:
-        values = silhouette_samples(X, labels, block_rows=block_rows)
+        values = silhouette_samples(X, labels, block_rows=block_rows, n_threads=n_threads)
         return float(np.mean(values)), 0.0, n
     sorted_rows = _sort_by_cluster(X, labels)
     size = int(sample_size)
@@ -187,7 +213,7 @@ def silhouette_score(
     generator = np.random.default_rng() if rng is None else rng
     rows = np.sort(generator.choice(n, size=size, replace=False))
     rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
-    values = _silhouette_of_rows(sorted_rows, rows, rows_per_block)
+    values = _silhouette_of_rows(sorted_rows, rows, rows_per_block, n_threads)
     error = float(np.std(values, ddof=1) / math.sqrt(size)) if size > 1 else math.nan
     return float(np.mean(values)), error, size
 

@@ -234,7 +234,9 @@ def select_k(
                     # The rows (or the sample) labelled by their nearest centre, as the
                     # fit labels them, and measured among themselves.
                     labels = kk.nearest_centers(sample, centers)[0]
-                    values = ci.silhouette_samples(sample, labels)
+                    # One compiled thread: the block products are BLAS's, on its own
+                    # threads, and more threads on top only contend for the cores.
+                    values = ci.silhouette_samples(sample, labels, n_threads=1)
                     per_run["silhouette"][i, r] = values.mean()
                     if not exact and r == 0:
                         silhouette_error[i] = values.std() / math.sqrt(len(values))

@@ -8,7 +8,8 @@ Everything in this package's modules is machine code built by numba:
 - :mod:`.kmeans_prep`: centring and the k-means++ potentials;
 - :mod:`.kmeans_sparse`: the same passes (plain and bounded), distances and
   k-means++ potentials for sparse rows in CSR form;
-- :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers.
+- :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers;
+- :mod:`.cluster_silhouette`: the silhouette's per-cluster distance sums.
 
 They live apart from the numpy kernels so that numba is imported on first use
 only: ``import kmix.kernels`` (and this package itself) never imports it, and a
