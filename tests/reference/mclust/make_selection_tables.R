@@ -261,8 +261,8 @@ meta <- list(
   mclust = as.character(packageVersion("mclust")),
   jsonlite = as.character(packageVersion("jsonlite")),
   cores = parallel::detectCores(),
-  blas = unname(extSoftVersion()["BLAS"]),
-  lapack = La_library(),
+  blas = basename(unname(extSoftVersion()["BLAS"])),
+  lapack = basename(La_library()),
   timing = sprintf("median elapsed seconds (system.time) of %d runs of mclustBIC(X, G = 1:9, modelNames = <the fourteen>), set.seed(%d) before each",
                    N_TIMING_RUNS, SEED),
   timed_files = if (length(timed_files)) timed_files else structure(list(), names = character(0))
