@@ -80,7 +80,8 @@ def register(subparsers) -> None:
     parser.add_argument("--max-iter", type=_common.positive_int, default=1000,
                         help="most EM iterations per start (default 1000)")
     parser.add_argument("--tol", type=_common.non_negative_float, default=1e-5,
-                        help="stop when the mean log-likelihood per sample changes by less (default 1e-5)")
+                        help="stop a run when the total log-likelihood l changes by at most tol (1 + |l|), "
+                             "as mclust does (default 1e-5)")
     parser.add_argument("--reg-covar", type=_common.non_negative_float, default=0.0,
                         help="added to every component's scatter (default 0: a collapsed component fails its cell)")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG",

@@ -343,7 +343,8 @@ def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, 
         # One shared covariance is k equal full ones: the compiled full pass, whose
         # per-component second moments (about each component's mean) add up to the
         # tied statistics.
-        shared = np.ascontiguousarray(np.broadcast_to(precisions_cholesky, (means.shape[0],) + precisions_cholesky.shape))
+        shared = np.ascontiguousarray(
+            np.broadcast_to(precisions_cholesky, (means.shape[0],) + precisions_cholesky.shape))
         return EMPassPlan(_compiled_block, (means, shared, log_weights, shift, "full"), gk.merge_statistics,
                           None, _tied_from_full)
     if full_triangle_applies(n_features, dtype, covariance_type) and about_means:

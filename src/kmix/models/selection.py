@@ -268,6 +268,19 @@ def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make
     return dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions)
 
 
+class _RelativeStop:
+    """EM's stop as mclust's: after an iteration whose change of the total
+    log-likelihood l is at most ``tol`` (1 + |l|) (a callback: the estimator's own
+    ``tol`` is on the mean log-likelihood per sample)."""
+
+    def __init__(self, tol: float, n_samples: float) -> None:
+        self.tol, self.n_samples = tol, n_samples
+
+    def __call__(self, iteration: int, state: Any) -> bool:
+        total = state.log_likelihood * self.n_samples
+        return iteration > 1 and abs(state.change) * self.n_samples <= self.tol * (1.0 + abs(total))
+
+
 def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: list[Any],
               settings: dict[str, Any], n_samples: float) -> _Cell:
     best = None
@@ -276,7 +289,9 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
     for start in starts:
         try:
             given = start() if callable(start) else start
-            model = make(n_components=k, covariance_type=name, n_init=1, **given, **settings)
+            stop = _RelativeStop(settings["tol"], n_samples)
+            model = make(n_components=k, covariance_type=name, n_init=1, callback=stop, **given,
+                         **dict(settings, tol=0.0))
             with warnings.catch_warnings():
                 # Recorded in ``converged`` instead; matched by its words, so that the
                 # class (made on scikit-learn's) is not loaded for nothing.
@@ -295,7 +310,8 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
         return _Cell(None, math.nan, math.nan, math.nan, math.nan, 0, False, 0, math.nan, reason)
     log_likelihood, bic, icl, aic, p = criteria(best, X, sample_weight)
     spread = float(max(values) - min(values)) * n_samples if len(values) > 1 else 0.0
-    return _Cell(best, log_likelihood, bic, icl, aic, p, bool(best.converged_), int(best.n_iter_), spread, None)
+    converged = bool(best.converged_ or best.history_.stopped_by_callback)  # stopped by mclust's rule
+    return _Cell(best, log_likelihood, bic, icl, aic, p, converged, int(best.n_iter_), spread, None)
 
 
 def criteria(model: Any, X: Any, sample_weight: Any = None) -> tuple[float, float, float, float, int]:
@@ -359,8 +375,10 @@ def select_mixture(
         As in GaussianMixture. With the default none is added, as in mclust: a
         cell whose component collapses fails instead of scoring a likelihood that
         only the regularisation bounds.
-    tol, max_iter : as in GaussianMixture (tol on the change of the mean
-        log-likelihood per sample).
+    tol : float, default 1e-5
+        A run stops as mclust's EM does: after an iteration that changed the
+        total log-likelihood l by at most tol (1 + |l|).
+    max_iter : as in GaussianMixture.
     random_state : int, Generator, RandomState or None
         Seeds every start of every cell (the same grid for the same seed).
     sample_weight : array-like (n_samples,), optional
