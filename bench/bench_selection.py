@@ -5,8 +5,8 @@ The whole grid, G = 1..9 x mclust's fourteen models, on mclust's own faithful,
 iris and diabetes (read from tests/reference/mclust, the numbers R wrote) and on
 20,000 x 4 drawn from a six-component mixture (written here, with a fixed seed,
 to a CSV file that R reads too). Both start every cell from mclust's
-hierarchical partition (one start a cell); kmix stops a run at a change of the
-mean log-likelihood below 1e-5 per sample, mclust at a relative change of 1e-5.
+hierarchical partition (one start a cell), and both stop a run at a relative
+change of the total log-likelihood of 1e-5 (mclust's rule).
 mclust runs in an Rscript process, kmix in this one after a warm-up fit (its
 compiled passes loaded); the median of the repetitions (one for the 20,000 rows);
 the ratio is kmix / mclust (below 1: kmix is faster). The cells where kmix's BIC is worse

@@ -441,6 +441,18 @@ def check_int(value: Any, name: str, *, minimum: int | None = None, maximum: int
     return value
 
 
+def check_counts(values: Any, name: str, example: str) -> np.ndarray:
+    """Distinct positive integers (numbers of clusters to try, say), as an int64
+    array in the order given, or a ValueError naming the parameter."""
+    listed = [values] if np.isscalar(values) else list(values)
+    array = np.asarray(listed)
+    if array.size == 0 or array.ndim != 1 or array.dtype.kind not in "iu" or np.any(array < 1):
+        raise ValueError(f"{name} must be positive integers (for example {example}); got {values!r}")
+    if len(set(array.tolist())) != array.size:
+        raise ValueError(f"{name} must not repeat a number; got {array.tolist()}")
+    return array.astype(np.int64)
+
+
 def check_float(
     value: Any,
     name: str,

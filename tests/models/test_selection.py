@@ -120,7 +120,7 @@ def test_the_result_holds_every_cell_and_names_the_failures():
     (dict(covariance_type="XYZ"), "covariance_type must be 'all'"),
     (dict(n_components=[0, 1]), "n_components must be positive integers"),
     (dict(n_components=[2, 2]), "must not repeat"),
-    (dict(n_init=0), "n_init must be an integer >= 1"),
+    (dict(n_init=0), "n_init must be >= 1"),
 ])
 def test_bad_arguments_are_named(kwargs, message):
     with pytest.raises(ValueError, match=message):

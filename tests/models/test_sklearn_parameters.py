@@ -56,7 +56,9 @@ def test_elkan_gives_lloyds_labels_centres_and_iterations(k, n_features, tol):
     assert elkan.n_iter_ == theirs.n_iter_
 
 
-def test_elkan_runs_the_bounded_pass(monkeypatch):
+@pytest.fixture
+def bounds_of_passes(monkeypatch):
+    """Whether each Lloyd pass a fit makes keeps Hamerly's bounds, in order."""
     from kmix.models import lloyd
 
     made = []
@@ -67,22 +69,18 @@ def test_elkan_runs_the_bounded_pass(monkeypatch):
         original(self, data, bounds)
 
     monkeypatch.setattr(lloyd.LloydPasses, "__init__", recording)
+    return made
+
+
+def test_elkan_runs_the_bounded_pass(bounds_of_passes):
+    made = bounds_of_passes
     X = np.random.default_rng(0).normal(size=(200, 2))
     KMeans(3, random_state=0, algorithm="elkan").fit(X)  # k x d = 6: "auto" would not
     assert made == [True]
 
 
-def test_elkan_with_one_cluster_warns_and_runs_lloyd(monkeypatch):
-    from kmix.models import lloyd
-
-    made = []
-    original = lloyd.LloydPasses.__init__
-
-    def recording(self, data, bounds):
-        made.append(bounds)
-        original(self, data, bounds)
-
-    monkeypatch.setattr(lloyd.LloydPasses, "__init__", recording)
+def test_elkan_with_one_cluster_warns_and_runs_lloyd(bounds_of_passes):
+    made = bounds_of_passes
     X = np.random.default_rng(0).normal(size=(50, 2))
     with pytest.warns(RuntimeWarning,
                       match=r"algorithm='elkan' doesn't make sense for a single cluster\. Using 'lloyd' instead\."):

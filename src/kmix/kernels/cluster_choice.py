@@ -12,7 +12,6 @@ import numpy as np
 __all__ = [
     "silhouette_block_rows",
     "silhouette_samples",
-    "silhouette_score",
     "ReferenceBox",
     "reference_box",
     "draw_reference",
@@ -170,60 +169,6 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | N
     values = np.empty(n)
     values[in_order] = _silhouette_of_rows(sorted_rows, in_order, rows_per_block, n_threads)
     return values
-
-
-def silhouette_score(
-    X: np.ndarray,
-    labels: np.ndarray,
-    *,
-    sample_size: int | None = None,
-    rng: np.random.Generator | None = None,
-    block_rows: int | None = None,
-    n_threads: int = 1,
-) -> tuple[float, float, int]:
-    """The mean silhouette value, exact or estimated from a sample of rows.
-
-    Parameters
-    ----------
-    X : ndarray (n, d), float
-    labels : ndarray (n,), int
-    sample_size : int, optional
-        None or >= n: the exact mean over all rows. Otherwise (1 <= sample_size < n)
-        the mean over ``sample_size`` rows drawn uniformly without replacement, each
-        row's value computed exactly against ALL n rows. scikit-learn's
-        ``silhouette_score(sample_size=...)`` instead subsamples both sides (the
-        silhouette of the sample as a data set of its own), which biases a and b
-        for small clusters; here only the average over rows is sampled, so the
-        estimate is unbiased for the exact mean.
-    rng : numpy.random.Generator, optional
-        Draws the sample; a fresh unseeded generator if None.
-    block_rows, n_threads : as in :func:`silhouette_samples`.
-
-    Returns
-    -------
-    mean : float
-        NaN when fewer than two labels are present.
-    standard_error : float
-        0.0 for the exact mean; else std/√sample_size with the sample standard
-        deviation (ddof = 1; NaN for a sample of one row). It ignores the
-        finite-population factor √(1 - sample_size/n), so it errs on the large side.
-    n_used : int
-        The number of rows averaged: n, or sample_size.
-    """
-    n = X.shape[0]
-    if sample_size is None or sample_size >= n:
-        values = silhouette_samples(X, labels, block_rows=block_rows, n_threads=n_threads)
-        return float(np.mean(values)), 0.0, n
-    sorted_rows = _sort_by_cluster(X, labels)
-    size = int(sample_size)
-    if len(sorted_rows.counts) < 2:
-        return math.nan, math.nan, size
-    generator = np.random.default_rng() if rng is None else rng
-    rows = np.sort(generator.choice(n, size=size, replace=False))
-    rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
-    values = _silhouette_of_rows(sorted_rows, rows, rows_per_block, n_threads)
-    error = float(np.std(values, ddof=1) / math.sqrt(size)) if size > 1 else math.nan
-    return float(np.mean(values)), error, size
 
 
 # --- gap statistic ------------------------------------------------------------------

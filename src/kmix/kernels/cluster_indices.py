@@ -10,7 +10,7 @@ Three families, by what they need from the data:
   reduce per pass.
 * **Silhouette** needs every pairwise distance: :func:`silhouette_samples` computes
   them block by block (memory O(block_rows · n), never n × n) for data in memory;
-  :func:`silhouette_score` can estimate the mean from a sample of rows.
+  a caller estimates the mean from a sample of rows by passing the sample.
 * **Gap statistic** (Tibshirani, Walther & Hastie 2001) compares log W_k of the data
   with that of uniform reference data: :func:`reference_box`, :func:`draw_reference`,
   :func:`gap_from_log_w`, :func:`one_standard_error_choice`. The clustering of the
@@ -64,7 +64,6 @@ __all__ = [
     "davies_bouldin",
     "silhouette_block_rows",
     "silhouette_samples",
-    "silhouette_score",
     "ReferenceBox",
     "reference_box",
     "draw_reference",
@@ -338,5 +337,4 @@ from .cluster_choice import (  # noqa: E402
     reference_box,
     silhouette_block_rows,
     silhouette_samples,
-    silhouette_score,
 )

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import backends
-from .._validation import check_data, check_random_state, is_dask_array
+from .._validation import check_counts, check_data, check_int, check_random_state, is_dask_array
 from ..kernels import cluster_indices as ci
 from ..kernels import kmeans as kk
 
@@ -172,17 +172,14 @@ def select_k(
     if model_class is None:
         from ..estimators import KMeans as model_class
     X = check_data(X, finite=False)
-    ks = np.asarray(list(k) if not np.isscalar(k) else [k])
-    if ks.size == 0 or ks.dtype.kind not in "iu" or np.any(ks < 1) or len(set(ks.tolist())) != ks.size:
-        raise ValueError(f"k must be distinct positive integers (for example range(2, 13)); got {k!r}")
+    ks = check_counts(k, "k", "range(2, 13)")
     names = (criteria,) if isinstance(criteria, str) else tuple(criteria)
     for name in names:
         if name not in K_CRITERIA:
             raise ValueError(f"criteria must be names from {', '.join(K_CRITERIA)}; got {name!r}")
     if 1 in ks.tolist() and not set(names) <= set(_AT_ONE):
         raise ValueError("k = 1 is defined for 'ssd' and 'gap' only; start k at 2 for the other criteria")
-    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
-        raise ValueError(f"n_init must be an integer >= 1; got {n_init!r}")
+    n_init = check_int(n_init, "n_init", minimum=1)
     if gap_reference not in ("box", "pca"):
         raise ValueError(f"gap_reference must be 'box' or 'pca'; got {gap_reference!r}")
     if start not in ("k-means++", "split"):

@@ -24,7 +24,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import exceptions
-from .._validation import check_data, check_random_state
+from .._validation import check_counts, check_data, check_int, check_random_state
 from ..kernels import gmm as gk
 
 __all__ = ["MixtureSelection", "select_mixture", "criteria", "CRITERIA", "MCLUST_MODELS"]
@@ -216,15 +216,6 @@ def _covariance_types(covariance_type: Any) -> tuple[str, ...]:
     return names
 
 
-def _numbers_of_components(n_components: Any) -> np.ndarray:
-    values = np.atleast_1d(np.asarray(list(n_components) if not np.isscalar(n_components) else [n_components]))
-    if values.size == 0 or values.dtype.kind not in "iu" or np.any(values < 1):
-        raise ValueError(f"n_components must be positive integers (for example range(1, 10)); got {n_components!r}")
-    if len(set(values.tolist())) != values.size:
-        raise ValueError(f"n_components must not repeat a number; got {values.tolist()}")
-    return values.astype(np.int64)
-
-
 def _singular(model: Any) -> bool:
     k, d = model.means_.shape
     covariances = gk.full_covariances(np.asarray(model.covariances_, dtype=np.float64),
@@ -317,8 +308,12 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
 def criteria(model: Any, X: Any, sample_weight: Any = None) -> tuple[float, float, float, float, int]:
     """(log L, BIC, ICL, AIC, p) of a fitted mixture on X, lower is better for the
     three criteria (see the module's formulas); n is the total sample weight."""
-    log_density = np.asarray(model.score_samples(X), dtype=np.float64)
-    resp = np.asarray(model.predict_proba(X), dtype=np.float64)
+    if isinstance(X, np.ndarray):
+        # One E-step gives both the densities and the responsibilities.
+        log_density, resp = gk.log_prob_resp(model.weighted_log_prob(X).astype(np.float64))
+    else:
+        log_density = np.asarray(model.score_samples(X), dtype=np.float64)
+        resp = np.asarray(model.predict_proba(X), dtype=np.float64)
     weight = np.ones(log_density.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
     n_samples = float(weight.sum())
     log_likelihood = float(weight @ log_density)
@@ -395,11 +390,10 @@ def select_mixture(
     if model_class is None:
         from ..estimators import GaussianMixture as model_class
     X = check_data(X, finite=False)
-    rows = _numbers_of_components(n_components)
+    rows = check_counts(n_components, "n_components", "range(1, 10)")
     names = _covariance_types(covariance_type)
     criterion = _check_criterion(criterion)
-    if isinstance(n_init, bool) or not isinstance(n_init, (int, np.integer)) or n_init < 1:
-        raise ValueError(f"n_init must be an integer >= 1; got {n_init!r}")
+    n_init = check_int(n_init, "n_init", minimum=1)
     n_samples = float(X.shape[0] if sample_weight is None else np.sum(np.asarray(sample_weight, np.float64)))
     rng = check_random_state(random_state)
     hierarchical = init_params == "hc"
