@@ -88,7 +88,7 @@ def plot_classification(X: Any, model: Any, ax: Any = None, *, uncertainty: bool
     if uncertainty:
         unsure = 1.0 - resp.max(axis=1)
         # Scaled so that the least certain point is large and a certain one a dot.
-        sizes = 2.0 + 60.0 * point_size * unsure / max(float(unsure.max()), 1e-12) / 12.0
+        sizes = 2.0 + 5.0 * point_size * unsure / max(float(unsure.max()), 1e-12)
     else:
         sizes = np.full(X.shape[0], point_size)
     k = plane.means.shape[0]
