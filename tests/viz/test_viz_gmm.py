@@ -30,9 +30,9 @@ def test_plot_gmm_draws_an_ellipse_per_component_with_the_legend(fitted):
         assert matplotlib.colors.same_color(ellipse.get_edgecolor(), color(j))
         np.testing.assert_allclose(ellipse.center, model.means_[j])
     texts = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert texts[0] == "Samples"
-    assert texts[1:] == [f"Component {j:02d}, weight {model.weights_[j]:.4f}" for j in range(5)]
-    assert texts[3].startswith("Component 02, weight 0.")
+    assert texts[:3] == ["Samples", "Component means", "2σ ellipse of each component"]
+    assert texts[3:] == [f"Component {j:02d}, weight {model.weights_[j]:.4f}" for j in range(5)]
+    assert texts[5].startswith("Component 02, weight 0.")
     # the samples, then one mean marker per component
     assert len(ax.collections) == 6
     assert ax.get_xlabel() == "$x_1$"

@@ -17,14 +17,15 @@ def fitted():
 def test_plot_clusters_draws_points_centres_and_paths(fitted):
     X, model = fitted
     ax = plot_clusters(X, model.labels_, model.cluster_centers_, model.history_.centers)
-    # one scatter per cluster plus the centres
-    assert len(ax.collections) == 9
+    # one scatter per cluster, the initial centres (rings) and the final centres
+    assert len(ax.collections) == 10
     assert len(ax.lines) == 8  # one path per centre
     for j, line in enumerate(ax.lines):
         assert matplotlib.colors.same_color(line.get_color(), color(j))
         assert len(line.get_xdata()) == model.n_iter_ + 1
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("Cluster 00") and labels[-1] == "Centres"
+    assert labels[0].startswith("Cluster 00") and labels[-1] == "Final centres"
+    assert labels[8:10] == ["Initial centres", "Path of each centre (× per iteration)"]
     sizes = np.bincount(model.labels_)
     assert labels[3] == f"Cluster 03 ({sizes[3]})"
 
@@ -42,7 +43,7 @@ def test_plot_ssd_half_steps_and_log_scale(fitted):
     ax = plot_ssd(model.history_)
     assert ax.get_yscale() == "log"
     x = ax.lines[0].get_xdata()
-    np.testing.assert_allclose(x, np.arange(2 * model.n_iter_) / 2)
+    np.testing.assert_allclose(x, 1 + np.arange(2 * model.n_iter_) / 2)  # iterations counted from 1
     np.testing.assert_allclose(ax.lines[0].get_ydata(), model.history_.ssd.reshape(-1))
     assert ax.get_xlabel() == "iteration" and ax.get_ylabel() == "SSD"
 

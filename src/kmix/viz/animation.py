@@ -7,6 +7,7 @@ covariances.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -16,7 +17,7 @@ from ._frames import BlitRenderer, check_animation_path, check_fps, select_frame
 from ._projection import fit_projection
 from ._style import axis_labels, color
 
-__all__ = ["animate_kmeans", "animate_gmm", "AnimationInfo"]
+__all__ = ["animate_kmeans", "animate_gmm", "AnimationInfo", "Scene", "kmeans_scene", "gmm_scene"]
 
 
 class AnimationInfo(NamedTuple):
@@ -93,7 +94,10 @@ def animate_kmeans(
     max_frames : int, optional
         Keep at most this many frames, evenly spread, first and last included.
     show_objective : bool
-        Draw the SSD curve beside the points, filling in as the animation plays.
+        Draw the SSD curve beside the points, filling in as the animation plays,
+        with the value the frame's title quotes marked. Iterations are counted
+        from 1 there as in the titles: iteration i's assignment step at x = i,
+        its update step at x = i + 0.5. The panel's range holds every value.
 
     Returns
     -------
@@ -107,6 +111,60 @@ def animate_kmeans(
     """
     path = check_animation_path(path)
     fps = check_fps(fps)
+    scene = kmeans_scene(X, model_or_history, half_steps=half_steps, max_frames=max_frames,
+                         show_objective=show_objective, size=size, point_size=point_size)
+    return _write(scene, path, fps)
+
+
+class Scene(NamedTuple):
+    """An animation's figure and how to set it to each of its frames.
+
+    ``show(i)`` sets the artists to frame i (0 <= i < n_frames) and returns the
+    frame's caption and the artists made for that frame alone (drawn beneath the
+    others and removed by the caller once the frame is rendered).
+    """
+
+    figure: Any
+    ax: Any
+    objective_ax: Any  # None without show_objective
+    dynamic: list[Any]  # the artists that change from frame to frame
+    n_frames: int
+    show: Callable[[int], tuple[str, list[Any]]]
+
+
+def _write(scene: Scene, path: Path, fps: float) -> AnimationInfo:
+    renderer = BlitRenderer(scene.figure, scene.dynamic)
+    rendered, captions = [], []
+    for index in range(scene.n_frames):
+        caption, extra = scene.show(index)
+        rendered.append(renderer.frame(extra))
+        for artist in extra:
+            artist.remove()
+        captions.append(caption)
+    write_frames(rendered, path, fps)
+    return AnimationInfo(path, len(rendered), captions)
+
+
+def _objective_marker(objective_ax: Any):
+    """The point of the objective curve that the frame's title speaks of."""
+    return objective_ax.plot([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="#d62728",
+                             markeredgecolor="white", zorder=5)[0]
+
+
+def kmeans_scene(
+    X: Any,
+    model_or_history: Any,
+    *,
+    half_steps: bool = False,
+    max_frames: int | None = None,
+    show_objective: bool = False,
+    size: float = 5.5,
+    point_size: float = 10.0,
+) -> Scene:
+    """The figure of :func:`animate_kmeans` and how to set it to each frame
+    (arguments as there)."""
+    from .kmeans import ssd_positions
+
     history = _history_of(model_or_history, "KMeans")
     if "centers" not in history or "ssd" not in history:
         raise ValueError(
@@ -120,6 +178,8 @@ def animate_kmeans(
             f"X has shape {X.shape} but the history's centres have {centers_history.shape[2]} features"
         )
     n_iter, k = ssd.shape[0], centers_history.shape[1]
+    values = ssd.reshape(-1)
+    steps = ssd_positions(values.size)  # iteration t + 1: assignment at t + 1, update at t + 1.5
 
     # Frames: (centres index, labels-from centres index or None, caption, SSD half-step index)
     frames: list[tuple[int, int | None, str, int | None]] = [(0, None, "initial centres", None)]
@@ -157,24 +217,21 @@ def animate_kmeans(
     axis_labels(ax, projection)
     # A representative title so the layout leaves room for it.
     title = ax.set_title(f"k-means, k = {k}\niteration {n_iter}: assignment, SSD {ssd.max():.6g}")
-    curve = None
+    curve = marker = None
     if objective_ax is not None:
-        steps = np.arange(2 * n_iter) / 2.0
-        values = ssd.reshape(-1)
         objective_ax.plot(steps, values, color="0.85", linewidth=1.0)
         curve = objective_ax.plot([], [], color="0.2", marker="o", markersize=3, linewidth=1.4)[0]
-        objective_ax.set_xlim(-0.25, max(steps[-1], 0.5) + 0.25)
+        marker = _objective_marker(objective_ax)
+        objective_ax.set_xlim(steps[0] - 0.25, max(steps[-1], steps[0] + 0.5) + 0.25)
         if np.all(values > 0):
             objective_ax.set_yscale("log")
-        objective_ax.set_xlabel("iteration")
+        objective_ax.set_ylim(*_padded_range(values, log=objective_ax.get_yscale() == "log"))
+        objective_ax.set_xlabel("iteration (assignment at i, update at i + ½)")
         objective_ax.set_ylabel("SSD")
         objective_ax.set_title("SSD after each half-step")
 
-    dynamic = [scatter, *trails, centres, title] + ([curve] if curve is not None else [])
-    renderer = BlitRenderer(figure, dynamic)
-    rendered, captions = [], []
-    for index in chosen:
-        centre_step, label_step, caption, ssd_index = frames[index]
+    def show(index: int) -> tuple[str, list[Any]]:
+        centre_step, label_step, caption, ssd_index = frames[chosen[index]]
         if label_step is None:
             scatter.set_facecolor(np.repeat(grey[None], len(points), axis=0))
         else:
@@ -182,15 +239,29 @@ def animate_kmeans(
         centres.set_offsets(path2d[centre_step])
         for j, trail in enumerate(trails):
             trail.set_data(path2d[: centre_step + 1, j, 0], path2d[: centre_step + 1, j, 1])
-        value = "" if ssd_index is None else f", SSD {ssd.reshape(-1)[ssd_index]:.6g}"
+        value = "" if ssd_index is None else f", SSD {values[ssd_index]:.6g}"
         title.set_text(f"k-means, k = {k}\n{caption}{value}")
         if curve is not None:
             shown = 0 if ssd_index is None else ssd_index + 1
-            curve.set_data(np.arange(shown) / 2.0, ssd.reshape(-1)[:shown])
-        rendered.append(renderer.frame())
-        captions.append(caption)
-    write_frames(rendered, path, fps)
-    return AnimationInfo(path, len(rendered), captions)
+            curve.set_data(steps[:shown], values[:shown])
+            marker.set_data(steps[shown - 1: shown], values[shown - 1: shown])
+        return caption, []
+
+    dynamic = [scatter, *trails, centres, title] + ([curve, marker] if curve is not None else [])
+    return Scene(figure, ax, objective_ax, dynamic, len(chosen), show)
+
+
+def _padded_range(values: np.ndarray, *, log: bool = False, margin: float = 0.06) -> tuple[float, float]:
+    """Axis limits that hold every one of ``values`` with a margin (on a log scale
+    when ``log``, the margin in decades)."""
+    values = np.asarray(values, dtype=np.float64)
+    values = values[np.isfinite(values)]
+    if log:
+        values = np.log10(values[values > 0])
+    low, high = float(values.min()), float(values.max())
+    pad = margin * (high - low) if high > low else max(abs(high) * 0.05, 0.5)
+    low, high = low - pad, high + pad
+    return (10.0**low, 10.0**high) if log else (low, high)
 
 
 def _rgba(value: str) -> tuple[float, float, float, float]:
@@ -259,7 +330,9 @@ def animate_gmm(
         density (the same colour levels in every frame).
     fps, max_frames, show_objective
         As in :func:`animate_kmeans` (fps from 0.01 to 100); the objective is the
-        mean log-likelihood per sample.
+        mean log-likelihood per sample, drawn at x = the iterations completed
+        (the number in the frame's title), its range holding every value from
+        the start on.
     n_std : float
         Ellipse radius in standard deviations.
     resolution : int
@@ -275,13 +348,33 @@ def animate_gmm(
     ValueError
         As :func:`animate_kmeans`; also an unknown ``style``.
     """
-    from ._frames import BlitRenderer
-    from .gmm import _ellipse
-
     path = check_animation_path(path)
     if style not in ("ellipses", "density"):
         raise ValueError(f"style must be 'ellipses' or 'density'; got {style!r}")
     fps = check_fps(fps)
+    scene = gmm_scene(X, model_or_history, style=style, max_frames=max_frames, show_objective=show_objective,
+                      n_std=n_std, size=size, point_size=point_size, resolution=resolution)
+    return _write(scene, path, fps)
+
+
+def gmm_scene(
+    X: Any,
+    model_or_history: Any,
+    *,
+    style: str = "ellipses",
+    max_frames: int | None = None,
+    show_objective: bool = False,
+    n_std: float = 2.0,
+    size: float = 5.5,
+    point_size: float = 8.0,
+    resolution: int = 120,
+) -> Scene:
+    """The figure of :func:`animate_gmm` and how to set it to each frame
+    (arguments as there)."""
+    from .gmm import _ellipse
+
+    if style not in ("ellipses", "density"):
+        raise ValueError(f"style must be 'ellipses' or 'density'; got {style!r}")
     history = _history_of(model_or_history, "GaussianMixture")
     if not all(name in history for name in ("weights", "means", "covariances")):
         raise ValueError(
@@ -308,7 +401,6 @@ def animate_gmm(
     axis_labels(ax, projection)
     title = ax.set_title(f"EM, {k} components\niteration {n_steps - 1}, log-likelihood {-99.9999:.4f} per sample")
     dynamic: list[Any] = [title]
-    density_levels = None
     if style == "ellipses":
         ax.scatter(points[:, 0], points[:, 1], s=point_size, color="#9a9a9a", alpha=0.7, linewidths=0)
         ellipses = []
@@ -336,28 +428,24 @@ def animate_gmm(
     centres = ax.scatter(means[0, :, 0], means[0, :, 1], marker="X", s=100, c=[color(j) for j in range(k)],
                          edgecolors="white" if style == "density" else "black", linewidths=0.9, zorder=4)
     dynamic.append(centres)
-    curve = None
+    curve = marker = None
     if objective_ax is not None:
         finite = np.isfinite(objective)
         objective_ax.plot(np.flatnonzero(finite), objective[finite], color="0.85", linewidth=1.0)
         curve = objective_ax.plot([], [], color="0.2", marker="o", markersize=3, linewidth=1.4)[0]
+        marker = _objective_marker(objective_ax)
         objective_ax.set_xlim(-0.5, max(n_steps - 1, 1) + 0.5)
-        values = objective[finite]
-        if values.size > 2:
-            # Keep the scale on the fit's progress: a start far below the rest
-            # (a nearly singular first guess) is left running off the bottom.
-            low, high = float(values[1:].min()), float(values.max())
-            pad = 0.08 * (high - low) if high > low else 1.0
-            if values[0] < low - 3 * (high - low + pad):
-                objective_ax.set_ylim(low - pad, high + pad)
-        objective_ax.set_xlabel("iteration")
+        if finite.any():
+            # Every value of the history inside the panel, the start included:
+            # the frame's title quotes it.
+            objective_ax.set_ylim(*_padded_range(objective[finite]))
+        objective_ax.set_xlabel("iterations completed")
         objective_ax.set_ylabel("mean log-likelihood")
         objective_ax.set_title("log-likelihood per sample")
-        dynamic.append(curve)
+        dynamic.extend([curve, marker])
 
-    renderer = BlitRenderer(figure, dynamic)
-    rendered, captions = [], []
-    for position, step in enumerate(chosen):
+    def show(index: int) -> tuple[str, list[Any]]:
+        step = chosen[index]
         extra = []
         if style == "ellipses":
             for j, patch in enumerate(ellipses):
@@ -368,7 +456,7 @@ def animate_gmm(
                 patch.set_angle(fresh.get_angle())
                 patch.set_linewidth(1.0 + 6.0 * float(weights[step, j]))
         else:
-            filled = ax.contourf(grid_x, grid_y, densities[position], levels=density_levels, cmap="viridis",
+            filled = ax.contourf(grid_x, grid_y, densities[index], levels=density_levels, cmap="viridis",
                                  extend="max", zorder=1)
             extra = [filled]
         centres.set_offsets(means[step])
@@ -379,9 +467,8 @@ def animate_gmm(
             shown = np.arange(step + 1)
             shown = shown[np.isfinite(objective[: step + 1])]
             curve.set_data(shown, objective[shown])
-        rendered.append(renderer.frame(extra))
-        for artist in extra:
-            artist.remove()
-        captions.append(caption)
-    write_frames(rendered, path, fps)
-    return AnimationInfo(path, len(rendered), captions)
+            current = shown[-1:] if shown.size and shown[-1] == step else shown[:0]
+            marker.set_data(current, objective[current])
+        return caption, extra
+
+    return Scene(figure, ax, objective_ax, dynamic, len(chosen), show)

@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..kernels import gmm as gk
+from ._legend import place_legend
 from ._projection import Projection, fit_projection
 from ._style import axis_labels, color, new_axes
 
@@ -143,7 +144,11 @@ def plot_gmm(
         principal axes of each covariance.
     point_size : float
     legend : bool
-        Legend entries "Component 00, weight 0.2312" (up to 12 components).
+        A legend with an entry for every kind of mark: the samples, the means,
+        the ellipses ("2σ ellipse of each component" for ``n_std=2``) and each
+        component, "Component 00, weight 0.2312" (up to 12 components). It is
+        placed where it hides no sample, mean or ellipse: inside the axes if a
+        free place exists, else beside them.
     title : str, optional
 
     Returns
@@ -151,29 +156,59 @@ def plot_gmm(
     ax : the Axes. Component i is drawn in :func:`kmix.viz.color` (i), as in the
     k-means figures.
     """
+    from matplotlib.legend_handler import HandlerPatch
+    from matplotlib.patches import Ellipse
+
     X = np.asarray(X, dtype=np.float64)
     if X.ndim != 2:
         raise ValueError(f"X must be 2-D (n_samples, n_features), got shape {X.shape}")
     mixture = _Mixture(*mixture_parameters(model_or_params))
     points, plane, projection = _in_plane(X, mixture)
+    own_figure = ax is None
     ax = new_axes(ax)
-    ax.scatter(points[:, 0], points[:, 1], s=point_size, color="0.55", alpha=0.6, linewidths=0, label="Samples")
+    samples = ax.scatter(points[:, 0], points[:, 1], s=point_size, color="0.55", alpha=0.6, linewidths=0,
+                         label="Samples")
     k = plane.means.shape[0]
+    ellipses = []
     for j in range(k):
-        ax.add_patch(
+        ellipses.append(ax.add_patch(
             _ellipse(
                 plane.means[j], plane.covariances[j], n_std, fill=False, edgecolor=color(j),
                 linewidth=2.0, label=f"Component {j:02d}, weight {plane.weights[j]:.4f}", zorder=3,
             )
-        )
+        ))
         ax.scatter(plane.means[j, 0], plane.means[j, 1], marker="x", s=70, color=color(j), linewidths=2.0, zorder=4)
     ax.autoscale_view()
     axis_labels(ax, projection)
     if title is not None:
         ax.set_title(title)
-    if legend and k <= 12:
-        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    if legend:
+        handles, names = _mixture_legend(samples, ellipses, n_std)
+        place_legend(ax, handles, names, grow_figure=own_figure, fontsize="small", framealpha=0.85,
+                     handler_map={Ellipse: HandlerPatch(patch_func=_ellipse_key)})
     return ax
+
+
+def _mixture_legend(samples: Any, ellipses: list[Any], n_std: float) -> tuple[list[Any], list[str]]:
+    """One entry per kind of mark: the samples, the means, what the ellipses are,
+    and each component (its ellipse's colour and weight; up to twelve)."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Ellipse
+
+    handles = [samples, Line2D([], [], linestyle="none", marker="x", markersize=7, markeredgewidth=2.0, color="0.3"),
+               Ellipse((0.0, 0.0), 1.0, 1.0, fill=False, edgecolor="0.3", linewidth=2.0)]
+    names = ["Samples", "Component means", f"{n_std:g}σ ellipse of each component"]
+    if len(ellipses) <= 12:
+        handles.extend(ellipses)
+        names.extend(ellipse.get_label() for ellipse in ellipses)
+    return handles, names
+
+
+def _ellipse_key(legend, orig_handle, xdescent, ydescent, width, height, fontsize):
+    """The legend key of an ellipse: a flat ellipse filling the key's box."""
+    from matplotlib.patches import Ellipse
+
+    return Ellipse((0.5 * width - xdescent, 0.5 * height - ydescent), width, 0.9 * height)
 
 
 def _log_likelihood_values(history: Any) -> tuple[np.ndarray, bool]:

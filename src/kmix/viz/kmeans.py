@@ -7,7 +7,8 @@ from typing import Any
 import numpy as np
 
 from ._projection import fit_projection
-from ._style import axis_labels, color, new_axes
+from ._legend import place_legend
+from ._style import axis_labels, color, colors, new_axes
 
 __all__ = ["plot_clusters", "plot_ssd"]
 
@@ -23,7 +24,7 @@ def plot_clusters(
     legend: bool = True,
     title: str | None = None,
 ):
-    """Points coloured by cluster, the centres, and each centre's path.
+    """Points coloured by cluster, the centres, and each centre's path from its start.
 
     Parameters
     ----------
@@ -37,6 +38,11 @@ def plot_clusters(
     ax : matplotlib Axes, optional
     point_size : float
     legend : bool
+        A legend with an entry for every kind of mark: each cluster's points
+        ("Cluster 03 (51)": its number of points; one entry for all the points
+        beyond twelve clusters), the initial centres (rings), the paths and the
+        final centres. It is placed where it hides no mark, inside the axes if
+        a free place exists and else beside them.
     title : str, optional
 
     Returns
@@ -67,14 +73,16 @@ def plot_clusters(
         centers = projection.points(centers)
         if centers_history is not None:
             centers_history = projection.points(np.asarray(centers_history, dtype=np.float64))
+    own_figure = ax is None
     ax = new_axes(ax)
     k = centers.shape[0]
+    clusters = []
     for cluster in range(k):
         members = labels == cluster
-        ax.scatter(
+        clusters.append(ax.scatter(
             X[members, 0], X[members, 1], s=point_size, color=color(cluster), alpha=0.75,
             linewidths=0, label=f"Cluster {cluster:02d} ({int(members.sum())})",
-        )
+        ))
     if centers_history is not None:
         path = np.asarray(centers_history, dtype=np.float64)
         for cluster in range(k):
@@ -82,16 +90,50 @@ def plot_clusters(
                 path[:, cluster, 0], path[:, cluster, 1], color=color(cluster), linewidth=1.5,
                 marker="x", markersize=5, zorder=3,
             )
-    ax.scatter(
+        # Where each centre started: hollow rings in its cluster's colour.
+        ax.scatter(
+            path[0, :, 0], path[0, :, 1], marker="o", s=50, facecolors="white", edgecolors=colors(k),
+            linewidths=1.5, zorder=3.5, label="Initial centres",
+        )
+    final = ax.scatter(
         centers[:, 0], centers[:, 1], marker="X", s=120, color="black", edgecolors="white",
-        linewidths=1.0, zorder=4, label="Centres",
+        linewidths=1.0, zorder=4, label="Final centres" if centers_history is not None else "Centres",
     )
     axis_labels(ax, projection)
     if title is not None:
         ax.set_title(title)
-    if legend and k <= 12:
-        ax.legend(loc="best", fontsize="small", framealpha=0.8)
+    if legend:
+        handles, names = _cluster_legend(clusters, final, k, centers_history is not None)
+        place_legend(ax, handles, names, grow_figure=own_figure, fontsize="small", framealpha=0.85)
     return ax
+
+
+def _cluster_legend(clusters: list[Any], final: Any, k: int, with_paths: bool) -> tuple[list[Any], list[str]]:
+    """One entry per kind of mark: the clusters' points (one per cluster up to
+    twelve, else one for all), the initial centres and the paths, the centres."""
+    from matplotlib.lines import Line2D
+
+    if k <= 12:
+        handles, names = list(clusters), [c.get_label() for c in clusters]
+    else:
+        handles = [Line2D([], [], linestyle="none", marker="o", markersize=4, color="0.45")]
+        names = [f"Points, coloured by cluster ({k} clusters)"]
+    if with_paths:
+        handles.append(Line2D([], [], linestyle="none", marker="o", markersize=7, markerfacecolor="white",
+                              markeredgecolor="0.3", markeredgewidth=1.5))
+        names.append("Initial centres")
+        handles.append(Line2D([], [], color="0.3", linewidth=1.5, marker="x", markersize=5))
+        names.append("Path of each centre (× per iteration)")
+    handles.append(final)
+    names.append(final.get_label())
+    return handles, names
+
+
+def ssd_positions(n_values: int) -> np.ndarray:
+    """Where the SSD after each half-step is drawn: iteration i (counted from 1, as
+    the animations' titles count) has its assignment step at x = i and its update
+    step at x = i + 0.5."""
+    return 1.0 + np.arange(n_values) / 2.0
 
 
 def _ssd_values(history: Any) -> np.ndarray:
@@ -114,13 +156,16 @@ def plot_ssd(history: Any, ax: Any = None, *, log: bool = True, title: str | Non
 
     Returns
     -------
-    ax : the Axes. Assignment steps sit at whole numbers (0, 1, ...) and update
-    steps at .5, as the exercise draws them.
+    ax : the Axes. As in the exercise's figure, assignment steps sit at whole
+    numbers and update steps at .5; iterations are counted from 1, as the
+    animations' titles count them (iteration 3's assignment at x = 3, its update
+    at x = 3.5). The legend is placed where it hides no point of the curve.
     """
     ssd = _ssd_values(history)
     if ssd.size == 0 or ssd.size % 2:
         raise ValueError(f"expected two SSD values per iteration, got {ssd.size}")
-    steps = np.arange(ssd.size) / 2.0
+    steps = ssd_positions(ssd.size)
+    own_figure = ax is None
     ax = new_axes(ax, figsize=(6.0, 4.0))
     ax.plot(steps, ssd, color="0.3", linewidth=1.2, label="SSD")
     ax.plot(steps[0::2], ssd[0::2], "o", color=color(0), markersize=4, label="after assignment")
@@ -131,5 +176,6 @@ def plot_ssd(history: Any, ax: Any = None, *, log: bool = True, title: str | Non
     ax.set_ylabel("SSD")
     if title:
         ax.set_title(title)
-    ax.legend(loc="upper right", fontsize="small")
+    handles, names = ax.get_legend_handles_labels()
+    place_legend(ax, handles, names, grow_figure=own_figure, fontsize="small")
     return ax
