@@ -198,3 +198,80 @@ def test_atomic_write_gives_ordinary_permissions(tmp_path):
     finally:
         os.umask(umask)
     assert (tmp_path / "f.bin").stat().st_mode & 0o777 == 0o644
+
+
+# --- messages that name the file ---------------------------------------------------
+
+
+def test_empty_source_says_so():
+    with pytest.raises(DataError, match=r"^source is empty: give a data file or a bundled dataset name$"):
+        load_data("")
+
+
+def test_atomic_write_errors_name_the_target_not_the_temporary(tmp_path):
+    import errno
+    import os
+
+    from kmix.io import atomic_write
+
+    target = tmp_path / "x.bin"
+    with pytest.raises(OSError) as info:
+        with atomic_write(target) as stream:
+            stream.write(b"half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert info.value.errno == errno.ENOSPC and info.value.filename == str(target)
+    assert "No space left on device" in str(info.value) and ".tmp" not in str(info.value)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_atomic_write_keeps_an_error_about_another_file(tmp_path):
+    from kmix.io import atomic_write
+
+    with pytest.raises(FileNotFoundError) as info:
+        with atomic_write(tmp_path / "x.bin"):
+            open(tmp_path / "font.ttf", "rb")
+    assert info.value.filename == str(tmp_path / "font.ttf")
+
+
+def test_atomic_write_where_chmod_is_refused(tmp_path, monkeypatch):
+    import errno
+    import os
+
+    from kmix.io import atomic_write
+
+    def chmod(path, mode, **kwargs):
+        raise PermissionError(errno.EPERM, "Operation not permitted", path)
+
+    monkeypatch.setattr(os, "chmod", chmod)
+    with atomic_write(tmp_path / "x.bin") as stream:
+        stream.write(b"all of it")
+    assert (tmp_path / "x.bin").read_bytes() == b"all of it"
+
+
+def test_npy_changed_after_its_header_was_read_is_named_not_called_pickled(tmp_path):
+    from kmix.io import NpyRows
+
+    path = tmp_path / "x.npy"
+    np.save(path, np.arange(20.0).reshape(10, 2))
+    rows = NpyRows(str(path), "x.npy: ", (10, 2), np.float64)
+    np.testing.assert_array_equal(rows[2:4], [[4.0, 5.0], [6.0, 7.0]])
+    message = r"^x\.npy: not a valid \.npy file \(corrupt or truncated\): it no longer holds the 10 x 2 array"
+    for damaged in (bytes(range(256)), path.read_bytes()[:100]):
+        path.write_bytes(damaged)
+        with pytest.raises(DataError, match=message) as info:
+            rows[0:2]
+        assert "pickled" not in str(info.value)
+    np.save(path, np.arange(30.0).reshape(10, 3))  # another array under the same name
+    with pytest.raises(DataError, match=message):
+        rows[0:2]
+
+
+def test_folder_of_npy_files_with_a_looping_link_names_it(tmp_path):
+    pytest.importorskip("dask.array")
+    np.save(tmp_path / "part1.npy", np.ones((4, 2)))
+    try:
+        (tmp_path / "part2.npy").symlink_to(tmp_path / "part2.npy")
+    except (OSError, NotImplementedError):
+        pytest.skip("no symbolic links here")
+    with pytest.raises(DataError, match=r"part2\.npy: too many levels of symbolic links"):
+        load_data(tmp_path, chunks=2)

@@ -17,6 +17,7 @@ from .exceptions import DataError, MissingDependencyError
 
 __all__ = [
     "check_array",
+    "distinct_rows_below",
     "check_finite",
     "check_random_state",
     "check_sample_weight",
@@ -516,3 +517,29 @@ def require(module: str, extra: str, feature: str):
             f"{feature} needs the optional package '{module}': "
             f"pip install 'kmix[{extra}]' (or pip install {module})"
         ) from exc
+
+
+def distinct_rows_below(X: np.ndarray, sample_weight: np.ndarray, limit: int) -> int | None:
+    """The number of distinct rows of X with a positive weight when it is below
+    ``limit``, else None.
+
+    The rows are read in blocks that double in size, the distinct ones kept, until
+    ``limit`` distinct rows are found: data with that many distinct rows near its
+    start costs one small sort; only data with fewer distinct rows (or long runs
+    of repeated ones) is read further.
+    """
+    n_samples = X.shape[0]
+    found = X[:0]
+    start, size = 0, max(64, 4 * limit)
+    while start < n_samples:
+        block = X[start:start + size]
+        weights = sample_weight[start:start + size]
+        if not np.all(weights > 0):
+            block = block[weights > 0]
+        # np.unique compares the rows' values: -0.0 and 0.0 are one point.
+        found = np.unique(np.concatenate([found, block]), axis=0)
+        if found.shape[0] >= limit:
+            return None
+        start += size
+        size *= 2
+    return found.shape[0]

@@ -102,6 +102,8 @@ def load_data(source: Any, dtype: Any = np.float64, chunks: Any = None) -> Any:
         raise ValueError(f"dtype must be float64 or float32, got {dtype}")
     chunks = _check_chunks(chunks)
     text = os.fspath(source)
+    if not text:
+        raise DataError("source is empty: give a data file or a bundled dataset name")
     located = locate(text)
     if located is None:
         if split_npz_key(text)[1] is None and text in datasets.DATASETS:
@@ -235,8 +237,32 @@ class NpyRows:
         status = os.stat(path)
         self._stamp = (status.st_size, status.st_mtime_ns)
 
+    def _mapped(self) -> np.ndarray:
+        """The file memory-mapped, as its header was when the reader was made.
+
+        Raises
+        ------
+        DataError
+            Naming the file, when it no longer reads as that array: numpy's own
+            messages would say a damaged file "contains pickled data".
+        """
+        try:
+            mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        except OSError as exc:
+            raise DataError(f"{self.where}cannot be read ({exc.strerror or exc})") from exc
+        except (ValueError, EOFError, SyntaxError, TypeError) as exc:
+            raise DataError(self._changed_message()) from exc
+        if mapped.shape != self.shape or mapped.ndim != 2 or mapped.dtype.kind not in "fiub":
+            raise DataError(self._changed_message())
+        return mapped
+
+    def _changed_message(self) -> str:
+        return (f"{self.where}not a valid .npy file (corrupt or truncated): it no longer holds the "
+                f"{self.shape[0]} x {self.shape[1]} array its header held when kmix opened it; was it "
+                "changed during the fit?")
+
     def __getitem__(self, key: Any) -> np.ndarray:
-        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        mapped = self._mapped()
         try:
             block = np.array(mapped[key], dtype=self.dtype, order="C")
         finally:
@@ -251,7 +277,7 @@ class NpyRows:
 
     def _nonfinite_message(self) -> str:
         # Only on the error path: count over the whole file, as check_array does.
-        mapped = np.load(self.path, mmap_mode="r", allow_pickle=False)
+        mapped = self._mapped()
         step = max(1, 2**24 // max(1, self.shape[1] * self.dtype.itemsize))
         count, first = 0, -1
         for start in range(0, self.shape[0], step):
@@ -289,11 +315,16 @@ def _open_npy_folder(path: Path, shown: str, dtype: np.dtype, chunks: Any) -> An
             "one chunk per file (an int also cuts longer files)"
         )
     try:
-        files = sorted(
-            (p for p in path.iterdir() if p.is_file() and p.suffix.lower() == ".npy"), key=_natural_key
-        )
+        candidates = [p for p in path.iterdir() if p.suffix.lower() == ".npy"]
     except OSError as exc:
         raise data_error(shown, f"the folder cannot be read ({exc.strerror or exc})") from exc
+    # file_status says why a name cannot be looked up (a loop of symbolic links, say);
+    # what is no regular file (a folder, a link to nothing) is no part of the data.
+    files = sorted(
+        (p for p in candidates
+         if (status := file_status(str(p), shorten(str(p)))) is not None and stat.S_ISREG(status.st_mode)),
+        key=_natural_key,
+    )
     if not files:
         raise data_error(shown, "the folder holds no .npy files")
     readers: list[NpyRows] = []
@@ -327,22 +358,48 @@ def atomic_write(path: str | os.PathLike, mode: str = "wb") -> Iterator[IO[Any]]
     """Open a temporary file beside ``path``; on success rename it over ``path``.
 
     An interrupted or failed write never leaves a half-written ``path`` behind.
+
+    Raises
+    ------
+    OSError
+        When the file cannot be written (no space left, no permission, ...): of
+        the same errno, its ``filename`` ``path``, never the temporary file.
     """
     target = Path(path)
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise DataError(f"{target}: the folder {folder} does not exist")
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    try:
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        _raise_write_error(exc, target, None)
     try:
         # mkstemp makes the file private (0600); give the result the permissions a
-        # plain open() would (0666 less the umask).
+        # plain open() would (0666 less the umask). A file system without Unix
+        # modes (FAT, some network or FUSE mounts) refuses: the file is written all
+        # the same, with the mode that file system gives.
         umask = os.umask(0)
         os.umask(umask)
-        os.chmod(temporary, 0o666 & ~umask)
+        with contextlib.suppress(OSError):
+            os.chmod(temporary, 0o666 & ~umask)
         with os.fdopen(handle, mode) as stream:
             yield stream
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(OSError):
             os.unlink(temporary)
+        if isinstance(exc, OSError):
+            _raise_write_error(exc, target, temporary)
         raise
+
+
+def _raise_write_error(exc: OSError, target: Path, temporary: str | None) -> None:
+    """Raise ``exc``, raised while writing ``target`` (through ``temporary``), as an
+    OSError about ``target``: the same errno (so the same subclass), its
+    ``filename`` the target, not the temporary file. An error about another file
+    (a writer reading a font, say), or without an errno, is raised as it is.
+    ``temporary`` None: the temporary file could not be made."""
+    about = os.fsdecode(exc.filename) if isinstance(exc.filename, (str, bytes, os.PathLike)) else None
+    if exc.errno is None or (temporary is not None and about not in (None, temporary, os.fspath(target))):
+        raise exc
+    raise OSError(exc.errno, exc.strerror or str(exc), os.fspath(target)) from exc

@@ -2,6 +2,7 @@
 in one line why it wrote nothing."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from PIL import Image
 
 import kmix
 from kmix.cli import _common, _dask, demo, gmm, kmeans
+from kmix.cli._common import OutputError
 from kmix.cli._outputs import OutputFiles
 from kmix.cli.main import main
 from kmix.viz import animate_gmm, animate_kmeans
@@ -127,7 +129,8 @@ def test_a_failing_writer_leaves_every_target_as_it_was(capsys, tmp_path, monkey
     if isinstance(failure, KeyboardInterrupt):
         assert code == 130 and err == "kmix: interrupted\n"
     else:
-        assert_one_line_error(code, err, "No space left on device")
+        # The error names no file: it is put on the output being written.
+        assert_one_line_error(code, err, f"kmix: error: cannot write {tmp_path / 'r.npz'}: no space left on device")
     assert old.read_bytes() == b"the user's old figure"
     assert listing(tmp_path) == ["ok.png"]
 
@@ -161,7 +164,7 @@ def test_a_failed_rename_puts_back_the_files_already_replaced(capsys, tmp_path, 
     code, _, err = run(capsys, "kmeans", "samples_1", "-k", "2", "--seed", "0", "--plot", plot,
                        "--ssd-plot", tmp_path / "ssd.png", "--out", out)
     assert calls  # the renames were under way: the plots had been put in place
-    assert_one_line_error(code, err, "Permission denied")
+    assert_one_line_error(code, err, f"kmix: error: cannot write {out}: permission denied")
     assert plot.read_bytes() == b"old figure"
     assert listing(tmp_path) == (["ok.png", "r.npz"] if existing else ["ok.png"])
     if existing:
@@ -178,7 +181,8 @@ def test_transaction_rolls_back_a_failed_or_interrupted_rename(tmp_path, monkeyp
     (tmp_path / "a.png").write_bytes(b"old a")
     (tmp_path / "c.gif").write_bytes(b"old c")
     _failing_replace(monkeypatch, tmp_path / "c.gif", after=after)
-    with pytest.raises(KeyboardInterrupt if after else PermissionError):
+    with pytest.raises(KeyboardInterrupt if after else OutputError,
+                       match=None if after else rf"^cannot write {re.escape(str(tmp_path / 'c.gif'))}: permission"):
         with OutputFiles() as outputs:
             _write_three(outputs, tmp_path)
     assert listing(tmp_path) == ["a.png", "c.gif"]
@@ -215,7 +219,7 @@ def test_demo_writes_nothing_when_a_step_fails(capsys, tmp_path, monkeypatch):
 
     monkeypatch.setattr(demo, "STEPS", [gmm.demo_figures, fail])
     code, _, err = run(capsys, "demo", "--out", folder)
-    assert_one_line_error(code, err, "No space left on device")
+    assert_one_line_error(code, err, "kmix: error: no space left on device")
     assert listing(tmp_path) == []  # the folders it made are gone too
 
     existing = tmp_path / "existing"

@@ -494,3 +494,59 @@ def test_sparse_input_is_a_value_error_saying_to_densify():
     model = GaussianMixture(2, random_state=0).fit(X.toarray())
     with pytest.raises(ValueError, match="sparse"):
         model.predict(X)
+
+
+# --- fewer distinct points than components ---------------------------------------------------
+
+
+DISTINCT = r"Number of distinct points \({n}\) found smaller than n_components \({k}\)\. Possibly due to duplicate"
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "diag", "VVV"])
+def test_fewer_distinct_points_than_components_warns(covariance_type):
+    X = np.ones((20, 2))
+    with pytest.warns(ConvergenceWarning, match=DISTINCT.format(n=1, k=3) + r".*decrease n_components"):
+        GaussianMixture(3, covariance_type=covariance_type, random_state=0).fit(X)
+    two = np.repeat([[0.0, 0.0], [5.0, 5.0]], 10, axis=0)
+    with pytest.warns(ConvergenceWarning, match=DISTINCT.format(n=2, k=3)):
+        GaussianMixture(3, covariance_type=covariance_type, init_params="random", random_state=0).fit(two)
+
+
+def test_distinct_points_are_counted_with_positive_weight_only():
+    X = np.array([[0.0, 0.0]] * 10 + [[-0.0, 0.0]] * 10 + [[1.0, 1.0], [2.0, 2.0]])
+    weights = np.r_[np.ones(20), 1.0, 0.0]  # -0.0 is 0.0; the last point does not count
+    with pytest.warns(ConvergenceWarning, match=DISTINCT.format(n=2, k=3)):
+        GaussianMixture(3, random_state=0).fit(X, sample_weight=weights)
+
+
+def _distinct_warnings(X, n_components, **fit):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        GaussianMixture(n_components, random_state=0).fit(X, **fit)
+    return [w for w in caught if "distinct points" in str(w.message)]
+
+
+def test_enough_distinct_points_do_not_warn(blobs):
+    assert _distinct_warnings(blobs, 4) == []
+    # Long runs of one point first, the other points only at the end: still counted.
+    X = np.r_[np.zeros((5000, 2)), np.eye(2), [[3.0, 3.0]]]
+    assert _distinct_warnings(X, 4) == []
+    assert len(_distinct_warnings(X, 5)) == 1
+
+
+def test_distinct_rows_stop_at_the_limit():
+    from kmix._validation import distinct_rows_below
+
+    class Counted(np.ndarray):
+        """Records the largest row index read."""
+        read = 0
+
+        def __getitem__(self, key):
+            if isinstance(key, slice):
+                Counted.read = max(Counted.read, min(len(self) if key.stop is None else key.stop, len(self)))
+            return np.asarray(self).__getitem__(key)
+
+    X = np.random.default_rng(0).normal(size=(100_000, 3)).view(Counted)
+    assert distinct_rows_below(X, np.ones(len(X)), 5) is None
+    assert Counted.read <= 64  # one small block read, not the whole array
+    assert distinct_rows_below(np.ones((1000, 3)), np.ones(1000), 5) == 1

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 import sys
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +20,60 @@ class UsageError(Exception):
     """A command-line mistake found after parsing (reported as ``kmix: error: ...``)."""
 
 
+class OutputError(UsageError):
+    """An output file could not be written; the message names the file the user
+    asked for, never the temporary one written first."""
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """argparse's help, with its descriptions and epilogs laid out as written in
+    two kinds of lines: prose (lines that start at the margin, up to a blank or
+    indented line, form one paragraph) is wrapped to the terminal's width, and an
+    indented line (an example command) is kept whole, to be copied as it is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        lines: list[str] = []
+        paragraph: list[str] = []
+
+        def end_paragraph() -> None:
+            if paragraph:
+                lines.extend(textwrap.wrap(" ".join(paragraph), width, initial_indent=indent,
+                                           subsequent_indent=indent, break_long_words=False,
+                                           break_on_hyphens=False))
+                paragraph.clear()
+
+        for line in text.splitlines():
+            if line.strip() and not line[:1].isspace():
+                paragraph.append(line.strip())
+                continue
+            end_paragraph()
+            lines.append(indent + line if line.strip() else "")
+        end_paragraph()
+        return "\n".join(lines)
+
+
+class DataArgument(argparse.Action):
+    """DATA, the file or bundled dataset a command reads: an empty name is refused
+    while parsing, before any work."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
+                 option_string: str | None = None) -> None:
+        if values == "":
+            parser.error(f"{self.metavar or self.dest} is empty: give a file or a bundled dataset name")
+        setattr(namespace, self.dest, values)
+
+
+def add_data_argument(parser: argparse.ArgumentParser,
+                      help: str = "a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name") -> None:
+    """The positional DATA argument of a command (see :class:`DataArgument`)."""
+    parser.add_argument("data", metavar="DATA", action=DataArgument, help=help)
+
+
+# The help of --seed: an unseeded run draws its start from fresh operating-system
+# entropy (numpy.random.default_rng(None)).
+SEED_HELP = "random seed of the initialisation (default: none, a different start each run)"
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -25,6 +81,18 @@ def positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a number >= 1, got {value}")
+    return value
+
+
+def frame_count(text: str) -> int:
+    """``--max-frames``: at least 2, the first and the last frame."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 2:
+        raise argparse.ArgumentTypeError(
+            f"expected a number >= 2 (the first and the last frames are always kept), got {value}")
     return value
 
 
@@ -56,7 +124,25 @@ def output_path(text: str) -> Path:
     try:
         return check_output_path(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        raise argparse.ArgumentTypeError(_loop_message(text, folder=True) or str(exc)) from None
+
+
+def _loop_message(text: str, folder: bool) -> str | None:
+    """Why ``text`` (with ``folder``, the folder it is in) cannot be looked up when
+    that is a loop of symbolic links, else None: the checks of output paths see
+    such a path as missing, which it is not."""
+    path = Path(text)
+    looked_up = (path.parent if str(path.parent) else Path(".")) if folder else path
+    try:
+        os.stat(looked_up)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            where = f"the folder {shorten(str(looked_up), 40)}" if folder else "the path"
+            return (f"{shorten(text)}: {where} cannot be looked up: too many levels of symbolic "
+                    "links (a link that points to itself?)")
+    except ValueError:  # an embedded NUL character: the check's own message says so
+        return None
+    return None
 
 
 def image_path(text: str) -> Path:
@@ -85,7 +171,8 @@ def output_folder(text: str) -> Path:
     try:
         return check_output_folder(text)
     except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+        message = _loop_message(text, folder=False) if text else None
+        raise argparse.ArgumentTypeError(message or str(exc)) from None
 
 
 def animation_path(text: str) -> Path:
@@ -95,8 +182,10 @@ def animation_path(text: str) -> Path:
 
     try:
         return check_animation_path(text)
-    except (ValueError, MissingDependencyError) as exc:
+    except MissingDependencyError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(_loop_message(text, folder=True) or str(exc)) from None
 
 
 def frame_rate(text: str) -> float:
@@ -113,22 +202,51 @@ def frame_rate(text: str) -> float:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def add_animation_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--animate PATH [--fps N] [--max-frames N]``, shared by kmeans and gmm."""
+# Frames per second of an animation when --fps is not given.
+DEFAULT_FPS = 4.0
+
+
+def add_animation_arguments(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """``--animate PATH [--fps N] [--max-frames N]``, shared by kmeans and gmm;
+    returns the group, for the command's own animation options."""
     group = parser.add_argument_group("animation")
     group.add_argument("--animate", type=animation_path, metavar="GIF",
                        help="write an animation of the fit, one frame per iteration (.gif, or .mp4 with ffmpeg)")
-    group.add_argument("--fps", type=frame_rate, default=4.0,
-                       help="animation frames per second, from 0.01 to 100 (default 4)")
-    group.add_argument("--max-frames", type=positive_int, default=None,
-                       help="keep at most N frames, evenly spread, first and last included")
+    # None when not given, so that check_animation_arguments can tell.
+    group.add_argument("--fps", type=frame_rate, default=None,
+                       help=f"animation frames per second, from 0.01 to 100 (default {DEFAULT_FPS:g})")
+    group.add_argument("--max-frames", type=frame_count, default=None, metavar="N",
+                       help="keep at most N frames (N >= 2), evenly spread, first and last included")
+    return group
 
 
-def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain, right-aligned text table."""
+def check_animation_arguments(args: argparse.Namespace, own: dict[str, Any] | None = None) -> None:
+    """The animation options apply only with --animate: given without it, they are
+    a mistake, said before any work. Then each option not given takes its default.
+
+    ``own`` maps a command's own animation options (attribute names, such as
+    "half_steps") to their defaults; their parser default must be None or False.
+    """
+    defaults = {"fps": DEFAULT_FPS, "max_frames": None, **(own or {})}
+    if not getattr(args, "animate", None):
+        given = [f"--{name.replace('_', '-')}" for name in defaults
+                 if getattr(args, name, None) not in (None, False)]
+        if given:
+            verb = "applies" if len(given) == 1 else "apply"
+            raise UsageError(f"{', '.join(given)} {verb} only with --animate")
+    for name, default in defaults.items():
+        if getattr(args, name, None) is None:
+            setattr(args, name, default)
+
+
+def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], left: Sequence[int] = ()) -> str:
+    """A plain text table, right-aligned (numbers) except the columns whose
+    indices are in ``left`` (text)."""
     cells = [[str(h) for h in headers]] + [[_cell(value) for value in row] for row in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths)) for row in cells]
+    lines = ["  ".join(cell.ljust(width) if i in left else cell.rjust(width)
+                       for i, (cell, width) in enumerate(zip(row, widths))).rstrip()
+             for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
     return "\n".join(lines)
 

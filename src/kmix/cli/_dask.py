@@ -79,7 +79,8 @@ def run_fit(args: argparse.Namespace, *, in_memory: Sequence[str], output_option
         X = load_input(args)
         with dask_client(args) as client:
             model = fit_and_report(args, X, client)
-            write_outputs(args, X, model, temporary)
+            with outputs.writing():
+                write_outputs(args, X, model, temporary)
     for path in outputs.written:
         _common.say(f"wrote {path}")
     return 0

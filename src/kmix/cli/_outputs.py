@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import os
 import secrets
 import sys
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .._paths import shorten
-from ._common import UsageError
+from ._common import OutputError, UsageError
 
 __all__ = ["OutputFiles", "joined", "data_file"]
 
@@ -70,6 +71,31 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
+# Reasons for a failed write, in the words of the other messages (by errno name:
+# not every system has every one).
+_WRITE_REASONS = {
+    getattr(errno, name): reason for name, reason in [
+        ("ENOSPC", "no space left on device"),
+        ("EDQUOT", "disk quota exceeded"),
+        ("EROFS", "the file system is read-only"),
+        ("EACCES", "permission denied"),
+        ("EPERM", "operation not permitted"),
+        ("EFBIG", "the file is too large for the file system"),
+    ] if hasattr(errno, name)
+}
+
+
+# What only a write can run into: no room left.
+_FULL = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EFBIG") if hasattr(errno, name)}
+
+
+def _write_reason(exc: OSError) -> str:
+    if exc.errno in _WRITE_REASONS:
+        return _WRITE_REASONS[exc.errno]
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    return reason[:1].lower() + reason[1:]
+
+
 def _resolved(path: Path) -> Path:
     try:
         return path.resolve()
@@ -118,7 +144,76 @@ class OutputFiles:
             self.commit()
         else:
             self.discard()
+            failure = self.write_failure(exc)
+            if failure is not None:
+                raise failure from exc
         return False
+
+    def _output_of(self, filename: Any) -> _Output | None:
+        """The output whose temporary (or a writer's own temporary beside it, or its
+        backup, or its target) ``filename`` is, or None."""
+        if filename is None or isinstance(filename, int):
+            return None
+        try:
+            path = Path(os.path.abspath(os.fsdecode(filename)))
+        except (TypeError, ValueError):
+            return None
+        for output in self._outputs:
+            temporary = Path(os.path.abspath(output.temporary))
+            if path in (temporary, Path(os.path.abspath(output.target))):
+                return output
+            if output.backup is not None and path == Path(os.path.abspath(output.backup)):
+                return output
+            # A writer's own temporary file beside ours (kmix.io.atomic_write's,
+            # the MP4 writer's): its name starts with ours, after a dot.
+            if path.parent == temporary.parent and path.name.startswith(f".{temporary.name}."):
+                return output
+        return None
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Around the writing of the outputs, in the order they were added: a
+        failure there that names no file (a full disk, say) is put on the first
+        output not written yet."""
+        try:
+            yield
+        except OSError as exc:
+            failure = self.write_failure(exc, writing=True)
+            if failure is None:
+                raise
+            raise failure from exc
+
+    def _first_unwritten(self) -> _Output | None:
+        for output in self._outputs:
+            with contextlib.suppress(OSError):
+                if os.path.getsize(output.temporary) == 0:
+                    return output
+        return None
+
+    def write_failure(self, exc: BaseException, writing: bool = False) -> OutputError | None:
+        """An error raised while writing or renaming the outputs, as the user sees
+        it: ``cannot write TARGET: REASON``, naming the file asked for, never a
+        temporary one. None for an error that is not about an output.
+
+        ``writing``: ``exc`` was raised while the outputs were written (see
+        :meth:`writing`), where a full disk is about the output being written.
+        """
+        if not isinstance(exc, OSError):
+            return None
+        output = self._output_of(exc.filename) or self._output_of(exc.filename2)
+        if output is None and writing and exc.filename is None and exc.errno in _FULL:
+            output = self._first_unwritten()
+        if output is not None:
+            return OutputError(f"cannot write {shorten(str(output.target))}: {_write_reason(exc)}")
+        # A writer's message that names a temporary path (ffmpeg's, say): the
+        # target's name in its place.
+        message = str(exc)
+        named = [output for output in self._outputs if str(output.temporary) in message]
+        if not named:
+            return None
+        for output in named:
+            message = message.replace(str(output.temporary), str(output.target))
+        return OutputError(message)
 
     def add(self, option: str, target: str | os.PathLike) -> Path:
         """Check ``target`` and reserve its temporary file; return the temporary's path.
@@ -215,9 +310,12 @@ class OutputFiles:
                     output.backup = output.temporary.with_name(output.temporary.name + ".old")
                     os.replace(output.target, output.backup)
                 os.replace(output.temporary, output.target)
-        except BaseException:
+        except BaseException as exc:
             self._roll_back(started)
             self.discard()
+            failure = self.write_failure(exc)
+            if failure is not None:
+                raise failure from exc
             raise
         for output in self._outputs:
             if output.backup is not None:

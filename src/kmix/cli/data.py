@@ -8,7 +8,7 @@ import numpy as np
 
 from .. import datasets
 from ..io import load_data
-from ._common import format_table, say
+from ._common import HelpFormatter, add_data_argument, format_table, say
 
 EPILOG = """examples:
   kmix data info samples_3
@@ -23,16 +23,16 @@ def register(subparsers) -> None:
         help="describe a data file or list the bundled datasets",
         description="Describe a data file (.npy, .npz, .csv, .tsv, .txt) or a bundled dataset.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     actions = parser.add_subparsers(dest="action", metavar="ACTION")
     info = actions.add_parser(
         "info", help="shape, dtype and a per-column summary",
-        epilog="example:\n  kmix data info samples_2", formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="example:\n  kmix data info samples_2", formatter_class=HelpFormatter,
     )
-    info.add_argument("data", metavar="DATA", help="a data file or a bundled dataset name")
+    add_data_argument(info, help="a data file or a bundled dataset name")
     info.set_defaults(func=run_info)
-    listing = actions.add_parser("list", help="the bundled datasets")
+    listing = actions.add_parser("list", help="the bundled datasets", formatter_class=HelpFormatter)
     listing.set_defaults(func=run_list)
     parser.set_defaults(func=lambda args: parser.print_help() or 2)
 
@@ -61,5 +61,5 @@ def _mean_std(column: np.ndarray) -> tuple[float, float]:
 
 def run_list(args: argparse.Namespace) -> int:
     rows = [[name, description] for name, description in datasets.names().items()]
-    say(format_table(["name", "description"], rows))
+    say(format_table(["name", "description"], rows, left=(0, 1)))
     return 0

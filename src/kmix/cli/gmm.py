@@ -38,9 +38,9 @@ def register(subparsers) -> None:
         help="Gaussian mixture fitted by EM, every iteration recorded",
         description="Fit a mixture of k Gaussians to DATA by expectation-maximisation.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_common.HelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", help="a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name")
+    _common.add_data_argument(parser)
     parser.add_argument("-k", "--n-components", type=_common.positive_int, default=5,
                         help="number of components (default 5)")
     parser.add_argument("--covariance-type", choices=list(COVARIANCE_NAMES), default="full",
@@ -52,13 +52,17 @@ def register(subparsers) -> None:
                         help="initialisation (default kmeans)")
     parser.add_argument("--n-init", type=_common.positive_int, default=1,
                         help="runs from different starts; the best is kept (default 1)")
-    parser.add_argument("--seed", type=_common.seed, default=None, help="random seed for the initialisation")
+    parser.add_argument("--seed", type=_common.seed, default=None, help=_common.SEED_HELP)
     parser.add_argument("--max-iter", type=_common.positive_int, default=100, help="most EM iterations (default 100)")
     parser.add_argument("--tol", type=_common.non_negative_float, default=1e-3,
                         help="stop when the mean log-likelihood per sample changes by less (default 1e-3)")
     parser.add_argument("--reg-covar", type=_common.non_negative_float, default=1e-6,
                         help="added to every covariance's diagonal (default 1e-6)")
-    parser.add_argument("--float32", action="store_true", help="compute in single precision")
+    parser.add_argument("--float32", action="store_true",
+                        help="store the data and the fitted parameters as float32 (half the memory); the "
+                             "statistics of each iteration are summed in float64 and, for most covariance "
+                             "types, the E-step too (data whose squared distances would overflow float32 is "
+                             "fitted in float64)")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG",
                         help="write the samples with the components' ellipses")
     parser.add_argument("--ll-plot", type=_common.image_path, metavar="PNG",
@@ -67,14 +71,20 @@ def register(subparsers) -> None:
                         help="write the mixture density as filled contours")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (parameters, history) as .npz (added to the name if missing)")
-    _common.add_animation_arguments(parser)
-    parser.add_argument("--animate-style", choices=["ellipses", "density"], default="ellipses",
-                        help="what the animation draws (default ellipses)")
+    animation = _common.add_animation_arguments(parser)
+    # None when not given (see run).
+    animation.add_argument("--animate-style", choices=["ellipses", "density"], default=None,
+                           help="what the animation draws (default ellipses)")
     add_dask_arguments(parser)
     parser.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every argument is checked here, before the data is loaded.
+    _common.check_animation_arguments(args, {"animate_style": "ellipses"})
+    if args.dask and args.init == "k-means++":
+        raise _common.UsageError("--init k-means++ makes one pass over the data per component; with --dask "
+                                 "use --init kmeans (k-means|| seeding), random or random_from_data")
     return run_fit(args, in_memory=IN_MEMORY_OPTIONS, output_options=OUTPUT_OPTIONS,
                    fit_and_report=_fit_and_report, write_outputs=write_outputs)
 

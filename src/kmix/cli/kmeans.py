@@ -31,11 +31,11 @@ def register(subparsers) -> None:
         help="k-means clustering with every iteration recorded",
         description="Cluster DATA into k groups by k-means (Lloyd's algorithm).",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_common.HelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", help="a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name")
+    _common.add_data_argument(parser)
     parser.add_argument("-k", "--n-clusters", type=_common.positive_int, default=8, help="number of clusters (default 8)")
-    parser.add_argument("--seed", type=_common.seed, default=None, help="random seed for the initialisation")
+    parser.add_argument("--seed", type=_common.seed, default=None, help=_common.SEED_HELP)
     parser.add_argument("--init", choices=["auto", "k-means++", "k-means||", "random"], default="auto",
                         help="initialisation (default auto: k-means++ in memory, k-means|| with --dask)")
     parser.add_argument("--n-init", type=_common.positive_int, default=None, help="runs from different starts; the best is kept (default 1 for k-means++, 10 for random)")
@@ -45,7 +45,10 @@ def register(subparsers) -> None:
                         help="lloyd: every distance each iteration; hamerly: the same iterations, "
                              "skipping points whose nearest centre cannot have changed (default auto: "
                              "hamerly in memory where k x features >= 256 or features > 32)")
-    parser.add_argument("--float32", action="store_true", help="compute in single precision")
+    parser.add_argument("--float32", action="store_true",
+                        help="store the data and the centres as float32 (half the memory): the distances are "
+                             "computed in float32, the sums of each cluster in float64 (data whose squared "
+                             "distances would overflow float32 is fitted in float64)")
     parser.add_argument("--select", type=_components, metavar="K",
                         help="choose k instead: fit every k of a range like 2..12 and print each criterion's "
                              "choice (SSD knee, Calinski-Harabasz, Davies-Bouldin, silhouette, gap); --plot "
@@ -54,9 +57,9 @@ def register(subparsers) -> None:
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (labels, centres, history) as .npz (added to the name if missing)")
-    _common.add_animation_arguments(parser)
-    parser.add_argument("--half-steps", action="store_true",
-                        help="animate two frames per iteration: after the assignment and after the update")
+    animation = _common.add_animation_arguments(parser)
+    animation.add_argument("--half-steps", action="store_true",
+                           help="animate two frames per iteration: after the assignment and after the update")
     add_dask_arguments(parser)
     parser.set_defaults(func=run)
 
@@ -72,6 +75,11 @@ def _components(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # Every argument is checked here, before the data is loaded.
+    _common.check_animation_arguments(args, {"half_steps": False})
+    if args.dask and args.init == "k-means++" and args.select is None:
+        raise _common.UsageError("--init k-means++ makes one pass over the data per centre; with --dask use "
+                                 "--init auto (k-means||) or random")
     if args.select is not None:
         if args.animate or args.ssd_plot:
             raise _common.UsageError("--select draws the criteria with --plot; --animate and --ssd-plot "

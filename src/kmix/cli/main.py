@@ -13,8 +13,9 @@ import sys
 import warnings
 from collections.abc import Sequence
 
+from .._paths import shorten
 from ..exceptions import KmixError
-from ._common import UsageError
+from ._common import HelpFormatter, UsageError
 
 # Each subcommand lives in its own module exposing ``register(subparsers)``; the
 # parser it adds sets ``func`` to the function that runs it.
@@ -68,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="kmix",
         description="Fit and see: k-means and Gaussian mixtures with every iteration recorded and drawn.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     from .. import __version__
 
@@ -77,7 +78,51 @@ def build_parser() -> argparse.ArgumentParser:
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"kmix.cli.{name}").register(subparsers)
+    _format_alike(parser)
     return parser
+
+
+def _format_alike(parser: argparse.ArgumentParser) -> None:
+    """Give ``parser`` and every parser under it kmix's help formatter (a
+    subcommand registered with one of argparse's own still wraps its long lines)."""
+    parser.formatter_class = HelpFormatter
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for subparser in set(action.choices.values()):
+                _format_alike(subparser)
+
+
+def _show_warning(debug: bool):
+    """A ``warnings.showwarning`` for the command line: each warning as one line,
+    ``kmix: warning: <message>``, on stderr; with ``--debug``, as Python shows it
+    (category, file, line and source)."""
+
+    def show(message, category, filename, lineno, file=None, line=None) -> None:
+        stream = sys.stderr if file is None else file
+        if stream is None:
+            return
+        if debug:
+            text = warnings.formatwarning(message, category, filename, lineno, line)
+        else:
+            text = "kmix: warning: " + " ".join(str(message).split()) + "\n"
+        try:
+            stream.write(text)
+            stream.flush()
+        except (OSError, ValueError):  # stderr closed: nothing to say it on
+            pass
+
+    return show
+
+
+def _os_error_message(exc: OSError) -> str:
+    """An OSError that reached the command line, as one line: the file it is
+    about and the reason, in lower case as the other messages."""
+    reason = exc.strerror or str(exc) or type(exc).__name__
+    if exc.strerror:
+        reason = reason[:1].lower() + reason[1:]
+    if not exc.filename:
+        return reason
+    return f"{shorten(str(exc.filename))}: {reason}"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -91,15 +136,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        # Warnings of the library (ConvergenceWarning, ...) shown as one line each;
+        # the library itself never changes how warnings are shown.
         with warnings.catch_warnings():
             warnings.simplefilter("default")
+            warnings.showwarning = _show_warning(args.debug)
             return int(args.func(args) or 0)
     except (KmixError, UsageError, ValueError, OSError, MemoryError) as exc:
         if args.debug:
             raise
-        message = str(exc) or type(exc).__name__
-        if isinstance(exc, OSError) and exc.filename:
-            message = f"{exc.filename}: {exc.strerror or message}"
+        if isinstance(exc, OSError) and not isinstance(exc, KmixError):
+            message = _os_error_message(exc)
+        else:
+            message = str(exc) or type(exc).__name__
         sys.stderr.write(f"kmix: error: {message}\n")
         return 2
     except KeyboardInterrupt:

@@ -13,7 +13,7 @@ from ..exceptions import DataError
 from .._paths import shorten
 from ..io import locate, read_located
 from ..models.qp import QPResult, solve_qp
-from ._common import UsageError, format_table, say
+from ._common import HelpFormatter, UsageError, format_table, say
 
 EPILOG = """examples:
   kmix qp --M M.npy --h h.npy --b b.npy --c 1.5
@@ -37,7 +37,7 @@ def register(subparsers) -> None:
             "multipliers, the objective and which constraints are active."
         ),
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=HelpFormatter,
     )
     parser.add_argument("--M", dest="M", required=True, metavar="MATRIX",
                         help="the (n, n) symmetric positive definite matrix M")
@@ -140,6 +140,8 @@ def read_operand(text: str, option: str, *, ndim: int | None) -> np.ndarray:
         :func:`kmix.io.read_array` reports it); the wrong number of dimensions.
     """
     stripped = text.strip()
+    if not stripped:
+        raise DataError(f"{option} is empty: give a number, a list such as \"[1, 2]\" or a file")
     try:
         inline = _parse_inline(stripped)
     except DataError as exc:

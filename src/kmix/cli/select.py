@@ -63,9 +63,9 @@ def register(subparsers) -> None:
         description="Fit a Gaussian mixture for every number of components and covariance model, "
                     "score each by BIC, ICL and AIC (lower is better) and report the best.",
         epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+        formatter_class=_common.HelpFormatter,
     )
-    parser.add_argument("data", metavar="DATA", help="a .npy/.npz/.csv/.tsv/.txt file or a bundled dataset name")
+    _common.add_data_argument(parser)
     parser.add_argument("-k", "--n-components", type=components, default=list(range(1, 10)), metavar="K",
                         help="numbers of components: a range like 1..9 (default) or a list like 2,4,8")
     parser.add_argument("--models", type=models, default=list(MCLUST_MODELS), metavar="NAMES",
@@ -76,7 +76,9 @@ def register(subparsers) -> None:
                              "then k-means for any further start; the default) or GaussianMixture's own")
     parser.add_argument("--n-init", type=_common.positive_int, default=1,
                         help="starts per cell, the best kept (default 1)")
-    parser.add_argument("--seed", type=_common.seed, default=None, help="random seed of the starts")
+    parser.add_argument("--seed", type=_common.seed, default=None,
+                        help="random seed of the starts that are drawn (default: none, different starts each "
+                             "run; --init hc with one start draws nothing)")
     parser.add_argument("--max-iter", type=_common.positive_int, default=1000,
                         help="most EM iterations per start (default 1000)")
     parser.add_argument("--tol", type=_common.non_negative_float, default=1e-5,

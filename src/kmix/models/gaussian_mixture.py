@@ -22,6 +22,7 @@ from .._validation import (
     check_is_fitted,
     check_n_features,
     check_random_state,
+    distinct_rows_below,
     is_dask_array,
 )
 from ..backends.threads import one_blas_thread
@@ -266,6 +267,13 @@ class GaussianMixtureCore(BaseModel):
         Returns
         -------
         self
+
+        Warns
+        -----
+        ConvergenceWarning
+            When EM stops at max_iter, and (for data in memory) when X has fewer
+            distinct points of positive weight than n_components, as KMeans warns
+            of fewer distinct clusters than n_clusters.
         """
         # NaN, inf and bad weights are found by the data object, for the whole array.
         X = check_data(X, finite=False)
@@ -292,6 +300,20 @@ class GaussianMixtureCore(BaseModel):
             except exceptions.NumericalError as exc:
                 # scikit-learn's words first; kmix's say where it happened and which component.
                 raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
+            # In memory only: on a dask array counting would be one more pass.
+            n_distinct = None
+            if not dask_input:
+                X_checked, weights, _ = data.arrays()
+                n_distinct = distinct_rows_below(X_checked, weights, checked["n_components"])
+        if n_distinct is not None:
+            n_components = checked["n_components"]
+            warnings.warn(
+                f"Number of distinct points ({n_distinct}) found smaller than n_components "
+                f"({n_components}). Possibly due to duplicate points in X: the data cannot tell "
+                f"{n_components} components apart; decrease n_components.",
+                exceptions.ConvergenceWarning,
+                stacklevel=2,
+            )
         return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
     def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:
