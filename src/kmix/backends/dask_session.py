@@ -13,8 +13,12 @@ without the ``dask`` extra.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
+import sys
+import threading
+import types
 from collections.abc import Iterator, Sequence
 from typing import Any, NamedTuple
 
@@ -61,9 +65,11 @@ def client_session(client: Any = None, *, quiet: bool = True) -> Iterator[Sessio
     client : None, distributed.Client or str
         None: the active client (``distributed.default_client()``) if there is one,
         else a LocalCluster of one single-threaded worker process per core,
-        started here and closed afterwards. A Client: used as it is. A string: the
-        address of a running scheduler (``"tcp://host:8786"``), connected to here
-        and disconnected afterwards (the cluster keeps running).
+        started here and closed afterwards; its workers start without running the
+        caller's script again (see :class:`_ScriptHiddenFromSpawn`). A Client: used
+        as it is. A string: the address of a running scheduler
+        (``"tcp://host:8786"``), connected to here and disconnected afterwards (the
+        cluster keeps running).
     quiet : bool, default True
         Keep a LocalCluster started here from logging anything below CRITICAL, in
         this process (its scheduler, nannies and client) and in its worker
@@ -87,6 +93,9 @@ def client_session(client: Any = None, *, quiet: bool = True) -> Iterator[Sessio
             return
         cluster = distributed.LocalCluster(
             n_workers=os.cpu_count() or 1,
+            # nannies that start (and restart) their worker without running the
+            # caller's script again, guard or not: see _ScriptHiddenFromSpawn
+            worker_class=_script_safe_nanny(),
             threads_per_worker=1,
             processes=True,
             dashboard_address=":0",  # any free port: never collides with another cluster
@@ -117,6 +126,80 @@ def client_session(client: Any = None, *, quiet: bool = True) -> Iterator[Sessio
             "client must be None, a dask.distributed Client or a scheduler address such as "
             f"'tcp://host:8786'; got {client!r}"
         )
+
+
+# --- worker processes that do not run the caller's script again ------------------
+
+class _MainWithoutScript(types.ModuleType):
+    """The caller's ``__main__`` as multiprocessing sees it while a worker starts:
+    every name of the script (pickle still finds them) but no file or module name,
+    so the new process has nothing to run again."""
+
+    def __init__(self, main: types.ModuleType) -> None:
+        super().__init__("__main__", getattr(main, "__doc__", None))  # __spec__ is None
+        self.__dict__["_kmix_script"] = main
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "__file__":
+            raise AttributeError(name)
+        return getattr(self.__dict__["_kmix_script"], name)
+
+
+class _ScriptHiddenFromSpawn:
+    """While any worker of kmix's own cluster is starting, ``sys.modules["__main__"]``
+    is a :class:`_MainWithoutScript`.
+
+    dask starts a worker process with multiprocessing's "spawn", which runs the
+    parent's ``__main__`` file (or module) again in the new process so that functions
+    defined there can be unpickled. A script without an
+    ``if __name__ == "__main__":`` guard then runs again, top to bottom, in every
+    worker: whatever it writes is written again, and its own fit tries to start a
+    cluster from a process still starting up, which fails as "Nanny failed to start".
+    kmix's workers need nothing from the script (they run kmix's kernels, and dask
+    pickles a function of ``__main__`` by value), so spawn is shown a ``__main__``
+    without its file. Only a ``__main__`` that spawn would run (one with a file or
+    a module name) is replaced, and only while a worker starts: counted, as several
+    nannies start at once, the real module is put back when the last has started.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._starting = 0
+        self._script: types.ModuleType | None = None
+
+    def __enter__(self) -> None:
+        with self._lock:
+            self._starting += 1
+            main = sys.modules.get("__main__")
+            runs_again = getattr(main, "__file__", None) or getattr(main, "__spec__", None)
+            if self._starting == 1 and runs_again and not isinstance(main, _MainWithoutScript):
+                self._script = main
+                sys.modules["__main__"] = _MainWithoutScript(main)
+
+    def __exit__(self, *exc_info: Any) -> None:
+        with self._lock:
+            self._starting -= 1
+            if self._starting == 0 and self._script is not None:
+                if isinstance(sys.modules.get("__main__"), _MainWithoutScript):
+                    sys.modules["__main__"] = self._script
+                self._script = None
+
+
+_script_hidden_from_spawn = _ScriptHiddenFromSpawn()
+
+
+@functools.cache
+def _script_safe_nanny() -> type:
+    """distributed's Nanny, starting and restarting its worker process with the
+    caller's script hidden from spawn (see :class:`_ScriptHiddenFromSpawn`)."""
+    distributed = distributed_module()
+
+    class ScriptSafeNanny(distributed.Nanny):
+        async def instantiate(self) -> Any:
+            with _script_hidden_from_spawn:
+                return await super().instantiate()
+
+    return ScriptSafeNanny
 
 
 # --- building dask arrays ---------------------------------------------------------
