@@ -31,7 +31,7 @@ from numba import njit, prange
 from . import CONTRACT, REASSOCIATE_CONTRACT
 from .kmeans_lloyd import _transpose_rows
 
-__all__ = ["em_pass", "triangle_products", "full_block_log_values", "full_block_responsibilities"]
+__all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_log_values", "full_block_responsibilities"]
 
 # Sums along a tile's rows may be added in SIMD lanes (an order fixed by the
 # compiled code, the same on every run); products may be fused multiply-adds:
@@ -147,6 +147,50 @@ def _component_statistics(diff, m, weighted, diagonal, weighted_diff, sums, seco
                 second_full[f, g] += _dot(weighted_diff[f], diff[g], m)
 
 
+@njit(cache=True)
+def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal, constants,
+                start, stop, tile, weights, sums, second_full, second_diag):  # pragma: no cover
+    """The E-step and statistics of rows start:stop, added to one chunk's partial
+    sums (weights (k,), sums (k, d), second_full (k, d, d) or second_diag (k, d),
+    written). Returns the rows' Σ w log p(x)."""
+    d = X.shape[1]
+    k = means.shape[0]
+    loglik = 0.0
+    xt = np.empty((d, tile), dtype=X.dtype)
+    diff = np.empty((d, tile))
+    weighted_diff = np.empty((d, tile))
+    acc = np.empty(tile)
+    log_prob = np.empty((k, tile))
+    resp = np.empty((k, tile))
+    log_norm = np.empty(tile)
+    weighted = np.empty(tile)
+    for tile0 in range(start, stop, tile):
+        m = min(tile, stop - tile0)
+        _transpose_rows(X, tile0, m, xt)
+        for j in range(k):
+            _differences(xt, m, means[j], diff)
+            _log_density(diff, m, factors[j] if not diagonal else factors[0],
+                         factors_diag[j], diagonal, constants[j], acc, log_prob[j])
+        _responsibilities(log_prob, m, resp, log_norm)
+        if unit_weight:
+            loglik += _total(log_norm, m)
+        else:
+            loglik += _dot(sample_weight[tile0:tile0 + m], log_norm, m)
+        for j in range(k):
+            if unit_weight:
+                for r in range(m):
+                    weighted[r] = resp[j, r]
+            else:
+                for r in range(m):
+                    weighted[r] = sample_weight[tile0 + r] * resp[j, r]
+            weights[j] += _total(weighted, m)
+            _differences(xt, m, means[j], diff)
+            _component_statistics(diff, m, weighted, diagonal, weighted_diff, sums[j],
+                                  second_full[j] if not diagonal else second_full[0],
+                                  second_diag[j] if diagonal else second_diag[0])
+    return loglik
+
+
 @njit(parallel=True, cache=True)
 def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal, constants,
             chunk_rows, tile, weight_sums, sums, second_full, second_diag):  # pragma: no cover
@@ -167,49 +211,51 @@ def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagona
     second_full : ndarray (k, d, d) float64, written unless ``diagonal`` (symmetric)
     second_diag : ndarray (k, d) float64, written if ``diagonal``
     """
-    n, d = X.shape
-    k = means.shape[0]
+    n = X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    part_weights = np.zeros((n_chunks, k))
-    part_sums = np.zeros((n_chunks, k, d))
+    part_loglik, part_weights, part_sums, part_full, part_diag = _parts(n_chunks, means.shape[0],
+                                                                        means.shape[1], diagonal)
+    for c in prange(n_chunks):
+        part_loglik[c] = _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal,
+                                     constants, c * chunk_rows, min(c * chunk_rows + chunk_rows, n), tile,
+                                     part_weights[c], part_sums[c], part_full[c], part_diag[c])
+    return _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, diagonal, weight_sums,
+                        sums, second_full, second_diag)
+
+
+@njit(cache=True)
+def em_pass_serial(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal, constants,
+                   chunk_rows, tile, weight_sums, sums, second_full, second_diag):  # pragma: no cover
+    """:func:`em_pass` on the calling thread alone, the same numbers bit for bit: for
+    a loop that runs many passes over few rows, where handing a pass to the
+    thread pool would take longer than the pass itself."""
+    n = X.shape[0]
+    n_chunks = (n + chunk_rows - 1) // chunk_rows
+    part_loglik, part_weights, part_sums, part_full, part_diag = _parts(n_chunks, means.shape[0],
+                                                                        means.shape[1], diagonal)
+    for c in range(n_chunks):
+        part_loglik[c] = _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal,
+                                     constants, c * chunk_rows, min(c * chunk_rows + chunk_rows, n), tile,
+                                     part_weights[c], part_sums[c], part_full[c], part_diag[c])
+    return _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, diagonal, weight_sums,
+                        sums, second_full, second_diag)
+
+
+@njit(cache=True)
+def _parts(n_chunks, k, d, diagonal):  # pragma: no cover - compiled
+    """Zeroed per-chunk partial statistics: log-likelihoods, weights, sums, and the
+    full or the diagonal second moments (the other one a placeholder)."""
     part_full = np.zeros((n_chunks, k, d, d)) if not diagonal else np.zeros((n_chunks, 1, 1, 1))
     part_diag = np.zeros((n_chunks, k, d)) if diagonal else np.zeros((n_chunks, 1, 1))
-    part_loglik = np.zeros(n_chunks)
-    for c in prange(n_chunks):
-        start = c * chunk_rows
-        stop = min(start + chunk_rows, n)
-        xt = np.empty((d, tile), dtype=X.dtype)
-        diff = np.empty((d, tile))
-        weighted_diff = np.empty((d, tile))
-        acc = np.empty(tile)
-        log_prob = np.empty((k, tile))
-        resp = np.empty((k, tile))
-        log_norm = np.empty(tile)
-        weighted = np.empty(tile)
-        for tile0 in range(start, stop, tile):
-            m = min(tile, stop - tile0)
-            _transpose_rows(X, tile0, m, xt)
-            for j in range(k):
-                _differences(xt, m, means[j], diff)
-                _log_density(diff, m, factors[j] if not diagonal else factors[0],
-                             factors_diag[j], diagonal, constants[j], acc, log_prob[j])
-            _responsibilities(log_prob, m, resp, log_norm)
-            if unit_weight:
-                part_loglik[c] += _total(log_norm, m)
-            else:
-                part_loglik[c] += _dot(sample_weight[tile0:tile0 + m], log_norm, m)
-            for j in range(k):
-                if unit_weight:
-                    for r in range(m):
-                        weighted[r] = resp[j, r]
-                else:
-                    for r in range(m):
-                        weighted[r] = sample_weight[tile0 + r] * resp[j, r]
-                part_weights[c, j] += _total(weighted, m)
-                _differences(xt, m, means[j], diff)
-                _component_statistics(diff, m, weighted, diagonal, weighted_diff, part_sums[c, j],
-                                      part_full[c, j] if not diagonal else part_full[c, 0],
-                                      part_diag[c, j] if diagonal else part_diag[c, 0])
+    return np.zeros(n_chunks), np.zeros((n_chunks, k)), np.zeros((n_chunks, k, d)), part_full, part_diag
+
+
+@njit(cache=True)
+def _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, diagonal, weight_sums, sums,
+                 second_full, second_diag):  # pragma: no cover - compiled
+    """The chunks' partial statistics added in chunk order (the second moments'
+    lower triangle, mirrored). Written: the four outputs. Returns Σ w log p(x)."""
+    n_chunks, k, d = part_sums.shape
     loglik = 0.0
     for j in range(k):
         weight_sums[j] = 0.0
@@ -237,6 +283,7 @@ def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagona
                 for g in range(f + 1, d):
                     second_full[j, f, g] = second_full[j, g, f]
     return loglik
+
 
 
 @njit(cache=True, nogil=True)
