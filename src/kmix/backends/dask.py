@@ -257,6 +257,11 @@ class DaskData:
         return nbytes <= PERSIST_FRACTION * sum(limits)
 
     @property
+    def dense_block(self) -> bool:
+        """Never: the rows are chunks on the workers."""
+        return False
+
+    @property
     def keeps_results(self) -> bool:
         """Whether per-row results left on the cluster stay usable after the fit by a
         plain ``.compute()`` (the default client, not closed with the fit)."""

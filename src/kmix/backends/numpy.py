@@ -49,6 +49,12 @@ class InProcessData:
         """Per-row results of a pass stay valid after the fit (always, in memory)."""
         return True
 
+    @property
+    def dense_block(self) -> bool:
+        """All rows are one dense block in this process: a kernel given the whole
+        block (``block_rows=None``) may run a fitting loop's every iteration itself."""
+        return isinstance(self.X, np.ndarray)
+
     def n_positive_weights(self) -> int:
         """Rows with a positive sample weight."""
         return int(np.count_nonzero(self.sample_weight > 0))

@@ -15,6 +15,7 @@ statistics' shift back. The precisions and weights do not depend on the origin.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -22,6 +23,7 @@ import numpy as np
 
 from ..exceptions import NumericalError
 from ..kernels import gmm as gk
+from ..kernels import gmm_loop as gl
 from ..kernels import gmm_passes as gp
 from .history import History
 from ..kernels.seeding import kmeans_plusplus
@@ -31,6 +33,7 @@ __all__ = [
     "GaussianMixtureState",
     "MixtureParameters",
     "EMResult",
+    "RelativeStop",
     "em",
     "em_statistics",
     "update_parameters",
@@ -104,16 +107,38 @@ def em_statistics(data: Any, parameters: MixtureParameters, covariance_type: str
 
 
 def update_parameters(stats: gk.GMMStats, covariance_type: str, reg_covar: float, dtype,
-                      iteration: int | None, previous: np.ndarray | None = None) -> MixtureParameters:
+                      iteration: int | None, previous: np.ndarray | None = None, *,
+                      compiled: bool = False) -> MixtureParameters:
     """The M-step, its numerical failure named by where it happened. ``previous``:
-    the covariances it replaces, where the model's M-step iterates from them."""
+    the covariances it replaces, where the model's M-step iterates from them.
+    ``compiled``: without ``previous``, take mclust's models' M-step in machine code
+    where it applies (:func:`kmix.kernels.gmm_loop.model_parameters`)."""
     try:
+        if compiled and previous is None and gl.model_step_applies(stats.sums.shape[1], covariance_type):
+            weights, means, covariances = gl.model_parameters(stats, covariance_type, reg_covar)
+            factors = gk.compute_precision_cholesky(covariances, gk.layout_of(covariance_type))
+            return MixtureParameters(weights.astype(dtype), means.astype(dtype), covariances.astype(dtype),
+                                     factors.astype(dtype))
         if previous is not None:
             previous = previous.astype(np.float64)
         return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype, previous))
     except NumericalError as exc:
         where = "initialisation" if iteration is None else f"EM iteration {iteration}"
         raise NumericalError(f"{where}: {exc} (reg_covar={reg_covar:g})") from None
+
+
+class RelativeStop:
+    """A stopping rule as a callback: stop after an iteration t > 1 whose change of
+    the total log-likelihood l = L·``scale`` is at most ``tol`` (1 + |l|) (mclust's
+    rule; L is the mean log-likelihood per unit of sample weight, the estimator's
+    ``tol`` is on L itself). :func:`em` applies it inside its compiled loop too."""
+
+    def __init__(self, tol: float, scale: float) -> None:
+        self.tol, self.scale = float(tol), float(scale)
+
+    def __call__(self, iteration: int, state: GaussianMixtureState) -> bool:
+        total = state.log_likelihood * self.scale
+        return iteration > 1 and abs(state.change) * self.scale <= self.tol * (1.0 + abs(total))
 
 
 def em(
@@ -137,6 +162,10 @@ def em(
     parameters before the last M-step, as in scikit-learn.
     """
     history = History(_HISTORY_FIELDS)
+    if (not record_parameters and (callback is None or type(callback) is RelativeStop)
+            and data.dense_block and gl.loop_applies(data.n_features, data.dtype)):
+        return _em_compiled(data, start, history, covariance_type=covariance_type, reg_covar=reg_covar,
+                            max_iter=max_iter, tol=tol, lower_bound=lower_bound, stop=callback)
     parameters = start
     if record_parameters:
         history.append(
@@ -178,6 +207,38 @@ def em(
             break
     history.converged = converged
     return EMResult(parameters, float(lower_bound), n_iter, converged, history)
+
+
+def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covariance_type: str,
+                 reg_covar: float, max_iter: int, tol: float, lower_bound: float,
+                 stop: RelativeStop | None) -> EMResult:
+    """:func:`em`'s iterations in one compiled call (no parameters recorded, no
+    callback but a :class:`RelativeStop`): the same iterations, to rounding."""
+    kernel = functools.partial(
+        gl.run_em_loop, covariance_type=covariance_type, reg_covar=reg_covar, max_iter=max_iter,
+        tol=tol, lower_bound=lower_bound, relative_tol=-1.0 if stop is None else stop.tol,
+        relative_scale=1.0 if stop is None else stop.scale,
+    )
+    # The rows are in the data's frame (see the module's docstring), the means too.
+    offset = data.offset.astype(np.float64)
+    try:
+        result = data.reduce(kernel, start.weights, start.means - offset, start.covariances,
+                             start.precisions_cholesky, merge=_no_merge, block_rows=None)
+    except NumericalError as exc:
+        raise NumericalError(f"EM iteration {exc.iteration}: {exc} (reg_covar={reg_covar:g})") from None
+    for value in result.log_likelihoods:
+        history.append(log_likelihood=float(value))
+    history.n_iter = result.n_iter
+    history.converged = result.converged
+    history.stopped_by_callback = result.stopped
+    parameters = MixtureParameters(result.weights, result.means + offset, result.covariances,
+                                   result.precisions_cholesky)
+    final = float(result.log_likelihoods[-1]) if result.n_iter else float(lower_bound)
+    return EMResult(parameters, final, result.n_iter, result.converged, history)
+
+
+def _no_merge(a: Any, b: Any) -> Any:
+    raise AssertionError("the compiled EM loop runs on one block")
 
 
 # --- initial statistics -------------------------------------------------------------------

@@ -9,6 +9,11 @@ Everything in this package's modules is machine code built by numba:
 - :mod:`.kmeans_sparse`: the same passes (plain and bounded), distances and
   k-means++ potentials for sparse rows in CSR form;
 - :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers;
+- :mod:`.gmm_mstep`, :mod:`.gmm_orientation`, :mod:`.gmm_model_step`: the
+  M-step of mclust's fourteen covariance models, one compiled function per model
+  (compiled when first used);
+- :mod:`.gmm_em_loop`: every EM iteration in one call, for data in memory with
+  few features (model selection's thousands of short runs);
 - :mod:`.cluster_silhouette`: the silhouette's per-cluster distance sums.
 
 They live apart from the numpy kernels so that numba is imported on first use

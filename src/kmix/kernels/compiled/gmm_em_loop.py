@@ -1,0 +1,206 @@
+"""The whole EM loop of a Gaussian mixture in machine code (numba), for data held
+as one block in memory with few features.
+
+One call runs every iteration: the E-step and the statistics (the compiled pass
+of :mod:`.gmm_em`, the same numbers bit for bit), the M-step of any of the
+fourteen covariance models (:mod:`.gmm_model_step`, given as a function argument),
+the precisions' Cholesky
+factors and the stopping rules. Between two iterations nothing returns to the
+interpreter: on small data sets, where a model-selection grid runs thousands of
+short iterations, that per-iteration return is what a fit would otherwise spend
+most of its time on.
+
+Covariances and factors are held as (k, d, d) full matrices whatever the model
+(diagonal and spherical ones with zeros off the diagonal); the E-step reads only
+their diagonals for the diagonal and spherical layouts, as the pass of
+:mod:`kmix.kernels.gmm_passes` does.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, types
+
+from .gmm_em import em_pass, em_pass_serial
+from .gmm_model_step import SIGNATURE
+
+__all__ = ["em_loop", "precision_factor"]
+
+_LOG_2PI = np.log(2.0 * np.pi)
+# N_k + 10 eps, as kmix.kernels.gmm's M-step: a component without weight keeps
+# finite means.
+_NK_FLOOR = 10.0 * np.finfo(np.float64).eps
+
+
+@njit(cache=True)
+def precision_factor(covariance, lower, out):  # pragma: no cover - compiled
+    """U = L⁻ᵀ with Σ = L Lᵀ (Cholesky), so that Σ⁻¹ = U Uᵀ. Returns False where Σ
+    is not positive definite (a pivot not above 0, or a factor not finite).
+    Written: lower (d, d) scratch, out (d, d)."""
+    d = covariance.shape[0]
+    for j in range(d):
+        pivot = covariance[j, j]
+        for p in range(j):
+            pivot -= lower[j, p] * lower[j, p]
+        if not pivot > 0.0:
+            return False
+        lower[j, j] = np.sqrt(pivot)
+        for i in range(j + 1, d):
+            value = covariance[i, j]
+            for p in range(j):
+                value -= lower[i, p] * lower[j, p]
+            lower[i, j] = value / lower[j, j]
+    # L⁻¹ by forward substitution, column by column, written transposed.
+    for i in range(d):
+        for j in range(d):
+            out[i, j] = 0.0
+    for j in range(d):
+        out[j, j] = 1.0 / lower[j, j]
+        for i in range(j + 1, d):
+            value = 0.0
+            for p in range(j, i):
+                value -= lower[i, p] * out[j, p]
+            out[j, i] = value / lower[i, i]
+    for i in range(d):
+        for j in range(i, d):
+            if not np.isfinite(out[i, j]):
+                return False
+    return True
+
+
+@njit(cache=True)
+def _scatter(weight_sums, sums, second_full, second_diag, diagonal, reg_covar, means, weights,
+             scatter):  # pragma: no cover - compiled
+    """The M-step's weights, means and scatter S_k + reg_covar I from statistics
+    about the current means (see :func:`kmix.kernels.gmm.estimate_parameters`).
+    Written: means (moved), weights, scatter (k, d, d)."""
+    k, d = means.shape
+    total = 0.0
+    for j in range(k):
+        total += weight_sums[j] + _NK_FLOOR
+    for j in range(k):
+        nk = weight_sums[j] + _NK_FLOOR
+        weights[j] = nk / total
+        factor = 2.0 - weight_sums[j] / nk
+        for f in range(d):
+            offset_f = sums[j, f] / nk
+            if diagonal:
+                value = second_diag[j, f] / nk - factor * offset_f * offset_f
+                for g in range(d):
+                    scatter[j, f, g] = 0.0
+                scatter[j, f, f] = (value if value > 0.0 else 0.0) + reg_covar
+            else:
+                for g in range(d):
+                    offset_g = sums[j, g] / nk
+                    scatter[j, f, g] = second_full[j, f, g] / nk - (factor * offset_f) * offset_g
+                scatter[j, f, f] += reg_covar
+        for f in range(d):
+            means[j, f] += sums[j, f] / nk
+
+
+_C1, _C2, _C3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
+# One signature, so that the loop is compiled once for every model's M-step.
+_LOOP_SIGNATURE = types.Tuple((types.int64, types.boolean, types.boolean, types.int64))(
+    _C2, _C1, types.boolean, types.FunctionType(SIGNATURE), types.int64, types.boolean, _C1, _C2, _C3,
+    _C3, types.float64, types.int64, types.float64, types.float64, types.float64, types.float64,
+    types.int64, types.int64, types.float64, types.int64, _C1,
+)
+
+
+@njit(_LOOP_SIGNATURE, cache=True)
+def em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights, means, covariances, factors,
+            reg_covar, max_iter, tol, relative_tol, relative_scale, lower_bound, chunk_rows, tile,
+            mstep_tol, mstep_max_iter, log_likelihoods):  # pragma: no cover - compiled
+    """EM iterations from the given parameters, in place.
+
+    Parameters
+    ----------
+    X : ndarray (n, d), float64, C-contiguous (every array argument is)
+    sample_weight : ndarray (n,) float64 (not read if ``unit_weight``)
+    model_step : the model's compiled M-step, :func:`.gmm_model_step.model_function`
+    code : int, the model's index in :data:`kmix.kernels.gmm_models.MODELS`
+    diagonal : bool, the layout is diagonal or spherical (the E-step reads diagonals)
+    weights (k,), means (k, d), covariances (k, d, d), factors (k, d, d) : float64
+        The start, written: the parameters after the last M-step (factors upper
+        triangular, Σ⁻¹ = U Uᵀ).
+    reg_covar : float, added to the scatter's diagonal before the model's M-step
+    max_iter : int
+    tol : float, stop once |L_t - L_{t-1}| < tol (L: mean log-likelihood); converged
+    relative_tol : float, if >= 0 also stop (stopped, not converged) after an
+        iteration t > 1 whose change of the total log-likelihood l = L·s
+        (s = ``relative_scale``) is at most relative_tol (1 + |l|): mclust's rule
+    lower_bound : float, L_0 (-inf without a previous fit)
+    chunk_rows, tile : int, the E-step pass's chunks and tiles (see :mod:`.gmm_em`)
+    mstep_tol, mstep_max_iter : the M-step's own iterations (see :mod:`.gmm_mstep`)
+    log_likelihoods : ndarray (max_iter,) float64, written: L_t of every iteration
+
+    Returns
+    -------
+    (n_iter, converged, stopped, failed) : failed is -1, or the component whose
+    covariance is not positive definite after the M-step of iteration n_iter
+    (the parameters are then those of the iteration before).
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    weight_sums = np.empty(k)
+    sums = np.empty((k, d))
+    second_full = np.empty((1, 1, 1) if diagonal else (k, d, d))
+    second_diag = np.empty((k, d) if diagonal else (1, 1))
+    factors_diag = np.empty((k, d))
+    constants = np.empty(k)
+    scatter = np.empty((k, d, d))
+    new_covariances = np.empty((k, d, d))
+    new_factors = np.empty((k, d, d))
+    new_means = np.empty((k, d))
+    new_weights = np.empty(k)
+    lower = np.zeros((d, d))
+    total_weight = 0.0
+    if unit_weight:
+        total_weight = float(n)
+    else:
+        for r in range(n):
+            total_weight += sample_weight[r]
+    n_iter = 0
+    converged = False
+    stopped = False
+    for iteration in range(1, max_iter + 1):
+        for j in range(k):
+            log_det = 0.0
+            for f in range(d):
+                factors_diag[j, f] = factors[j, f, f]
+                log_det += np.log(factors[j, f, f])
+            constants[j] = np.log(weights[j]) + log_det - 0.5 * d * _LOG_2PI
+        if n <= chunk_rows:  # one chunk: on this thread
+            log_likelihood = em_pass_serial(X, sample_weight, unit_weight, means, factors, factors_diag,
+                                            diagonal, constants, chunk_rows, tile, weight_sums, sums,
+                                            second_full, second_diag)
+        else:
+            log_likelihood = em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal,
+                                     constants, chunk_rows, tile, weight_sums, sums, second_full,
+                                     second_diag)
+        new_means[:] = means
+        _scatter(weight_sums, sums, second_full, second_diag, diagonal, reg_covar, new_means,
+                 new_weights, scatter)
+        model_step(code, weight_sums + _NK_FLOOR, scatter, covariances, True, mstep_tol,
+                          mstep_max_iter, new_covariances)
+        for j in range(k):
+            if not precision_factor(new_covariances[j], lower, new_factors[j]):
+                return iteration, False, False, j
+        weights[:] = new_weights
+        means[:] = new_means
+        covariances[:] = new_covariances
+        factors[:] = new_factors
+        current = log_likelihood / total_weight
+        log_likelihoods[iteration - 1] = current
+        change = current - lower_bound
+        lower_bound = current
+        n_iter = iteration
+        if relative_tol >= 0.0 and iteration > 1:
+            if abs(change) * relative_scale <= relative_tol * (1.0 + abs(current * relative_scale)):
+                stopped = True
+        if abs(change) < tol:
+            converged = True
+            break
+        if stopped:
+            break
+    return n_iter, converged, stopped, -1

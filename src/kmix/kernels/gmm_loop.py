@@ -1,0 +1,125 @@
+"""Every EM iteration of a Gaussian mixture in one compiled call, for a block of
+few features held in memory (:mod:`kmix.kernels.compiled.gmm_em_loop`).
+
+The kernel takes the start and the settings of :func:`kmix.models.em.em` and
+returns the parameters after the last iteration in the layout of the
+covariance type, with the mean log-likelihood of every iteration. The same
+iterations as that loop's: the E-step and statistics of the compiled pass (bit
+for bit), then the M-step of :func:`kmix.kernels.gmm.update`, computed in
+machine code (equal to rounding).
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .gmm import _NK_FLOOR, GMMStats, estimate_parameters
+from .gmm_covariances import SCIKIT_LEARN_MODELS, _cholesky_failed, full_covariances, layout_of, model_of
+from .gmm_models import MODELS, STATISTICS
+from .gmm_passes import COMPILED_MAX_FEATURES
+
+__all__ = ["LoopResult", "loop_applies", "model_step_applies", "model_parameters", "run_em_loop"]
+
+# The compiled pass's chunks of rows (see kmix.kernels.gmm_passes): the same
+# chunks, so the statistics are the pass's own, bit for bit.
+_CHUNK_ROWS = 2048
+
+
+class LoopResult(NamedTuple):
+    weights: np.ndarray  # (k,)
+    means: np.ndarray  # (k, d)
+    covariances: np.ndarray  # in the layout of the covariance type
+    precisions_cholesky: np.ndarray  # same layout
+    log_likelihoods: np.ndarray  # (n_iter,) mean log-likelihood of each iteration's start
+    n_iter: int
+    converged: bool  # |change| < tol
+    stopped: bool  # the relative rule held
+
+
+def loop_applies(n_features: int, dtype: Any) -> bool:
+    """Whether :func:`run_em_loop` takes data of this width and dtype (float64 rows
+    with at most as many features as the compiled pass handles)."""
+    return np.dtype(dtype) == np.float64 and 0 < n_features <= COMPILED_MAX_FEATURES
+
+
+def model_step_applies(n_features: int, covariance_type: str) -> bool:
+    """Whether :func:`model_parameters` takes this model (one of mclust's that is not
+    scikit-learn's, with at most as many features as the compiled pass handles)."""
+    return 0 < n_features <= COMPILED_MAX_FEATURES and covariance_type not in SCIKIT_LEARN_MODELS \
+        and covariance_type not in SCIKIT_LEARN_MODELS.values()
+
+
+def model_parameters(stats: GMMStats, covariance_type: str,
+                     reg_covar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`kmix.kernels.gmm.model_parameters` without a previous iterate, the
+    model's M-step compiled (:func:`kmix.kernels.compiled.gmm_model_step.model_covariances`;
+    equal to rounding): weights, means and covariances in the layout, float64."""
+    from .compiled import gmm_model_step  # numba is imported on first use only
+
+    model = model_of(covariance_type)
+    weights, means, scatter = estimate_parameters(stats, STATISTICS[model], reg_covar)
+    k, d = means.shape
+    scatter = np.ascontiguousarray(full_covariances(scatter, "diag" if scatter.ndim == 2 else "full", k, d))
+    out = np.empty((k, d, d))
+    gmm_model_step.model_covariances(MODELS.index(model), np.ascontiguousarray(stats.weight_sums + _NK_FLOOR),
+                                scatter, scatter, False, 1e-12, 10_000, out)
+    return weights, means, _layout(out, layout_of(covariance_type))
+
+
+def _layout(full: np.ndarray, layout: str) -> np.ndarray:
+    if layout == "full":
+        return full
+    if layout == "tied":
+        return full[0].copy()
+    diagonals = np.diagonal(full, axis1=1, axis2=2).copy()
+    return diagonals if layout == "diag" else diagonals[:, 0].copy()
+
+
+def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
+                precisions_cholesky: np.ndarray, *, covariance_type: str, reg_covar: float,
+                max_iter: int, tol: float, lower_bound: float, relative_tol: float = -1.0,
+                relative_scale: float = 1.0) -> LoopResult:
+    """EM iterations over one in-memory block (a kernel of the data protocol, run
+    with ``block_rows=None``).
+
+    ``relative_tol`` >= 0 adds mclust's stop: after an iteration t > 1 whose
+    change of the total log-likelihood l = L·``relative_scale`` is at most
+    ``relative_tol`` (1 + |l|). The covariances and factors are given and
+    returned in the layout of ``covariance_type``.
+
+    Raises
+    ------
+    NumericalError
+        If a covariance is not positive definite after an M-step, naming the
+        component, as :func:`kmix.kernels.gmm.update` does (the iteration is in
+        the exception's ``iteration`` attribute, for the caller's message).
+    """
+    from .compiled import gmm_em_loop, gmm_model_step, threads  # numba is imported on first use only
+
+    layout = layout_of(covariance_type)
+    k, d = means.shape
+    X = np.ascontiguousarray(block.X, dtype=np.float64)
+    sample_weight = np.ascontiguousarray(block.sample_weight, dtype=np.float64)
+    weights = np.array(weights, dtype=np.float64, order="C")
+    means = np.array(means, dtype=np.float64, order="C")
+    full = np.ascontiguousarray(full_covariances(np.asarray(covariances, dtype=np.float64), layout, k, d))
+    factors = np.ascontiguousarray(
+        full_covariances(np.asarray(precisions_cholesky, dtype=np.float64), layout, k, d))
+    log_likelihoods = np.empty(max(max_iter, 0))
+    code = MODELS.index(model_of(covariance_type))
+    tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
+    with threads(block.n_threads, -(-X.shape[0] // _CHUNK_ROWS)):
+        n_iter, converged, stopped, failed = gmm_em_loop.em_loop(
+            X, sample_weight, bool(block.unit_weight), gmm_model_step.model_function(code), code,
+            layout in ("diag", "spherical"), weights, means, full, factors, float(reg_covar),
+            int(max_iter), float(tol), float(relative_tol), float(relative_scale), float(lower_bound),
+            _CHUNK_ROWS, tile, 1e-12, 10_000, log_likelihoods,
+        )
+    if failed >= 0:
+        error = _cholesky_failed(None if layout == "tied" else int(failed), layout)
+        error.iteration = int(n_iter)
+        raise error
+    return LoopResult(weights, means, _layout(full, layout), _layout(factors, layout),
+                      log_likelihoods[:n_iter].copy(), int(n_iter), bool(converged), bool(stopped))

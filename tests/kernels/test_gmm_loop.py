@@ -1,0 +1,114 @@
+"""The compiled EM loop (kmix.kernels.gmm_loop) against EM's own loop, iteration by
+iteration: the same iterations, parameters and stops for every covariance type."""
+
+import numpy as np
+import pytest
+
+from kmix.exceptions import NumericalError
+from kmix.kernels import gmm_loop as gl
+from kmix.kernels.gmm_covariances import COVARIANCE_NAMES
+from kmix.models.em import RelativeStop
+from kmix.models.gaussian_mixture import GaussianMixtureCore
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+
+def _data(n=240, d=3, seed=0):
+    rng = np.random.default_rng(seed)
+    centres = np.array([[0.0, 0.0, 0.0], [4.0, 1.0, -2.0], [-3.0, 5.0, 1.0]])[:, :d]
+    labels = rng.integers(3, size=n)
+    factors = rng.normal(size=(3, d, d)) * 0.4 + np.eye(d)
+    return centres[labels] + np.einsum("nij,nj->ni", factors[labels], rng.normal(size=(n, d)))
+
+
+@pytest.fixture
+def calls(monkeypatch):
+    """Counts the compiled loop's calls (em() looks it up at each fit)."""
+    count = [0]
+    original = gl.run_em_loop
+
+    def spy(*args, **kwargs):
+        count[0] += 1
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(gl, "run_em_loop", spy)
+    return count
+
+
+def _fit(X, covariance_type, callback=None, sample_weight=None, **settings):
+    params = dict(n_components=3, covariance_type=covariance_type, random_state=0, record_history=False,
+                  max_iter=40, tol=1e-9, init_params="k-means++", callback=callback)
+    params.update(settings)
+    return GaussianMixtureCore(**params).fit(X, sample_weight=sample_weight)
+
+
+def _interpreted(iteration, state):
+    # Any callback but a RelativeStop keeps EM's own loop.
+    return None
+
+
+def _assert_same(compiled, reference, rtol=1e-8):
+    assert compiled.n_iter_ == reference.n_iter_
+    assert compiled.converged_ == reference.converged_
+    np.testing.assert_allclose(compiled.history_.log_likelihood, reference.history_.log_likelihood,
+                               rtol=1e-11, atol=0)
+    assert compiled.lower_bound_ == pytest.approx(reference.lower_bound_, rel=1e-11)
+    for name in ("weights_", "means_", "covariances_", "precisions_cholesky_"):
+        a, b = getattr(compiled, name), getattr(reference, name)
+        assert a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, rtol=0, atol=rtol * np.max(np.abs(b)), err_msg=name)
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_NAMES)
+def test_same_fit_as_em_loop(covariance_type, calls):
+    X = _data()
+    compiled = _fit(X, covariance_type)
+    assert calls[0] == 1
+    reference = _fit(X, covariance_type, callback=_interpreted)
+    assert calls[0] == 1
+    _assert_same(compiled, reference)
+
+
+@pytest.mark.parametrize("covariance_type", ["full", "VEV", "EVE", "VEI", "spherical"])
+def test_weighted_and_one_feature_and_relative_stop(covariance_type, calls):
+    rng = np.random.default_rng(3)
+    X = _data(d=2, seed=1)
+    weight = rng.integers(1, 4, size=X.shape[0]).astype(float)
+    _assert_same(_fit(X, covariance_type, sample_weight=weight),
+                 _fit(X, covariance_type, sample_weight=weight, callback=_interpreted))
+    X1 = _data(d=1, seed=2)
+    _assert_same(_fit(X1, covariance_type), _fit(X1, covariance_type, callback=_interpreted))
+    # mclust's relative stop, inside the loop and as a plain callback.
+    stop = RelativeStop(1e-5, float(X.shape[0]))
+    compiled = _fit(X, covariance_type, callback=stop, tol=0.0, max_iter=500)
+    reference = _fit(X, covariance_type, callback=lambda i, s: stop(i, s), tol=0.0, max_iter=500)
+    _assert_same(compiled, reference)
+    assert compiled.history_.stopped_by_callback and reference.history_.stopped_by_callback
+    assert compiled.n_iter_ < 500
+    assert calls[0] == 3
+
+
+def test_collapse_names_the_component_as_em_loop_does(calls):
+    # Component 1 starts at three identical points far from the rest: after the
+    # first E-step they are all it has, and its covariance is 0 without reg_covar.
+    X = np.vstack([_data(n=60, d=2), np.full((3, 2), 40.0)])
+    settings = dict(reg_covar=0.0, covariance_type="VVV", weights_init=np.full(3, 1 / 3),
+                    means_init=np.array([[0.0, 0.0], [40.0, 40.0], [3.0, 3.0]]),
+                    precisions_init=np.repeat(np.eye(2)[None], 3, axis=0))
+    messages = []
+    for callback in (None, _interpreted):
+        with pytest.raises(NumericalError, match="component 1") as info:
+            _fit(X, callback=callback, **settings)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    assert "EM iteration 1" in messages[0]
+    assert calls[0] == 1
+
+
+def test_not_taken_for_float32_recorded_or_wide_data(calls):
+    X = _data()
+    _fit(X.astype(np.float32), "full")
+    _fit(X, "full", record_history=True)
+    wide = np.random.default_rng(0).normal(size=(100, 17))
+    _fit(wide, "diag")
+    assert calls[0] == 0
