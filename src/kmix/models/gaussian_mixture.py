@@ -316,6 +316,19 @@ class GaussianMixtureCore(BaseModel):
             )
         return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
+    def _fit_from(self, data: Any, start: MixtureParameters) -> "GaussianMixtureCore":
+        """EM from ``start`` on a data object the caller made and checked: the path of
+        model selection, whose cells share one data object and make their own starts
+        (the constructor's parameters are checked; X and the start are not)."""
+        with data.hold_blas():
+            checked = check_parameters(self, data.n_samples, data.n_features, data.dtype,
+                                       data.n_positive_weights())
+        try:
+            best = self._run(data, checked, lambda: start)
+        except exceptions.NumericalError as exc:
+            raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
+        return self._set_fitted(best, checked, data.n_features, stacklevel=3)
+
     def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:
         """EM from each initialisation (or the fitted parameters); the best run."""
         n_features, dtype = data.n_features, data.dtype

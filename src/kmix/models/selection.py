@@ -17,15 +17,17 @@ defines it; mclust reports all three with the opposite sign).
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
-from .. import exceptions
+from .. import backends, exceptions
 from .._validation import check_counts, check_data, check_int, check_random_state
 from ..kernels import gmm as gk
+from .em import RelativeStop
 
 __all__ = ["MixtureSelection", "select_mixture", "criteria", "CRITERIA", "MCLUST_MODELS"]
 
@@ -242,7 +244,15 @@ def _hc_tree(X: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.nd
     return rows, hc_merges(transformed, "VVV")
 
 
-def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make: Any) -> dict[str, Any]:
+class _Start(NamedTuple):
+    """A cell's start made here: its parameters, and the same as the estimator's
+    ``*_init`` parameters (recorded in the fitted model)."""
+
+    parameters: Any  # kmix.models.em.MixtureParameters
+    init: dict[str, Any]
+
+
+def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make: Any) -> _Start:
     """Initial weights, means and precisions of model ``name`` from the hierarchical
     partition into k groups (one M-step on its one-hot responsibilities)."""
     from ..kernels.hierarchical import hc_partition
@@ -254,40 +264,37 @@ def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make
     labels = hc_partition(merges, len(rows), k)
     points = np.asarray(X[rows], dtype=np.float64)
     stats = statistics_of_rows(points, np.ones(points.shape[0]), np.eye(k)[labels], name)
-    start = update_parameters(stats, name, 0.0, np.float64, None)
+    start = update_parameters(stats, name, 0.0, np.float64, None, compiled=True)
     precisions = make._precisions(start.precisions_cholesky, gk.layout_of(name))
-    return dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions)
-
-
-class _RelativeStop:
-    """EM's stop as mclust's: after an iteration whose change of the total
-    log-likelihood l is at most ``tol`` (1 + |l|) (a callback: the estimator's own
-    ``tol`` is on the mean log-likelihood per sample)."""
-
-    def __init__(self, tol: float, n_samples: float) -> None:
-        self.tol, self.n_samples = tol, n_samples
-
-    def __call__(self, iteration: int, state: Any) -> bool:
-        total = state.log_likelihood * self.n_samples
-        return iteration > 1 and abs(state.change) * self.n_samples <= self.tol * (1.0 + abs(total))
+    return _Start(start, dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions))
 
 
 def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: list[Any],
-              settings: dict[str, Any], n_samples: float) -> _Cell:
+              settings: dict[str, Any], n_samples: float, data: Any = None) -> _Cell:
     best = None
     values = []
     reason = None
     for start in starts:
         try:
             given = start() if callable(start) else start
-            stop = _RelativeStop(settings["tol"], n_samples)
-            model = make(n_components=k, covariance_type=name, n_init=1, callback=stop, **given,
-                         **dict(settings, tol=0.0))
+            stop = RelativeStop(settings["tol"], n_samples)
+            # A start made here, on data already wrapped: EM from it on that data object
+            # (the same fit as model.fit with the start as *_init, without checking X and
+            # the start again for every cell).
+            direct = isinstance(given, _Start) and data is not None and hasattr(make, "_fit_from")
+            init = given.init if isinstance(given, _Start) else given
+            model = make(n_components=k, covariance_type=name, n_init=1, callback=stop,
+                         **({} if direct else init), **dict(settings, tol=0.0))
             with warnings.catch_warnings():
                 # Recorded in ``converged`` instead; matched by its words, so that the
                 # class (made on scikit-learn's) is not loaded for nothing.
                 warnings.filterwarnings("ignore", message="Best performing initialization did not converge")
-                model.fit(X, sample_weight=sample_weight)
+                if direct:
+                    model._fit_from(data, given.parameters)
+                    for key, value in init.items():  # the start, as fit would have recorded it
+                        setattr(model, key, value)
+                else:
+                    model.fit(X, sample_weight=sample_weight)
         except ValueError as exc:  # too few points, a collapsed component
             reason = str(exc)
             continue
@@ -403,6 +410,18 @@ def select_mixture(
     settings = dict(reg_covar=reg_covar, tol=tol, max_iter=max_iter, record_history=False)
     if client is not None:
         settings["client"] = client
+    # One data object for every cell fitted from a start made here (in memory).
+    with contextlib.ExitStack() as stack:
+        data = stack.enter_context(backends.wrap(X, sample_weight)) if hierarchical else None
+        cells = _fit_cells(model_class, X, sample_weight, rows, names, n_init, rng, hc, settings, n_samples,
+                           init_params, data)
+    return MixtureSelection(rows, names, criterion, cells, n_samples)
+
+
+def _fit_cells(model_class: Any, X: Any, sample_weight: Any, rows: np.ndarray, names: tuple[str, ...],
+               n_init: int, rng: np.random.Generator, hc: Any, settings: dict[str, Any], n_samples: float,
+               init_params: str, data: Any) -> dict[tuple[int, str], _Cell]:
+    hierarchical = hc is not None
     cells = {}
     for k in rows.tolist():
         for name in names:
@@ -415,5 +434,6 @@ def select_mixture(
                      for seed in seeds]
             starts = ([lambda k=k, name=name: _hc_start(X, hc, k, name, model_class)] + drawn[1:]
                       if hierarchical else drawn)
-            cells[(k, name)] = _fit_cell(model_class, X, sample_weight, k, name, starts, settings, n_samples)
-    return MixtureSelection(rows, names, criterion, cells, n_samples)
+            cells[(k, name)] = _fit_cell(model_class, X, sample_weight, k, name, starts, settings, n_samples,
+                                         data)
+    return cells
