@@ -27,9 +27,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..gmm_models_orientation import _NOISE, DEGENERATE
+from ..gmm_models_orientation import DEGENERATE
 
-from .gmm_orientation import common_orientation, fit_common_orientation
+from .gmm_orientation import _converged, common_orientation, fit_common_orientation
 
 __all__: list[str] = []  # the entry points are in .gmm_model_step
 
@@ -49,21 +49,6 @@ def _greater(value, current):  # pragma: no cover - compiled
 @njit(cache=True, error_model="numpy")
 def _smaller(value, current):  # pragma: no cover - compiled
     return value if (value < current or value != value) else current
-
-
-@njit(cache=True, error_model="numpy")
-def _converged(delta, previous, has_previous, tol):  # pragma: no cover - compiled
-    """gmm_models_orientation.converged, ``previous`` None where not has_previous."""
-    if not np.isfinite(delta):
-        return True
-    if has_previous and delta >= previous and delta <= max(tol, _NOISE):
-        return True
-    if delta > tol:
-        return False
-    if not has_previous:
-        return True
-    rate = delta / previous
-    return delta * rate <= tol * (1.0 - rate)
 
 
 @njit(cache=True, error_model="numpy")
@@ -426,7 +411,7 @@ def _equal_shape(values, n, start_values, has_start, tol, max_iter):  # pragma: 
         delta = max(_relative(new_shape, shape), _relative(new_volumes, volumes))
         shape[:] = new_shape
         volumes[:] = new_volumes
-        if _converged(delta, previous, has_previous, tol):
+        if _converged(delta, has_previous, previous, tol):
             break
         previous = delta
         has_previous = True
@@ -553,7 +538,7 @@ def _vee(n, S, start, has_start, tol, max_iter, out):  # pragma: no cover - comp
         delta = max(_relative(new_volumes, volumes), change / size)
         C = new_C
         volumes[:] = new_volumes
-        if _converged(delta, previous, has_previous, tol):
+        if _converged(delta, has_previous, previous, tol):
             break
         previous = delta
         has_previous = True
