@@ -102,6 +102,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select_and_report(args: argparse.Namespace, X: Any, client: Any) -> MixtureSelection:
+    # A first run compiles each model's M-step (about a minute for all fourteen): say
+    # so before the wait, not after.
+    say(f"fitting {len(args.n_components)} x {len(args.models)} mixtures (the first run also compiles "
+        "each model's EM, once)")
     try:
         selection = select_mixture(
             X, args.n_components, args.models, args.criterion, n_init=args.n_init, init_params=args.init,
