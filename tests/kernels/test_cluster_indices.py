@@ -306,19 +306,16 @@ def test_knee_without_a_knee_is_the_first_k():
     assert ci.knee(ks[:2], np.array([5.0, 1.0])) == 2
 
 
-@pytest.mark.parametrize("n_threads", [1, 2])
-def test_the_compiled_distance_sums_equal_their_numpy_twin(n_threads):
+def test_many_labelings_at_once_equal_one_at_a_time():
     from kmix.kernels import cluster_choice as cc
 
     rng = np.random.default_rng(11)
     X = rng.normal(size=(700, 5)) + 1e3
-    labels = rng.integers(6, size=700)
-    labels[:3] = 9  # a cluster of three, and label numbers with gaps
-    rows = cc._sort_by_cluster(X, labels)
-    at = rows.position[rng.choice(700, size=50, replace=False)]
-    compiled = cc._cluster_distance_sums(rows.points, rows.norms, at, rows.starts, rows.counts, n_threads)
-    reference = cc._cluster_distance_sums_reference(rows.points, rows.norms, at, rows.starts)
-    np.testing.assert_allclose(compiled, reference, rtol=1e-12, atol=1e-12)
-    exact = cc.silhouette_samples(X, labels, n_threads=n_threads)
-    twin = cc._silhouette_of_rows(rows, np.arange(700), 64, compiled=False)
-    np.testing.assert_allclose(exact, twin, rtol=1e-12, atol=1e-13)
+    labelings = [rng.integers(k, size=700) for k in (2, 3, 6)]
+    labelings[2][:3] = 9  # a cluster of three, and label numbers with gaps
+    labelings.append(np.zeros(700, dtype=int))  # one cluster: NaN
+    together = cc.silhouette_samples_many(X, labelings, block_rows=64)
+    assert together.shape == (4, 700)
+    for labels, values in zip(labelings[:3], together):
+        np.testing.assert_allclose(values, cc.silhouette_samples(X, labels), rtol=1e-12, atol=1e-13)
+    assert np.all(np.isnan(together[3]))

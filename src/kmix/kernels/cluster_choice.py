@@ -12,6 +12,7 @@ import numpy as np
 __all__ = [
     "silhouette_block_rows",
     "silhouette_samples",
+    "silhouette_samples_many",
     "ReferenceBox",
     "reference_box",
     "draw_reference",
@@ -32,97 +33,86 @@ def silhouette_block_rows(n_samples: int) -> int:
     return int(max(1, min(n_samples, _SILHOUETTE_BLOCK_ELEMENTS // max(n_samples, 1))))
 
 
-class _SortedRows(NamedTuple):
-    """The data centred and sorted by cluster, for per-cluster sums by ``np.add.reduceat``."""
-
-    points: np.ndarray  # (n, d) float64: X minus its column means, in cluster order
-    norms: np.ndarray  # (n,) float64: squared norms of those rows
-    position: np.ndarray  # (n,) intp: the sorted position of each original row
-    cluster: np.ndarray  # (n,) intp: each original row's cluster, 0..K-1
-    starts: np.ndarray  # (K,) intp: the first sorted position of each cluster
-    counts: np.ndarray  # (K,) intp: the size of each cluster
-
-
-def _sort_by_cluster(X: np.ndarray, labels: np.ndarray) -> _SortedRows:
-    # Only the labels present are clusters (scikit-learn's LabelEncoder).
+def _clusters(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    # Only the labels present are clusters (scikit-learn's LabelEncoder): each
+    # row's cluster 0..K-1 and the clusters' sizes.
     _, cluster = np.unique(np.asarray(labels), return_inverse=True)
     cluster = cluster.reshape(-1)
-    order = np.argsort(cluster, kind="stable")
-    counts = np.bincount(cluster)
-    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
-    data = np.asarray(X, dtype=np.float64)
-    # Centred, so the Gram-matrix distances below lose only eps·(spread)², not
-    # eps·||x||²: the one copy of X that the silhouette makes.
-    points = data[order] - data.mean(axis=0)
-    position = np.empty(len(order), dtype=np.intp)
-    position[order] = np.arange(len(order))
-    return _SortedRows(points, np.einsum("ij,ij->i", points, points), position, cluster, starts, counts)
+    return cluster, np.bincount(cluster)
 
 
-def _cluster_distance_sums_reference(points: np.ndarray, norms: np.ndarray, at: np.ndarray,
-                                     starts: np.ndarray) -> np.ndarray:
-    """(m, K): the sum of each listed row's distances to every row of each cluster
-    (the numpy twin of :func:`kmix.kernels.compiled.cluster_silhouette.cluster_distance_sums`)."""
-    # ||x - y||² = ||x||² - 2 x·y + ||y||², one GEMM per block, floored at 0.
-    distances = points[at] @ points.T
+def _block_distances(points: np.ndarray, norms: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """(m, n): the Euclidean distances of the listed rows to every row, through
+    ||x||² - 2 x·y + ||y||² (one product), floored at 0, a row's distance to itself
+    exactly 0."""
+    distances = points[rows] @ points.T
     distances *= -2.0
-    distances += norms[at][:, None]
+    distances += norms[rows][:, None]
     distances += norms[None, :]
     np.maximum(distances, 0.0, out=distances)
-    # A row's distance to itself is 0 exactly, not the rounding left above.
-    distances[np.arange(len(at)), at] = 0.0
-    np.sqrt(distances, out=distances)
-    # The columns are in cluster order: one segmented sum gives (rows, K).
-    return np.add.reduceat(distances, starts, axis=1)
+    distances[np.arange(len(rows)), rows] = 0.0
+    return np.sqrt(distances, out=distances)
 
 
-def _cluster_distance_sums(points: np.ndarray, norms: np.ndarray, at: np.ndarray, starts: np.ndarray,
-                           counts: np.ndarray, n_threads: int) -> np.ndarray:
-    """The same sums, the products by one GEMM and the rest in one compiled pass."""
-    from .compiled import cluster_silhouette, threads  # numba is imported on first use only
-
-    # The rows of a block are usually consecutive in cluster order: a view, not a copy.
-    consecutive = len(at) > 0 and at[-1] - at[0] + 1 == len(at) and bool(np.all(np.diff(at) == 1))
-    block = points[at[0]:at[-1] + 1] if consecutive else points[at]
-    products = block @ points.T
-    out = np.empty((len(at), len(starts)))
-    with threads(n_threads, len(at)):
-        cluster_silhouette.cluster_distance_sums(products, norms[at], norms, at.astype(np.intp),
-                                                 starts.astype(np.intp), counts.astype(np.intp), out)
-    return out
-
-
-def _silhouette_of_rows(sorted_rows: _SortedRows, rows: np.ndarray, block_rows: int,
-                        n_threads: int = 1, compiled: bool = True) -> np.ndarray:
-    """Exact silhouette values of the given original rows, each against all n rows."""
-    points, norms, position, cluster, starts, counts = sorted_rows
-    values = np.empty(len(rows))
-    for first in range(0, len(rows), block_rows):
-        chunk = rows[first:first + block_rows]
-        at = position[chunk]
-        per_cluster = (_cluster_distance_sums(points, norms, at, starts, counts, n_threads) if compiled
-                       else _cluster_distance_sums_reference(points, norms, at, starts))
-        own = cluster[chunk]
-        own_sizes = counts[own]
-        # a: mean distance to the OTHER members (the own distance is 0);
-        # b: the smallest mean distance to another cluster.
-        with np.errstate(divide="ignore", invalid="ignore"):
-            inside = per_cluster[np.arange(len(chunk)), own] / (own_sizes - 1)
-        per_cluster /= counts
-        per_cluster[np.arange(len(chunk)), own] = np.inf
-        outside = per_cluster.min(axis=1)
-        larger = np.maximum(inside, outside)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            block_values = (outside - inside) / larger
-        # scikit-learn's conventions: 0 for a singleton (a undefined) and for
-        # a = b = 0 (a row and its nearest cluster all at one point).
-        block_values[(own_sizes == 1) | (larger == 0.0)] = 0.0
-        values[first:first + len(chunk)] = block_values
+def _silhouette_of_block(per_cluster: np.ndarray, own: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Silhouette values of a block's rows from their distance sums to each cluster
+    (m, K) (written), their clusters and the clusters' sizes."""
+    rows = np.arange(len(own))
+    own_sizes = counts[own]
+    # a: mean distance to the OTHER members (the own distance is 0);
+    # b: the smallest mean distance to another cluster.
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inside = per_cluster[rows, own] / (own_sizes - 1)
+    per_cluster /= counts
+    per_cluster[rows, own] = np.inf
+    outside = per_cluster.min(axis=1)
+    larger = np.maximum(inside, outside)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        values = (outside - inside) / larger
+    # scikit-learn's conventions: 0 for a singleton (a undefined) and for
+    # a = b = 0 (a row and its nearest cluster all at one point).
+    values[(own_sizes == 1) | (larger == 0.0)] = 0.0
     return values
 
 
-def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | None = None,
-                       n_threads: int = 1) -> np.ndarray:
+def silhouette_samples_many(X: np.ndarray, labelings: list[np.ndarray], *,
+                            block_rows: int | None = None) -> np.ndarray:
+    """The exact silhouette value of every row under each of several labelings of the
+    same rows (see :func:`silhouette_samples`), computed block by block.
+
+    Every pairwise distance is computed once for all the labelings: a block's
+    (rows × n) distances times the rows' one-hot cluster memberships of every
+    labeling side by side, (n × ΣK), give each row's distance sums to every
+    cluster of every labeling in one matrix product. Choosing k fits many
+    labelings of one sample: the distances, the costly part, are shared.
+
+    Returns
+    -------
+    ndarray (len(labelings), n) float64
+    """
+    n = X.shape[0]
+    data = np.asarray(X, dtype=np.float64)
+    # Centred, so the Gram-matrix distances lose only eps·(spread)², not eps·||x||².
+    points = data - data.mean(axis=0)
+    norms = np.einsum("ij,ij->i", points, points)
+    clusters = [_clusters(labels) for labels in labelings]
+    offsets = np.concatenate(([0], np.cumsum([len(counts) for _, counts in clusters])))
+    membership = np.zeros((n, int(offsets[-1])))
+    for offset, (cluster, _) in zip(offsets, clusters):
+        membership[np.arange(n), offset + cluster] = 1.0
+    values = np.full((len(labelings), n), np.nan)
+    rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
+    for first in range(0, n, rows_per_block):
+        rows = np.arange(first, min(first + rows_per_block, n))
+        sums = _block_distances(points, norms, rows) @ membership
+        for index, (offset, (cluster, counts)) in enumerate(zip(offsets, clusters)):
+            if len(counts) >= 2:  # b is undefined for one cluster: NaN stays
+                per_cluster = sums[:, offset:offset + len(counts)].copy()
+                values[index, rows] = _silhouette_of_block(per_cluster, cluster[rows], counts)
+    return values
+
+
+def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | None = None) -> np.ndarray:
     """The exact silhouette value of every row (Euclidean), computed block by block.
 
     s_i = (b_i - a_i) / max(a_i, b_i) with a_i the mean distance of row i to the
@@ -140,8 +130,6 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | N
         Rows whose distances to all n rows are held at once; the memory is
         O(block_rows · n) beside one centred float64 copy of X. Default
         :func:`silhouette_block_rows`. The values do not depend on it beyond rounding.
-    n_threads : int
-        Threads of the compiled pass; the values do not depend on it.
 
     Returns
     -------
@@ -152,23 +140,12 @@ def silhouette_samples(X: np.ndarray, labels: np.ndarray, *, block_rows: int | N
 
     Notes
     -----
-    Distances come from ||x||² - 2 x·y + ||y||² on the data centred at its column
-    means (one matrix product per block), with each row's distance to itself set
-    to 0; the per-cluster sums come from the data sorted by cluster, in one
-    compiled pass over each block's products (its numpy twin,
-    ``_cluster_distance_sums_reference``, is what the tests hold it to).
+    One labeling of :func:`silhouette_samples_many`: distances from
+    ||x||² - 2 x·y + ||y||² on the data centred at its column means (one matrix
+    product per block), each row's distance to itself set to 0, the per-cluster
+    sums by a second product with the rows' one-hot memberships.
     """
-    n = X.shape[0]
-    sorted_rows = _sort_by_cluster(X, labels)
-    if len(sorted_rows.counts) < 2:
-        return np.full(n, np.nan)
-    rows_per_block = silhouette_block_rows(n) if block_rows is None else int(block_rows)
-    # The rows in cluster order, so that each block's rows are a slice of the sorted data.
-    in_order = np.empty(n, dtype=np.intp)
-    in_order[sorted_rows.position] = np.arange(n)
-    values = np.empty(n)
-    values[in_order] = _silhouette_of_rows(sorted_rows, in_order, rows_per_block, n_threads)
-    return values
+    return silhouette_samples_many(X, [labels], block_rows=block_rows)[0]
 
 
 # --- gap statistic ------------------------------------------------------------------

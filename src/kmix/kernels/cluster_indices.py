@@ -64,6 +64,7 @@ __all__ = [
     "davies_bouldin",
     "silhouette_block_rows",
     "silhouette_samples",
+    "silhouette_samples_many",
     "ReferenceBox",
     "reference_box",
     "draw_reference",
@@ -337,4 +338,5 @@ from .cluster_choice import (  # noqa: E402
     reference_box,
     silhouette_block_rows,
     silhouette_samples,
+    silhouette_samples_many,
 )

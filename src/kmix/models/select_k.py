@@ -216,6 +216,7 @@ def select_k(
                     else np.sort(rng.choice(X.shape[0], size=min(silhouette_sample, X.shape[0]), replace=False)))
             sample = np.asarray(X if exact else X[rows], dtype=np.float64)
             silhouette_rows = len(rows)
+        labelings: dict[tuple[int, int], np.ndarray] = {}
         for i, models in enumerate(runs):
             for r, model in enumerate(models):
                 centers = np.asarray(model.cluster_centers_, dtype=np.float64)
@@ -229,14 +230,15 @@ def select_k(
                         per_run["davies_bouldin"][i, r] = db
                 if "silhouette" in names and centers.shape[0] > 1:
                     # The rows (or the sample) labelled by their nearest centre, as the
-                    # fit labels them, and measured among themselves.
-                    labels = kk.nearest_centers(sample, centers)[0]
-                    # One compiled thread: the block products are BLAS's, on its own
-                    # threads, and more threads on top only contend for the cores.
-                    values = ci.silhouette_samples(sample, labels, n_threads=1)
-                    per_run["silhouette"][i, r] = values.mean()
-                    if not exact and r == 0:
-                        silhouette_error[i] = values.std() / math.sqrt(len(values))
+                    # fit labels them, and measured among themselves below.
+                    labelings[(i, r)] = kk.nearest_centers(sample, centers)[0]
+        if labelings:
+            # Every labeling of the one sample at once: its distances are computed once.
+            all_values = ci.silhouette_samples_many(sample, list(labelings.values()))
+            for (i, r), values in zip(labelings, all_values):
+                per_run["silhouette"][i, r] = values.mean()
+                if not exact and r == 0:
+                    silhouette_error[i] = values.std() / math.sqrt(len(values))
     gap_error = None
     if "gap" in names:
         log_w = np.log([min(model.inertia_ for model in models) for models in runs])

@@ -13,8 +13,7 @@ Everything in this package's modules is machine code built by numba:
   M-step of mclust's fourteen covariance models, one compiled function per model
   (compiled when first used);
 - :mod:`.gmm_em_loop`: every EM iteration in one call, for data in memory with
-  few features (model selection's thousands of short runs);
-- :mod:`.cluster_silhouette`: the silhouette's per-cluster distance sums.
+  few features (model selection's thousands of short runs).
 
 They live apart from the numpy kernels so that numba is imported on first use
 only: ``import kmix.kernels`` (and this package itself) never imports it, and a
