@@ -32,6 +32,7 @@ __all__ = [
     "MixtureSelection",
     "select_k",
     "KSelection",
+    "Batches",
     "GaussianMixtureState",
     "KMeansState",
     "History",
@@ -61,6 +62,7 @@ _ON_FIRST_USE = {
     "MixtureSelection": "models.selection",
     "select_k": "models.select_k",
     "KSelection": "models.select_k",
+    "Batches": "backends.batches",
     "NotFittedError": "exceptions",
     "ConvergenceWarning": "exceptions",
 }

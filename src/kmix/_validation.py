@@ -28,6 +28,7 @@ __all__ = [
     "check_n_features",
     "check_dask_array",
     "is_dask_array",
+    "is_batches",
     "nonfinite_message",
     "magnitude_dtype",
     "sample_weight_problem",
@@ -48,6 +49,12 @@ def _where(source: str | None, name: str) -> str:
 def is_dask_array(X: Any) -> bool:
     """True for a dask array, without importing dask."""
     return type(X).__module__.startswith("dask.") and hasattr(X, "chunks")
+
+
+def is_batches(X: Any) -> bool:
+    """True for a :class:`kmix.backends.batches.Batches` (checked or not), without
+    importing it."""
+    return getattr(type(X), "_kmix_batches", False) is True
 
 
 def check_array(
@@ -317,12 +324,23 @@ def is_sparse(X: Any) -> bool:
     return type(X).__module__.startswith("scipy.sparse")
 
 
-def check_data(X: Any, *, finite: bool = True, accept_sparse: bool = False) -> Any:
+def check_data(X: Any, *, finite: bool = True, accept_sparse: bool = False,
+               accept_batches: bool = False) -> Any:
     """X as an estimator takes it: :func:`check_array` for in-memory input,
-    :func:`check_dask_array` for a dask array (lazily), and with ``accept_sparse``
-    a scipy.sparse matrix as canonical CSR (:func:`kmix.backends.sparse.as_csr`).
+    :func:`check_dask_array` for a dask array (lazily), with ``accept_sparse``
+    a scipy.sparse matrix as canonical CSR (:func:`kmix.backends.sparse.as_csr`),
+    and with ``accept_batches`` a :class:`kmix.backends.batches.Batches` after its
+    checking pass (one read of every batch; see ``Batches.checked``).
     A fit passes ``finite=False``: the first pass of its data object
     (:func:`kmix.backends.wrap`) finds NaN and inf, for the whole array at once."""
+    if is_batches(X):
+        if not accept_batches:
+            raise DataError(
+                "X is a kmix.Batches, which only KMeans.fit and GaussianMixture.fit take: "
+                "give the batches' arrays here one at a time (for example "
+                "[model.predict(batch) for batch in batches])"
+            )
+        return X.checked()
     if is_sparse(X):
         if not accept_sparse:
             raise DataError(

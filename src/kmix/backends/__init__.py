@@ -9,7 +9,10 @@ Every estimator and fitting loop reaches its data through a data object made by
 - :class:`kmix.backends.dask.DaskData`: a dask array on a dask.distributed
   cluster; chunks on the workers, tree-reduced;
 - :class:`kmix.backends.sparse.SparseData`: a scipy.sparse matrix held as CSR,
-  never centred, for k-means (the block kernels run their sparse passes).
+  never centred, for k-means (the block kernels run their sparse passes);
+- :class:`kmix.backends.batches.BatchData`: a :class:`kmix.backends.batches.Batches`
+  (arrays, .npy files or a callable), read one batch at a time on every pass,
+  merged in batch order.
 
 All have ``reduce(kernel, *params, merge=...)`` (per-block statistics, merged),
 ``rows(state)`` (a pass's per-row result), ``final_labels``, ``sample``,
@@ -27,7 +30,7 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .._validation import check_sample_weight, is_dask_array, is_sparse, magnitude_dtype
+from .._validation import check_sample_weight, is_batches, is_dask_array, is_sparse, magnitude_dtype
 
 __all__ = ["wrap", "map_rows", "weighted_sum", "rows_in_range"]
 
@@ -37,8 +40,9 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
 
     Parameters
     ----------
-    X : ndarray or dask array (n_samples, n_features), float32 or float64, or a
-        scipy.sparse matrix or array (any format; held as CSR)
+    X : ndarray or dask array (n_samples, n_features), float32 or float64, a
+        scipy.sparse matrix or array (any format; held as CSR), or checked
+        :class:`kmix.backends.batches.Batches` (their weights are their own)
     sample_weight : None, array-like (n_samples,) or (with a dask X) a dask array
         Checked here (in memory) or in the dask backend's first pass.
     client : where a dask array is fitted (see
@@ -50,13 +54,22 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
 
     Returns
     -------
-    InMemoryData, SparseData or DaskData, a context manager (the dask one closes
+    InMemoryData, SparseData, BatchData or DaskData, a context manager (the dask one closes
     the client session it opened on exit)
     """
     if is_dask_array(X):
         from .dask import DaskData
 
         return DaskData(X, sample_weight, client)
+    if is_batches(X):
+        from .batches import BatchData
+
+        if sample_weight is not None:
+            raise ValueError(
+                "sample_weight: the weights of a kmix.Batches are given per batch, "
+                "Batches(sources, sample_weight=[w0, w1, ...]); pass sample_weight=None to fit"
+            )
+        return BatchData(X.checked(), centre=centre)
     if _is_sparse(X):
         # Never centred: centring would fill in the zeros (see SparseData).
         from .sparse import SparseData, as_csr

@@ -23,6 +23,7 @@ from .._validation import (
     check_n_features,
     check_random_state,
     distinct_rows_below,
+    is_batches,
     is_dask_array,
 )
 from ..backends.threads import one_blas_thread
@@ -253,13 +254,13 @@ class GaussianMixtureCore(BaseModel):
 
         Parameters
         ----------
-        X : array-like or dask array (n_samples, n_features)
+        X : array-like, dask array (n_samples, n_features) or kmix.Batches
             float32 data stays float32 (unless its squared distances would leave
             float32's range: then the fit runs in float64); other numeric types
             become float64. Values whose squares would leave float64's range (about
             1e154) raise a DataError that says how to rescale. A dask
             array is fitted on a dask.distributed cluster (see ``client``), one
-            chunk of rows at a time.
+            chunk of rows at a time; a :class:`kmix.Batches` one batch at a time.
         y : ignored
         sample_weight : array-like (n_samples,) or dask array, optional
             Non-negative weights, not all zero: weight w counts a point w times.
@@ -276,8 +277,9 @@ class GaussianMixtureCore(BaseModel):
             of fewer distinct clusters than n_clusters.
         """
         # NaN, inf and bad weights are found by the data object, for the whole array.
-        X = check_data(X, finite=False)
-        dask_input = is_dask_array(X)
+        X = check_data(X, finite=False, accept_batches=True)
+        # Data read chunk by chunk (a dask array, kmix.Batches): k-means|| seeding.
+        dask_input = is_dask_array(X) or is_batches(X)
         rng = check_random_state(self.random_state)
         with backends.wrap(X, sample_weight, client=self.client) as data:
             # The checks' products are of d x d matrices: BLAS held, so that no
@@ -292,7 +294,7 @@ class GaussianMixtureCore(BaseModel):
             if dask_input and needs_data and checked["init_params"] == "k-means++":
                 raise ValueError(
                     "init_params='k-means++' makes one pass over the data per component; for a "
-                    "dask array use init_params='kmeans' (k-means|| seeding), 'random' or "
+                    "dask array or kmix.Batches use init_params='kmeans' (k-means|| seeding), 'random' or "
                     "'random_from_data'"
                 )
             try:
@@ -300,7 +302,7 @@ class GaussianMixtureCore(BaseModel):
             except exceptions.NumericalError as exc:
                 # scikit-learn's words first; kmix's say where it happened and which component.
                 raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
-            # In memory only: on a dask array counting would be one more pass.
+            # In memory only: on a dask array or batches counting would be one more pass.
             n_distinct = None
             if not dask_input:
                 X_checked, weights, _ = data.arrays()

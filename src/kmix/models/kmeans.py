@@ -21,6 +21,7 @@ from .._validation import (
     check_is_fitted,
     check_n_features,
     check_random_state,
+    is_batches,
     is_dask_array,
     is_sparse,
 )
@@ -195,7 +196,8 @@ class KMeansCore(BaseModel):
         """n_clusters, n_init, the initialisation's name (None for an array or a
         callable), the array, and whether the passes keep Hamerly's bounds."""
         n_samples, n_features = X.shape
-        dask_input = is_dask_array(X)
+        # Data read chunk by chunk (a dask array, kmix.Batches): no greedy k-means++.
+        dask_input = is_dask_array(X) or is_batches(X)
         n_clusters = check_int(self.n_clusters, "n_clusters", minimum=1)
         if n_clusters > n_samples:
             raise ValueError(
@@ -241,7 +243,8 @@ class KMeansCore(BaseModel):
             if init_name == "k-means++" and dask_input:
                 raise ValueError(
                     "init='k-means++' makes one pass over the data per centre; for a dask array "
-                    "use init='k-means||' (the default), 'random' or an array of centres"
+                    "or kmix.Batches use init='k-means||' (the default), 'random' or an array of "
+                    "centres"
                 )
         elif not callable(self.init):
             init_array = _checked_centers(self.init, X.dtype, n_clusters, n_features, "init")
@@ -266,9 +269,10 @@ class KMeansCore(BaseModel):
             raise ValueError(f"record_history must be 'auto', True or False; got {self.record_history!r}")
         # Bounds on dask only when asked: they keep 8 bytes per row more on the workers.
         # On sparse data (TF-IDF, one-hot) the bounds rule out few rows: Lloyd by default.
-        bounds = algorithm == "hamerly" or (
+        # Over kmix.Batches always Lloyd's plain pass: only the labels are kept between passes.
+        bounds = not is_batches(X) and (algorithm == "hamerly" or (
             algorithm == "auto" and not dask_input and not is_sparse(X)
-            and uses_bounds("auto", n_clusters, n_features))
+            and uses_bounds("auto", n_clusters, n_features)))
         return n_clusters, n_init, init_name, init_array, bounds
 
     # --- fitting --------------------------------------------------------------------
@@ -277,13 +281,14 @@ class KMeansCore(BaseModel):
 
         Parameters
         ----------
-        X : array-like or dask array (n_samples, n_features)
+        X : array-like, dask array (n_samples, n_features) or kmix.Batches
             float32 data stays float32 (unless its squared distances would leave
             float32's range: then the fit runs in float64); other numeric types
             become float64. Values whose squares would leave float64's range (about
             1e154) raise a DataError that says how to rescale. A dask
             array is fitted on a dask.distributed cluster (see ``client``), one
-            chunk of rows at a time. X is never modified.
+            chunk of rows at a time; a :class:`kmix.Batches` one batch at a time
+            (Lloyd's plain pass; weights given per batch). X is never modified.
         y : ignored
         sample_weight : array-like (n_samples,) or dask array, optional
             Non-negative weights, not all zero. As in scikit-learn, they weigh the
@@ -295,7 +300,7 @@ class KMeansCore(BaseModel):
         """
         # NaN and inf are found by the data's first pass (in memory, the centring's
         # column sums), for the whole array at once.
-        X = check_data(X, finite=False, accept_sparse=True)
+        X = check_data(X, finite=False, accept_sparse=True, accept_batches=True)
         # Centred data (sparse data is never centred: that would fill every zero):
         # distances through ||x||² - 2x·c + ||c||² lose less to
         # cancellation; the result is shifted back at the end.
