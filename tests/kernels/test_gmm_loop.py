@@ -112,3 +112,23 @@ def test_not_taken_for_float32_recorded_or_wide_data(calls):
     wide = np.random.default_rng(0).normal(size=(100, 17))
     _fit(wide, "diag")
     assert calls[0] == 0
+
+
+def test_the_loop_loads_whatever_was_imported_first():
+    # The loop's machine code calls the parallel pass: loading it before numba's
+    # thread pool had started used to abort the interpreter. A fresh process that
+    # imports the compiled module first, then fits.
+    import subprocess
+    import sys
+
+    script = (
+        "import kmix.kernels.compiled.gmm_em_loop\n"
+        "import numpy as np\n"
+        "from kmix.models.gaussian_mixture import GaussianMixtureCore\n"
+        "X = np.random.default_rng(0).normal(size=(200, 2))\n"
+        "m = GaussianMixtureCore(n_components=2, record_history=False, random_state=0).fit(X)\n"
+        "print(m.n_iter_ > 0)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "True"

@@ -111,7 +111,7 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
     code = MODELS.index(model_of(covariance_type))
     tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
     with threads(block.n_threads, -(-X.shape[0] // _CHUNK_ROWS)):
-        n_iter, converged, stopped, failed = gmm_em_loop.em_loop(
+        n_iter, converged, stopped, failed = gmm_em_loop.em_loop()(
             X, sample_weight, bool(block.unit_weight), gmm_model_step.model_function(code), code,
             layout in ("diag", "spherical"), weights, means, full, factors, float(reg_covar),
             int(max_iter), float(tol), float(relative_tol), float(relative_scale), float(lower_bound),

@@ -26,6 +26,8 @@ from .gmm_model_step import SIGNATURE
 
 __all__ = ["em_loop", "precision_factor"]
 
+_COMPILED: list = []
+
 _LOG_2PI = np.log(2.0 * np.pi)
 # N_k + 10 eps, as kmix.kernels.gmm's M-step: a component without weight keeps
 # finite means.
@@ -107,8 +109,7 @@ _LOOP_SIGNATURE = types.Tuple((types.int64, types.boolean, types.boolean, types.
 )
 
 
-@njit(_LOOP_SIGNATURE, cache=True)
-def em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights, means, covariances, factors,
+def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights, means, covariances, factors,
             reg_covar, max_iter, tol, relative_tol, relative_scale, lower_bound, chunk_rows, tile,
             mstep_tol, mstep_max_iter, log_likelihoods):  # pragma: no cover - compiled
     """EM iterations from the given parameters, in place.
@@ -204,3 +205,17 @@ def em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights, 
         if stopped:
             break
     return n_iter, converged, stopped, -1
+
+
+def em_loop():
+    """:func:`_em_loop` compiled with its one signature on first use (or loaded from
+    numba's cache).
+
+    Call it only once numba's thread pool has started (inside
+    :func:`kmix.kernels.compiled.threads`): the loop's machine code calls the
+    parallel pass, and loading it before the pool's scheduler is loaded aborts
+    the process. Compiling at import would tie that order to the import order.
+    """
+    if not _COMPILED:
+        _COMPILED.append(njit(_LOOP_SIGNATURE, cache=True)(_em_loop))
+    return _COMPILED[0]
