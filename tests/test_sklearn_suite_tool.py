@@ -249,6 +249,14 @@ def test_scope_reason():
     assert plugin.scope_reason("t.py::test_dense[MiniBatchKMeans]", dense, {"MiniBatchKMeans"}, helpers) == "MiniBatchKMeans"
     assert plugin.scope_reason("t.py::test_minibatch", {"MiniBatchKMeans", "fit"}, set(), helpers) == "MiniBatchKMeans"
 
+    # Once kmix has its own MiniBatchKMeans, its tests are in scope as KMeans's are.
+    assert plugin.scope_reason("t.py::test_dense[MiniBatchKMeans]", dense, {"MiniBatchKMeans"}, helpers,
+                               mini_batch_in_scope=True) is None
+    assert plugin.scope_reason("t.py::test_minibatch", {"MiniBatchKMeans", "fit"}, set(), helpers,
+                               mini_batch_in_scope=True) is None
+    assert plugin.scope_reason("t.py::test_step", {"_mini_batch_step"}, set(), {"_mini_batch_step"},
+                               mini_batch_in_scope=True) == f"{plugin.SCOPE_PRIVATE}: _mini_batch_step"
+
     helper = plugin.names_used_in_body(_function_source("test_helper"))
     assert plugin.scope_reason("t.py::test_helper", helper, set(), helpers) == (
         f"{plugin.SCOPE_PRIVATE}: _estimate_log_gaussian_prob, _labels_inertia"

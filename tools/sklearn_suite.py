@@ -9,8 +9,9 @@ test modules to kmix's. Every test ends up in one of four groups:
 * passed;
 * failed, with a short cause taken from its exception;
 * skipped (by scikit-learn's own marks and conditions);
-* out of scope (MiniBatchKMeans, scikit-learn's private helpers, array-API
-  dispatch): skipped by the plugin without running, and counted apart.
+* out of scope (scikit-learn's private helpers, array-API dispatch, and
+  MiniBatchKMeans where kmix lacks it): skipped by the plugin without running,
+  and counted apart.
 
 Usage::
 

@@ -4,14 +4,14 @@ Loaded with ``-p sklearn_suite_plugin`` by ``tools/sklearn_suite.py`` (in every
 pytest-xdist worker too, which is why it is a module and not an object). After
 collection it
 
-* rebinds ``KMeans``, ``k_means``, ``kmeans_plusplus`` and ``GaussianMixture`` in the
-  namespace of each collected test module to kmix's objects, where kmix has them,
+* rebinds ``KMeans``, ``MiniBatchKMeans``, ``k_means``, ``kmeans_plusplus`` and
+  ``GaussianMixture`` in the namespace of each collected test module to kmix's objects, where kmix has them,
   and does the same for parametrize values that are scikit-learn's objects
   (``@pytest.mark.parametrize("Estimator", [KMeans, MiniBatchKMeans])`` captured
   scikit-learn's class when the module was imported). scikit-learn's own modules
   are left alone, so its internals keep their own classes;
-* marks the tests that are out of scope (MiniBatchKMeans, scikit-learn's private
-  helpers, array-API dispatch) to be skipped without running, and records why in
+* marks the tests that are out of scope (scikit-learn's private helpers, array-API
+  dispatch, and MiniBatchKMeans where kmix lacks it) to be skipped without running, and records why in
   ``user_properties``, which reach the controlling process even under xdist;
 * records, also in ``user_properties``, which substituted names kmix still lacks,
   so that a test which can only have exercised scikit-learn is not counted as kmix
@@ -33,9 +33,9 @@ from collections.abc import Iterable
 import pytest
 
 #: The names a test module may import from scikit-learn that kmix is meant to replace.
-SUBSTITUTED_NAMES = ("KMeans", "k_means", "kmeans_plusplus", "GaussianMixture")
+SUBSTITUTED_NAMES = ("KMeans", "MiniBatchKMeans", "k_means", "kmeans_plusplus", "GaussianMixture")
 
-#: The estimator the issue leaves out of scope.
+#: The estimator that is out of scope unless kmix has it (``mini_batch_in_scope``).
 MINI_BATCH_NAME = "MiniBatchKMeans"
 
 #: scikit-learn packages whose private (underscored) functions are implementation
@@ -157,6 +157,7 @@ def scope_reason(
     parameter_names: Iterable[str],
     private_helpers: Iterable[str],
     patched: Iterable[str] = (),
+    mini_batch_in_scope: bool = False,
 ) -> str | None:
     """Why a test is out of scope, or None when it is a test kmix should pass.
 
@@ -173,6 +174,9 @@ def scope_reason(
         The private helpers its module imports (:func:`private_helpers_of_module`).
     patched : iterable of str
         Dotted names the test's body patches (:func:`patched_targets`).
+    mini_batch_in_scope : bool
+        kmix has its own MiniBatchKMeans: tests of it are in scope, as those of
+        KMeans are (the plugin passes True when ``kmix.MiniBatchKMeans`` exists).
 
     Returns
     -------
@@ -192,7 +196,7 @@ def scope_reason(
         return SCOPE_ARRAY_API
     body = set(body_names)
     parameters = set(parameter_names)
-    if MINI_BATCH_NAME in parameters:
+    if MINI_BATCH_NAME in parameters and not mini_batch_in_scope:
         return SCOPE_MINI_BATCH
     patched_helpers = sorted(
         target.rsplit(".", 1)[-1]
@@ -201,10 +205,11 @@ def scope_reason(
     )
     if patched_helpers:
         return f"{SCOPE_PRIVATE}: {', '.join(patched_helpers)} (patched)"
-    uses_estimator = bool((body | parameters) & set(SUBSTITUTED_NAMES))
+    estimators = set(SUBSTITUTED_NAMES) - (set() if mini_batch_in_scope else {MINI_BATCH_NAME})
+    uses_estimator = bool((body | parameters) & estimators)
     if uses_estimator:
         return None
-    if MINI_BATCH_NAME in body:
+    if MINI_BATCH_NAME in body and not mini_batch_in_scope:
         return SCOPE_MINI_BATCH
     helpers = sorted(body & set(private_helpers))
     if helpers:
@@ -298,7 +303,8 @@ def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config
 
         body_names, patched = _function_facts(function)
         helpers = _module_private_helpers(module.__file__) if getattr(module, "__file__", None) else frozenset()
-        reason = scope_reason(item.nodeid, body_names, parameter_names, helpers, patched)
+        reason = scope_reason(item.nodeid, body_names, parameter_names, helpers, patched,
+                              mini_batch_in_scope=MINI_BATCH_NAME in replacements)
         if reason is not None:
             item.user_properties.append((SCOPE_PROPERTY, reason))
             item.add_marker(pytest.mark.skip(reason=SKIP_PREFIX + reason))

@@ -4,8 +4,8 @@ k-means and Gaussian mixtures fitted by EM with every iteration recorded and
 drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c solved
 through its dual.
 
-``KMeans`` and ``GaussianMixture`` are scikit-learn estimators; they, the
-functions ``k_means`` and ``kmeans_plusplus``, and the exceptions that subclass
+``KMeans``, ``MiniBatchKMeans`` and ``GaussianMixture`` are scikit-learn
+estimators; they, the functions ``k_means`` and ``kmeans_plusplus``, and the exceptions that subclass
 scikit-learn's, are loaded on first use, so that ``import kmix`` (and the command
 line) does not pay for importing scikit-learn.
 """
@@ -25,6 +25,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "KMeans",
+    "MiniBatchKMeans",
     "GaussianMixture",
     "k_means",
     "kmeans_plusplus",
@@ -55,6 +56,7 @@ __all__ = [
 # name -> the module that defines it, imported when the name is first used
 _ON_FIRST_USE = {
     "KMeans": "estimators",
+    "MiniBatchKMeans": "estimators",
     "GaussianMixture": "estimators",
     "k_means": "estimators",
     "kmeans_plusplus": "models.kmeans",

@@ -1,5 +1,5 @@
-"""The scikit-learn estimators: :class:`KMeans` and :class:`GaussianMixture`, and
-scikit-learn's function :func:`k_means` over the first.
+"""The scikit-learn estimators: :class:`KMeans`, :class:`MiniBatchKMeans` and
+:class:`GaussianMixture`, and scikit-learn's function :func:`k_means` over the first.
 
 Each is a thin shell over its core (:class:`kmix.models.kmeans.KMeansCore`,
 :class:`kmix.models.gaussian_mixture.GaussianMixtureCore`), which checks the
@@ -37,8 +37,9 @@ from .models._gmm_params import check_parameters
 from .models.gaussian_mixture import GaussianMixtureCore
 from .models.kmeans import KMeansCore, _checked_centers
 from .models.lloyd import initial_centers
+from .models.minibatch import MiniBatchKMeansCore
 
-__all__ = ["KMeans", "GaussianMixture", "k_means"]
+__all__ = ["KMeans", "MiniBatchKMeans", "GaussianMixture", "k_means"]
 
 
 def _check_columns(estimator: Any, X: Any, *, reset: bool) -> None:
@@ -111,6 +112,60 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         tags = super().__sklearn_tags__()
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = True  # CSR/CSC through the compiled sparse passes
+        return tags
+
+    predict.__doc__ = KMeansCore.predict.__doc__
+    transform.__doc__ = KMeansCore.transform.__doc__
+    score.__doc__ = KMeansCore.score.__doc__
+
+
+class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, BaseEstimator,
+                      MiniBatchKMeansCore):
+    def fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "MiniBatchKMeans":
+        """Cluster X by mini-batches (see
+        :meth:`kmix.models.minibatch.MiniBatchKMeansCore.fit`); returns self."""
+        MiniBatchKMeansCore.fit(self, X, y, sample_weight=sample_weight)
+        _check_columns(self, X, reset=True)
+        return self
+
+    def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "MiniBatchKMeans":
+        """One mini-batch step on X (see
+        :meth:`kmix.models.minibatch.MiniBatchKMeansCore.partial_fit`); returns self."""
+        first = not hasattr(self, "cluster_centers_")
+        if not first:
+            _check_columns(self, X, reset=False)
+        MiniBatchKMeansCore.partial_fit(self, X, y, sample_weight=sample_weight)
+        if first:
+            _check_columns(self, X, reset=True)
+        return self
+
+    def _checked(self, X: ArrayLike) -> None:
+        check_is_fitted(self, "cluster_centers_")
+        _check_columns(self, X, reset=False)
+
+    def predict(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return MiniBatchKMeansCore.predict(self, X)
+
+    def transform(self, X: ArrayLike) -> Any:
+        self._checked(X)
+        return MiniBatchKMeansCore.transform(self, X)
+
+    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
+        self._checked(X)
+        return MiniBatchKMeansCore.score(self, X, y, sample_weight=sample_weight)
+
+    _init_centroids = KMeans._init_centroids
+
+    @property
+    def _n_features_out(self) -> int:
+        # get_feature_names_out: minibatchkmeans0, minibatchkmeans1, ...
+        return self.cluster_centers_.shape[0]
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.transformer_tags.preserves_dtype = ["float64", "float32"]
+        tags.input_tags.sparse = True  # CSR batches through the compiled sparse passes
         return tags
 
     predict.__doc__ = KMeansCore.predict.__doc__
@@ -196,6 +251,7 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
 
 
 KMeans.__doc__ = (KMeansCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
+MiniBatchKMeans.__doc__ = (MiniBatchKMeansCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
 GaussianMixture.__doc__ = (GaussianMixtureCore.__doc__ or "").rstrip() + "\n" + _SHELL_NOTE
 
 
