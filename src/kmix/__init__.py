@@ -5,9 +5,9 @@ drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c sol
 through its dual.
 
 ``KMeans``, ``MiniBatchKMeans`` and ``GaussianMixture`` are scikit-learn
-estimators; they, the functions ``k_means`` and ``kmeans_plusplus``, and the exceptions that subclass
-scikit-learn's, are loaded on first use, so that ``import kmix`` (and the command
-line) does not pay for importing scikit-learn.
+estimators; they, the functions ``k_means`` and ``kmeans_plusplus``, and the
+exceptions that subclass scikit-learn's, are loaded on first use, so that
+``import kmix`` (and the command line) does not pay for importing scikit-learn.
 """
 
 from . import datasets
