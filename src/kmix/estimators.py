@@ -187,6 +187,19 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
         _check_columns(self, X, reset=True)
         return labels
 
+    def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixture":
+        """One step of online EM on the batch X (see
+        :meth:`kmix.models.gaussian_mixture.GaussianMixtureCore.partial_fit`); returns self."""
+        # The first batch's column names become the model's (read once its values
+        # passed); a later batch is checked against them before it changes anything.
+        first = not hasattr(self, "n_features_in_")
+        if not first:
+            _check_columns(self, X, reset=False)
+        GaussianMixtureCore.partial_fit(self, X, y, sample_weight=sample_weight)
+        if first:
+            _check_columns(self, X, reset=True)
+        return self
+
     def _set_parameters(self, params: tuple) -> None:
         # scikit-learn's private setter (its own tests call it): fitted parameters
         # from (weights, means, covariances, precisions_cholesky).

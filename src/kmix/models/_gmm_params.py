@@ -52,6 +52,14 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
     verbose = model.verbose
     verbose = int(verbose) if isinstance(verbose, (bool, np.bool_)) else check_int(verbose, "verbose", minimum=0)
     verbose_interval = check_int(model.verbose_interval, "verbose_interval", minimum=1)
+    # partial_fit's steps (t + t0)^(-α): t0 >= 1 keeps every step at most 1, and
+    # α in (0.5, 1] is Cappé and Moulines's condition for the average to converge.
+    step_offset = check_float(model.step_offset, "step_offset", minimum=1.0)
+    step_exponent = check_float(model.step_exponent, "step_exponent", minimum=0.5, maximum=1.0,
+                                exclusive_minimum=True)
+    half_life = model.half_life
+    if half_life is not None:
+        half_life = check_float(half_life, "half_life", minimum=0.0, exclusive_minimum=True)
     dtype_arg = (np.dtype(dtype).type,)
 
     weights_init = None
@@ -86,6 +94,7 @@ def check_parameters(model: Any, n_samples: int, n_features: int, dtype: np.dtyp
         n_components=n_components, covariance_type=covariance_type, init_params=init_params,
         tol=tol, reg_covar=reg_covar, max_iter=max_iter, n_init=n_init, record=record,
         verbose=verbose, verbose_interval=verbose_interval,
+        step_offset=step_offset, step_exponent=step_exponent, half_life=half_life,
         weights_init=weights_init, means_init=means_init,
         precisions_cholesky_init=precisions_cholesky_init,
     )

@@ -6,7 +6,6 @@ estimator :class:`kmix.GaussianMixture` is a thin shell over it, in
 from __future__ import annotations
 
 import math
-import time
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -37,6 +36,8 @@ from ._gmm_params import check_parameters
 from .em import (EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics,
                  responsibility_statistics, update_parameters)
 from .lloyd import uses_bounds
+from . import online_em
+from ._gmm_progress import _Progress
 
 __all__ = ["GaussianMixtureCore", "GaussianMixtureState"]
 
@@ -122,6 +123,20 @@ class GaussianMixtureCore(BaseModel):
         and closes it afterwards; a Client is used as it is; a string is the
         address of a running scheduler ("tcp://host:8786"). Ignored for
         in-memory data.
+    step_offset : float, default 2.0
+        t0 of :meth:`partial_fit`'s step ρ_t = (t + t0)^(-α), t the number of
+        steps taken; at least 1 (1: the first step is one EM iteration on the
+        first batch). 2 keeps a third of the initial statistics in the first
+        step, which damps it, and still forgets them within a few steps.
+    step_exponent : float, default 0.6
+        α of the steps, in (0.5, 1]: smaller steps decay more slowly; 1 weighs
+        every batch equally.
+    half_life : float, optional
+        For drifting data: the step of a batch of total sample weight W is then
+        at least 1 - 2^(-W / half_life), the constant step under which the
+        statistics of the samples seen ``half_life`` units of sample weight
+        (rows, when unweighted) ago keep half their weight. None: the steps
+        decay for ever.
 
     Attributes
     ----------
@@ -186,6 +201,9 @@ class GaussianMixtureCore(BaseModel):
         record_history: bool | str = "auto",
         callback: Callable[[int, GaussianMixtureState], Any] | None = None,
         client: Any = None,
+        step_offset: float = 2.0,
+        step_exponent: float = 0.6,
+        half_life: float | None = None,
     ) -> None:
         self.n_components = n_components
         self.covariance_type = covariance_type
@@ -204,6 +222,9 @@ class GaussianMixtureCore(BaseModel):
         self.record_history = record_history
         self.callback = callback
         self.client = client
+        self.step_offset = step_offset
+        self.step_exponent = step_exponent
+        self.half_life = half_life
 
     # --- checks -----------------------------------------------------------------
     def _check_params(self, n_samples: int, n_features: int, dtype: np.dtype, n_positive: int) -> dict[str, Any]:
@@ -318,6 +339,24 @@ class GaussianMixtureCore(BaseModel):
             )
         return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
+    def partial_fit(self, X: ArrayLike, y: Any = None,
+                    sample_weight: ArrayLike | None = None) -> "GaussianMixtureCore":
+        """One step of online EM on the batch X (see :mod:`kmix.models.online_em`
+        and ``step_offset``), in memory or a dask array; returns self.
+
+        The first call starts from the fitted parameters if there are any, else
+        from the given ``*_init`` or ``init_params`` on X (of ``n_init``, the
+        start under which X is most likely), with ``n_iter_`` 0 and a new
+        ``history_``. Every call adds one step to both; ``lower_bound_`` is X's
+        mean log-likelihood before the step; ``converged_`` stays False. X keeps
+        n_features, n_components and covariance_type stay; ``fit`` starts again.
+        """
+        try:
+            online_em.partial_fit(self, X, sample_weight)
+        except exceptions.NumericalError as exc:
+            raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
+        return self
+
     def _fit_from(self, data: Any, start: MixtureParameters) -> "GaussianMixtureCore":
         """EM from ``start`` on a data object the caller made and checked: the path of
         model selection, whose cells share one data object and make their own starts
@@ -400,6 +439,7 @@ class GaussianMixtureCore(BaseModel):
         )
         self.n_features_in_ = n_features
         self._fitted_covariance_type = covariance_type
+        self.__dict__.pop("_online_state", None)  # a later partial_fit starts from these
         return self
 
     @staticmethod
@@ -556,40 +596,3 @@ class GaussianMixtureCore(BaseModel):
         """Akaike information criterion on X: -2 log L + 2 p (lower is better)."""
         return self.information_criteria(X)[2]
 
-
-class _Progress:
-    """scikit-learn's verbose lines for the runs of one fit (see ``verbose``)."""
-
-    def __init__(self, verbose: int, interval: int) -> None:
-        self.verbose = verbose
-        self.interval = interval
-        self._run_start = self._last = 0.0
-
-    def start(self, init: int) -> None:
-        print(f"Initialization {init}")
-        self._run_start = self._last = time.perf_counter()
-
-    def reporting(self, callback: Callable[[int, GaussianMixtureState], Any] | None
-                  ) -> Callable[[int, GaussianMixtureState], Any]:
-        """``callback`` preceded by the line of the iteration it is called after."""
-
-        def report(iteration: int, state: GaussianMixtureState) -> Any:
-            if iteration % self.interval == 0:
-                if self.verbose == 1:
-                    print(f"  Iteration {iteration}")
-                else:
-                    now = time.perf_counter()
-                    print(f"  Iteration {iteration}\t time lapse {now - self._last:.5f}s\t "
-                          f"ll change {state.change:.5f}")
-                    self._last = now
-            return None if callback is None else callback(iteration, state)
-
-        return report
-
-    def end(self, result: EMResult) -> None:
-        status = "converged" if result.converged else "did not converge"
-        if self.verbose == 1:
-            print(f"Initialization {status}.")
-        else:
-            elapsed = time.perf_counter() - self._run_start
-            print(f"Initialization {status}. time lapse {elapsed:.5f}s\t lower bound {result.lower_bound:.5f}.")
