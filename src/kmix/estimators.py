@@ -36,6 +36,7 @@ from ._validation import check_array, check_data, check_is_fitted, check_random_
 from .models._gmm_params import check_parameters
 from .models.gaussian_mixture import GaussianMixtureCore
 from .models.kmeans import KMeansCore, _checked_centers
+from .models.kmeans_online import is_first_batch
 from .models.lloyd import initial_centers
 from .models.minibatch import MiniBatchKMeansCore
 
@@ -68,6 +69,18 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
         # The core checks the values first; the names are read once they passed.
         KMeansCore.fit(self, X, y, sample_weight=sample_weight)
         _check_columns(self, X, reset=True)
+        return self
+
+    def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeans":
+        """One mini-batch step on X (see :meth:`kmix.models.kmeans.KMeansCore.partial_fit`); returns self."""
+        # The first batch's column names become the model's (read once its values
+        # passed); a later batch is checked against them before it changes anything.
+        first = is_first_batch(self)
+        if not first:
+            _check_columns(self, X, reset=False)
+        KMeansCore.partial_fit(self, X, y, sample_weight=sample_weight)
+        if first:
+            _check_columns(self, X, reset=True)
         return self
 
     def _checked(self, X: ArrayLike) -> None:

@@ -308,12 +308,51 @@ def _natural_key(path: Path) -> list:
     return [int(piece) if piece.isdigit() else piece.lower() for piece in re.split(r"(\d+)", path.name)]
 
 
+def npy_folder_readers(source: str | os.PathLike, dtype: Any = np.float64) -> list[NpyRows]:
+    """The ``.npy`` files of a folder (or one ``.npy`` file) as lazy row readers,
+    their headers checked: each file 2-D and numeric, all with the same columns,
+    at least one row in all. A reader's rows (``reader[start:stop]``) are read
+    through a memory map when asked for, in ``dtype``, and checked to be finite.
+
+    Raises
+    ------
+    DataError
+        Naming the folder or the file: no such folder, no .npy file in it, an
+        empty or damaged file, a file whose columns differ from the first's.
+    """
+    dtype = np.dtype(dtype)
+    text = os.fspath(source)
+    located = locate(text) if text else None
+    if located is None:
+        raise data_error(shorten(text), "no such folder")
+    path, _, shown, status = located
+    if stat.S_ISDIR(status.st_mode):
+        return _npy_folder_readers(Path(path), shown, dtype)
+    if os.path.splitext(path)[1].lower() != ".npy":
+        raise data_error(shown, "is not a folder of .npy files (nor one .npy file)")
+    check_regular(status, shown)
+    if status.st_size == 0:
+        raise data_error(shown, "the file is empty")
+    return [_npy_reader(path, shown, status.st_size, dtype)]
+
+
 def _open_npy_folder(path: Path, shown: str, dtype: np.dtype, chunks: Any) -> Any:
     if isinstance(chunks, tuple):
         raise ValueError(
             "chunks as a tuple of row counts applies to one .npy file; a folder is read "
             "one chunk per file (an int also cuts longer files)"
         )
+    readers = _npy_folder_readers(path, shown, dtype)
+    if chunks == "auto":
+        row_chunks = [(r.shape[0],) for r in readers]
+    else:
+        row_chunks = [_row_chunks(r.shape, dtype, chunks, r.path) for r in readers]
+    from .backends import dask_session as dask_backend
+
+    return dask_backend.array_from_readers(readers, row_chunks)
+
+
+def _npy_folder_readers(path: Path, shown: str, dtype: np.dtype) -> list[NpyRows]:
     try:
         candidates = [p for p in path.iterdir() if p.suffix.lower() == ".npy"]
     except OSError as exc:
@@ -344,13 +383,7 @@ def _open_npy_folder(path: Path, shown: str, dtype: np.dtype, chunks: Any) -> An
             )
         readers.append(reader)
     _check_shape((sum(r.shape[0] for r in readers), readers[0].shape[1]), f"{shown}: ", 1, 1)
-    if chunks == "auto":
-        row_chunks = [(r.shape[0],) for r in readers]
-    else:
-        row_chunks = [_row_chunks(r.shape, dtype, chunks, r.path) for r in readers]
-    from .backends import dask_session as dask_backend
-
-    return dask_backend.array_from_readers(readers, row_chunks)
+    return readers
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ from ..exceptions import DataError
 from ..io import load_data
 from ..kernels.gmm_covariances import COVARIANCE_NAMES
 from ..models.gaussian_mixture import GaussianMixtureCore
-from . import _common
+from . import _common, _online
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, run_fit
 from ._files import save_figure, save_result
@@ -24,6 +24,7 @@ EPILOG = """examples:
   kmix gmm samples_2 -k 5 --animate em.gif --animate-style density --fps 6
   kmix gmm big.npy -k 8 --dask --chunks 100000
   kmix gmm parts/ -k 8 --dask --scheduler tcp://10.0.0.5:8786
+  kmix gmm parts/ -k 8 --stream --passes 3 --ll-plot ll.png
 """
 
 # Options that draw every point: refused with --dask.
@@ -53,8 +54,10 @@ def register(subparsers) -> None:
     parser.add_argument("--n-init", type=_common.positive_int, default=1,
                         help="runs from different starts; the best is kept (default 1)")
     parser.add_argument("--seed", type=_common.seed, default=None, help=_common.SEED_HELP)
-    parser.add_argument("--max-iter", type=_common.positive_int, default=100, help="most EM iterations (default 100)")
-    parser.add_argument("--tol", type=_common.non_negative_float, default=1e-3,
+    # None when not given, so that --stream can refuse them (see run).
+    parser.add_argument("--max-iter", type=_common.positive_int, default=None,
+                        help="most EM iterations (default 100)")
+    parser.add_argument("--tol", type=_common.non_negative_float, default=None,
                         help="stop when the mean log-likelihood per sample changes by less (default 1e-3)")
     parser.add_argument("--reg-covar", type=_common.non_negative_float, default=1e-6,
                         help="added to every covariance's diagonal (default 1e-6)")
@@ -71,6 +74,13 @@ def register(subparsers) -> None:
                         help="write the mixture density as filled contours")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (parameters, history) as .npz (added to the name if missing)")
+    stream = parser.add_argument_group("streaming")
+    stream.add_argument("--stream", action="store_true",
+                        help="DATA is a folder of .npy files (or one .npy file): fit by online EM, one step "
+                             f"per batch of at most {_online.STREAM_BATCH_ROWS} rows, reading the files one "
+                             "at a time (never all the data in memory)")
+    stream.add_argument("--passes", type=_common.positive_int, default=None, metavar="P",
+                        help="passes over the files with --stream (default 1)")
     animation = _common.add_animation_arguments(parser)
     # None when not given (see run).
     animation.add_argument("--animate-style", choices=["ellipses", "density"], default=None,
@@ -82,6 +92,13 @@ def register(subparsers) -> None:
 def run(args: argparse.Namespace) -> int:
     # Every argument is checked here, before the data is loaded.
     _common.check_animation_arguments(args, {"animate_style": "ellipses"})
+    if args.passes is not None and not args.stream:
+        raise _common.UsageError("--passes applies only with --stream")
+    if args.stream:
+        args.passes = 1 if args.passes is None else args.passes
+        return _online.run_stream(args, IN_MEMORY_OPTIONS)
+    args.max_iter = 100 if args.max_iter is None else args.max_iter
+    args.tol = 1e-3 if args.tol is None else args.tol
     if args.dask and args.init == "k-means++":
         raise _common.UsageError("--init k-means++ makes one pass over the data per component; with --dask "
                                  "use --init kmeans (k-means|| seeding), random or random_from_data")

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..exceptions import DataError
 from ..models.kmeans import KMeansCore
-from . import _common
+from . import _common, _online
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, run_fit
 from ._files import save_figure, save_result
@@ -23,6 +23,7 @@ EPILOG = """examples:
   kmix kmeans big.npy -k 64 --dask --chunks 100000
   kmix kmeans parts/ -k 64 --dask --scheduler tcp://10.0.0.5:8786
   kmix kmeans samples_3 --select 2..12 --plot select.png
+  kmix kmeans big.npy -k 64 --minibatch --batch-size 2048 --ssd-plot batches.png
 """
 
 def register(subparsers) -> None:
@@ -39,8 +40,12 @@ def register(subparsers) -> None:
     parser.add_argument("--init", choices=["auto", "k-means++", "k-means||", "random"], default="auto",
                         help="initialisation (default auto: k-means++ in memory, k-means|| with --dask)")
     parser.add_argument("--n-init", type=_common.positive_int, default=None, help="runs from different starts; the best is kept (default 1 for k-means++, 10 for random)")
-    parser.add_argument("--max-iter", type=_common.positive_int, default=300, help="most iterations per run (default 300)")
-    parser.add_argument("--tol", type=_common.non_negative_float, default=1e-4, help="relative centre-shift tolerance (default 1e-4)")
+    # None when not given: the defaults differ with --minibatch (see run).
+    parser.add_argument("--max-iter", type=_common.positive_int, default=None,
+                        help="most iterations per run (default 300); with --minibatch, most passes over the "
+                             "data (default 100)")
+    parser.add_argument("--tol", type=_common.non_negative_float, default=None,
+                        help="relative centre-shift tolerance (default 1e-4; with --minibatch 0, no test)")
     parser.add_argument("--algorithm", choices=["auto", "lloyd", "hamerly"], default="auto",
                         help="lloyd: every distance each iteration; hamerly: the same iterations, "
                              "skipping points whose nearest centre cannot have changed (default auto: "
@@ -57,6 +62,13 @@ def register(subparsers) -> None:
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (labels, centres, history) as .npz (added to the name if missing)")
+    minibatch = parser.add_argument_group("mini-batch")
+    minibatch.add_argument("--minibatch", action="store_true",
+                           help="fit by mini-batch k-means (scikit-learn's MiniBatchKMeans): each step assigns "
+                                "a random batch of rows and moves the centres toward it; --ssd-plot then draws "
+                                "the SSD of each batch, --animate one frame per step")
+    minibatch.add_argument("--batch-size", type=_common.positive_int, default=None, metavar="N",
+                           help=f"rows per batch with --minibatch (default {_online.DEFAULT_BATCH_SIZE})")
     animation = _common.add_animation_arguments(parser)
     animation.add_argument("--half-steps", action="store_true",
                            help="animate two frames per iteration: after the assignment and after the update")
@@ -77,6 +89,12 @@ def _components(text: str) -> list[int]:
 def run(args: argparse.Namespace) -> int:
     # Every argument is checked here, before the data is loaded.
     _common.check_animation_arguments(args, {"half_steps": False})
+    if args.batch_size is not None and not args.minibatch:
+        raise _common.UsageError("--batch-size applies only with --minibatch")
+    if args.minibatch:
+        return _online.run_minibatch(args, OUTPUT_OPTIONS)
+    args.max_iter = 300 if args.max_iter is None else args.max_iter
+    args.tol = 1e-4 if args.tol is None else args.tol
     if args.dask and args.init == "k-means++" and args.select is None:
         raise _common.UsageError("--init k-means++ makes one pass over the data per centre; with --dask use "
                                  "--init auto (k-means||) or random")

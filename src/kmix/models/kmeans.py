@@ -376,6 +376,21 @@ class KMeansCore(BaseModel):
             return n_clusters * n_features <= _AUTO_CENTERS_MAX
         return bool(self.record_history)
 
+    def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeansCore":
+        """One mini-batch step on every row of X (see :mod:`kmix.models.kmeans_online`).
+
+        The first call (or the first after ``fit``) initialises on X with ``init``
+        and ``n_init``; every call moves each centre toward the mean of the rows
+        it is given, by their weight over its cumulative weight (MiniBatchKMeans's
+        step, without reassignment). ``labels_`` and ``inertia_`` are X's after
+        the step, ``n_iter_`` the steps made, ``history_`` records every step (the
+        batch SSD, and the centres as ``record_history`` says). Returns self.
+        """
+        from .kmeans_online import partial_fit
+
+        partial_fit(self, X, sample_weight)
+        return self
+
     def fit_predict(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> Any:
         """Fit, then return ``labels_``."""
         return self.fit(X, sample_weight=sample_weight).labels_

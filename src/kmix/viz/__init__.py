@@ -8,7 +8,7 @@ same colour, :func:`color`, in every figure and every frame.
 from ._style import color, colors
 from .animation import AnimationInfo, animate_gmm, animate_kmeans
 from .gmm import plot_density, plot_gmm, plot_log_likelihood
-from .kmeans import plot_clusters, plot_ssd
+from .kmeans import plot_batch_ssd, plot_clusters, plot_ssd
 from .selection import plot_classification, plot_criterion, plot_pairs, plot_select_k
 
 __all__ = [
@@ -16,6 +16,7 @@ __all__ = [
     "colors",
     "plot_clusters",
     "plot_ssd",
+    "plot_batch_ssd",
     "plot_gmm",
     "plot_log_likelihood",
     "plot_density",

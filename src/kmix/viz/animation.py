@@ -172,18 +172,28 @@ def kmeans_scene(
         )
     X = np.asarray(X, dtype=np.float64)
     centers_history = np.asarray(history.centers, dtype=np.float64)  # (n_iter + 1, k, d)
-    ssd = np.asarray(history.ssd, dtype=np.float64)  # (n_iter, 2)
+    ssd = np.asarray(history.ssd, dtype=np.float64)  # (n_iter, 2); a mini-batch fit's (n_steps,)
+    # A mini-batch history: one step (and the SSD of its batch) per frame, no half-steps.
+    per_step = ssd.ndim == 1
+    if per_step and half_steps:
+        raise ValueError("a mini-batch fit has no half-steps: each step assigns a batch and moves the "
+                         "centres at once; animate it without half_steps")
+    name, measure = ("mini-batch k-means", "batch SSD") if per_step else ("k-means", "SSD")
     if X.ndim != 2 or X.shape[1] != centers_history.shape[2]:
         raise ValueError(
             f"X has shape {X.shape} but the history's centres have {centers_history.shape[2]} features"
         )
     n_iter, k = ssd.shape[0], centers_history.shape[1]
     values = ssd.reshape(-1)
-    steps = ssd_positions(values.size)  # iteration t + 1: assignment at t + 1, update at t + 1.5
+    # Iteration t + 1: assignment at t + 1, update at t + 1.5; mini-batch step t + 1 at t + 1.
+    steps = 1.0 + np.arange(values.size) if per_step else ssd_positions(values.size)
 
     # Frames: (centres index, labels-from centres index or None, caption, SSD half-step index)
     frames: list[tuple[int, int | None, str, int | None]] = [(0, None, "initial centres", None)]
     for t in range(n_iter):
+        if per_step:
+            frames.append((t + 1, t, f"step {t + 1}", t))
+            continue
         if half_steps:
             frames.append((t, t, f"iteration {t + 1}: assignment", 2 * t))
         frames.append((t + 1, t, f"iteration {t + 1}" + (": update" if half_steps else ""), 2 * t + 1))
@@ -216,7 +226,7 @@ def kmeans_scene(
     ax.set_ylim(*ylim)
     axis_labels(ax, projection)
     # A representative title so the layout leaves room for it.
-    title = ax.set_title(f"k-means, k = {k}\niteration {n_iter}: assignment, SSD {ssd.max():.6g}")
+    title = ax.set_title(f"{name}, k = {k}\niteration {n_iter}: assignment, {measure} {ssd.max():.6g}")
     curve = marker = None
     if objective_ax is not None:
         objective_ax.plot(steps, values, color="0.85", linewidth=1.0)
@@ -226,9 +236,14 @@ def kmeans_scene(
         if np.all(values > 0):
             objective_ax.set_yscale("log")
         objective_ax.set_ylim(*_padded_range(values, log=objective_ax.get_yscale() == "log"))
-        objective_ax.set_xlabel("iteration (assignment at i, update at i + ½)")
-        objective_ax.set_ylabel("SSD")
-        objective_ax.set_title("SSD after each half-step")
+        if per_step:
+            objective_ax.set_xlabel("step")
+            objective_ax.set_ylabel(measure)
+            objective_ax.set_title("SSD of each batch before its step")
+        else:
+            objective_ax.set_xlabel("iteration (assignment at i, update at i + ½)")
+            objective_ax.set_ylabel("SSD")
+            objective_ax.set_title("SSD after each half-step")
 
     def show(index: int) -> tuple[str, list[Any]]:
         centre_step, label_step, caption, ssd_index = frames[chosen[index]]
@@ -239,8 +254,8 @@ def kmeans_scene(
         centres.set_offsets(path2d[centre_step])
         for j, trail in enumerate(trails):
             trail.set_data(path2d[: centre_step + 1, j, 0], path2d[: centre_step + 1, j, 1])
-        value = "" if ssd_index is None else f", SSD {values[ssd_index]:.6g}"
-        title.set_text(f"k-means, k = {k}\n{caption}{value}")
+        value = "" if ssd_index is None else f", {measure} {values[ssd_index]:.6g}"
+        title.set_text(f"{name}, k = {k}\n{caption}{value}")
         if curve is not None:
             shown = 0 if ssd_index is None else ssd_index + 1
             curve.set_data(steps[:shown], values[:shown])

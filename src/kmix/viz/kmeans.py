@@ -10,7 +10,7 @@ from ._projection import fit_projection
 from ._legend import place_legend
 from ._style import axis_labels, color, colors, new_axes
 
-__all__ = ["plot_clusters", "plot_ssd"]
+__all__ = ["plot_clusters", "plot_ssd", "plot_batch_ssd"]
 
 
 def plot_clusters(
@@ -174,6 +174,42 @@ def plot_ssd(history: Any, ax: Any = None, *, log: bool = True, title: str | Non
         ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("SSD")
+    if title:
+        ax.set_title(title)
+    handles, names = ax.get_legend_handles_labels()
+    place_legend(ax, handles, names, grow_figure=own_figure, fontsize="small")
+    return ax
+
+
+def plot_batch_ssd(history: Any, ax: Any = None, *, log: bool = True,
+                   title: str | None = "SSD of each batch"):
+    """The SSD of every mini-batch step's batch (to the centres before the step), on
+    a log scale.
+
+    Parameters
+    ----------
+    history : History of a MiniBatchKMeans (or a KMeans fitted by partial_fit), or
+        the batch SSD values themselves, shape (n_steps,)
+    ax : matplotlib Axes, optional
+    log : bool, default True
+        Logarithmic y axis.
+
+    Returns
+    -------
+    ax : the Axes; steps are counted from 1.
+    """
+    ssd = _ssd_values(history)
+    if ssd.size == 0:
+        raise ValueError("expected one batch SSD per step, got none")
+    steps = 1.0 + np.arange(ssd.size)
+    own_figure = ax is None
+    ax = new_axes(ax, figsize=(6.0, 4.0))
+    ax.plot(steps, ssd, color=color(0), linewidth=1.0, marker="o" if ssd.size <= 60 else None,
+            markersize=3, label="batch SSD")
+    if log and np.all(ssd > 0):
+        ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("SSD of the batch")
     if title:
         ax.set_title(title)
     handles, names = ax.get_legend_handles_labels()
