@@ -175,6 +175,15 @@ def run_minibatch(
     X, weights, norms = data.arrays()
     n_samples, k = data.n_samples, centers.shape[0]
     probabilities = weights.astype(np.float64) / np.sum(weights, dtype=np.float64)
+    # RandomState.choice(n, size, p=probabilities, replace=True) is a search of
+    # random_sample(size) in this normalised cumulative sum, which it would rebuild
+    # (and check p again, all n of it) at every step: built once here, the same
+    # uniforms give the same rows. The uniforms are searched in increasing order
+    # (neighbouring searches then share their path through the n values) and the
+    # rows put back in the order drawn.
+    cumulative = probabilities.cumsum()
+    cumulative /= cumulative[-1]
+    indices = np.empty(batch_size, dtype=np.intp)
     ones = np.ones(batch_size, dtype=data.dtype)
     state = MiniBatchState(k)
     history = _new_history() if record else History()
@@ -188,7 +197,9 @@ def run_minibatch(
     converged = False
     step = 0
     for step in range(1, n_steps + 1):
-        indices = rng.choice(n_samples, batch_size, p=probabilities, replace=True)
+        uniforms = rng.random_sample(batch_size)
+        order = np.argsort(uniforms)
+        indices[order] = cumulative.searchsorted(uniforms[order], side="right")
         block = _batch_block(X[indices], ones, None if norms is None else norms[indices], data.n_threads)
         reassign = state.due_for_reassignment(batch_size)
         new_centers, batch_ssd = minibatch_step(block, centers, state, rng, reassign=reassign,
