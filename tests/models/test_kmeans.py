@@ -425,3 +425,18 @@ def test_sparse_fit_defaults_to_lloyd_passes():
     assert KMeans(4)._check_params(X)[4] is False
     assert KMeans(4)._check_params(X.toarray())[4] is True
     assert KMeans(4, algorithm="hamerly")._check_params(X)[4] is True
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transform_of_the_centres_is_exact_on_the_diagonal(dtype):
+    # Far from the origin, ||x||² - 2x·c + ||c||² leaves rounding where x = c; a row
+    # equal to a centre is at distance 0 exactly, and the other distances are unchanged.
+    rng = np.random.default_rng(3)
+    X = (rng.normal(size=(400, 3)) * 100 + 1000).astype(dtype)
+    model = KMeans(n_clusters=8, random_state=0).fit(X)
+    distances = model.transform(model.cluster_centers_)
+    assert distances.dtype == dtype
+    np.testing.assert_array_equal(np.diagonal(distances), np.zeros(8, dtype=dtype))
+    direct = np.sqrt(((model.cluster_centers_[:, None, :].astype(np.float64)
+                       - model.cluster_centers_[None, :, :]) ** 2).sum(-1))
+    np.testing.assert_allclose(distances, direct, rtol=1e-5 if dtype == np.float32 else 1e-10)

@@ -584,4 +584,15 @@ def transform_block(block: Any, offset: np.ndarray, centers: np.ndarray) -> np.n
     if sparse is not None:
         return np.sqrt(sparse.squared_distances(block.X, centers + offset, block.x_norms,
                                                 n_threads=block.n_threads))
-    return np.sqrt(squared_distances(block.X - offset, centers))
+    rows = block.X - offset
+    row_norms, center_norms = squared_norms(rows), squared_norms(centers)
+    squared = squared_distances(rows, centers, row_norms, center_norms)
+    # ||x||² - 2 x·c + ||c||² loses a few eps·(||x||² + ||c||²) to cancellation: a
+    # distance within that of 0 is taken from the differences themselves instead
+    # (exactly 0 for a row equal to a centre). Such pairs are rare: few recomputed.
+    bound = 16.0 * np.finfo(squared.dtype).eps * (row_norms[:, None] + center_norms[None, :])
+    close_rows, close_centers = np.nonzero(squared <= bound)
+    if close_rows.size:
+        differences = rows[close_rows] - centers[close_centers]
+        squared[close_rows, close_centers] = np.einsum("ij,ij->i", differences, differences)
+    return np.sqrt(squared)
