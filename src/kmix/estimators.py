@@ -54,6 +54,18 @@ def _check_columns(estimator: Any, X: Any, *, reset: bool) -> None:
         validate_data(estimator, X, skip_check_array=True, reset=reset)
 
 
+def _partial_fit(estimator: Any, core_step: Any, first: bool, X: Any, y: Any, sample_weight: Any) -> Any:
+    """One batch step of the core, the column names handled as a partial_fit must:
+    the first batch's become the model's (read once its values passed); a later
+    batch is checked against them before it changes anything."""
+    if not first:
+        _check_columns(estimator, X, reset=False)
+    core_step(estimator, X, y, sample_weight=sample_weight)
+    if first:
+        _check_columns(estimator, X, reset=True)
+    return estimator
+
+
 _SHELL_NOTE = """
     This is a scikit-learn estimator (``sklearn.base.BaseEstimator``): ``clone``,
     pipelines, grid searches, ``set_output(transform="pandas")``, metadata
@@ -73,15 +85,7 @@ class KMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, ClusterMixin, Ba
 
     def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "KMeans":
         """One mini-batch step on X (see :meth:`kmix.models.kmeans.KMeansCore.partial_fit`); returns self."""
-        # The first batch's column names become the model's (read once its values
-        # passed); a later batch is checked against them before it changes anything.
-        first = is_first_batch(self)
-        if not first:
-            _check_columns(self, X, reset=False)
-        KMeansCore.partial_fit(self, X, y, sample_weight=sample_weight)
-        if first:
-            _check_columns(self, X, reset=True)
-        return self
+        return _partial_fit(self, KMeansCore.partial_fit, is_first_batch(self), X, y, sample_weight)
 
     def _checked(self, X: ArrayLike) -> None:
         check_is_fitted(self, "cluster_centers_")
@@ -144,30 +148,14 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
     def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "MiniBatchKMeans":
         """One mini-batch step on X (see
         :meth:`kmix.models.minibatch.MiniBatchKMeansCore.partial_fit`); returns self."""
-        first = not hasattr(self, "cluster_centers_")
-        if not first:
-            _check_columns(self, X, reset=False)
-        MiniBatchKMeansCore.partial_fit(self, X, y, sample_weight=sample_weight)
-        if first:
-            _check_columns(self, X, reset=True)
-        return self
+        return _partial_fit(self, MiniBatchKMeansCore.partial_fit, not hasattr(self, "cluster_centers_"),
+                            X, y, sample_weight)
 
-    def _checked(self, X: ArrayLike) -> None:
-        check_is_fitted(self, "cluster_centers_")
-        _check_columns(self, X, reset=False)
-
-    def predict(self, X: ArrayLike) -> Any:
-        self._checked(X)
-        return MiniBatchKMeansCore.predict(self, X)
-
-    def transform(self, X: ArrayLike) -> Any:
-        self._checked(X)
-        return MiniBatchKMeansCore.transform(self, X)
-
-    def score(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> float:
-        self._checked(X)
-        return MiniBatchKMeansCore.score(self, X, y, sample_weight=sample_weight)
-
+    # KMeans's, as they are: the core's (a KMeansCore) after the column check.
+    _checked = KMeans._checked
+    predict = KMeans.predict
+    transform = KMeans.transform
+    score = KMeans.score
     _init_centroids = KMeans._init_centroids
 
     @property
@@ -180,10 +168,6 @@ class MiniBatchKMeans(ClassNamePrefixFeaturesOutMixin, TransformerMixin, Cluster
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         tags.input_tags.sparse = True  # CSR batches through the compiled sparse passes
         return tags
-
-    predict.__doc__ = KMeansCore.predict.__doc__
-    transform.__doc__ = KMeansCore.transform.__doc__
-    score.__doc__ = KMeansCore.score.__doc__
 
 
 class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
@@ -203,15 +187,8 @@ class GaussianMixture(DensityMixin, BaseEstimator, GaussianMixtureCore):
     def partial_fit(self, X: ArrayLike, y: Any = None, sample_weight: ArrayLike | None = None) -> "GaussianMixture":
         """One step of online EM on the batch X (see
         :meth:`kmix.models.gaussian_mixture.GaussianMixtureCore.partial_fit`); returns self."""
-        # The first batch's column names become the model's (read once its values
-        # passed); a later batch is checked against them before it changes anything.
-        first = not hasattr(self, "n_features_in_")
-        if not first:
-            _check_columns(self, X, reset=False)
-        GaussianMixtureCore.partial_fit(self, X, y, sample_weight=sample_weight)
-        if first:
-            _check_columns(self, X, reset=True)
-        return self
+        return _partial_fit(self, GaussianMixtureCore.partial_fit, not hasattr(self, "n_features_in_"),
+                            X, y, sample_weight)
 
     def _set_parameters(self, params: tuple) -> None:
         # scikit-learn's private setter (its own tests call it): fitted parameters
