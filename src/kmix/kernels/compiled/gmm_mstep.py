@@ -60,7 +60,7 @@ def _relative(new, old):  # pragma: no cover - compiled
     return result
 
 
-# --- small array helpers, as loops (they compile several times faster than array expressions)
+# --- small array helpers, as loops (numba compiles loops with much less work than array expressions)
 
 
 @njit(cache=True, error_model="numpy")
