@@ -114,10 +114,10 @@ def test_not_taken_for_float32_recorded_or_wide_data(calls):
     assert calls[0] == 0
 
 
-def test_the_loop_loads_whatever_was_imported_first():
-    # The loop's machine code calls the parallel pass: loading it before numba's
-    # thread pool had started used to abort the interpreter. A fresh process that
-    # imports the compiled module first, then fits.
+def test_a_fresh_process_that_imports_the_loop_first_still_fits():
+    # The loop's machine code calls the parallel pass, and is compiled or loaded
+    # only once the thread pool runs (see em_loop()); a fresh process that imports
+    # the compiled module before anything else, then fits through the loop.
     import subprocess
     import sys
 

@@ -5,9 +5,10 @@ estimator :class:`kmix.GaussianMixture` is a thin shell over it, in
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -47,6 +48,16 @@ _ILL_DEFINED_COVARIANCE = (
     "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
     "number of components, increase reg_covar, or scale the input data."
 )
+
+
+@contextlib.contextmanager
+def _worded_as_scikit_learn() -> Iterator[None]:
+    """A covariance that cannot be factorised, in scikit-learn's words first and then
+    kmix's (where it happened, which component)."""
+    try:
+        yield
+    except exceptions.NumericalError as exc:
+        raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
 
 
 class GaussianMixtureCore(BaseModel):
@@ -318,11 +329,8 @@ class GaussianMixtureCore(BaseModel):
                     "dask array or kmix.Batches use init_params='kmeans' (k-means|| seeding), 'random' or "
                     "'random_from_data'"
                 )
-            try:
+            with _worded_as_scikit_learn():
                 best = self._run(data, checked, lambda: self._initial_parameters(data, checked, rng, dask_input))
-            except exceptions.NumericalError as exc:
-                # scikit-learn's words first; kmix's say where it happened and which component.
-                raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
             # In memory only: on a dask array or batches counting would be one more pass.
             n_distinct = None
             if not dask_input:
@@ -351,10 +359,8 @@ class GaussianMixtureCore(BaseModel):
         mean log-likelihood before the step; ``converged_`` stays False. X keeps
         n_features, n_components and covariance_type stay; ``fit`` starts again.
         """
-        try:
+        with _worded_as_scikit_learn():
             online_em.partial_fit(self, X, sample_weight)
-        except exceptions.NumericalError as exc:
-            raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
         return self
 
     def _fit_from(self, data: Any, start: MixtureParameters) -> "GaussianMixtureCore":
@@ -364,10 +370,8 @@ class GaussianMixtureCore(BaseModel):
         with data.hold_blas():
             checked = check_parameters(self, data.n_samples, data.n_features, data.dtype,
                                        data.n_positive_weights())
-        try:
+        with _worded_as_scikit_learn():
             best = self._run(data, checked, lambda: start)
-        except exceptions.NumericalError as exc:
-            raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
         return self._set_fitted(best, checked, data.n_features, stacklevel=3)
 
     def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:

@@ -211,10 +211,11 @@ def em_loop():
     """:func:`_em_loop` compiled with its one signature on first use (or loaded from
     numba's cache).
 
-    Call it only once numba's thread pool has started (inside
-    :func:`kmix.kernels.compiled.threads`): the loop's machine code calls the
-    parallel pass, and loading it before the pool's scheduler is loaded aborts
-    the process. Compiling at import would tie that order to the import order.
+    Called inside :func:`kmix.kernels.compiled.threads`, so that numba's thread
+    pool has started before the loop's machine code, which calls the parallel
+    pass, is compiled or loaded: once, loading it at import ended in numba's
+    "Symbol not found: allocate_sched" abort (not reproduced since). Compiling
+    here keeps that order whatever was imported first.
     """
     if not _COMPILED:
         _COMPILED.append(njit(_LOOP_SIGNATURE, cache=True)(_em_loop))
