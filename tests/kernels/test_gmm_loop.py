@@ -132,3 +132,67 @@ def test_a_fresh_process_that_imports_the_loop_first_still_fits():
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "True"
+
+
+@pytest.mark.parametrize("covariance_type", COVARIANCE_NAMES)
+def test_a_start_from_statistics_is_the_interpreted_m_step(covariance_type):
+    # One M-step from a partition's one-hot statistics, compiled (per-component
+    # moments, full or diagonal) and interpreted (the model's own layout).
+    from kmix.kernels import gmm as gk
+    from kmix.models.em import statistics_of_rows, update_parameters
+
+    X = _data(n=90)
+    labels = np.arange(X.shape[0]) % 3
+    resp, ones = np.eye(3)[labels], np.ones(X.shape[0])
+    layout = gk.layout_of(covariance_type)
+    kind = "diag" if layout in ("diag", "spherical") else "full"
+    compiled = update_parameters(statistics_of_rows(X, ones, resp, kind), covariance_type, 0.0, np.float64, None,
+                                 compiled=True)
+    reference = update_parameters(statistics_of_rows(X, ones, resp, covariance_type), covariance_type, 0.0,
+                                  np.float64, None)
+    for a, b, name in zip(compiled, reference, ("weights", "means", "covariances", "factors")):
+        assert a.shape == b.shape, name
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12 * np.max(np.abs(b)), err_msg=name)
+
+
+def test_a_start_that_cannot_be_factorised_names_the_component():
+    from kmix.models.em import statistics_of_rows, update_parameters
+
+    # Component 1 is one point: its scatter is 0 exactly.
+    X = np.vstack([_data(n=30, d=2) + 5.0, np.zeros((1, 2))])
+    labels = np.r_[np.zeros(30, dtype=int), np.ones(1, dtype=int)]
+    messages = []
+    for kind, compiled in (("full", True), ("VVV", False)):
+        stats = statistics_of_rows(X, np.ones(X.shape[0]), np.eye(2)[labels], kind)
+        with pytest.raises(NumericalError, match=r"initialisation: .*component 1.*reg_covar=0") as info:
+            update_parameters(stats, "VVV", 0.0, np.float64, None, compiled=compiled)
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+    with pytest.raises(ValueError, match="per-component full second moments"):
+        update_parameters(statistics_of_rows(X, np.ones(X.shape[0]), np.eye(2)[labels], "tied"), "EEE", 0.0,
+                          np.float64, None, compiled=True)
+
+
+@pytest.mark.parametrize("covariance_type", ["VVV", "diag", "EVE", "spherical"])
+def test_the_scores_of_a_fit_are_those_of_a_pass_over_the_data(covariance_type):
+    # Σ w log p(x) and Σ w log max_k z_k, taken by the loop at its returned
+    # parameters, against the criteria's own pass with the fitted model.
+    from kmix import backends
+    from kmix.models.selection import criteria
+
+    X = _data(n=300)
+    weight = np.random.default_rng(5).integers(0, 3, size=X.shape[0]).astype(float)
+    for sample_weight in (None, weight):
+        model = GaussianMixtureCore(n_components=3, covariance_type=covariance_type, random_state=0,
+                                    record_history=False, max_iter=30)
+        start = GaussianMixtureCore(n_components=3, covariance_type=covariance_type, random_state=0,
+                                    max_iter=0).fit(X)
+        from kmix.models.em import MixtureParameters
+        parameters = MixtureParameters(start.weights_, start.means_, start.covariances_,
+                                       start.precisions_cholesky_)
+        with backends.wrap(X, sample_weight) as data:
+            scores = model._fit_from(data, parameters)
+        assert scores is not None
+        by_pass = criteria(model, X, sample_weight)
+        from_fit = criteria(model, X, sample_weight, scores)
+        np.testing.assert_allclose(from_fit, by_pass, rtol=1e-11)

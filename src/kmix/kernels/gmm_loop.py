@@ -20,11 +20,14 @@ from .gmm_covariances import SCIKIT_LEARN_MODELS, _cholesky_failed, full_covaria
 from .gmm_models import MODELS, STATISTICS
 from .gmm_passes import COMPILED_MAX_FEATURES
 
-__all__ = ["LoopResult", "loop_applies", "model_step_applies", "model_parameters", "run_em_loop"]
+__all__ = ["LoopResult", "loop_applies", "on_calling_thread", "start_parameters", "run_em_loop"]
 
 # The compiled pass's chunks of rows (see kmix.kernels.gmm_passes): the same
 # chunks, so the statistics are the pass's own, bit for bit.
 _CHUNK_ROWS = 2048
+# The iterative models' M-step: its tolerance and most iterations, as the reference's
+# (kmix.kernels.gmm_models.model_covariances).
+_MSTEP_TOL, _MSTEP_MAX_ITER = 1e-12, 10_000
 
 
 class LoopResult(NamedTuple):
@@ -36,6 +39,8 @@ class LoopResult(NamedTuple):
     n_iter: int
     converged: bool  # |change| < tol
     stopped: bool  # the relative rule held
+    # Σ w log p(x) and Σ w log max_k z_k at the returned parameters, when asked for
+    scores: tuple[float, float] | None = None
 
 
 def loop_applies(n_features: int, dtype: Any) -> bool:
@@ -44,28 +49,10 @@ def loop_applies(n_features: int, dtype: Any) -> bool:
     return np.dtype(dtype) == np.float64 and 0 < n_features <= COMPILED_MAX_FEATURES
 
 
-def model_step_applies(n_features: int, covariance_type: str) -> bool:
-    """Whether :func:`model_parameters` takes this model (one of mclust's that is not
-    scikit-learn's, with at most as many features as the compiled pass handles)."""
-    return 0 < n_features <= COMPILED_MAX_FEATURES and covariance_type not in SCIKIT_LEARN_MODELS \
-        and covariance_type not in SCIKIT_LEARN_MODELS.values()
-
-
-def model_parameters(stats: GMMStats, covariance_type: str,
-                     reg_covar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`kmix.kernels.gmm.model_parameters` without a previous iterate, the
-    model's M-step compiled (:func:`kmix.kernels.compiled.gmm_model_step.model_covariances`;
-    equal to rounding): weights, means and covariances in the layout, float64."""
-    from .compiled import gmm_model_step  # numba is imported on first use only
-
-    model = model_of(covariance_type)
-    weights, means, scatter = estimate_parameters(stats, STATISTICS[model], reg_covar)
-    k, d = means.shape
-    scatter = np.ascontiguousarray(full_covariances(scatter, "diag" if scatter.ndim == 2 else "full", k, d))
-    out = np.empty((k, d, d))
-    gmm_model_step.model_covariances(MODELS.index(model), np.ascontiguousarray(stats.weight_sums + _NK_FLOOR),
-                                scatter, scatter, False, 1e-12, 10_000, out)
-    return weights, means, _layout(out, layout_of(covariance_type))
+def on_calling_thread(n_rows: int) -> bool:
+    """Whether :func:`run_em_loop` runs its passes over this many rows on the calling
+    thread alone (one chunk), so that several loops may run side by side on threads."""
+    return n_rows <= _CHUNK_ROWS
 
 
 def _layout(full: np.ndarray, layout: str) -> np.ndarray:
@@ -77,17 +64,59 @@ def _layout(full: np.ndarray, layout: str) -> np.ndarray:
     return diagonals if layout == "diag" else diagonals[:, 0].copy()
 
 
+def start_parameters(stats: GMMStats, covariance_type: str,
+                     reg_covar: float) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A start from statistics (such as a partition's one-hot responsibilities):
+    the M-step of an iteration of :func:`run_em_loop`, compiled, with no previous
+    covariances. Weights, means, covariances and precision factors, the last two in
+    the layout of ``covariance_type``.
+
+    ``stats``: per-component second moments, (k, d) diagonals for the diagonal and
+    spherical layouts, (k, d, d) otherwise (the tied layout's too).
+
+    Raises
+    ------
+    NumericalError
+        If a covariance is not positive definite, naming the component.
+    """
+    from .compiled import gmm_em_loop, gmm_model_step  # numba is imported on first use only
+
+    layout = layout_of(covariance_type)
+    diagonal = layout in ("diag", "spherical")
+    k, d = stats.sums.shape
+    second = np.ascontiguousarray(stats.second_moments, dtype=np.float64)
+    if second.shape != ((k, d) if diagonal else (k, d, d)):
+        raise ValueError(f"{covariance_type!r} starts from per-component "
+                         f"{'diagonal' if diagonal else 'full'} second moments; got shape {second.shape}")
+    weights = np.empty(k)
+    means = np.array(stats.shift, dtype=np.float64, order="C")
+    covariances = np.empty((k, d, d))
+    factors = np.empty((k, d, d))
+    code = MODELS.index(model_of(covariance_type))
+    failed = gmm_em_loop.start_parameters()(
+        gmm_model_step.model_argument(code), code, diagonal, np.ascontiguousarray(stats.weight_sums, dtype=np.float64),
+        np.ascontiguousarray(stats.sums, dtype=np.float64), np.empty((1, 1, 1)) if diagonal else second,
+        second if diagonal else np.empty((1, 1)), float(reg_covar), _MSTEP_TOL, _MSTEP_MAX_ITER, weights, means,
+        covariances,
+        factors,
+    )
+    if failed >= 0:
+        raise _cholesky_failed(None if layout == "tied" else int(failed), layout)
+    return weights, means, _layout(covariances, layout), _layout(factors, layout)
+
+
 def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances: np.ndarray,
                 precisions_cholesky: np.ndarray, *, covariance_type: str, reg_covar: float,
                 max_iter: int, tol: float, lower_bound: float, relative_tol: float = -1.0,
-                relative_scale: float = 1.0) -> LoopResult:
+                relative_scale: float = 1.0, score: bool = False) -> LoopResult:
     """EM iterations over one in-memory block (a kernel of the data protocol, run
     with ``block_rows=None``).
 
     ``relative_tol`` >= 0 adds mclust's stop: after an iteration t > 1 whose
     change of the total log-likelihood l = L·``relative_scale`` is at most
     ``relative_tol`` (1 + |l|). The covariances and factors are given and
-    returned in the layout of ``covariance_type``.
+    returned in the layout of ``covariance_type``. ``score``: one more pass, at the
+    returned parameters, gives ``scores`` (what model selection's criteria need).
 
     Raises
     ------
@@ -112,14 +141,20 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
     tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
     with threads(block.n_threads, -(-X.shape[0] // _CHUNK_ROWS)):
         n_iter, converged, stopped, failed = gmm_em_loop.em_loop()(
-            X, sample_weight, bool(block.unit_weight), gmm_model_step.model_function(code), code,
+            X, sample_weight, bool(block.unit_weight), gmm_model_step.model_argument(code), code,
             layout in ("diag", "spherical"), weights, means, full, factors, float(reg_covar),
             int(max_iter), float(tol), float(relative_tol), float(relative_scale), float(lower_bound),
-            _CHUNK_ROWS, tile, 1e-12, 10_000, log_likelihoods,
+            _CHUNK_ROWS, tile, _MSTEP_TOL, _MSTEP_MAX_ITER, log_likelihoods,
         )
     if failed >= 0:
         error = _cholesky_failed(None if layout == "tied" else int(failed), layout)
         error.iteration = int(n_iter)
         raise error
+    scores = None
+    if score:
+        out = np.empty(2)
+        gmm_em_loop.score_parameters(X, sample_weight, bool(block.unit_weight), weights, means, factors,
+                                     layout in ("diag", "spherical"), tile, out)
+        scores = (float(out[0]), float(out[1]))
     return LoopResult(weights, means, _layout(full, layout), _layout(factors, layout),
-                      log_likelihoods[:n_iter].copy(), int(n_iter), bool(converged), bool(stopped))
+                      log_likelihoods[:n_iter].copy(), int(n_iter), bool(converged), bool(stopped), scores)

@@ -69,6 +69,9 @@ class EMResult(NamedTuple):
     n_iter: int
     converged: bool
     history: History
+    # Σ w log p(x) and Σ w log max_k z_k at the returned parameters (``em(score=True)``
+    # where its compiled loop ran), else None
+    scores: tuple[float, float] | None = None
 
 
 _HISTORY_FIELDS = {
@@ -111,12 +114,12 @@ def update_parameters(stats: gk.GMMStats, covariance_type: str, reg_covar: float
                       compiled: bool = False) -> MixtureParameters:
     """The M-step, its numerical failure named by where it happened. ``previous``:
     the covariances it replaces, where the model's M-step iterates from them.
-    ``compiled``: without ``previous``, take mclust's models' M-step in machine code
-    where it applies (:func:`kmix.kernels.gmm_loop.model_parameters`)."""
+    ``compiled``: without ``previous``, the M-step of the compiled EM loop
+    (:func:`kmix.kernels.gmm_loop.start_parameters`; ``stats`` then hold
+    per-component second moments, full or diagonal)."""
     try:
-        if compiled and previous is None and gl.model_step_applies(stats.sums.shape[1], covariance_type):
-            weights, means, covariances = gl.model_parameters(stats, covariance_type, reg_covar)
-            factors = gk.compute_precision_cholesky(covariances, gk.layout_of(covariance_type))
+        if compiled and previous is None:
+            weights, means, covariances, factors = gl.start_parameters(stats, covariance_type, reg_covar)
             return MixtureParameters(weights.astype(dtype), means.astype(dtype), covariances.astype(dtype),
                                      factors.astype(dtype))
         if previous is not None:
@@ -152,6 +155,7 @@ def em(
     lower_bound: float = -np.inf,
     record_parameters: bool = True,
     callback: Callable[[int, GaussianMixtureState], Any] | None = None,
+    score: bool = False,
 ) -> EMResult:
     """EM iterations from ``start`` on a data object.
 
@@ -159,13 +163,15 @@ def em(
     L_t is computed on the way; M-step. Stops when |L_t - L_{t-1}| < tol (L_0 is
     ``lower_bound``), at ``max_iter``, or when the callback returns True. The
     returned ``lower_bound`` is the last L_t: the log-likelihood of the
-    parameters before the last M-step, as in scikit-learn.
+    parameters before the last M-step, as in scikit-learn. ``score``: where the
+    iterations run compiled, the result's ``scores`` are taken at the returned
+    parameters in the same call (else they are None).
     """
     history = History(_HISTORY_FIELDS)
     if (not record_parameters and (callback is None or type(callback) is RelativeStop)
             and data.dense_block and gl.loop_applies(data.n_features, data.dtype)):
         return _em_compiled(data, start, history, covariance_type=covariance_type, reg_covar=reg_covar,
-                            max_iter=max_iter, tol=tol, lower_bound=lower_bound, stop=callback)
+                            max_iter=max_iter, tol=tol, lower_bound=lower_bound, stop=callback, score=score)
     parameters = start
     if record_parameters:
         history.append(
@@ -211,13 +217,13 @@ def em(
 
 def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covariance_type: str,
                  reg_covar: float, max_iter: int, tol: float, lower_bound: float,
-                 stop: RelativeStop | None) -> EMResult:
+                 stop: RelativeStop | None, score: bool) -> EMResult:
     """:func:`em`'s iterations in one compiled call (no parameters recorded, no
     callback but a :class:`RelativeStop`): the same iterations, to rounding."""
     kernel = functools.partial(
         gl.run_em_loop, covariance_type=covariance_type, reg_covar=reg_covar, max_iter=max_iter,
         tol=tol, lower_bound=lower_bound, relative_tol=-1.0 if stop is None else stop.tol,
-        relative_scale=1.0 if stop is None else stop.scale,
+        relative_scale=1.0 if stop is None else stop.scale, score=score,
     )
     # The rows are in the data's frame (see the module's docstring), the means too.
     offset = data.offset.astype(np.float64)
@@ -226,15 +232,14 @@ def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covar
                              start.precisions_cholesky, merge=_no_merge, block_rows=None)
     except NumericalError as exc:
         raise NumericalError(f"EM iteration {exc.iteration}: {exc} (reg_covar={reg_covar:g})") from None
-    for value in result.log_likelihoods:
-        history.append(log_likelihood=float(value))
+    history.extend(log_likelihood=result.log_likelihoods)
     history.n_iter = result.n_iter
     history.converged = result.converged
     history.stopped_by_callback = result.stopped
     parameters = MixtureParameters(result.weights, result.means + offset, result.covariances,
                                    result.precisions_cholesky)
     final = float(result.log_likelihoods[-1]) if result.n_iter else float(lower_bound)
-    return EMResult(parameters, final, result.n_iter, result.converged, history)
+    return EMResult(parameters, final, result.n_iter, result.converged, history, result.scores)
 
 
 def _no_merge(a: Any, b: Any) -> Any:

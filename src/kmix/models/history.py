@@ -40,6 +40,12 @@ class History:
         for name, value in values.items():
             self._values.setdefault(name, []).append(np.array(value, copy=True))
 
+    def extend(self, **values: Any) -> None:
+        """Add several values to each named field at once: ``values[name][i]`` is the
+        i-th new value (copied)."""
+        for name, stacked in values.items():
+            self._values.setdefault(name, []).extend(np.array(stacked, copy=True))
+
     def fields(self) -> list[str]:
         """Names of the recorded fields."""
         return [name for name, values in self._values.items() if values]

@@ -21,12 +21,14 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, types
 
-from .gmm_em import em_pass, em_pass_serial
+from .gmm_em import _differences, _log_density, _responsibilities, em_pass, em_pass_serial
+from .kmeans_lloyd import _transpose_rows
 from .gmm_model_step import SIGNATURE
 
-__all__ = ["em_loop", "precision_factor"]
+__all__ = ["em_loop", "start_parameters", "precision_factor", "score_parameters"]
 
 _COMPILED: list = []
+_STARTS: list = []
 
 _LOG_2PI = np.log(2.0 * np.pi)
 # N_k + 10 eps, as kmix.kernels.gmm's M-step: a component without weight keeps
@@ -100,6 +102,109 @@ def _scatter(weight_sums, sums, second_full, second_diag, diagonal, reg_covar, m
             means[j, f] += sums[j, f] / nk
 
 
+@njit(cache=True)
+def _maximise(model_step, code, diagonal, weight_sums, sums, second_full, second_diag, reg_covar,
+              previous, has_previous, mstep_tol, mstep_max_iter, scatter, lower, weights, means,
+              covariances, factors):  # pragma: no cover - compiled
+    """The M-step from statistics about ``means`` (read, then written with the new
+    means): weights, means, the model's covariances and their precisions' factors.
+    ``previous``: the covariances the model's iterative M-step starts from, where
+    ``has_previous``. Written: scatter and lower (scratch), and the four outputs.
+    Returns -1, or the first component whose covariance is not positive definite."""
+    _scatter(weight_sums, sums, second_full, second_diag, diagonal, reg_covar, means, weights, scatter)
+    model_step(code, weight_sums + _NK_FLOOR, scatter, previous, has_previous, mstep_tol, mstep_max_iter,
+               covariances)
+    for j in range(weights.shape[0]):
+        if not precision_factor(covariances[j], lower, factors[j]):
+            return j
+    return -1
+
+
+def _start_parameters(model_step, code, diagonal, weight_sums, sums, second_full, second_diag, reg_covar,
+                      mstep_tol, mstep_max_iter, weights, means, covariances,
+                      factors):  # pragma: no cover - compiled
+    """The parameters of one M-step from given statistics (a start, such as a
+    partition's one-hot responsibilities), as an iteration of :func:`_em_loop`
+    takes it, with no previous covariances.
+
+    ``weight_sums`` (k,), ``sums`` (k, d) and ``second_full`` (k, d, d) or
+    ``second_diag`` (k, d) (as ``diagonal``): the statistics about ``means``
+    (k, d), which is then written with the new means. Written: weights (k,),
+    covariances and factors (k, d, d). Returns -1, or the first component whose
+    covariance is not positive definite.
+    """
+    k, d = means.shape
+    return _maximise(model_step, code, diagonal, weight_sums, sums, second_full, second_diag, reg_covar,
+                     covariances, False, mstep_tol, mstep_max_iter, np.empty((k, d, d)), np.zeros((d, d)),
+                     weights, means, covariances, factors)
+
+
+@njit(cache=True)
+def _pass_constants(weights, factors, factors_diag, constants):  # pragma: no cover - compiled
+    """The E-step pass's per-component terms: the factors' diagonals and
+    log π_k + log det U_k - ½ d log 2π. Written: factors_diag (k, d), constants (k,)."""
+    k, d = factors_diag.shape
+    for j in range(k):
+        log_det = 0.0
+        for f in range(d):
+            factors_diag[j, f] = factors[j, f, f]
+            log_det += np.log(factors[j, f, f])
+        constants[j] = np.log(weights[j]) + log_det - 0.5 * d * _LOG_2PI
+
+
+@njit(cache=True, nogil=True)
+def score_parameters(X, sample_weight, unit_weight, weights, means, factors, diagonal, tile,
+                     out):  # pragma: no cover - compiled
+    """What model selection's criteria need of a fitted mixture, in one pass on the
+    calling thread: Σ w log p(x) and Σ w log max_k z_k(x) (z: the responsibilities).
+
+    Parameters
+    ----------
+    X, sample_weight, unit_weight, diagonal, tile : as :func:`_em_loop`
+    weights (k,), means (k, d), factors (k, d, d) : float64, the parameters (factors
+        upper triangular, Σ⁻¹ = U Uᵀ; only the diagonals are read if ``diagonal``)
+    out : ndarray (2,) float64, written: the two sums
+
+    Notes
+    -----
+    log max_k z_k is taken as max_k log(π_k N_k) - log p(x): no responsibility is
+    formed, so none is lost to underflow.
+    """
+    n, d = X.shape
+    k = means.shape[0]
+    factors_diag = np.empty((k, d))
+    constants = np.empty(k)
+    _pass_constants(weights, factors, factors_diag, constants)
+    xt = np.empty((d, tile), dtype=X.dtype)
+    diff = np.empty((d, tile))
+    acc = np.empty(tile)
+    log_prob = np.empty((k, tile))
+    resp = np.empty((k, tile))
+    log_norm = np.empty(tile)
+    top = np.empty(tile)
+    log_likelihood = 0.0
+    classification = 0.0
+    for tile0 in range(0, n, tile):
+        m = min(tile, n - tile0)
+        _transpose_rows(X, tile0, m, xt)
+        for j in range(k):
+            _differences(xt, m, means[j], diff)
+            _log_density(diff, m, factors[j] if not diagonal else factors[0], factors_diag[j], diagonal,
+                         constants[j], acc, log_prob[j])
+        for r in range(m):
+            top[r] = log_prob[0, r]
+        for j in range(1, k):
+            for r in range(m):
+                top[r] = max(top[r], log_prob[j, r])
+        _responsibilities(log_prob, m, resp, log_norm)
+        for r in range(m):
+            weight = 1.0 if unit_weight else sample_weight[tile0 + r]
+            log_likelihood += weight * log_norm[r]
+            classification += weight * (top[r] - log_norm[r])
+    out[0] = log_likelihood
+    out[1] = classification
+
+
 _C1, _C2, _C3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
 # One signature, so that the loop is compiled once for every model's M-step.
 _LOOP_SIGNATURE = types.Tuple((types.int64, types.boolean, types.boolean, types.int64))(
@@ -118,7 +223,7 @@ def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights,
     ----------
     X : ndarray (n, d), float64, C-contiguous (every array argument is)
     sample_weight : ndarray (n,) float64 (not read if ``unit_weight``)
-    model_step : the model's compiled M-step, :func:`.gmm_model_step.model_function`
+    model_step : the model's compiled M-step, :func:`.gmm_model_step.model_argument`
     code : int, the model's index in :data:`kmix.kernels.gmm_models.MODELS`
     diagonal : bool, the layout is diagonal or spherical (the E-step reads diagonals)
     weights (k,), means (k, d), covariances (k, d, d), factors (k, d, d) : float64
@@ -165,12 +270,7 @@ def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights,
     converged = False
     stopped = False
     for iteration in range(1, max_iter + 1):
-        for j in range(k):
-            log_det = 0.0
-            for f in range(d):
-                factors_diag[j, f] = factors[j, f, f]
-                log_det += np.log(factors[j, f, f])
-            constants[j] = np.log(weights[j]) + log_det - 0.5 * d * _LOG_2PI
+        _pass_constants(weights, factors, factors_diag, constants)
         if n <= chunk_rows:  # one chunk: on this thread
             log_likelihood = em_pass_serial(X, sample_weight, unit_weight, means, factors, factors_diag,
                                             diagonal, constants, chunk_rows, tile, weight_sums, sums,
@@ -180,13 +280,11 @@ def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights,
                                      constants, chunk_rows, tile, weight_sums, sums, second_full,
                                      second_diag)
         new_means[:] = means
-        _scatter(weight_sums, sums, second_full, second_diag, diagonal, reg_covar, new_means,
-                 new_weights, scatter)
-        model_step(code, weight_sums + _NK_FLOOR, scatter, covariances, True, mstep_tol,
-                          mstep_max_iter, new_covariances)
-        for j in range(k):
-            if not precision_factor(new_covariances[j], lower, new_factors[j]):
-                return iteration, False, False, j
+        failed = _maximise(model_step, code, diagonal, weight_sums, sums, second_full, second_diag,
+                           reg_covar, covariances, True, mstep_tol, mstep_max_iter, scatter, lower,
+                           new_weights, new_means, new_covariances, new_factors)
+        if failed >= 0:
+            return iteration, False, False, failed
         weights[:] = new_weights
         means[:] = new_means
         covariances[:] = new_covariances
@@ -207,6 +305,20 @@ def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights,
     return n_iter, converged, stopped, -1
 
 
+_START_SIGNATURE = types.int64(
+    types.FunctionType(SIGNATURE), types.int64, types.boolean, _C1, _C2, _C3, _C2, types.float64,
+    types.float64, types.int64, _C1, _C2, _C3, _C3,
+)
+
+
+def start_parameters():
+    """:func:`_start_parameters` compiled with its one signature on first use (or
+    loaded from numba's cache); it releases the GIL, as the loop does."""
+    if not _STARTS:
+        _STARTS.append(njit(_START_SIGNATURE, cache=True, nogil=True)(_start_parameters))
+    return _STARTS[0]
+
+
 def em_loop():
     """:func:`_em_loop` compiled with its one signature on first use (or loaded from
     numba's cache).
@@ -215,8 +327,10 @@ def em_loop():
     pool has started before the loop's machine code, which calls the parallel
     pass, is compiled or loaded: once, loading it at import ended in numba's
     "Symbol not found: allocate_sched" abort (not reproduced since). Compiling
-    here keeps that order whatever was imported first.
+    here keeps that order whatever was imported first. The loop releases the GIL,
+    so that short runs on small data (model selection's cells) may run side by
+    side on threads.
     """
     if not _COMPILED:
-        _COMPILED.append(njit(_LOOP_SIGNATURE, cache=True)(_em_loop))
+        _COMPILED.append(njit(_LOOP_SIGNATURE, cache=True, nogil=True)(_em_loop))
     return _COMPILED[0]

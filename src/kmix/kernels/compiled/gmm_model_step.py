@@ -11,10 +11,13 @@ once, serves every model.
 from __future__ import annotations
 
 from numba import njit, types
+from numba.core.types.function_type import WrapperAddressProtocol
+from numba.core.typing.typeof import typeof_impl
+from numba.experimental.function_type import _get_wrapper_address
 
 from .gmm_mstep import _closed_diagonal, _closed_full, _common, _diagonals, _vee, _vei, _vev, _zero_non_finite
 
-__all__ = ["SIGNATURE", "model_function", "model_covariances"]
+__all__ = ["SIGNATURE", "model_function", "model_argument", "model_covariances"]
 
 # (code, weight_sums, scatter, start, has_start, tol, max_iter, out) -> n_iter
 SIGNATURE = types.int64(
@@ -67,6 +70,34 @@ _MODEL_FUNCTIONS = {
     7: _vee_model, 11: _vev_model, 8: _common_models, 9: _common_models,
 }
 _COMPILED: dict = {}
+_ARGUMENTS: dict = {}
+
+
+class _ModelArgument(WrapperAddressProtocol):
+    """A model's compiled M-step as a first-class function argument whose machine
+    address is looked up once: numba looks a dispatcher's address up again on every
+    call that passes it, a cost paid per EM run otherwise."""
+
+    def __init__(self, dispatcher) -> None:
+        self._dispatcher = dispatcher
+        self._address = 0
+
+    def __wrapper_address__(self) -> int:
+        if not self._address:
+            self._address = _get_wrapper_address(self._dispatcher, SIGNATURE)
+        return self._address
+
+    def signature(self):
+        return SIGNATURE
+
+
+_ARGUMENT_TYPE = types.FunctionType(SIGNATURE)
+
+
+@typeof_impl.register(_ModelArgument)
+def _typeof_model_argument(value, context):
+    # Its numba type, made once: numba's generic rule builds it anew for every call.
+    return _ARGUMENT_TYPE
 
 
 def model_function(code: int):
@@ -80,6 +111,15 @@ def model_function(code: int):
         compiled = njit(SIGNATURE, cache=True, error_model="numpy")(python_function)
         _COMPILED[python_function] = compiled
     return compiled
+
+
+def model_argument(code: int) -> WrapperAddressProtocol:
+    """The compiled M-step of model ``code`` in the form the EM loop
+    (:mod:`.gmm_em_loop`) takes it: a first-class function of :data:`SIGNATURE`."""
+    argument = _ARGUMENTS.get(code)
+    if argument is None:
+        argument = _ARGUMENTS[code] = _ModelArgument(model_function(code))
+    return argument
 
 
 def model_covariances(code, weight_sums, scatter, start, has_start, tol, max_iter, out):
