@@ -176,3 +176,44 @@ def test_a_selection_saves_and_loads_with_every_cell(tmp_path):
     np.savez(tmp_path / "damaged.npz", **members)
     with pytest.raises(kmix.DataError, match="model selection is incomplete or damaged"):
         kmix.load_model(tmp_path / "damaged.npz")
+
+
+def test_cells_side_by_side_on_threads_fit_as_one_after_another(monkeypatch):
+    # Small data: the cells run on two threads; the grid, every cell's iterations
+    # and parameters and its start are the same bit for bit as on one thread.
+    from kmix.backends import threads
+
+    X = _data("diabetes")
+    grids = []
+    for workers in (1, 2):
+        monkeypatch.setattr(threads, "n_threads", lambda workers=workers: workers)
+        grids.append(select_mixture(X, range(1, 5), ["VVV", "EVE", "VEI", "EII"], random_state=0,
+                                    model_class=GaussianMixtureCore))
+    one, two = grids
+    for field in ("bic", "icl", "aic", "log_likelihood", "n_iter", "converged"):
+        np.testing.assert_array_equal(getattr(one, field), getattr(two, field), err_msg=field)
+    assert one.models.keys() == two.models.keys()
+    for key, model in one.models.items():
+        for name in ("means_", "covariances_", "weights_", "precisions_init"):
+            np.testing.assert_array_equal(getattr(model, name), getattr(two.models[key], name))
+
+
+def test_each_cell_is_the_fit_of_its_recorded_start():
+    # A cell's fitted model is what GaussianMixture fits from the start recorded in
+    # it, under mclust's stopping rule, and its criteria are those of a pass over X.
+    from kmix.models.em import RelativeStop
+
+    X = _data("faithful")
+    selection = select_mixture(X, [2, 3], ["VVV", "VEV", "EEI"], random_state=0, model_class=GaussianMixtureCore)
+    for (k, name), model in selection.models.items():
+        refit = GaussianMixtureCore(n_components=k, covariance_type=name, weights_init=model.weights_init,
+                                    means_init=model.means_init, precisions_init=model.precisions_init,
+                                    reg_covar=0.0, tol=0.0, max_iter=1000, record_history=False,
+                                    callback=RelativeStop(1e-5, X.shape[0])).fit(X)
+        assert refit.n_iter_ == model.n_iter_
+        np.testing.assert_allclose(refit.means_, model.means_, rtol=1e-8)
+        row, column = selection._row(k), selection.covariance_types.index(name)
+        log_likelihood, bic, icl, aic, _ = criteria(model, X)
+        np.testing.assert_allclose([log_likelihood, bic, icl, aic],
+                                   [selection.log_likelihood[row, column], selection.bic[row, column],
+                                    selection.icl[row, column], selection.aic[row, column]], rtol=1e-11)

@@ -11,6 +11,8 @@ thread count: they are told one (``n_threads``) by the backend that calls them.
 - :func:`reduce_blocks`: per-block kernels on a pool of threads, merged in block
   order, so the result is the same as a serial loop, bit for bit, whatever the
   number of threads.
+- :func:`map_tasks`: independent tasks (the cells of a model-selection grid) on
+  threads of their own, their results in the tasks' order.
 
 numpy's matrix products and ufuncs release the GIL, so per-block kernels run in
 parallel on threads without copying the data; thin products (few features) get
@@ -28,8 +30,9 @@ from functools import reduce
 from typing import TypeVar
 
 T = TypeVar("T")
+U = TypeVar("U")
 
-__all__ = ["n_threads", "start_compiled_threads", "one_blas_thread", "reduce_blocks"]
+__all__ = ["n_threads", "start_compiled_threads", "one_blas_thread", "reduce_blocks", "map_tasks"]
 
 _POOL: ThreadPoolExecutor | None = None
 _blas_controller = None
@@ -137,3 +140,20 @@ def reduce_blocks(func: Callable[[slice], T], blocks: Iterable[slice], merge: Ca
     with one_blas_thread():
         results = list(_pool(workers).map(func, blocks))
     return reduce(merge, results)
+
+
+def map_tasks(func: Callable[[T], U], items: Iterable[T], workers: int | None = None) -> list[U]:
+    """``[func(item) for item in items]``, the calls spread over threads.
+
+    For independent tasks that release the GIL for most of their time (compiled
+    loops). The threads are their own, not the block pool's, so a task may itself
+    reduce over blocks. Tasks are taken in the order given (put the longest first);
+    the first exception a task raises is raised here. ``workers``: at most this
+    many threads (default :func:`n_threads`); one runs the tasks on this thread.
+    """
+    items = list(items)
+    workers = min(n_threads() if workers is None else workers, len(items))
+    if workers <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmix-task") as pool:
+        return list(pool.map(func, items))

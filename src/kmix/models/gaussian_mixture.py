@@ -363,18 +363,22 @@ class GaussianMixtureCore(BaseModel):
             online_em.partial_fit(self, X, sample_weight)
         return self
 
-    def _fit_from(self, data: Any, start: MixtureParameters) -> "GaussianMixtureCore":
+    def _fit_from(self, data: Any, start: MixtureParameters) -> tuple[float, float] | None:
         """EM from ``start`` on a data object the caller made and checked: the path of
         model selection, whose cells share one data object and make their own starts
-        (the constructor's parameters are checked; X and the start are not)."""
+        (the constructor's parameters are checked; X and the start are not). Returns
+        the fit's scores where its iterations ran compiled (see
+        :func:`kmix.models.em.em`), else None."""
         with data.hold_blas():
             checked = check_parameters(self, data.n_samples, data.n_features, data.dtype,
                                        data.n_positive_weights())
         with _worded_as_scikit_learn():
-            best = self._run(data, checked, lambda: start)
-        return self._set_fitted(best, checked, data.n_features, stacklevel=3)
+            best = self._run(data, checked, lambda: start, score=True)
+        self._set_fitted(best, checked, data.n_features, stacklevel=3)
+        return best.scores
 
-    def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters]) -> EMResult:
+    def _run(self, data: Any, checked: dict[str, Any], initial: Callable[[], MixtureParameters],
+             score: bool = False) -> EMResult:
         """EM from each initialisation (or the fitted parameters); the best run."""
         n_features, dtype = data.n_features, data.dtype
         covariance_type = checked["covariance_type"]
@@ -407,6 +411,7 @@ class GaussianMixtureCore(BaseModel):
                 max_iter=checked["max_iter"], tol=checked["tol"], lower_bound=lower_bound,
                 record_parameters=checked["record"],
                 callback=self.callback if progress is None else progress.reporting(self.callback),
+                score=score,
             )
             if progress is not None and checked["max_iter"] > 0:
                 progress.end(result)

@@ -18,6 +18,7 @@ defines it; mclust reports all three with the opposite sign).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import warnings
 from typing import Any, NamedTuple
@@ -26,7 +27,9 @@ import numpy as np
 
 from .. import backends, exceptions
 from .._validation import check_counts, check_data, check_int, check_random_state
+from ..backends.threads import map_tasks, one_blas_thread
 from ..kernels import gmm as gk
+from ..kernels import gmm_loop as gl
 from .em import RelativeStop
 
 __all__ = ["MixtureSelection", "select_mixture", "criteria", "CRITERIA", "MCLUST_MODELS"]
@@ -91,10 +94,12 @@ class MixtureSelection:
         self.n_samples = float(n_samples)
         shape = (len(self.n_components), len(self.covariance_types))
 
+        places = {(k, name): (self._row(k), self.covariance_types.index(name)) for k, name in cells}
+
         def grid(field: str, dtype: Any, empty: Any) -> np.ndarray:
             out = np.full(shape, empty, dtype=dtype)
-            for (k, name), cell in cells.items():
-                out[self._row(k), self.covariance_types.index(name)] = getattr(cell, field)
+            for key, cell in cells.items():
+                out[places[key]] = getattr(cell, field)
             return out
 
         self.log_likelihood = grid("log_likelihood", np.float64, np.nan)
@@ -252,26 +257,55 @@ class _Start(NamedTuple):
     init: dict[str, Any]
 
 
-def _hc_start(X: np.ndarray, hc: tuple[np.ndarray, Any], k: int, name: str, make: Any) -> _Start:
-    """Initial weights, means and precisions of model ``name`` from the hierarchical
-    partition into k groups (one M-step on its one-hot responsibilities)."""
-    from ..kernels.hierarchical import hc_partition
-    from .em import statistics_of_rows, update_parameters
+class _HierarchicalStarts:
+    """Every cell's start from one hierarchical tree (one M-step of the cell's model on
+    the one-hot responsibilities of the partition into k groups). The partitions
+    are read from the merges once for every k, and the groups' statistics taken once
+    per k and kind of second moments: the models of one kind start from the same
+    statistics."""
 
-    rows, merges = hc
-    if k > merges.shape[0] + 1:
-        raise ValueError(f"the hierarchical clustering has fewer than {k} groups")
-    labels = hc_partition(merges, len(rows), k)
-    points = np.asarray(X[rows], dtype=np.float64)
-    stats = statistics_of_rows(points, np.ones(points.shape[0]), np.eye(k)[labels], name)
-    start = update_parameters(stats, name, 0.0, np.float64, None, compiled=True)
-    precisions = make._precisions(start.precisions_cholesky, gk.layout_of(name))
-    return _Start(start, dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions))
+    def __init__(self, X: np.ndarray, hc: tuple[np.ndarray, Any], n_components: list[int],
+                 names: tuple[str, ...], make: Any) -> None:
+        from ..kernels.hierarchical import hc_partition
+        from .em import statistics_of_rows
+
+        rows, merges = hc
+        points = np.asarray(X[rows], dtype=np.float64)
+        ones = np.ones(points.shape[0])
+        reachable = [k for k in n_components if k <= min(merges.shape[0] + 1, points.shape[0])]
+        labels = hc_partition(merges, len(rows), reachable) if reachable else None
+        self._make = make
+        # The compiled start takes per-component second moments (full, or diagonal for
+        # the diagonal and spherical layouts); the interpreted one the model's layout.
+        self._compiled = gl.loop_applies(points.shape[1], np.float64)
+        self._statistics: dict[tuple[int, str], Any] = {}
+        for column, k in enumerate(reachable):
+            resp = np.eye(k)[labels[:, column]]
+            for name in names:
+                key = (k, self._kind(name))
+                if key not in self._statistics:
+                    self._statistics[key] = statistics_of_rows(points, ones, resp, key[1])
+
+    def _kind(self, name: str) -> str:
+        layout = gk.layout_of(name)
+        if not self._compiled:
+            return layout
+        return "diag" if layout in ("diag", "spherical") else "full"
+
+    def __call__(self, k: int, name: str) -> _Start:
+        from .em import update_parameters
+
+        stats = self._statistics.get((k, self._kind(name)))
+        if stats is None:
+            raise ValueError(f"the hierarchical clustering has fewer than {k} groups")
+        start = update_parameters(stats, name, 0.0, np.float64, None, compiled=self._compiled)
+        precisions = self._make._precisions(start.precisions_cholesky, gk.layout_of(name))
+        return _Start(start, dict(weights_init=start.weights, means_init=start.means, precisions_init=precisions))
 
 
 def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: list[Any],
               settings: dict[str, Any], n_samples: float, data: Any = None) -> _Cell:
-    best = None
+    best, best_scores = None, None
     values = []
     reason = None
     for start in starts:
@@ -285,16 +319,13 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
             init = given.init if isinstance(given, _Start) else given
             model = make(n_components=k, covariance_type=name, n_init=1, callback=stop,
                          **({} if direct else init), **dict(settings, tol=0.0))
-            with warnings.catch_warnings():
-                # Recorded in ``converged`` instead; matched by its words, so that the
-                # class (made on scikit-learn's) is not loaded for nothing.
-                warnings.filterwarnings("ignore", message="Best performing initialization did not converge")
-                if direct:
-                    model._fit_from(data, given.parameters)
-                    for key, value in init.items():  # the start, as fit would have recorded it
-                        setattr(model, key, value)
-                else:
-                    model.fit(X, sample_weight=sample_weight)
+            scores = None
+            if direct:
+                scores = model._fit_from(data, given.parameters)
+                for key, value in init.items():  # the start, as fit would have recorded it
+                    setattr(model, key, value)
+            else:
+                model.fit(X, sample_weight=sample_weight)
         except ValueError as exc:  # too few points, a collapsed component
             reason = str(exc)
             continue
@@ -303,33 +334,43 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
             continue
         values.append(model.lower_bound_)
         if best is None or model.lower_bound_ > best.lower_bound_:
-            best = model
+            best, best_scores = model, scores
     if best is None:
         return _Cell(None, math.nan, math.nan, math.nan, math.nan, 0, False, 0, math.nan, reason)
-    log_likelihood, bic, icl, aic, p = criteria(best, X, sample_weight)
+    log_likelihood, bic, icl, aic, p = criteria(best, X, sample_weight, best_scores)
     spread = float(max(values) - min(values)) * n_samples if len(values) > 1 else 0.0
     converged = bool(best.converged_ or best.history_.stopped_by_callback)  # stopped by mclust's rule
     return _Cell(best, log_likelihood, bic, icl, aic, p, converged, int(best.n_iter_), spread, None)
 
 
-def criteria(model: Any, X: Any, sample_weight: Any = None) -> tuple[float, float, float, float, int]:
+def criteria(model: Any, X: Any, sample_weight: Any = None,
+             scores: tuple[float, float] | None = None) -> tuple[float, float, float, float, int]:
     """(log L, BIC, ICL, AIC, p) of a fitted mixture on X, lower is better for the
-    three criteria (see the module's formulas); n is the total sample weight."""
-    if isinstance(X, np.ndarray):
-        # One E-step gives both the densities and the responsibilities.
-        log_density, resp = gk.log_prob_resp(model.weighted_log_prob(X).astype(np.float64))
+    three criteria (see the module's formulas); n is the total sample weight.
+    ``scores``: Σ w log p(x) and Σ w log max_k z_k of the model on X where its fit
+    gave them (:func:`kmix.models.em.em`), instead of a pass over X here."""
+    if sample_weight is None:
+        n_samples = float(X.shape[0])
     else:
-        log_density = np.asarray(model.score_samples(X), dtype=np.float64)
-        resp = np.asarray(model.predict_proba(X), dtype=np.float64)
-    weight = np.ones(log_density.shape[0]) if sample_weight is None else np.asarray(sample_weight, np.float64)
-    n_samples = float(weight.sum())
-    log_likelihood = float(weight @ log_density)
+        n_samples = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
+    if scores is not None:
+        log_likelihood, entropy = scores
+    else:
+        if isinstance(X, np.ndarray):
+            # One E-step gives both the densities and the responsibilities.
+            log_density, resp = gk.log_prob_resp(model.weighted_log_prob(X).astype(np.float64))
+        else:
+            log_density = np.asarray(model.score_samples(X), dtype=np.float64)
+            resp = np.asarray(model.predict_proba(X), dtype=np.float64)
+        weight = (np.ones(log_density.shape[0]) if sample_weight is None
+                  else np.asarray(sample_weight, np.float64))
+        log_likelihood = float(weight @ log_density)
+        # The classification's entropy: the log of each point's largest responsibility
+        # (a zero responsibility, log 0, counts as 0 as in mclust: it is never the largest).
+        with np.errstate(divide="ignore"):
+            entropy = float(weight @ np.log(resp.max(axis=1)))
     p = int(model._n_parameters())
     bic = -2.0 * log_likelihood + p * math.log(n_samples)
-    # The classification's entropy: the log of each point's largest responsibility
-    # (a zero responsibility, log 0, counts as 0 as in mclust: it is never the largest).
-    with np.errstate(divide="ignore"):
-        entropy = float(weight @ np.log(resp.max(axis=1)))
     return log_likelihood, bic, bic - 2.0 * entropy, -2.0 * log_likelihood + 2.0 * p, p
 
 
@@ -406,12 +447,16 @@ def select_mixture(
     hierarchical = init_params == "hc"
     if hierarchical and not isinstance(X, np.ndarray):
         raise ValueError("init_params='hc' needs X in memory; for a dask array use init_params='kmeans'")
-    hc = _hc_tree(X, rng) if hierarchical else None
     settings = dict(reg_covar=reg_covar, tol=tol, max_iter=max_iter, record_history=False)
     if client is not None:
         settings["client"] = client
-    # One data object for every cell fitted from a start made here (in memory).
     with contextlib.ExitStack() as stack:
+        if hierarchical:
+            # Every pass and small product of the grid runs on kmix's threads: BLAS
+            # held to one thread once for the whole grid rather than once per pass.
+            stack.enter_context(one_blas_thread())
+        hc = _hc_tree(X, rng) if hierarchical else None
+        # One data object for every cell fitted from a start made here (in memory).
         data = stack.enter_context(backends.wrap(X, sample_weight)) if hierarchical else None
         cells = _fit_cells(model_class, X, sample_weight, rows, names, n_init, rng, hc, settings, n_samples,
                            init_params, data)
@@ -422,7 +467,9 @@ def _fit_cells(model_class: Any, X: Any, sample_weight: Any, rows: np.ndarray, n
                n_init: int, rng: np.random.Generator, hc: Any, settings: dict[str, Any], n_samples: float,
                init_params: str, data: Any) -> dict[tuple[int, str], _Cell]:
     hierarchical = hc is not None
-    cells = {}
+    starts_from_tree = _HierarchicalStarts(X, hc, rows.tolist(), names, model_class) if hierarchical else None
+    cells: dict[tuple[int, str], _Cell] = {}
+    tasks = []
     for k in rows.tolist():
         for name in names:
             seeds = [int(seed) for seed in rng.integers(0, 2**31 - 1, size=n_init)]
@@ -432,8 +479,25 @@ def _fit_cells(model_class: Any, X: Any, sample_weight: Any, rows: np.ndarray, n
                 continue
             drawn = [dict(random_state=seed, init_params="kmeans" if hierarchical else init_params)
                      for seed in seeds]
-            starts = ([lambda k=k, name=name: _hc_start(X, hc, k, name, model_class)] + drawn[1:]
-                      if hierarchical else drawn)
-            cells[(k, name)] = _fit_cell(model_class, X, sample_weight, k, name, starts, settings, n_samples,
-                                         data)
-    return cells
+            starts = ([functools.partial(starts_from_tree, k, name)] + drawn[1:] if hierarchical else drawn)
+            tasks.append((k, name, starts))
+
+    def fit(task: tuple[int, str, list[Any]]) -> _Cell:
+        k, name, starts = task
+        return _fit_cell(model_class, X, sample_weight, k, name, starts, settings, n_samples, data)
+
+    # Cells whose every run is one compiled loop on this thread's share of the cores
+    # run side by side (the loop releases the GIL); the cells with most components,
+    # the longest, first. Each cell's fit is the same whichever thread runs it.
+    side_by_side = (data is not None and data.dense_block and n_init == 1
+                    and gl.loop_applies(data.n_features, data.dtype) and gl.on_calling_thread(data.n_samples))
+    if side_by_side:
+        tasks.sort(key=lambda task: -task[0])
+    with warnings.catch_warnings():
+        # Recorded in ``converged`` instead; matched by its words, so that the
+        # class (made on scikit-learn's) is not loaded for nothing.
+        warnings.filterwarnings("ignore", message="Best performing initialization did not converge")
+        fitted = map_tasks(fit, tasks, None if side_by_side else 1)
+    for (k, name, _), cell in zip(tasks, fitted):
+        cells[(k, name)] = cell
+    return {(k, name): cells[(k, name)] for k in rows.tolist() for name in names}
