@@ -57,10 +57,11 @@ def pooled_start(W):
     return np.ascontiguousarray(gm._sorted_eigh(W.sum(axis=0)[None])[1][0])
 
 
-def compiled_fit(model, n, S, orientation, max_iter=MAX_ITER):
+def compiled_fit(model, n, S, orientation, max_iter=MAX_ITER, warm=False):
     W = scatters(n, S)
     out = np.full_like(W, np.nan)  # every entry must be written
-    n_iter = co.fit_common_orientation(W, n, model == "EVE", np.ascontiguousarray(orientation), TOL, max_iter, out)
+    n_iter = co.fit_common_orientation(W, n, model == "EVE", np.ascontiguousarray(orientation), TOL, max_iter,
+                                       warm, out)
     return out, n_iter
 
 
@@ -123,7 +124,7 @@ def test_same_maximiser_from_a_nearby_start(model, k, d):
     maximiser, _ = gm.model_covariances(model, n, S)
     for seed in range(3):
         start = nearby(model, maximiser, seed)
-        covariances, n_iter = compiled_fit(model, n, S, co.common_orientation(start))
+        covariances, n_iter = compiled_fit(model, n, S, co.common_orientation(start), warm=True)
         reference, reference_iter = gm.model_covariances(model, n, S, start=start)
         assert relative(covariances, reference) <= 1e-9
         assert relative(covariances, maximiser) <= 1e-9
@@ -156,19 +157,40 @@ def test_first_steps_follow_the_reference(model):
         assert relative(covariances, reference) <= 1e-13
 
 
+@pytest.mark.parametrize("model", MODELS)
+def test_a_warm_start_tries_newton_first_as_the_reference_does(model):
+    # From the previous EM iteration's orientation near the maximiser: a Newton
+    # step first, the same iterates as the reference's, and fewer steps than cold.
+    n, S = random_problem(11, 3, 3)
+    maximiser, _ = gm.model_covariances(model, n, S)
+    start = co.common_orientation(nearby(model, maximiser, 0, scale=0.02))
+    W = scatters(n, S)
+    for max_iter in (1, 2, 3):
+        covariances, n_iter = compiled_fit(model, n, S, start, max_iter=max_iter, warm=True)
+        reference, reference_iter = go.fit_common_orientation(
+            W, n, equal_volume=model == "EVE", orientation=start, tol=TOL, max_iter=max_iter, warm=True
+        )
+        assert n_iter == reference_iter <= max_iter
+        assert relative(covariances, reference) <= 1e-12
+    warm, warm_iter = compiled_fit(model, n, S, start, warm=True)
+    cold, cold_iter = compiled_fit(model, n, S, start)
+    assert relative(warm, cold) <= 1e-9 and relative(warm, maximiser) <= 1e-9
+    assert warm_iter < cold_iter
+
+
 def test_inputs_are_left_alone_and_the_steps_counted():
     n, S = random_problem(3, 3, 4)
     W = scatters(n, S)
     start = pooled_start(W)
     W_before, n_before, start_before = W.copy(), n.copy(), start.copy()
     out = np.full_like(W, np.nan)
-    n_iter = co.fit_common_orientation(W, n, True, start, TOL, MAX_ITER, out)
+    n_iter = co.fit_common_orientation(W, n, True, start, TOL, MAX_ITER, False, out)
     assert isinstance(n_iter, int) and 0 < n_iter < MAX_ITER
     assert np.all(np.isfinite(out))
     np.testing.assert_array_equal(W, W_before)
     np.testing.assert_array_equal(n, n_before)
     np.testing.assert_array_equal(start, start_before)
-    assert co.fit_common_orientation(W, n, True, start, TOL, 0, out) == 0  # no step: the start's profile
+    assert co.fit_common_orientation(W, n, True, start, TOL, 0, False, out) == 0  # no step: the start's profile
 
 
 # --- the common orientation ------------------------------------------------------------------

@@ -305,7 +305,7 @@ def _common(
     else:
         orientation = _sorted_eigh(W.sum(axis=0)[None])[1][0]
     return fit_common_orientation(
-        W, n, equal_volume=equal, orientation=orientation, tol=tol, max_iter=max_iter
+        W, n, equal_volume=equal, orientation=orientation, tol=tol, max_iter=max_iter, warm=start is not None
     )
 
 

@@ -493,6 +493,7 @@ def fit_common_orientation(
     orientation: np.ndarray,
     tol: float,
     max_iter: int,
+    warm: bool = False,
 ) -> tuple[np.ndarray, int]:
     """The EVE (``equal_volume``) or VVE covariances maximising Q, from a starting D.
 
@@ -511,6 +512,9 @@ def fit_common_orientation(
         covariances (see :func:`converged`) below it.
     max_iter : int
         The most steps (MM and Newton) to take; reaching it is not an error.
+    warm : bool
+        D is the previous EM iteration's, near the maximiser once EM settles: the
+        first step is a Newton step where one is accepted.
 
     Returns
     -------
@@ -534,7 +538,8 @@ def fit_common_orientation(
     MM converges linearly, slowly where Q is flat in some rotation, and there
     small steps say little about the distance still to go. Once a cycle
     changes the covariances by less than 1 % (and d ≤ NEWTON_MAX_FEATURES),
-    each iteration first tries a Newton step on the profile over the
+    or from the start where it is ``warm`` (EM's later iterations move D
+    little), each iteration first tries a Newton step on the profile over the
     d(d - 1)/2 plane rotations (:func:`_newton`), kept only where Q does not
     fall by more than its rounding; near the maximum these converge
     quadratically, and their size bounds the error. The iteration stops at a
@@ -563,7 +568,8 @@ def fit_common_orientation(
     previous_step: float | None = None
     while n_steps < max_iter and _usable(volumes, shapes):
         newton = None
-        if 1 < d <= NEWTON_MAX_FEATURES and previous is not None and previous < 1e-2:
+        near = (previous is not None and previous < 1e-2) or (warm and n_steps == 0)
+        if 1 < d <= NEWTON_MAX_FEATURES and near:
             newton = _newton(scatters, weight_sums, equal_volume, D, volumes, shapes)
         if newton is not None:
             D, volumes, shapes, step, definite, undamped = newton

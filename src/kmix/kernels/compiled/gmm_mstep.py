@@ -558,4 +558,4 @@ def _common(n, S, start, has_start, tol, max_iter, equal_volume, out):  # pragma
         orientation = common_orientation(start)
     else:
         orientation = _sorted_eigh(_sum_over_components(W))[1]
-    return fit_common_orientation(W, n, equal_volume, orientation, tol, max_iter, out)
+    return fit_common_orientation(W, n, equal_volume, orientation, tol, max_iter, has_start, out)

@@ -508,7 +508,7 @@ def _newton(scatters, weight_sums, equal_volume, D, volumes, shapes, p, q):  # p
 
 
 @njit(cache=True, error_model="numpy")
-def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol, max_iter,
+def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol, max_iter, warm,
                            out):  # pragma: no cover - compiled
     """The EVE (``equal_volume``) or VVE covariances maximising Q, from a starting D.
 
@@ -526,6 +526,8 @@ def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol
         Convergence, as the reference's (its M-step uses 1e-12).
     max_iter : int
         The most MM and Newton steps; reaching it is not an error.
+    warm : bool
+        D is the previous EM iteration's: try a Newton step first.
     out : ndarray (k, d, d) float64, written
         λ_k D A_k Dᵀ; zeros for a collapsed component (singular scatter).
 
@@ -556,7 +558,8 @@ def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol
     n_steps, has_previous, previous, has_previous_step, previous_step = 0, False, 0.0, False, 0.0
     while n_steps < max_iter and _usable(volumes, shapes):
         found, step, definite, undamped = False, 0.0, False, False
-        if 1 < d <= NEWTON_MAX_FEATURES and has_previous and previous < 1e-2:
+        near = (has_previous and previous < 1e-2) or (warm and n_steps == 0)
+        if 1 < d <= NEWTON_MAX_FEATURES and near:
             found, D_new, volumes_new, shapes_new, step, definite, undamped = _newton(
                 W, weight_sums, equal_volume, D, volumes, shapes, p, q
             )
