@@ -72,13 +72,16 @@ def test_svd_transform_matches_mclust(tables, dataset):
     np.testing.assert_array_equal(hc_transform(X, "VARS"), X)
 
 
+@pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "numpy"])
 @pytest.mark.parametrize("dataset, model, use", CASES)
-def test_merges_and_costs_match_mclust(tables, dataset, model, use):
+def test_merges_and_costs_match_mclust(tables, dataset, model, use, compiled):
     """On the very data hc() clustered, every merge is mclust's and so is its cost
-    (EII's bit for bit; VVV's determinants are computed another way, to rounding)."""
+    (EII's bit for bit; VVV's determinants are computed another way, to rounding), by
+    the compiled loop and by its numpy twin."""
     data, merges, costs, _, _ = reference_case(tables, dataset, model, use)
     got_merges, got_costs = hc._hc_tree(
-        data, model, partition=None, minclus=1, alpha=1.0, beta=1.0, mclust_compatible=True
+        data, model, partition=None, minclus=1, alpha=1.0, beta=1.0, mclust_compatible=True,
+        compiled=compiled,
     )
     np.testing.assert_array_equal(got_merges, merges)
     if model == "EII":

@@ -52,8 +52,10 @@ into k groups from them, as mclust's ``hclass`` does.
 
 Each merge updates one row of the (g, g) cost matrix (g starting groups) and the
 minimum of each column above the diagonal: O(g²) memory, and O(g²) time in all for
-EII, O(g² d³) for VVV (a d × d determinant per pair updated), vectorised over the
-pairs, with a Python loop over the merges.
+EII, O(g² d³) for VVV (a d × d determinant per pair updated). :func:`hc_merges` runs
+the whole agglomeration in one compiled call (:mod:`kmix.kernels.compiled.hierarchical`);
+this module's numpy loop (vectorised over the pairs, a Python loop over the merges) is
+its reference twin, with the same merges.
 """
 
 from __future__ import annotations
@@ -168,9 +170,15 @@ def _hc_tree(
     alpha: float,
     beta: float,
     mclust_compatible: bool,
+    compiled: bool = True,
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`hc_merges` and the cost of each merge, (n_merges,) (mclust computes these
-    and drops them)."""
+    and drops them).
+
+    ``compiled``: every merge in one compiled call
+    (:mod:`kmix.kernels.compiled.hierarchical`); False runs this module's numpy loop,
+    its reference twin (the same merges, the same costs to rounding).
+    """
     if model not in HC_MODELS:
         raise ValueError(f"model must be one of {', '.join(map(repr, HC_MODELS))}; got {model!r}")
     if not (alpha >= 0 and beta > 0):
@@ -184,6 +192,8 @@ def _hc_tree(
     n_merges = n_groups - minclus
     if n_merges <= 0:
         raise ValueError(f"the starting partition has {n_groups} groups, not more than minclus={minclus}")
+    if compiled:
+        return _compiled_tree(X, model, labels, n_groups, n_merges, alpha, beta, mclust_compatible)
     if model == "EII":
         costs, merge = _eii_setup(X, labels, n_groups)
     else:
@@ -191,6 +201,34 @@ def _hc_tree(
 
         costs, merge = _vvv_setup(X, labels, n_groups, alpha, beta, mclust_compatible)
     return _agglomerate(costs, n_merges, merge)
+
+
+def _compiled_tree(
+    X: np.ndarray,
+    model: str,
+    labels: np.ndarray,
+    n_groups: int,
+    n_merges: int,
+    alpha: float,
+    beta: float,
+    mclust_compatible: bool,
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_hc_tree` by the compiled loop, from the same starting statistics as the
+    numpy loop."""
+    from .compiled import hierarchical as compiled_hc  # numba is imported on first use only
+
+    if model == "EII":
+        counts, sums, _ = _mclust_group_sums(X, labels, n_groups, "EII")
+        merges, costs = compiled_hc.eii_tree(counts, sums, int(n_merges))
+    else:
+        from .hierarchical_vvv import _vvv_start  # the module imports this one
+
+        alpha_scaled, counts, sums, traces, scatters = _vvv_start(X, labels, n_groups, alpha)
+        merges, costs = compiled_hc.vvv_tree(
+            counts, sums, traces, scatters, float(alpha_scaled), float(beta), bool(mclust_compatible),
+            int(n_merges),
+        )
+    return merges.astype(np.intp, copy=False), costs
 
 
 def hc_partition(

@@ -16,6 +16,30 @@ from .hierarchical import (
 
 __all__: list[str] = []
 
+
+def _vvv_start(
+    X: np.ndarray, labels: np.ndarray, n_groups: int, alpha: float
+) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """What both VVV loops (this module's and the compiled one) start from: α' and each
+    starting group's size (g,), scaled sum (g, d), trace (g,) and scatter matrix
+    (g, d, d), all float64 and C-contiguous, new arrays."""
+    n, d = X.shape
+    # α' = α tr(W)/(n d), at least machine epsilon (as mclust).
+    total_scatter = float(((X - X.mean(axis=0)) ** 2).sum())
+    alpha_scaled = max(alpha * total_scatter / (n * d), np.finfo(float).eps)
+    counts, sums, traces = _mclust_group_sums(X, labels, n_groups, "VVV")
+    scatters = np.zeros((n_groups, d, d))
+    if n_groups < n:
+        # Second moments about each group's own mean: no cancellation. (Singletons'
+        # scatter matrices are 0.)
+        means = np.zeros((n_groups, d))
+        np.add.at(means, labels, X)
+        means /= counts[:, None]
+        centred = X - means[labels]
+        np.add.at(scatters, labels, centred[:, :, None] * centred[:, None, :])
+    return alpha_scaled, counts, sums, traces, scatters
+
+
 def _log_det(scatters: np.ndarray) -> np.ndarray:
     """log|W| of each matrix of a (m, d, d) stack; -inf where W is singular (rounding
     can leave it with a determinant <= 0)."""
@@ -49,17 +73,7 @@ class _VVVGroups:
         n, d = X.shape
         self.d = d
         self.beta = beta
-        # α' = α tr(W)/(n d), at least machine epsilon (as mclust).
-        total_scatter = float(((X - X.mean(axis=0)) ** 2).sum())
-        self.alpha = max(alpha * total_scatter / (n * d), np.finfo(float).eps)
-        self.counts, self.sums, self.traces = _mclust_group_sums(X, labels, n_groups, "VVV")
-        # Second moments about each group's own mean: no cancellation.
-        means = np.zeros((n_groups, d))
-        np.add.at(means, labels, X)
-        means /= self.counts[:, None]
-        centred = X - means[labels]
-        self.scatters = np.zeros((n_groups, d, d))
-        np.add.at(self.scatters, labels, centred[:, :, None] * centred[:, None, :])
+        self.alpha, self.counts, self.sums, self.traces, self.scatters = _vvv_start(X, labels, n_groups, alpha)
         self.stored = self.scatters.copy() if mclust_compatible else self.scatters
         self.mclust_compatible = mclust_compatible
         self.recent = -1

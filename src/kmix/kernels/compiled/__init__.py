@@ -14,6 +14,8 @@ Everything in this package's modules is machine code built by numba:
   (compiled when first used);
 - :mod:`.gmm_em_loop`: every EM iteration in one call, for data in memory with
   few features (model selection's thousands of short runs).
+- :mod:`.hierarchical`: every merge of mclust's model-based hierarchical
+  clustering (EII and VVV) in one call (the start of model selection).
 
 They live apart from the numpy kernels so that numba is imported on first use
 only: ``import kmix.kernels`` (and this package itself) never imports it, and a
