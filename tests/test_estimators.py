@@ -106,10 +106,11 @@ def test_saved_models_keep_their_feature_names(frame, tmp_path):
     np.testing.assert_array_equal(loaded.predict(frame), model.predict(frame))
 
 
-def test_import_kmix_loads_scikit_learn_only_when_an_estimator_is_used():
+def test_import_kmix_loads_numpy_and_scikit_learn_only_when_used():
     code = (
         "import sys, kmix\n"
-        "assert 'sklearn' not in sys.modules\n"
+        "assert not {'numpy', 'scipy', 'sklearn'} & set(sys.modules), 'import kmix loaded more than kmix'\n"
+        "assert kmix.io.load_data is kmix.load_data and kmix.datasets.names()\n"
         "kmix.load_data('samples_1'); kmix.solve_qp([[2.0, 0], [0, 3]], [1, 1], [1, 1], 1.5)\n"
         "assert 'sklearn' not in sys.modules\n"
         "kmix.KMeans\n"

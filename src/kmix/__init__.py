@@ -4,13 +4,13 @@ k-means and Gaussian mixtures fitted by EM with every iteration recorded and
 drawn, and the constrained quadratic program min xᵀMx + xᵀh s.t. Bx >= c solved
 through its dual.
 
-``KMeans``, ``MiniBatchKMeans`` and ``GaussianMixture`` are scikit-learn
-estimators; they, the functions ``k_means`` and ``kmeans_plusplus``, and the
-exceptions that subclass scikit-learn's, are loaded on first use, so that
-``import kmix`` (and the command line) does not pay for importing scikit-learn.
+Every public name but the exceptions is loaded on first use: ``import kmix``
+reads no module of numpy, scipy or scikit-learn, and a script or the command
+line pays only for what it uses (the estimators, ``KMeans``, ``MiniBatchKMeans``
+and ``GaussianMixture``, are scikit-learn's; the exceptions that subclass
+scikit-learn's load it when first named).
 """
 
-from . import datasets
 from .exceptions import (
     DataError,
     IllConditionedError,
@@ -18,8 +18,6 @@ from .exceptions import (
     MissingDependencyError,
     NumericalError,
 )
-from .io import load_data, load_model, save_model
-from .models import GaussianMixtureState, History, KMeansState, QPResult, solve_qp
 
 __version__ = "0.1.0"
 
@@ -65,18 +63,32 @@ _ON_FIRST_USE = {
     "select_k": "models.select_k",
     "KSelection": "models.select_k",
     "Batches": "backends.batches",
+    "GaussianMixtureState": "models",
+    "KMeansState": "models",
+    "History": "models",
+    "QPResult": "models",
+    "solve_qp": "models",
+    "load_data": "io",
+    "save_model": "io",
+    "load_model": "io",
+    # subpackages and modules, as attributes of the package
+    **{module: None for module in ("datasets", "io", "models", "backends", "kernels", "viz", "cli", "textbook",
+                                   "estimators")},
     "NotFittedError": "exceptions",
     "ConvergenceWarning": "exceptions",
 }
 
 
 def __getattr__(name: str):
-    module = _ON_FIRST_USE.get(name)
-    if module is None:
+    if name not in _ON_FIRST_USE:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
     import importlib
 
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    module = _ON_FIRST_USE[name]
+    if module is None:
+        value = importlib.import_module(f"{__name__}.{name}")
+    else:
+        value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
     globals()[name] = value
     return value
 
