@@ -4,12 +4,11 @@
 (Gaussian mixtures) are the loops: they reach the data through a data object of
 :mod:`kmix.backends` and never ask where it lives. The estimators check their
 parameters and call them; :func:`solve_qp` is the quadratic program.
-"""
 
-from .gaussian_mixture import GaussianMixtureCore, GaussianMixtureState
-from .history import History
-from .kmeans import KMeansCore, KMeansState
-from .qp import QPResult, solve_qp
+Each name is loaded on first use, so that a k-means run does not import the
+mixtures' modules (nor scipy.linalg with them), and the scikit-learn estimators
+import scikit-learn only when asked for.
+"""
 
 __all__ = [
     "History",
@@ -24,11 +23,32 @@ __all__ = [
     "solve_qp",
 ]
 
+# name -> the module that defines it
+_ON_FIRST_USE = {
+    "History": ".history",
+    "KMeansCore": ".kmeans",
+    "KMeansState": ".kmeans",
+    "GaussianMixtureCore": ".gaussian_mixture",
+    "GaussianMixtureState": ".gaussian_mixture",
+    "QPResult": ".qp",
+    "solve_qp": ".qp",
+    "KMeans": "..estimators",
+    "MiniBatchKMeans": "..estimators",
+    "GaussianMixture": "..estimators",
+}
+
 
 def __getattr__(name: str):
-    # The scikit-learn estimators import scikit-learn: only when asked for.
-    if name in ("KMeans", "MiniBatchKMeans", "GaussianMixture"):
-        from .. import estimators
+    module = _ON_FIRST_USE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    import importlib
 
-        return getattr(estimators, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    if not module.startswith(".."):  # the estimators stay looked up (scikit-learn's on first use)
+        globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_ON_FIRST_USE))
