@@ -11,6 +11,7 @@ machine code (equal to rounding).
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -39,8 +40,9 @@ class LoopResult(NamedTuple):
     n_iter: int
     converged: bool  # |change| < tol
     stopped: bool  # the relative rule held
-    # Σ w log p(x) and Σ w log max_k z_k at the returned parameters, when asked for
-    scores: tuple[float, float] | None = None
+    # Σ w log p(x) and Σ w log max_k z_k at the returned parameters, and the least
+    # ratio of a covariance's smallest eigenvalue to its largest, when asked for
+    scores: tuple[float, float, float] | None = None
 
 
 def loop_applies(n_features: int, dtype: Any) -> bool:
@@ -139,7 +141,11 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
     log_likelihoods = np.empty(max(max_iter, 0))
     code = MODELS.index(model_of(covariance_type))
     tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
-    with threads(block.n_threads, -(-X.shape[0] // _CHUNK_ROWS)):
+    n_chunks = -(-X.shape[0] // _CHUNK_ROWS)
+    # One chunk is passed over on this thread alone, whatever numba's thread count
+    # (which is then set only for loading the loop: see em_loop()).
+    serial = n_chunks == 1 and gmm_em_loop.loaded()
+    with contextlib.nullcontext() if serial else threads(block.n_threads, n_chunks):
         n_iter, converged, stopped, failed = gmm_em_loop.em_loop()(
             X, sample_weight, bool(block.unit_weight), gmm_model_step.model_argument(code), code,
             layout in ("diag", "spherical"), weights, means, full, factors, float(reg_covar),
@@ -152,9 +158,9 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
         raise error
     scores = None
     if score:
-        out = np.empty(2)
-        gmm_em_loop.score_parameters(X, sample_weight, bool(block.unit_weight), weights, means, factors,
+        out = np.empty(3)
+        gmm_em_loop.score_parameters(X, sample_weight, bool(block.unit_weight), weights, means, full, factors,
                                      layout in ("diag", "spherical"), tile, out)
-        scores = (float(out[0]), float(out[1]))
+        scores = (float(out[0]), float(out[1]), float(out[2]))
     return LoopResult(weights, means, _layout(full, layout), _layout(factors, layout),
                       log_likelihoods[:n_iter].copy(), int(n_iter), bool(converged), bool(stopped), scores)

@@ -69,9 +69,10 @@ class EMResult(NamedTuple):
     n_iter: int
     converged: bool
     history: History
-    # Σ w log p(x) and Σ w log max_k z_k at the returned parameters (``em(score=True)``
-    # where its compiled loop ran), else None
-    scores: tuple[float, float] | None = None
+    # Σ w log p(x), Σ w log max_k z_k and the least ratio of a covariance's smallest
+    # eigenvalue to its largest, at the returned parameters (``em(score=True)`` where
+    # its compiled loop ran), else None
+    scores: tuple[float, float, float] | None = None
 
 
 _HISTORY_FIELDS = {
@@ -120,8 +121,8 @@ def update_parameters(stats: gk.GMMStats, covariance_type: str, reg_covar: float
     try:
         if compiled and previous is None:
             weights, means, covariances, factors = gl.start_parameters(stats, covariance_type, reg_covar)
-            return MixtureParameters(weights.astype(dtype), means.astype(dtype), covariances.astype(dtype),
-                                     factors.astype(dtype))
+            return MixtureParameters(*(array.astype(dtype, copy=False)
+                                       for array in (weights, means, covariances, factors)))
         if previous is not None:
             previous = previous.astype(np.float64)
         return MixtureParameters(*gk.update(stats, covariance_type, reg_covar, dtype, previous))

@@ -363,7 +363,7 @@ class GaussianMixtureCore(BaseModel):
             online_em.partial_fit(self, X, sample_weight)
         return self
 
-    def _fit_from(self, data: Any, start: MixtureParameters) -> tuple[float, float] | None:
+    def _fit_from(self, data: Any, start: MixtureParameters) -> tuple[float, float, float] | None:
         """EM from ``start`` on a data object the caller made and checked: the path of
         model selection, whose cells share one data object and make their own starts
         (the constructor's parameters are checked; X and the start are not). Returns

@@ -66,7 +66,8 @@ class History:
                 f"this History has no field {name!r}; recorded fields: "
                 f"{', '.join(self.fields()) or 'none'}"
             )
-        return np.stack(values)
+        # One array from values of one shape (np.stack's result, built in one call).
+        return np.array(values)
 
     def __getitem__(self, name: str) -> np.ndarray:
         try:

@@ -223,7 +223,9 @@ def _covariance_types(covariance_type: Any) -> tuple[str, ...]:
     return names
 
 
-def _singular(model: Any) -> bool:
+def _singular(model: Any, scores: tuple[float, float, float] | None = None) -> bool:
+    if scores is not None:  # the fit's least eigenvalue ratio
+        return bool(scores[2] <= _SINGULAR)
     k, d = model.means_.shape
     covariances = gk.full_covariances(np.asarray(model.covariances_, dtype=np.float64),
                                       gk.layout_of(model.covariance_type), k, d)
@@ -329,7 +331,7 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
         except ValueError as exc:  # too few points, a collapsed component
             reason = str(exc)
             continue
-        if _singular(model):
+        if _singular(model, scores):
             reason = "a component collapsed: its covariance is singular to the data's precision"
             continue
         values.append(model.lower_bound_)
@@ -344,7 +346,7 @@ def _fit_cell(make: Any, X: Any, sample_weight: Any, k: int, name: str, starts: 
 
 
 def criteria(model: Any, X: Any, sample_weight: Any = None,
-             scores: tuple[float, float] | None = None) -> tuple[float, float, float, float, int]:
+             scores: tuple[float, ...] | None = None) -> tuple[float, float, float, float, int]:
     """(log L, BIC, ICL, AIC, p) of a fitted mixture on X, lower is better for the
     three criteria (see the module's formulas); n is the total sample weight.
     ``scores``: Σ w log p(x) and Σ w log max_k z_k of the model on X where its fit
@@ -354,7 +356,7 @@ def criteria(model: Any, X: Any, sample_weight: Any = None,
     else:
         n_samples = float(np.sum(np.asarray(sample_weight, dtype=np.float64)))
     if scores is not None:
-        log_likelihood, entropy = scores
+        log_likelihood, entropy = scores[:2]
     else:
         if isinstance(X, np.ndarray):
             # One E-step gives both the densities and the responsibilities.

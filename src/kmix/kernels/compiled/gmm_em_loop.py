@@ -25,7 +25,7 @@ from .gmm_em import _differences, _log_density, _responsibilities, em_pass, em_p
 from .kmeans_lloyd import _transpose_rows
 from .gmm_model_step import SIGNATURE
 
-__all__ = ["em_loop", "start_parameters", "precision_factor", "score_parameters"]
+__all__ = ["em_loop", "loaded", "start_parameters", "precision_factor", "score_parameters"]
 
 _COMPILED: list = []
 _STARTS: list = []
@@ -153,17 +153,20 @@ def _pass_constants(weights, factors, factors_diag, constants):  # pragma: no co
 
 
 @njit(cache=True, nogil=True)
-def score_parameters(X, sample_weight, unit_weight, weights, means, factors, diagonal, tile,
+def score_parameters(X, sample_weight, unit_weight, weights, means, covariances, factors, diagonal, tile,
                      out):  # pragma: no cover - compiled
-    """What model selection's criteria need of a fitted mixture, in one pass on the
-    calling thread: Σ w log p(x) and Σ w log max_k z_k(x) (z: the responsibilities).
+    """What model selection needs of a fitted mixture, in one pass on the calling
+    thread: Σ w log p(x), Σ w log max_k z_k(x) (z: the responsibilities), and the
+    least ratio of a covariance's smallest eigenvalue to its largest.
 
     Parameters
     ----------
     X, sample_weight, unit_weight, diagonal, tile : as :func:`_em_loop`
-    weights (k,), means (k, d), factors (k, d, d) : float64, the parameters (factors
-        upper triangular, Σ⁻¹ = U Uᵀ; only the diagonals are read if ``diagonal``)
-    out : ndarray (2,) float64, written: the two sums
+    weights (k,), means (k, d), covariances (k, d, d), factors (k, d, d) : float64,
+        the parameters (factors upper triangular, Σ⁻¹ = U Uᵀ; only the diagonals
+        are read if ``diagonal``)
+    out : ndarray (3,) float64, written: the two sums and the ratio (-inf where a
+        covariance's largest eigenvalue is not above 0, NaN where it is not finite)
 
     Notes
     -----
@@ -203,6 +206,15 @@ def score_parameters(X, sample_weight, unit_weight, weights, means, factors, dia
             classification += weight * (top[r] - log_norm[r])
     out[0] = log_likelihood
     out[1] = classification
+    least = np.inf
+    for j in range(k):
+        if not np.all(np.isfinite(covariances[j])):  # numba's eigvalsh refuses these
+            least = np.nan
+            break
+        values = np.linalg.eigvalsh(covariances[j])
+        ratio = values[0] / values[-1] if values[-1] > 0 else -np.inf
+        least = min(least, ratio)
+    out[2] = least
 
 
 _C1, _C2, _C3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
@@ -317,6 +329,11 @@ def start_parameters():
     if not _STARTS:
         _STARTS.append(njit(_START_SIGNATURE, cache=True, nogil=True)(_start_parameters))
     return _STARTS[0]
+
+
+def loaded() -> bool:
+    """Whether :func:`em_loop` has compiled or loaded the loop in this process."""
+    return bool(_COMPILED)
 
 
 def em_loop():
