@@ -196,3 +196,9 @@ def test_the_scores_of_a_fit_are_those_of_a_pass_over_the_data(covariance_type):
         by_pass = criteria(model, X, sample_weight)
         from_fit = criteria(model, X, sample_weight, scores)
         np.testing.assert_allclose(from_fit, by_pass, rtol=1e-11)
+        # The least ratio of a covariance's smallest eigenvalue to its largest.
+        from kmix.kernels import gmm as gk
+
+        full = gk.full_covariances(model.covariances_, gk.layout_of(covariance_type), 3, X.shape[1])
+        values = np.linalg.eigvalsh(full)
+        assert scores[2] == pytest.approx(np.min(values[:, 0] / values[:, -1]), rel=1e-12)
