@@ -175,6 +175,35 @@ def output_folder(text: str) -> Path:
         raise argparse.ArgumentTypeError(message or str(exc)) from None
 
 
+def report_path(text: str) -> Path:
+    """An interactive report's file: .html, with Bokeh installed (both checked
+    before fitting; Bokeh is looked for, not imported)."""
+    import importlib.util
+
+    path = output_path(text)
+    if path.suffix.lower() not in (".html", ".htm"):
+        raise argparse.ArgumentTypeError(f"{shorten(text)}: reports are written as .html")
+    if importlib.util.find_spec("bokeh") is None:
+        raise argparse.ArgumentTypeError(
+            "writing a report needs the optional package 'bokeh': pip install 'kmix[report]'"
+        )
+    return path
+
+
+def add_report_argument(parser: argparse.ArgumentParser) -> None:
+    """``--report HTML``, shared by kmeans and gmm."""
+    parser.add_argument("--report", type=report_path, metavar="HTML",
+                        help="write an interactive report of the fit: one self-contained HTML file with a "
+                             "slider over every iteration (needs kmix[report])")
+
+
+def write_report(model: Any, X: Any, path: Path) -> None:
+    """The fit's interactive report, written to ``path`` (a temporary file of the run)."""
+    from ..viz.report import report
+
+    report(model, X, path)
+
+
 def animation_path(text: str) -> Path:
     """An animation file: .gif, or .mp4 when ffmpeg is on the PATH (checked before fitting)."""
     from ..exceptions import MissingDependencyError

@@ -54,7 +54,7 @@ def run_minibatch(args: argparse.Namespace, output_options: tuple[str, ...]) -> 
         args.max_iter = DEFAULT_MINIBATCH_PASSES
     if args.tol is None:
         args.tol = 0.0
-    return run_fit(args, in_memory=("plot", "animate"), output_options=output_options,
+    return run_fit(args, in_memory=("plot", "animate", "report"), output_options=output_options,
                    fit_and_report=_minibatch_and_report, write_outputs=_write_minibatch)
 
 
@@ -72,7 +72,7 @@ def _minibatch_and_report(args: argparse.Namespace, X: Any, client: Any) -> Any:
             tol=args.tol,
             random_state=args.seed,
             # The paths of the centres are drawn from the history.
-            record_history=True if args.plot or args.animate else "auto",
+            record_history=True if args.plot or args.animate or args.report else "auto",
         ).fit(X)
     except DataError as exc:
         raise _common.naming_data(exc, args.data) from exc
@@ -108,6 +108,8 @@ def _write_minibatch(args: argparse.Namespace, X: Any, model: Any, temporary: di
 
         animate_kmeans(X, model, temporary["animate"], fps=args.fps, max_frames=args.max_frames,
                        show_objective=True)
+    if "report" in temporary:
+        _common.write_report(model, X, temporary["report"])
     if "out" in temporary:
         save_result(model, temporary["out"])
 

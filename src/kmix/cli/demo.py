@@ -24,7 +24,8 @@ def register(subparsers) -> None:
         description=(
             "k-means on samples_3 (k = 8) with the path of every centre and the SSD curve; "
             "a 5-component Gaussian mixture on samples_2 with its ellipses, log-likelihood "
-            "curve and density; animations of both fits (GIF)."
+            "curve and density; animations of both fits (GIF); an interactive report of the "
+            "k-means fit (report.html, when kmix[report] is installed)."
         ),
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -123,9 +124,29 @@ def em_animation(out: Path, outputs: OutputFiles | None = None) -> list[Path]:
     return [out / "em.gif"]
 
 
+def report_page(out: Path, outputs: OutputFiles | None = None) -> list[Path]:
+    """The interactive report of the k-means fit of :func:`kmeans_figures`, every
+    half-step on the slider: report.html in ``out`` (as :func:`kmeans_figures`),
+    or, without Bokeh, nothing but a line that says so.
+    """
+    import importlib.util
+
+    if importlib.util.find_spec("bokeh") is None:
+        say("  skipped report.html: the interactive report needs bokeh (pip install 'kmix[report]')")
+        return []
+    from ..viz.report import report
+
+    X = load_data("samples_3")
+    model = kmeans_demo_model(X)
+    with joined(outputs) as outputs:
+        say("  writing report.html (the k-means fit, interactive: a slider over every half-step)")
+        report(model, X, outputs.add("--out", out / "report.html"))
+    return [out / "report.html"]
+
+
 # Each step writes its figures into the output folder, through the run's
 # transaction, and returns their final paths.
-STEPS = [kmeans_figures, gmm.demo_figures, em_animation]
+STEPS = [kmeans_figures, gmm.demo_figures, em_animation, report_page]
 
 # What run() says before a step that does not say it itself.
 ANNOUNCE = {

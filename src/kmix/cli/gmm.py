@@ -22,15 +22,16 @@ EPILOG = """examples:
   kmix gmm points.csv -k 3 --covariance-type diag --plot gmm.png --ll-plot ll.png
   kmix gmm data.npz:X -k 8 --init k-means++ --density-plot density.png --out result.npz
   kmix gmm samples_2 -k 5 --animate em.gif --animate-style density --fps 6
+  kmix gmm samples_2 -k 5 --report gmm.html
   kmix gmm big.npy -k 8 --dask --chunks 100000
   kmix gmm parts/ -k 8 --dask --scheduler tcp://10.0.0.5:8786
   kmix gmm parts/ -k 8 --stream --passes 3 --ll-plot ll.png
 """
 
 # Options that draw every point: refused with --dask.
-IN_MEMORY_OPTIONS = ("plot", "density_plot", "animate")
+IN_MEMORY_OPTIONS = ("plot", "density_plot", "animate", "report")
 # The options that name files; all of them are written, or none.
-OUTPUT_OPTIONS = ("plot", "ll_plot", "density_plot", "animate", "out")
+OUTPUT_OPTIONS = ("plot", "ll_plot", "density_plot", "animate", "report", "out")
 
 
 def register(subparsers) -> None:
@@ -74,6 +75,7 @@ def register(subparsers) -> None:
                         help="write the mixture density as filled contours")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (parameters, history) as .npz (added to the name if missing)")
+    _common.add_report_argument(parser)
     stream = parser.add_argument_group("streaming")
     stream.add_argument("--stream", action="store_true",
                         help="DATA is a folder of .npy files (or one .npy file): fit by online EM, one step "
@@ -118,8 +120,9 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMi
             tol=args.tol,
             reg_covar=args.reg_covar,
             random_state=args.seed,
-            # An animation needs the parameters of every iteration, whatever the dimension.
-            record_history=True if args.animate else "auto",
+            # An animation or a report needs the parameters of every iteration,
+            # whatever the dimension.
+            record_history=True if args.animate or args.report else "auto",
             callback=progress if progress.enabled else None,
             client=client,
         ).fit(X)
@@ -167,6 +170,8 @@ def write_outputs(args: argparse.Namespace, X: Any, model: GaussianMixtureCore, 
 
         animate_gmm(X, model, temporary["animate"], style=args.animate_style, fps=args.fps,
                     max_frames=args.max_frames, show_objective=True)
+    if "report" in temporary:
+        _common.write_report(model, X, temporary["report"])
     if "out" in temporary:
         save_result(model, temporary["out"])
 

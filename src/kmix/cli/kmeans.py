@@ -20,6 +20,7 @@ EPILOG = """examples:
   kmix kmeans points.csv -k 4 --init random --n-init 10 --plot clusters.png --ssd-plot ssd.png
   kmix kmeans data.npz:X -k 16 --out result.npz
   kmix kmeans samples_3 -k 8 --animate kmeans.gif --half-steps --fps 3
+  kmix kmeans samples_3 -k 8 --report kmeans.html
   kmix kmeans big.npy -k 64 --dask --chunks 100000
   kmix kmeans parts/ -k 64 --dask --scheduler tcp://10.0.0.5:8786
   kmix kmeans samples_3 --select 2..12 --plot select.png
@@ -57,11 +58,13 @@ def register(subparsers) -> None:
     parser.add_argument("--select", type=_components, metavar="K",
                         help="choose k instead: fit every k of a range like 2..12 and print each criterion's "
                              "choice (SSD knee, Calinski-Harabasz, Davies-Bouldin, silhouette, gap); --plot "
-                             "then draws the criteria, --out saves the model of the gap statistic's k")
+                             "then draws the criteria, --report shows them with the fit of any k clicked, "
+                             "--out saves the model of the gap statistic's k")
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG", help="write the clustering with the centres' paths")
     parser.add_argument("--ssd-plot", type=_common.image_path, metavar="PNG", help="write the SSD after every half-step")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ",
                         help="save the fitted model (labels, centres, history) as .npz (added to the name if missing)")
+    _common.add_report_argument(parser)
     minibatch = parser.add_argument_group("mini-batch")
     minibatch.add_argument("--minibatch", action="store_true",
                            help="fit by mini-batch k-means (scikit-learn's MiniBatchKMeans): each step assigns "
@@ -77,7 +80,7 @@ def register(subparsers) -> None:
 
 
 # The options that name files; all of them are written, or none.
-OUTPUT_OPTIONS = ("plot", "ssd_plot", "animate", "out")
+OUTPUT_OPTIONS = ("plot", "ssd_plot", "animate", "report", "out")
 
 
 def _components(text: str) -> list[int]:
@@ -102,9 +105,9 @@ def run(args: argparse.Namespace) -> int:
         if args.animate or args.ssd_plot:
             raise _common.UsageError("--select draws the criteria with --plot; --animate and --ssd-plot "
                                      "need one k (-k)")
-        return run_fit(args, in_memory=(), output_options=("plot", "out"),
+        return run_fit(args, in_memory=("report",), output_options=("plot", "report", "out"),
                        fit_and_report=_select_and_report, write_outputs=_write_selection)
-    return run_fit(args, in_memory=("plot", "animate"), output_options=OUTPUT_OPTIONS,
+    return run_fit(args, in_memory=("plot", "animate", "report"), output_options=OUTPUT_OPTIONS,
                    fit_and_report=_fit_and_report, write_outputs=write_outputs)
 
 
@@ -131,6 +134,8 @@ def _write_selection(args: argparse.Namespace, X: Any, result: Any, temporary: d
         from ..viz import plot_select_k
 
         save_figure(plot_select_k(result)[0].figure, temporary["plot"])
+    if "report" in temporary:
+        _common.write_report(result, X, temporary["report"])
     if "out" in temporary:
         chosen = result.choice.get("gap", next(iter(result.choice.values())))
         save_result(result.models[int(np.flatnonzero(result.k == chosen)[0])], temporary["out"])
@@ -150,7 +155,7 @@ def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> KMeansCore
             algorithm=args.algorithm,
             client=client,
             # The paths of the centres are drawn from the history.
-            record_history=True if args.plot or args.animate else "auto",
+            record_history=True if args.plot or args.animate or args.report else "auto",
         ).fit(X)
     except DataError as exc:
         raise _common.naming_data(exc, args.data) from exc
@@ -190,5 +195,7 @@ def write_outputs(args: argparse.Namespace, X: Any, model: KMeansCore, temporary
 
         animate_kmeans(X, model, temporary["animate"], fps=args.fps, half_steps=args.half_steps,
                        max_frames=args.max_frames, show_objective=True)
+    if "report" in temporary:
+        _common.write_report(model, X, temporary["report"])
     if "out" in temporary:
         save_result(model, temporary["out"])

@@ -20,10 +20,11 @@ EPILOG = """examples:
   kmix select samples_2 -k 1..9
   kmix select points.csv -k 1..6 --models VVV,VEV,EEE --criterion icl --plot bic.png --out best.npz
   kmix select big.npy -k 2..8 --dask --init kmeans
+  kmix select samples_2 -k 1..6 --models VVV,EEE,VII --report select.html
 """
 
-IN_MEMORY_OPTIONS = ()
-OUTPUT_OPTIONS = ("plot", "out")
+IN_MEMORY_OPTIONS = ("report",)
+OUTPUT_OPTIONS = ("plot", "report", "out")
 
 
 def components(text: str) -> list[int]:
@@ -89,6 +90,9 @@ def register(subparsers) -> None:
     parser.add_argument("--plot", type=_common.image_path, metavar="PNG",
                         help="write the criterion against the number of components, a line per model")
     parser.add_argument("--out", type=_common.model_path, metavar="NPZ", help="save the best model as .npz")
+    parser.add_argument("--report", type=_common.report_path, metavar="HTML",
+                        help="write an interactive report: the criterion of every cell, and the fit of the "
+                             "cell clicked, in one self-contained HTML file (needs kmix[report])")
     add_dask_arguments(parser)
     # The criteria compare log-likelihoods across models: always in float64.
     parser.set_defaults(func=run, float32=False)
@@ -131,5 +135,7 @@ def write_outputs(args: argparse.Namespace, X: Any, selection: MixtureSelection,
         from ..viz import plot_criterion
 
         save_figure(plot_criterion(selection).figure, temporary["plot"])
+    if "report" in temporary:
+        _common.write_report(selection, X, temporary["report"])
     if "out" in temporary:
         save_result(selection.best_, temporary["out"])
