@@ -2,16 +2,45 @@
 with no server.
 
 ``UPDATE`` sets every glyph to the slider's frame and the selected pair of axes;
-``PLAY`` starts and stops a timer that moves the slider one frame at a time.
+``PLAY`` starts and stops a timer that moves the slider one frame at a time;
+``ELLIPSES`` draws the ellipses of covariances for them and for the selection page.
 Their variables are the CustomJS ``args`` that :mod:`kmix.viz.report` passes.
 """
 
-__all__ = ["UPDATE", "PLAY"]
+__all__ = ["ELLIPSES", "UPDATE", "PLAY"]
+
+# The n_std outlines of ellipses, for both pages: rows[j] is the row of component j's
+# 2x2 covariance (entries a, b; b, c) on the axes xc, yc in the columns of ``cov``,
+# (cx[j], cy[j]) its centre. Returns [xs, ys], one list of n_ellipse points each.
+ELLIPSES = r"""
+function ellipse_outlines(cov, xc, yc, rows, cx, cy, n_std, n_ellipse) {
+  const key = (a, b) => (cov["c_" + a + "__" + b] !== undefined ? cov["c_" + a + "__" + b] : cov["c_" + b + "__" + a]);
+  const saa = key(xc, xc), sab = key(xc, yc), sbb = key(yc, yc);
+  const ex = [], ey = [];
+  rows.forEach((row, j) => {
+    const a = saa[row], b = sab[row], c = sbb[row];
+    const half = 0.5 * (a + c), radius = Math.hypot(0.5 * (a - c), b);
+    const major = Math.sqrt(Math.max(half + radius, 0)), minor = Math.sqrt(Math.max(half - radius, 0));
+    const angle = 0.5 * Math.atan2(2 * b, a - c);
+    const cos = Math.cos(angle), sin = Math.sin(angle);
+    const xs = [], ys = [];
+    for (let i = 0; i < n_ellipse; i++) {
+      const t = 2 * Math.PI * i / (n_ellipse - 1);
+      const u = n_std * major * Math.cos(t), v = n_std * minor * Math.sin(t);
+      xs.push(cx[j] + u * cos - v * sin);
+      ys.push(cy[j] + u * sin + v * cos);
+    }
+    ex.push(xs);
+    ey.push(ys);
+  });
+  return [ex, ey];
+}
+"""
 
 # args: slider, frames, x_select, y_select, titles, points, history, covariances,
 # centres, paths, ellipses, objective, marker, progress, label, x_axis, y_axis,
 # feature_columns, n_components, n_std, n_ellipse, objective_name
-UPDATE = r"""
+UPDATE = ELLIPSES + r"""
 const n_frames = frames.data.centre_step.length;
 const f = Math.max(0, Math.min(n_frames - 1, Math.round(slider.value)));
 const step = frames.data.centre_step[f];
@@ -54,27 +83,8 @@ paths.data = Object.assign({}, paths.data, {xs: px, ys: py});
 
 // The n_std ellipses of a mixture, from the 2x2 covariance on the shown axes.
 if (covariances !== null) {
-  const cov = covariances.data;
-  const key = (a, b) => (cov["c_" + a + "__" + b] !== undefined ? cov["c_" + a + "__" + b] : cov["c_" + b + "__" + a]);
-  const saa = key(xc, xc), sab = key(xc, yc), sbb = key(yc, yc);
-  const ex = [], ey = [];
-  for (let j = 0; j < k; j++) {
-    const row = step * k + j;
-    const a = saa[row], b = sab[row], c = sbb[row];
-    const half = 0.5 * (a + c), radius = Math.hypot(0.5 * (a - c), b);
-    const major = Math.sqrt(Math.max(half + radius, 0)), minor = Math.sqrt(Math.max(half - radius, 0));
-    const angle = 0.5 * Math.atan2(2 * b, a - c);
-    const cos = Math.cos(angle), sin = Math.sin(angle);
-    const xs = [], ys = [];
-    for (let i = 0; i < n_ellipse; i++) {
-      const t = 2 * Math.PI * i / (n_ellipse - 1);
-      const u = n_std * major * Math.cos(t), v = n_std * minor * Math.sin(t);
-      xs.push(cx[j] + u * cos - v * sin);
-      ys.push(cy[j] + u * sin + v * cos);
-    }
-    ex.push(xs);
-    ey.push(ys);
-  }
+  const rows = Array.from({length: k}, (_, j) => step * k + j);
+  const [ex, ey] = ellipse_outlines(covariances.data, xc, yc, rows, cx, cy, n_std, n_ellipse);
   ellipses.data = Object.assign({}, ellipses.data, {xs: ex, ys: ey});
 }
 

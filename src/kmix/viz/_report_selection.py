@@ -14,13 +14,14 @@ from typing import Any
 import numpy as np
 
 from ._report_data import ELLIPSE_POINTS, MAX_FEATURE_AXES, _as_array, _axes, _sample_rows, ellipse_outline
+from ._report_js import ELLIPSES
 from ._style import color, colors
 
 __all__ = ["is_selection", "selection_document"]
 
 # args: cells, default_index, x_select, y_select, titles, points, models, covariances, centres,
 # ellipses, label, x_axis, y_axis, n_std, n_ellipse
-SELECT = r"""
+SELECT = ELLIPSES + r"""
 const chosen = cells.selected.indices.length ? cells.selected.indices[0] : default_index;
 const m = cells.data.model[chosen];
 const xc = x_select.value, yc = y_select.value;
@@ -36,26 +37,7 @@ const cx = rows.map((r) => md[xc][r]), cy = rows.map((r) => md[yc][r]);
 centres.data = {x: cx, y: cy, component: rows.map((r) => md.component[r]),
                 color: rows.map((r) => md.color[r])};
 if (covariances !== null) {
-  const cov = covariances.data;
-  const key = (a, b) => (cov["c_" + a + "__" + b] !== undefined ? cov["c_" + a + "__" + b] : cov["c_" + b + "__" + a]);
-  const saa = key(xc, xc), sab = key(xc, yc), sbb = key(yc, yc);
-  const ex = [], ey = [];
-  rows.forEach((row, j) => {
-    const a = saa[row], b = sab[row], c = sbb[row];
-    const half = 0.5 * (a + c), radius = Math.hypot(0.5 * (a - c), b);
-    const major = Math.sqrt(Math.max(half + radius, 0)), minor = Math.sqrt(Math.max(half - radius, 0));
-    const angle = 0.5 * Math.atan2(2 * b, a - c);
-    const cos = Math.cos(angle), sin = Math.sin(angle);
-    const xs = [], ys = [];
-    for (let i = 0; i < n_ellipse; i++) {
-      const t = 2 * Math.PI * i / (n_ellipse - 1);
-      const u = n_std * major * Math.cos(t), v = n_std * minor * Math.sin(t);
-      xs.push(cx[j] + u * cos - v * sin);
-      ys.push(cy[j] + u * sin + v * cos);
-    }
-    ex.push(xs);
-    ey.push(ys);
-  });
+  const [ex, ey] = ellipse_outlines(covariances.data, xc, yc, rows, cx, cy, n_std, n_ellipse);
   ellipses.data = {xs: ex, ys: ey, color: rows.map((r) => md.color[r])};
 }
 label.text = cells.data.caption[chosen];
