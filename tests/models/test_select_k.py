@@ -87,6 +87,10 @@ def test_the_picture_and_the_command_line(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "choice" in printed and plot.stat().st_size > 0
     assert kmix.load_model(out).n_clusters == result.choice["gap"]
+    # Options that --select would not use are refused, naming them.
+    for extra, named in ((["--init", "random"], "--init"), (["--algorithm", "lloyd"], "--algorithm")):
+        assert main(["kmeans", str(data), "--select", "2..5", *extra]) == 2
+        assert named in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("name", ["three_groups", "four_groups", "uniform", "ruspini"])

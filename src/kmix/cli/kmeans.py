@@ -105,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
         if args.animate or args.ssd_plot:
             raise _common.UsageError("--select draws the criteria with --plot; --animate and --ssd-plot "
                                      "need one k (-k)")
+        # select_k starts every k from k-means++ and picks its own pass: options that
+        # would be ignored are refused instead.
+        ignored = [f"--{name}" for name in ("init", "algorithm") if getattr(args, name) != "auto"]
+        if ignored:
+            raise _common.UsageError(f"--select starts every k from k-means++ with kmix's own passes: "
+                                     f"{' and '.join(ignored)} apply to one k (-k)")
         return run_fit(args, in_memory=("report",), output_options=("plot", "report", "out"),
                        fit_and_report=_select_and_report, write_outputs=_write_selection)
     return run_fit(args, in_memory=("plot", "animate", "report"), output_options=OUTPUT_OPTIONS,
