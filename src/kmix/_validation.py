@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import exceptions
+from ._typing import is_sparse
 from .exceptions import DataError, MissingDependencyError
 
 __all__ = [
@@ -317,11 +318,6 @@ def check_dask_array(
     if check_finite:
         X = X.map_blocks(_finite_chunk, where, dtype=X.dtype, meta=np.empty((0, 0), X.dtype))
     return X
-
-
-def is_sparse(X: Any) -> bool:
-    """True for a scipy.sparse matrix or array, without importing scipy.sparse."""
-    return type(X).__module__.startswith("scipy.sparse")
 
 
 def check_data(X: Any, *, finite: bool = True, accept_sparse: bool = False,

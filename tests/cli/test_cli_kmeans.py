@@ -132,3 +132,18 @@ def test_kmeans_animate_writes_a_gif(capsys, tmp_path):
 def test_kmeans_animate_refuses_other_formats_before_fitting(capsys, tmp_path):
     code, _, err = run(capsys, "kmeans", "samples_3", "--animate", str(tmp_path / "k.webm"))
     assert code == 2 and "animations are written as .gif or .mp4" in err
+
+
+def test_a_dense_kmeans_run_loads_neither_scipy_sparse_nor_the_mixtures():
+    # What a run does not use, it does not import: scipy.sparse (sparse input only),
+    # the mixtures' and the QP's modules (other subcommands).
+    code = (
+        "import contextlib, io, sys\n"
+        "from kmix.cli.main import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        "    assert main(['kmeans', 'samples_3', '-k', '3', '--seed', '0']) == 0\n"
+        "loaded = [m for m in ('scipy.sparse', 'sklearn', 'kmix.models.gaussian_mixture',\n"
+        "                      'kmix.models.selection', 'kmix.models.qp') if m in sys.modules]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=600)

@@ -83,8 +83,8 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
 
 
 def _is_sparse(X: Any) -> bool:
-    """True for a scipy.sparse matrix or array, without importing scipy.sparse."""
-    return type(X).__module__.startswith("scipy.sparse") and hasattr(X, "tocsr")
+    """True for a scipy.sparse matrix or array (one CSR can be made of)."""
+    return is_sparse(X) and hasattr(X, "tocsr")
 
 
 def rows_in_range(X: Any, reference: np.ndarray) -> Any:

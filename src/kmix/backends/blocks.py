@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
+from .._typing import is_sparse
 from ..kernels.kmeans import squared_norms
 
 __all__ = ["Block", "row_blocks"]
@@ -58,7 +58,7 @@ class Block:
     @property
     def x_norms(self) -> np.ndarray:
         if self._x_norms is None:
-            if scipy.sparse.issparse(self.X):
+            if is_sparse(self.X):
                 from ..kernels.kmeans_sparse import squared_norms as sparse_squared_norms
 
                 self._x_norms = sparse_squared_norms(self.X, n_threads=self.n_threads)

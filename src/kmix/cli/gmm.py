@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-
+from .._typing import COVARIANCE_NAMES
 from ..exceptions import DataError
-from ..io import load_data
-from ..kernels.gmm_covariances import COVARIANCE_NAMES
-from ..models.gaussian_mixture import GaussianMixtureCore
 from . import _common, _online
 from ._common import format_table, say
 from ._dask import Progress, add_dask_arguments, run_fit
 from ._files import save_figure, save_result
 from ._outputs import OutputFiles, joined
+
+if TYPE_CHECKING:  # the fitting modules are loaded by the run that fits
+    from ..models.gaussian_mixture import GaussianMixtureCore
 
 EPILOG = """examples:
   kmix gmm samples_2 -k 5 --seed 0
@@ -109,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _fit_and_report(args: argparse.Namespace, X: Any, client: Any) -> GaussianMixtureCore:
+    from ..models.gaussian_mixture import GaussianMixtureCore
+
     progress = Progress(args.max_iter)
     try:
         model = GaussianMixtureCore(
@@ -183,6 +185,8 @@ def demo_figures(out_dir: Path, outputs: OutputFiles | None = None) -> list[Path
     returns their paths. With ``outputs`` (the demo's transaction) they are put
     in place when it commits; without it, together when this returns.
     """
+    from ..io import load_data
+    from ..models.gaussian_mixture import GaussianMixtureCore
     from ..viz import plot_density, plot_gmm, plot_log_likelihood
 
     out_dir = Path(out_dir)

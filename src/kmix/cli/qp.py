@@ -5,15 +5,17 @@ from __future__ import annotations
 import argparse
 import ast
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..exceptions import DataError
 from .._paths import shorten
 from ..io import locate, read_located
-from ..models.qp import QPResult, solve_qp
 from ._common import HelpFormatter, UsageError, format_table, say
+
+if TYPE_CHECKING:  # the solver is loaded by the run that solves
+    from ..models.qp import QPResult
 
 EPILOG = """examples:
   kmix qp --M M.npy --h h.npy --b b.npy --c 1.5
@@ -73,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
     if args.A_eq is not None:
         equality["A_eq"] = read_operand(args.A_eq, "--A-eq", ndim=2)
         equality["b_eq"] = read_operand(args.b_eq, "--b-eq", ndim=None)
+    from ..models.qp import solve_qp
+
     result = solve_qp(M, h, B, c, **equality)
     if args.json:
         say(json.dumps(result.to_dict(), indent=2))

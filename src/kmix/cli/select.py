@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from .._typing import COVARIANCE_NAMES, CRITERIA, MCLUST_MODELS
 from ..exceptions import DataError
-from ..kernels.gmm_covariances import COVARIANCE_NAMES
-from ..models.gaussian_mixture import GaussianMixtureCore
-from ..models.selection import CRITERIA, MCLUST_MODELS, MixtureSelection, select_mixture
 from . import _common
 from ._common import UsageError, say
 from ._dask import add_dask_arguments, run_fit
 from ._files import save_figure, save_result
+
+if TYPE_CHECKING:  # the fitting modules are loaded by the run that fits
+    from ..models.selection import MixtureSelection
 
 EPILOG = """examples:
   kmix select samples_2 -k 1..9
@@ -106,6 +107,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _select_and_report(args: argparse.Namespace, X: Any, client: Any) -> MixtureSelection:
+    from ..models.gaussian_mixture import GaussianMixtureCore
+    from ..models.selection import select_mixture
+
     # A first run compiles each model's M-step (about a minute for all fourteen): say
     # so before the wait, not after.
     say(f"fitting {len(args.n_components)} x {len(args.models)} mixtures (the first run also compiles "

@@ -50,7 +50,6 @@ import math
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse
 import scipy.spatial.distance
 
 __all__ = [
@@ -162,6 +161,8 @@ def cluster_moments(X: np.ndarray, sample_weight: np.ndarray, labels: np.ndarray
     # Unit vectors (x - c)/||x - c||; a row on its centre has none and counts 0.
     inverse = np.divide(1.0, distances, out=np.zeros(m), where=distances > 0.0)
     np.multiply(offsets, inverse[:, None], out=columns[:, d + 3:])
+    import scipy.sparse  # loaded only where a pass needs it
+
     weights = scipy.sparse.csr_matrix(
         (np.asarray(sample_weight, dtype=np.float64), (np.asarray(labels), np.arange(m))), shape=(k, m))
     totals = np.asarray(weights @ columns)

@@ -16,6 +16,7 @@ import numpy as np
 import scipy.linalg
 import scipy.linalg.lapack
 
+from .._typing import COVARIANCE_NAMES
 from ..exceptions import NumericalError
 from .gmm_models import LAYOUT, MODELS
 from .gmm_models import n_parameters as _model_parameters
@@ -37,8 +38,8 @@ __all__ = [
 COVARIANCE_TYPES = ("full", "tied", "diag", "spherical")
 # scikit-learn's four are mclust's VVV, EEE, VVI and VII.
 SCIKIT_LEARN_MODELS = {"full": "VVV", "tied": "EEE", "diag": "VVI", "spherical": "VII"}
-# Every name covariance_type takes.
-COVARIANCE_NAMES = COVARIANCE_TYPES + MODELS
+# Every name covariance_type takes, COVARIANCE_NAMES: COVARIANCE_TYPES, then MODELS
+# (named in kmix._typing).
 
 
 def layout_of(covariance_type: str) -> str:

@@ -29,6 +29,8 @@ from typing import NamedTuple
 
 import numpy as np
 
+from .._typing import MCLUST_MODELS
+
 from .gmm_models_orientation import (
     DEGENERATE,
     common_orientation,
@@ -49,7 +51,7 @@ __all__ = [
     "n_parameters",
 ]
 
-MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
+MODELS = MCLUST_MODELS
 
 # How each model's covariances are stored, in one of kmix's four layouts:
 # "spherical" (k,) variances, "diag" (k, d) variances, "tied" (d, d), "full" (k, d, d).

@@ -12,7 +12,6 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-import scipy.sparse
 
 __all__ = [
     "KMeansStats",
@@ -182,6 +181,8 @@ def block_statistics(
     """
     n = X.shape[0]
     weight_sums = np.bincount(labels, weights=sample_weight, minlength=n_clusters).astype(np.float64)
+    import scipy.sparse  # loaded only where a pass needs it
+
     indicator = scipy.sparse.csr_matrix(
         (sample_weight.astype(np.float64, copy=False), (labels, np.arange(n))),
         shape=(n_clusters, n),

@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
+from .._typing import is_sparse
 from .compiled import threads
 from .kmeans import KMeansStats, farthest_rows, merge_statistics, squared_distances, squared_norms
 
@@ -478,7 +478,7 @@ def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarr
 
 def _sparse_passes(X: Any) -> Any:
     """:mod:`kmix.kernels.kmeans_sparse` when X is a scipy.sparse matrix, else None."""
-    if not scipy.sparse.issparse(X):
+    if not is_sparse(X):
         return None
     from . import kmeans_sparse
 

@@ -29,6 +29,8 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse
 
+from .._typing import is_sparse
+
 from .compiled import threads
 from .kmeans import KMeansStats, farthest_rows
 
@@ -58,11 +60,6 @@ __all__ = [
 # sums, fixed so that the order of every addition is too. A chunk of typical
 # sparse rows (tens of stored values) is enough work to outweigh its start.
 CHUNK_ROWS = 512
-
-
-def is_sparse(X: Any) -> bool:
-    """Whether X is a scipy.sparse matrix or array."""
-    return scipy.sparse.issparse(X)
 
 
 def _chunks(n: int) -> int:

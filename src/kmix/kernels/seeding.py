@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-import scipy.sparse
 
+from .._typing import is_sparse
 from .compiled import threads
 from .kmeans import squared_norms
 from .kmeans_passes import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers
@@ -65,7 +65,7 @@ def kmeans_plusplus(
     -------
     indices : ndarray (n_clusters,) of int, rows of X chosen as centres
     """
-    if scipy.sparse.issparse(X):
+    if is_sparse(X):
         return _sparse_kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_local_trials,
                                        n_threads=n_threads)
     from .compiled import kmeans_prep  # numba is imported on first use only

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 import numpy as np
-import scipy.sparse
 
+from .._typing import is_sparse
 from ..kernels import kmeans as kk
 from ..kernels import kmeans_parallel as kp
 from ..kernels import kmeans_passes as kpass
@@ -279,7 +279,7 @@ def initial_centers(data: Any, n_clusters: int, init: str, rng: np.random.Genera
     """Initial centres in the centred frame of ``data``: "k-means++" (greedy, needs the
     data in memory), "k-means||" or "random" (weighted distinct rows)."""
     if init == "k-means||":
-        if scipy.sparse.issparse(getattr(data, "X", None)):
+        if is_sparse(getattr(data, "X", None)):
             raise ValueError(
                 "init='k-means||' is not available for sparse X; use init='k-means++' (the "
                 "default for in-memory data), 'random' or an array of centres"
@@ -291,7 +291,7 @@ def initial_centers(data: Any, n_clusters: int, init: str, rng: np.random.Genera
     X, sample_weight, x_norms = data.arrays()
     chosen = X[kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_threads=data.n_threads)]
     # Centres are dense, whatever the rows are stored as.
-    return chosen.toarray() if scipy.sparse.issparse(chosen) else chosen
+    return chosen.toarray() if is_sparse(chosen) else chosen
 
 
 def fit_kmeans(

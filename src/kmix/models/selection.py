@@ -26,6 +26,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .. import backends, exceptions
+from .._typing import CRITERIA, MCLUST_MODELS
 from .._validation import check_counts, check_data, check_int, check_random_state
 from ..backends.threads import map_tasks, one_blas_thread
 from ..kernels import gmm as gk
@@ -34,8 +35,6 @@ from .em import RelativeStop
 
 __all__ = ["MixtureSelection", "select_mixture", "criteria", "CRITERIA", "MCLUST_MODELS"]
 
-CRITERIA = ("bic", "icl", "aic")
-MCLUST_MODELS = ("EII", "VII", "EEI", "VEI", "EVI", "VVI", "EEE", "VEE", "EVE", "VVE", "EEV", "VEV", "EVV", "VVV")
 # A fitted covariance whose smallest eigenvalue is below this fraction of its largest
 # is singular to the precision of the data: the likelihood there says nothing
 # about the model (it grows without bound as a component collapses onto a few points),
