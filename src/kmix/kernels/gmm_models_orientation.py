@@ -513,8 +513,7 @@ def fit_common_orientation(
     max_iter : int
         The most steps (MM and Newton) to take; reaching it is not an error.
     warm : bool
-        D is the previous EM iteration's, near the maximiser once EM settles: the
-        first step is a Newton step where one is accepted.
+        D is the previous EM iteration's (see the notes).
 
     Returns
     -------
@@ -568,8 +567,7 @@ def fit_common_orientation(
     previous_step: float | None = None
     while n_steps < max_iter and _usable(volumes, shapes):
         newton = None
-        near = (previous is not None and previous < 1e-2) or (warm and n_steps == 0)
-        if 1 < d <= NEWTON_MAX_FEATURES and near:
+        if 1 < d <= NEWTON_MAX_FEATURES and ((previous is not None and previous < 1e-2) or (warm and not n_steps)):
             newton = _newton(scatters, weight_sums, equal_volume, D, volumes, shapes)
         if newton is not None:
             D, volumes, shapes, step, definite, undamped = newton

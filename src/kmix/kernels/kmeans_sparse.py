@@ -29,14 +29,11 @@ from typing import Any, NamedTuple
 import numpy as np
 import scipy.sparse
 
-from .._typing import is_sparse
-
 from .compiled import threads
 from .kmeans import KMeansStats, farthest_rows
 
 __all__ = [
     "CHUNK_ROWS",
-    "is_sparse",
     "ColumnSummary",
     "squared_norms",
     "squared_norms_reference",

@@ -15,8 +15,9 @@ statistics' shift back. The precisions and weights do not depend on the origin.
 
 from __future__ import annotations
 
+import contextlib
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -40,6 +41,7 @@ __all__ = [
     "initial_statistics",
     "responsibility_statistics",
     "statistics_of_rows",
+    "worded_as_scikit_learn",
 ]
 
 
@@ -129,6 +131,24 @@ def update_parameters(stats: gk.GMMStats, covariance_type: str, reg_covar: float
     except NumericalError as exc:
         where = "initialisation" if iteration is None else f"EM iteration {iteration}"
         raise NumericalError(f"{where}: {exc} (reg_covar={reg_covar:g})") from None
+
+
+# What scikit-learn says when a covariance cannot be factorised; kmix adds where.
+_ILL_DEFINED_COVARIANCE = (
+    "Fitting the mixture model failed because some components have ill-defined empirical "
+    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
+    "number of components, increase reg_covar, or scale the input data."
+)
+
+
+@contextlib.contextmanager
+def worded_as_scikit_learn() -> Iterator[None]:
+    """A covariance that cannot be factorised, in scikit-learn's words first and then
+    kmix's (where it happened, which component)."""
+    try:
+        yield
+    except NumericalError as exc:
+        raise NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
 
 
 class RelativeStop:

@@ -5,10 +5,9 @@ estimator :class:`kmix.GaussianMixture` is a thin shell over it, in
 
 from __future__ import annotations
 
-import contextlib
 import math
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,30 +34,12 @@ from ..kernels import gmm_passes as gp
 from ._base import BaseModel
 from ._gmm_params import check_parameters
 from .em import (EMResult, GaussianMixtureState, MixtureParameters, em, initial_statistics,
-                 responsibility_statistics, update_parameters)
+                 responsibility_statistics, update_parameters, worded_as_scikit_learn)
 from .lloyd import uses_bounds
 from . import online_em
 from ._gmm_progress import _Progress
 
 __all__ = ["GaussianMixtureCore", "GaussianMixtureState"]
-
-# What scikit-learn says when a covariance cannot be factorised; kmix adds where.
-_ILL_DEFINED_COVARIANCE = (
-    "Fitting the mixture model failed because some components have ill-defined empirical "
-    "covariance (for instance caused by singleton or collapsed samples). Try to decrease the "
-    "number of components, increase reg_covar, or scale the input data."
-)
-
-
-@contextlib.contextmanager
-def _worded_as_scikit_learn() -> Iterator[None]:
-    """A covariance that cannot be factorised, in scikit-learn's words first and then
-    kmix's (where it happened, which component)."""
-    try:
-        yield
-    except exceptions.NumericalError as exc:
-        raise exceptions.NumericalError(f"{_ILL_DEFINED_COVARIANCE} At {exc}") from None
-
 
 class GaussianMixtureCore(BaseModel):
     """Gaussian mixture model fitted by expectation-maximisation.
@@ -329,7 +310,7 @@ class GaussianMixtureCore(BaseModel):
                     "dask array or kmix.Batches use init_params='kmeans' (k-means|| seeding), 'random' or "
                     "'random_from_data'"
                 )
-            with _worded_as_scikit_learn():
+            with worded_as_scikit_learn():
                 best = self._run(data, checked, lambda: self._initial_parameters(data, checked, rng, dask_input))
             # In memory only: on a dask array or batches counting would be one more pass.
             n_distinct = None
@@ -359,7 +340,7 @@ class GaussianMixtureCore(BaseModel):
         mean log-likelihood before the step; ``converged_`` stays False. X keeps
         n_features, n_components and covariance_type stay; ``fit`` starts again.
         """
-        with _worded_as_scikit_learn():
+        with worded_as_scikit_learn():
             online_em.partial_fit(self, X, sample_weight)
         return self
 
@@ -372,7 +353,7 @@ class GaussianMixtureCore(BaseModel):
         with data.hold_blas():
             checked = check_parameters(self, data.n_samples, data.n_features, data.dtype,
                                        data.n_positive_weights())
-        with _worded_as_scikit_learn():
+        with worded_as_scikit_learn():
             best = self._run(data, checked, lambda: start, score=True)
         self._set_fitted(best, checked, data.n_features, stacklevel=3)
         return best.scores
