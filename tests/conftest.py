@@ -32,3 +32,32 @@ def _close_figures():
     import matplotlib.pyplot as plt
 
     plt.close("all")
+
+
+# The threshold kmix ships with: small in-memory data goes through the numpy
+# entry points (see kmix.kernels.NUMPY_MAX_VALUES).
+SHIPPED_NUMPY_MAX_VALUES = None
+
+
+@pytest.fixture(autouse=True)
+def _compiled_passes_for_all_data(monkeypatch):
+    """Most tests fit small data to test the compiled passes and the loops over
+    them: every in-process test runs them whatever the data's size, as kmix does
+    on larger data. The tests of the numpy path for small data ask for the shipped
+    threshold back (the ``numpy_path`` fixture); command-line runs in a subprocess
+    always have it."""
+    import kmix.kernels
+
+    global SHIPPED_NUMPY_MAX_VALUES
+    if SHIPPED_NUMPY_MAX_VALUES is None:
+        SHIPPED_NUMPY_MAX_VALUES = kmix.kernels.NUMPY_MAX_VALUES
+    monkeypatch.setattr(kmix.kernels, "NUMPY_MAX_VALUES", 0)
+
+
+@pytest.fixture
+def numpy_path(monkeypatch):
+    """Small data fitted as kmix ships: by the numpy entry points."""
+    import kmix.kernels
+
+    monkeypatch.setattr(kmix.kernels, "NUMPY_MAX_VALUES", SHIPPED_NUMPY_MAX_VALUES)
+    return SHIPPED_NUMPY_MAX_VALUES

@@ -35,7 +35,8 @@ from .._validation import check_sample_weight, is_batches, is_dask_array, is_spa
 __all__ = ["wrap", "map_rows", "weighted_sum", "rows_in_range"]
 
 
-def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool = False) -> Any:
+def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool = False,
+         compiled: bool | None = None) -> Any:
     """The data object of a validated X (see :func:`kmix._validation.check_data`).
 
     Parameters
@@ -51,6 +52,9 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
         In memory, hold the rows minus their column means (k-means works in that
         frame); a dask array is always centred, as its chunks are read; sparse
         rows never are (:class:`kmix.backends.sparse.SparseData`).
+    compiled : bool, optional
+        In memory, whether dense passes run compiled; by default unless the data
+        is small (:func:`kmix.kernels.compiled_pays`). Elsewhere they always do.
 
     Returns
     -------
@@ -79,7 +83,7 @@ def wrap(X: Any, sample_weight: Any = None, *, client: Any = None, centre: bool 
     from .numpy import InMemoryData
 
     weight = check_sample_weight(sample_weight, X.shape[0], dtype=X.dtype)
-    return InMemoryData(X, weight, centre=centre)
+    return InMemoryData(X, weight, centre=centre, compiled=compiled)
 
 
 def _is_sparse(X: Any) -> bool:

@@ -38,15 +38,19 @@ class Block:
         Threads a compiled kernel may use on this block.
     owns_state : bool
         The kernel may write into ``state`` (no other task will read it again).
+    compiled : bool
+        Dense rows go through the compiled passes; False (small in-memory data,
+        see :func:`kmix.kernels.compiled_pays`): through the numpy entry points.
     """
 
-    __slots__ = ("X", "sample_weight", "state", "index", "n_threads", "owns_state", "_x_norms",
-                 "_unit_weight")
+    __slots__ = ("X", "sample_weight", "state", "index", "n_threads", "owns_state", "compiled",
+                 "_x_norms", "_unit_weight")
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, x_norms: np.ndarray | None = None,
                  unit_weight: bool | None = None, state: Any = None, index: int = 0,
-                 n_threads: int = 1, owns_state: bool = False) -> None:
+                 n_threads: int = 1, owns_state: bool = False, compiled: bool = True) -> None:
         self.X = X
+        self.compiled = compiled
         self.sample_weight = sample_weight
         self.state = state
         self.index = index
@@ -77,7 +81,7 @@ class Block:
         return Block(
             self.X[rows], self.sample_weight[rows],
             x_norms=None if self._x_norms is None else self._x_norms[rows],
-            unit_weight=self._unit_weight, index=self.index,
+            unit_weight=self._unit_weight, index=self.index, compiled=self.compiled,
         )
 
 

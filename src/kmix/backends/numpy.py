@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from .._validation import check_finite, magnitude_dtype
+from ..kernels import compiled_pays
 from ..kernels.kmeans_passes import centered
 from ..kernels.seeding import random_points
 from .blocks import Block, row_blocks
@@ -65,9 +66,13 @@ class InProcessData:
         several threads takes a core from the next pass (see :mod:`.threads`)."""
         return one_blas_thread()
 
+    # Whether dense passes run compiled; small in-memory data sets it False.
+    compiled = True
+
     def _whole(self, state: Any = None) -> Block:
         return Block(self.X, self.sample_weight, x_norms=self.x_norms, unit_weight=self.unit_weight,
-                     state=state, index=0, n_threads=self.n_threads, owns_state=True)
+                     state=state, index=0, n_threads=self.n_threads, owns_state=True,
+                     compiled=self.compiled)
 
     def reduce(self, kernel: Callable, *params: Any, merge: Callable, block_rows: int | None = None,
                state: Any = None, keep_state: bool = False, blas_in_threads: bool = False) -> Any:
@@ -126,6 +131,9 @@ class InMemoryData(InProcessData):
         distances through ``||x||² - 2x·c + ||c||²`` lose less to cancellation).
     threads : int, optional
         Threads for its passes (default: :func:`kmix.backends.threads.n_threads`).
+    compiled : bool, optional
+        Run the compiled passes (True) or the numpy entry points (False); by
+        default, compiled unless the data is small (:func:`kmix.kernels.compiled_pays`).
 
     Attributes
     ----------
@@ -136,10 +144,12 @@ class InMemoryData(InProcessData):
         (only when centred; None otherwise)
     n_samples, n_features, dtype, n_threads
     unit_weight : bool, every weight is 1
+    compiled : bool
     """
 
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, centre: bool = False,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, compiled: bool | None = None) -> None:
+        self.compiled = compiled_pays(*X.shape) if compiled is None else bool(compiled)
         # The columns' ranges find NaN and inf (a pass of its own over X only when
         # there are some, for the message) and bound the kernels' numbers.
         low, high = X.min(axis=0), X.max(axis=0)
@@ -172,7 +182,8 @@ class InMemoryData(InProcessData):
 
     def _hold(self, X: np.ndarray, sample_weight: np.ndarray, threads: int | None, centred: bool) -> None:
         self.n_threads = n_threads() if threads is None else threads
-        start_compiled_threads()
+        if self.compiled:
+            start_compiled_threads()
         self._source = X
         self.sample_weight = sample_weight
         self.n_samples, self.n_features = X.shape
@@ -185,7 +196,8 @@ class InMemoryData(InProcessData):
 
     def _centre_from(self, X: np.ndarray) -> None:
         with np.errstate(over="ignore", invalid="ignore"):  # found by magnitude_dtype
-            self.X, self.offset, self.x_norms, self.mean_variance = centered(X, n_threads=self.n_threads)
+            self.X, self.offset, self.x_norms, self.mean_variance = centered(
+                X, n_threads=self.n_threads, compiled=self.compiled)
 
     def centred(self) -> "InMemoryData":
         """The same data minus its column means (made once, then kept)."""
@@ -213,7 +225,10 @@ def map_rows(X: np.ndarray, func: Callable, *params: Any, dtype: Any, n_columns:
     ``dtype`` and ``n_columns`` describe the result for the dask twin of this
     function, which must declare them before computing; here the result says it
     itself. ``blas_in_threads``: as for :meth:`InMemoryData.reduce`."""
-    start_compiled_threads()
-    block = Block(X, np.ones(X.shape[0], dtype=X.dtype), unit_weight=False, n_threads=n_threads())
+    compiled = compiled_pays(*X.shape)
+    if compiled:
+        start_compiled_threads()
+    block = Block(X, np.ones(X.shape[0], dtype=X.dtype), unit_weight=False, n_threads=n_threads(),
+                  compiled=compiled)
     with one_blas_thread(blas_in_threads):
         return func(block, *params)

@@ -156,17 +156,10 @@ ANNOUNCE = {
     ),
 }
 
-COMPILE_NOTE = (
-    "The first run of kmix compiles its k-means and EM passes once (they are cached "
-    "afterwards), so it may take a while; later runs start at once."
-)
-
-
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written: list[Path] = []
     say(f"kmix demo: fitting the bundled samples and drawing the figures into {out}/")
-    say(COMPILE_NOTE)
     with OutputFiles() as outputs:
         outputs.make_folder("--out", out)
         for step in STEPS:

@@ -309,7 +309,7 @@ class EMPassPlan(NamedTuple):
 
 def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, means: np.ndarray,
                  precisions_cholesky: np.ndarray, log_weights: np.ndarray,
-                 shift: np.ndarray) -> EMPassPlan:
+                 shift: np.ndarray, compiled: bool = True) -> EMPassPlan:
     """The plan of one EM pass over data of ``n_features`` columns of ``dtype``.
 
     Statistics about the current means (``shift`` equal to ``means``) take a fast
@@ -328,13 +328,15 @@ def em_pass_plan(n_features: int, dtype: np.dtype | type, covariance_type: str, 
     precisions_cholesky : ndarray, the layout of ``covariance_type``
     log_weights : ndarray (k,), log π_k (-inf for a zero weight)
     shift : ndarray (k, d) float64, the point each component's moments are taken about
+    compiled : bool
+        False (small data): no fast path, the numpy functions per block.
 
     Returns
     -------
     EMPassPlan
     """
     dtype = np.dtype(dtype)
-    about_means = np.array_equal(shift, means)
+    about_means = compiled and np.array_equal(shift, means)
     if compiled_applies(n_features, dtype, covariance_type) and about_means:
         # Few features: E-step and statistics in one compiled loop over row tiles.
         return EMPassPlan(_compiled_block, (means, precisions_cholesky, log_weights, shift,

@@ -21,6 +21,7 @@ __all__ = [
     "nearest_centers",
     "assign",
     "block_statistics",
+    "reference_pass",
     "merge_statistics",
     "update_centers",
     "squared_shift",
@@ -174,20 +175,19 @@ def block_statistics(
 ) -> KMeansStats:
     """Per-cluster weights and weighted sums of one block, plus SSDs and outliers.
 
-    Sums use a sparse (k x n) indicator product, O(n·d), instead of a dense
-    one-hot GEMM, O(n·k·d). The farthest ``k`` points (by distance to their own
-    centre, positive weight only), with their labels and weights, are kept so
-    empty clusters can be re-seeded after a merge (see :func:`update_centers`).
+    Sums are per-cluster weighted counts of each column (``np.bincount``), O(n·d),
+    instead of a dense one-hot GEMM, O(n·k·d). The farthest ``k`` points (by
+    distance to their own centre, positive weight only), with their labels and
+    weights, are kept so empty clusters can be re-seeded after a merge (see
+    :func:`update_centers`).
     """
     n = X.shape[0]
-    weight_sums = np.bincount(labels, weights=sample_weight, minlength=n_clusters).astype(np.float64)
-    import scipy.sparse  # loaded only where a pass needs it
-
-    indicator = scipy.sparse.csr_matrix(
-        (sample_weight.astype(np.float64, copy=False), (labels, np.arange(n))),
-        shape=(n_clusters, n),
-    )
-    sums = np.asarray(indicator @ X.astype(np.float64, copy=False))
+    weight = sample_weight.astype(np.float64, copy=False)
+    weight_sums = np.bincount(labels, weights=weight, minlength=n_clusters).astype(np.float64)
+    weighted_rows = X.astype(np.float64) * weight[:, None]
+    sums = np.empty((n_clusters, X.shape[1]))
+    for feature in range(X.shape[1]):
+        sums[:, feature] = np.bincount(labels, weights=weighted_rows[:, feature], minlength=n_clusters)
     weighted = sample_weight * min_distances
     ssd = float(np.sum(weighted, dtype=np.float64))
     if previous_labels is None:
@@ -202,6 +202,24 @@ def block_statistics(
         min_distances[top].astype(np.float64), X[top].astype(np.float64),
         labels[top].astype(np.int32), sample_weight[top].astype(np.float64),
     )
+
+
+def reference_pass(X: np.ndarray, sample_weight: np.ndarray, centers: np.ndarray, x_norms: np.ndarray,
+                   previous_labels: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray, KMeansStats]:
+    """One Lloyd assignment pass over a block by the functions above: :func:`assign`
+    then :func:`block_statistics`, what the compiled passes are held to.
+
+    Returns
+    -------
+    labels : ndarray (n,) int32
+    min_distances : ndarray (n,), squared distance of each row to its centre
+    stats : KMeansStats
+    """
+    labels, min_distances, previous_distances = assign(X, centers, x_norms, squared_norms(centers),
+                                                       previous_labels)
+    stats = block_statistics(X, sample_weight, labels, min_distances, centers.shape[0],
+                             previous_labels, previous_distances)
+    return labels, min_distances, stats
 
 
 def merge_statistics(a: KMeansStats, b: KMeansStats) -> KMeansStats:

@@ -6,7 +6,8 @@ followed by :func:`kmix.kernels.kmeans.block_statistics` (the reference) without
 and each chunk's nearest centres and sums are computed while it is in cache.
 :func:`bounded_statistics` is the same pass with Hamerly's bounds, skipping the
 rows whose nearest centre provably did not change; :func:`centered` prepares X
-for both. The tests hold every pass to the reference.
+for both. The tests hold every pass to the reference, which the protocol kernels
+below run instead on small data (``block.compiled`` False).
 
 Each pass runs its compiled code on ``n_threads`` threads (one by default; the
 backends pass their count); its result does not depend on that number. The
@@ -21,7 +22,8 @@ import numpy as np
 
 from .._typing import is_sparse
 from .compiled import threads
-from .kmeans import KMeansStats, farthest_rows, merge_statistics, squared_distances, squared_norms
+from .kmeans import (KMeansStats, farthest_rows, merge_statistics, nearest_centers, reference_pass,
+                     squared_distances, squared_norms)
 
 __all__ = [
     "FUSED_MAX_FEATURES",
@@ -435,14 +437,15 @@ def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: n
     return candidates[order], plain[order].astype(np.float64)
 
 
-def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """X minus its column means, in a new array, with what the fit needs besides.
-
-    Distances through ``||x||² - 2x·c + ||c||²`` lose less to cancellation on
-    centred data. Two compiled passes on ``n_threads`` threads (column sums in
-    float64, then the difference and the rows' squared norms), in place of numpy's
-    mean, subtract, squared norms and variance, which run on one thread and each go
-    over X. The result does not depend on ``n_threads``.
+def centered(X: np.ndarray, *, n_threads: int = 1,
+             compiled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """X minus its column means (a new array), its rows' squared norms and its mean
+    variance; distances through ``||x||² - 2x·c + ||c||²`` lose less to
+    cancellation on centred data. Compiled: two passes on ``n_threads`` threads
+    (column sums in float64, then the differences and norms), each going over X
+    once where numpy's mean, subtraction and norms would go three times on one
+    thread; the result does not depend on ``n_threads``. ``compiled=False`` (small
+    data): the same by numpy.
 
     Returns
     -------
@@ -451,14 +454,17 @@ def centered(X: np.ndarray, *, n_threads: int = 1) -> tuple[np.ndarray, np.ndarr
     x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
     mean_variance : float, the variance of X averaged over the features
     """
-    from .compiled import kmeans_prep  # numba is imported on first use only
-
     X = np.ascontiguousarray(X)
     n, d = X.shape
+    if not compiled:
+        offset = (np.sum(X, axis=0, dtype=np.float64) / n).astype(X.dtype)
+        Xc = X - offset
+        x_norms = squared_norms(Xc)
+        return Xc, offset, x_norms, float(np.sum(x_norms, dtype=np.float64)) / max(n * d, 1)
+    from .compiled import kmeans_prep  # numba is imported on first use only
+
     rows = max(1024, -(-(2**18) // max(d, 1)))  # about 2 MiB of float64 per chunk
-    sums = np.empty(d)
-    Xc = np.empty_like(X)
-    x_norms = np.empty(n, dtype=X.dtype)
+    sums, Xc, x_norms = np.empty(d), np.empty_like(X), np.empty(n, dtype=X.dtype)
     with threads(n_threads, -(-n // rows)):
         kmeans_prep.column_sums(X, rows, sums)
         offset = (sums / n).astype(X.dtype)
@@ -510,6 +516,9 @@ def lloyd_block(block: Any, centers: np.ndarray) -> tuple[tuple[np.ndarray], KMe
     if block.X.shape[0] == 0:
         return (np.empty(0, dtype=np.int32),), empty_statistics(*centers.shape, previous is not None)
     sparse = _sparse_passes(block.X)
+    if sparse is None and not block.compiled:
+        labels, _, stats = reference_pass(block.X, block.sample_weight, centers, block.x_norms, previous)
+        return (labels,), stats
     statistics = lloyd_statistics if sparse is None else sparse.lloyd_statistics
     labels, _, stats = statistics(block.X, block.sample_weight, centers, block.x_norms, previous,
                                   block.unit_weight, keep_distances=False, n_threads=block.n_threads)
@@ -560,6 +569,8 @@ def _nearest(block: Any, offset: np.ndarray, centers: np.ndarray,
     X = block.X - offset
     if X.shape[0] == 0:
         return np.empty(0, dtype=np.int32), np.empty(0, dtype=X.dtype)
+    if not block.compiled:
+        return nearest_centers(X, centers.astype(X.dtype, copy=False))
     labels, distances, _ = lloyd_statistics(X, block.sample_weight, centers, squared_norms(X),
                                             keep_distances=keep_distances, n_threads=block.n_threads)
     return labels, distances

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._typing import is_sparse
 from .compiled import threads
-from .kmeans import squared_norms
+from .kmeans import squared_distances, squared_norms
 from .kmeans_passes import FUSED_CHUNK_ROWS, fused_tile_rows, padded_centers
 
 __all__ = ["kmeans_plusplus", "random_points"]
@@ -36,6 +36,7 @@ def kmeans_plusplus(
     n_local_trials: int | None = None,
     *,
     n_threads: int = 1,
+    compiled: bool = True,
 ) -> np.ndarray:
     """Greedy k-means++ seeding (Arthur & Vassilvitskii 2007, greedy variant).
 
@@ -60,6 +61,9 @@ def kmeans_plusplus(
         Defaults to 2 + floor(ln k), the usual choice.
     n_threads : int
         Threads for the compiled passes (at most one per chunk of rows).
+    compiled : bool
+        False (small data): the distances and potentials by numpy, through an
+        (n, n_local_trials) distance matrix; the same draws from ``rng``.
 
     Returns
     -------
@@ -68,8 +72,6 @@ def kmeans_plusplus(
     if is_sparse(X):
         return _sparse_kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_local_trials,
                                        n_threads=n_threads)
-    from .compiled import kmeans_prep  # numba is imported on first use only
-
     X = np.ascontiguousarray(X)
     if X.dtype not in (np.float32, np.float64):
         X = X.astype(np.float64)
@@ -78,6 +80,11 @@ def kmeans_plusplus(
     if n_local_trials is None:
         n_local_trials = 2 + int(math.log(n_clusters))
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    if not compiled:
+        return _greedy(n, n_clusters, rng, weight, n_local_trials, *_numpy_distances(X, x_norms, weight),
+                       value_key(X), compiled=False)
+    from .compiled import kmeans_prep  # numba is imported on first use only
+
     rows = FUSED_CHUNK_ROWS
     tile = fused_tile_rows(-(-X.shape[1] // 4) * 4, X.dtype.itemsize)
     potentials = np.empty(n_local_trials)
@@ -97,6 +104,23 @@ def kmeans_plusplus(
                        value_key(X))
 
 
+def _numpy_distances(X: np.ndarray, x_norms: np.ndarray, weight: np.ndarray) -> tuple[Callable, Callable]:
+    """The ``update`` and ``candidate_potentials`` of :func:`_greedy` by numpy: each
+    update's distances measured directly (one centre), the candidates' through
+    :func:`kmix.kernels.kmeans.squared_distances` (an (n, t) matrix: small data only)."""
+
+    def update(index: int, closest: np.ndarray) -> None:
+        difference = X - X[index]
+        np.minimum(closest, np.einsum("ij,ij->i", difference, difference), out=closest)
+
+    def candidate_potentials(candidates: np.ndarray, closest: np.ndarray) -> np.ndarray:
+        distances = squared_distances(X, X[candidates], x_norms, x_norms[candidates]).astype(np.float64)
+        np.minimum(distances, closest[:, None], out=distances)
+        return weight @ distances
+
+    return update, candidate_potentials
+
+
 def value_key(X: Any) -> np.ndarray:
     """A number per row that depends only on the row's values: its projection on a
     fixed direction (the same for every call with as many features)."""
@@ -107,7 +131,7 @@ def value_key(X: Any) -> np.ndarray:
 def _greedy(n: int, n_clusters: int, rng: np.random.Generator, weight: np.ndarray, n_local_trials: int,
             update: Callable[[int, np.ndarray], None],
             candidate_potentials: Callable[[np.ndarray, np.ndarray], np.ndarray],
-            key: np.ndarray) -> np.ndarray:
+            key: np.ndarray, *, compiled: bool = True) -> np.ndarray:
     """The draws and choices of greedy k-means++, over the rows' distances as
     ``update(row, closest)`` (closest written: min with the distances to that row)
     and ``candidate_potentials(rows, closest)`` compute them. The same draws from
@@ -117,8 +141,15 @@ def _greedy(n: int, n_clusters: int, rng: np.random.Generator, weight: np.ndarra
     of ``key`` (:func:`value_key`), not in the order they are stored: the seeds
     then depend on the rows' values and weights only, so shuffling the rows, or
     repeating a row w times in place of a weight w, gives the same seeds (up to
-    rounding in the sums)."""
-    from .compiled import kmeans_prep  # numba is imported on first use only
+    rounding in the sums). ``compiled=False``: the cumulative sums by numpy (the
+    same numbers, bit for bit)."""
+    if compiled:
+        from .compiled import kmeans_prep  # numba is imported on first use only
+
+        cumulative_potential = kmeans_prep.cumulative_potential
+    else:
+        def cumulative_potential(weight: np.ndarray, closest: np.ndarray, out: np.ndarray) -> None:
+            np.cumsum(weight * closest, out=out)
 
     order = np.argsort(key)
     weight_in_order = np.ascontiguousarray(weight[order])
@@ -139,7 +170,7 @@ def _greedy(n: int, n_clusters: int, rng: np.random.Generator, weight: np.ndarra
         if potential <= 0:  # every point already coincides with a chosen centre
             indices[c] = by_weight()
             continue
-        kmeans_prep.cumulative_potential(weight_in_order, np.ascontiguousarray(closest[order]), cumulative)
+        cumulative_potential(weight_in_order, np.ascontiguousarray(closest[order]), cumulative)
         draws = rng.uniform(size=n_local_trials) * cumulative[-1]
         positions = np.searchsorted(cumulative, draws, side="right")
         np.clip(positions, 0, n - 1, out=positions)

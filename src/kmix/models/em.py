@@ -107,7 +107,7 @@ def em_statistics(data: Any, parameters: MixtureParameters, covariance_type: str
     means = parameters.means - data.offset
     plan = gp.em_pass_plan(data.n_features, data.dtype, gk.layout_of(covariance_type), means,
                            parameters.precisions_cholesky, gk.log_of_weights(parameters.weights),
-                           means.astype(np.float64))
+                           means.astype(np.float64), compiled=getattr(data, "compiled", True))
     merged = data.reduce(plan.kernel, *plan.args, merge=plan.merge, block_rows=plan.block_rows)
     return _in_original_frame(plan.finish(merged), data)
 
@@ -190,7 +190,8 @@ def em(
     """
     history = History(_HISTORY_FIELDS)
     if (not record_parameters and (callback is None or type(callback) is RelativeStop)
-            and data.dense_block and gl.loop_applies(data.n_features, data.dtype)):
+            and data.dense_block and getattr(data, "compiled", True)
+            and gl.loop_applies(data.n_features, data.dtype)):
         return _em_compiled(data, start, history, covariance_type=covariance_type, reg_covar=reg_covar,
                             max_iter=max_iter, tol=tol, lower_bound=lower_bound, stop=callback, score=score)
     parameters = start

@@ -75,7 +75,8 @@ class LloydPasses:
 
     def __init__(self, data: Any, bounds: bool) -> None:
         self.data = data
-        self.bounds = bounds
+        # The numpy passes of small data keep no bounds (the labels are the same).
+        self.bounds = bounds and getattr(data, "compiled", True)
         self._centers: np.ndarray | None = None
         self._state: Any = None
         self.rescanned: list[int] = []
@@ -289,7 +290,8 @@ def initial_centers(data: Any, n_clusters: int, init: str, rng: np.random.Genera
     if init == "random":
         return data.sample(n_clusters, rng)[0]
     X, sample_weight, x_norms = data.arrays()
-    chosen = X[kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_threads=data.n_threads)]
+    chosen = X[kmeans_plusplus(X, n_clusters, rng, sample_weight, x_norms, n_threads=data.n_threads,
+                               compiled=getattr(data, "compiled", True))]
     # Centres are dense, whatever the rows are stored as.
     return chosen.toarray() if is_sparse(chosen) else chosen
 

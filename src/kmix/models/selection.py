@@ -458,7 +458,7 @@ def select_mixture(
             stack.enter_context(one_blas_thread())
         hc = _hc_tree(X, rng) if hierarchical else None
         # One data object for every cell fitted from a start made here (in memory).
-        data = stack.enter_context(backends.wrap(X, sample_weight)) if hierarchical else None
+        data = stack.enter_context(backends.wrap(X, sample_weight, compiled=True)) if hierarchical else None
         cells = _fit_cells(model_class, X, sample_weight, rows, names, n_init, rng, hc, settings, n_samples,
                            init_params, data)
     return MixtureSelection(rows, names, criterion, cells, n_samples)

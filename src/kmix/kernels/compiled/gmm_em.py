@@ -26,6 +26,7 @@ run on threads side by side.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
 from . import CONTRACT, REASSOCIATE_CONTRACT

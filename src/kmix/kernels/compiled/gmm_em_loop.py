@@ -19,6 +19,7 @@ their diagonals for the diagonal and spherical layouts, as the pass of
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, types
 
 from .gmm_em import _differences, _log_density, _responsibilities, em_pass, em_pass_serial

@@ -10,6 +10,7 @@ once, serves every model.
 
 from __future__ import annotations
 
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, types
 from numba.core.types.function_type import WrapperAddressProtocol
 from numba.core.typing.typeof import typeof_impl

@@ -25,6 +25,7 @@ reference runs under ``np.errstate(all="ignore")``.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
 from ..gmm_models_orientation import DEGENERATE

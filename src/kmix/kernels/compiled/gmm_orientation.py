@@ -1,10 +1,9 @@
 """Compiled M-step of the mixture models with a common orientation, EVE and VVE (numba).
 
-The algorithm of :mod:`kmix.kernels.gmm_models_orientation` step for step, so
-that a whole EM loop for small data can run in machine code: the profile
-volumes and shapes given D, MM steps for D accelerated by SQUAREM, then
-safeguarded Newton steps over the plane rotations (1 < d ≤ NEWTON_MAX_FEATURES),
-with the reference's acceptance and stopping rules.
+The algorithm of :mod:`kmix.kernels.gmm_models_orientation` step for step, so that a
+whole EM loop for small data can run in machine code: the profile volumes and shapes
+given D, MM steps for D accelerated by SQUAREM, then safeguarded Newton steps over the
+plane rotations (1 < d ≤ NEWTON_MAX_FEATURES), with the reference's rules.
 
 Sums are added in numpy's order (``einsum``'s nested loops, the pairwise sum of
 ``np.sum`` and ``np.mean``, libm's ``pow`` for a scalar's square) and the
@@ -25,6 +24,7 @@ extrapolation, a non-finite Hessian) the step is rejected instead.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
 from ..gmm_models_orientation import _GOLDEN, _NOISE, DEGENERATE, NEWTON_MAX_FEATURES

@@ -26,6 +26,7 @@ stacks of scatter matrices; nothing of size n × n × d.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
 __all__ = ["eii_tree", "vvv_tree"]

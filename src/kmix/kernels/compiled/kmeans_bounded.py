@@ -22,6 +22,7 @@ were skipped or on the thread count.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
 from . import CONTRACT, REASSOCIATE

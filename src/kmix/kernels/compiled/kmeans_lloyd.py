@@ -21,6 +21,7 @@ number of threads; nothing here keeps state between calls.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
 from . import REASSOCIATE

@@ -10,6 +10,7 @@ compiled with ``cache=True``.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
 from . import REASSOCIATE

@@ -24,6 +24,7 @@ products being rounded exactly as written.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
 __all__ = [

@@ -13,6 +13,7 @@ k-means++ potentials.
 from __future__ import annotations
 
 import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
 from . import CONTRACT
