@@ -40,10 +40,16 @@ _blas_lock = threading.Lock()
 _blas_depth = 0  # how many holds are open: only the outermost one talks to threadpoolctl
 _numba_lock = threading.Lock()
 _numba_started = False
+# A task of map_tasks keeps its share of the threads here, for the passes it starts.
+_task = threading.local()
 
 
 def n_threads() -> int:
-    """Threads to use: the CPUs this process may run on (KMIX_NUM_THREADS overrides)."""
+    """Threads to use: the CPUs this process may run on (KMIX_NUM_THREADS overrides);
+    inside a task of :func:`map_tasks`, that task's share of them."""
+    share = getattr(_task, "share", None)
+    if share is not None:
+        return share
     override = os.environ.get("KMIX_NUM_THREADS")
     if override:
         try:
@@ -147,13 +153,26 @@ def map_tasks(func: Callable[[T], U], items: Iterable[T], workers: int | None = 
 
     For independent tasks that release the GIL for most of their time (compiled
     loops). The threads are their own, not the block pool's, so a task may itself
-    reduce over blocks. Tasks are taken in the order given (put the longest first);
-    the first exception a task raises is raised here. ``workers``: at most this
-    many threads (default :func:`n_threads`); one runs the tasks on this thread.
+    reduce over blocks; the data objects a task makes get its share of the threads
+    (:func:`n_threads` there: this thread's count divided among the workers, at
+    least one), so that tasks side by side do not each start a pass on every core.
+    Tasks are taken in the order given (put the longest first); the first exception
+    a task raises is raised here. ``workers``: at most this many threads (default
+    :func:`n_threads`); one runs the tasks on this thread.
     """
     items = list(items)
-    workers = min(n_threads() if workers is None else workers, len(items))
+    total = n_threads()
+    workers = min(total if workers is None else workers, len(items))
     if workers <= 1:
         return [func(item) for item in items]
+    share = max(1, total // workers)
+
+    def task(item: T) -> U:
+        _task.share = share
+        try:
+            return func(item)
+        finally:
+            _task.share = None
+
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="kmix-task") as pool:
-        return list(pool.map(func, items))
+        return list(pool.map(task, items))

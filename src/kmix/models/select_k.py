@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 
 from .. import backends
+from ..backends.threads import map_tasks, one_blas_thread
 from .._validation import check_counts, check_data, check_int, check_random_state, is_dask_array
 from ..kernels import cluster_indices as ci
 from ..kernels import kmeans as kk
@@ -299,11 +300,16 @@ def _gap_references(X: Any, ks: np.ndarray, n_references: int, method: str, rng:
         points = np.asarray(X, dtype=np.float64)
     box = ci.reference_box(points, method)
     size = min(n, GAP_REFERENCE_MAX)
-    out = np.empty((n_references, len(ks)))
-    for b in range(n_references):
-        reference = ci.draw_reference(box, size, rng)
-        for i, value in enumerate(ks.tolist()):
-            model = model_class(n_clusters=value, n_init=1, random_state=int(rng.integers(2**31 - 1)),
-                                max_iter=max_iter, tol=tol, record_history=False).fit(reference)
-            out[b, i] = math.log(model.inertia_) + math.log(n / size)
-    return out
+    # Every draw first, in the order of one set after the other (its rows, then a seed
+    # per k), so that the sets' fits can run side by side with the same results.
+    draws = [(ci.draw_reference(box, size, rng), [int(rng.integers(2**31 - 1)) for _ in ks])
+             for _ in range(n_references)]
+
+    def log_w(draw: tuple[np.ndarray, list[int]]) -> list[float]:
+        reference, seeds = draw
+        return [math.log(model_class(n_clusters=value, n_init=1, random_state=seed, max_iter=max_iter,
+                                     tol=tol, record_history=False).fit(reference).inertia_) + math.log(n / size)
+                for value, seed in zip(ks.tolist(), seeds)]
+
+    with one_blas_thread():
+        return np.array(map_tasks(log_w, draws))
