@@ -9,6 +9,7 @@ import pytest
 from kmix.kernels import compiled
 from kmix.kernels import kmeans as kk
 from kmix.kernels import kmeans_passes as passes
+from kmix.kernels import moments
 from kmix.kernels.seeding import kmeans_plusplus
 
 
@@ -48,7 +49,7 @@ def test_bounded_pass_centring_and_seeding_do_not_depend_on_the_threads(rng, d):
     counts = sorted({1, 2, numba.config.NUMBA_NUM_THREADS})
     X = rng.normal(size=(9000, d)) * 2.0 + 1.0
     w = rng.uniform(0.5, 2.0, size=9000)
-    centred = [passes.centered(X, n_threads=count) for count in counts]
+    centred = [moments.centered(X, n_threads=count) for count in counts]
     Xc, _, norms, _ = centred[0]
     for other in centred[1:]:
         for a, b in zip(other, centred[0]):

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._validation import check_finite, magnitude_dtype
 from ..kernels import compiled_pays
-from ..kernels.kmeans_passes import centered
+from ..kernels.moments import centered
 from ..kernels.seeding import random_points
 from .blocks import Block, row_blocks
 from .threads import n_threads, one_blas_thread, reduce_blocks, start_compiled_threads

@@ -5,8 +5,8 @@ followed by :func:`kmix.kernels.kmeans.block_statistics` (the reference) without
 (n, k) distance matrix: the rows go through in cache-sized chunks, in parallel,
 and each chunk's nearest centres and sums are computed while it is in cache.
 :func:`bounded_statistics` is the same pass with Hamerly's bounds, skipping the
-rows whose nearest centre provably did not change; :func:`centered` prepares X
-for both. The tests hold every pass to the reference, which the protocol kernels
+rows whose nearest centre provably did not change (X centred first by
+:func:`kmix.kernels.moments.centered`). The tests hold every pass to the reference, which the protocol kernels
 below run instead on small data (``block.compiled`` False).
 
 Each pass runs its compiled code on ``n_threads`` threads (one by default; the
@@ -37,7 +37,6 @@ __all__ = [
     "center_neighbours",
     "neighbour_list_length",
     "bounded_statistics",
-    "centered",
     "empty_statistics",
     "lloyd_block",
     "bounded_block",
@@ -435,41 +434,6 @@ def _farthest_as_plain_pass(X: np.ndarray, sample_weight: np.ndarray, centers: n
                              n_threads=n_threads)[1]
     order = np.lexsort((candidates, -plain.astype(np.float64)))[:m]
     return candidates[order], plain[order].astype(np.float64)
-
-
-def centered(X: np.ndarray, *, n_threads: int = 1,
-             compiled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """X minus its column means (a new array), its rows' squared norms and its mean
-    variance; distances through ``||x||² - 2x·c + ||c||²`` lose less to
-    cancellation on centred data. Compiled: two passes on ``n_threads`` threads
-    (column sums in float64, then the differences and norms), each going over X
-    once where numpy's mean, subtraction and norms would go three times on one
-    thread; the result does not depend on ``n_threads``. ``compiled=False`` (small
-    data): the same by numpy.
-
-    Returns
-    -------
-    Xc : ndarray (n, d), X's dtype
-    offset : ndarray (d,), X's dtype: the column means, so that X = Xc + offset
-    x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
-    mean_variance : float, the variance of X averaged over the features
-    """
-    X = np.ascontiguousarray(X)
-    n, d = X.shape
-    if not compiled:
-        offset = (np.sum(X, axis=0, dtype=np.float64) / n).astype(X.dtype)
-        Xc = X - offset
-        x_norms = squared_norms(Xc)
-        return Xc, offset, x_norms, float(np.sum(x_norms, dtype=np.float64)) / max(n * d, 1)
-    from .compiled import kmeans_prep  # numba is imported on first use only
-
-    rows = max(1024, -(-(2**18) // max(d, 1)))  # about 2 MiB of float64 per chunk
-    sums, Xc, x_norms = np.empty(d), np.empty_like(X), np.empty(n, dtype=X.dtype)
-    with threads(n_threads, -(-n // rows)):
-        kmeans_prep.column_sums(X, rows, sums)
-        offset = (sums / n).astype(X.dtype)
-        total = kmeans_prep.center_rows(X, offset, rows, Xc, x_norms)
-    return Xc, offset, x_norms, total / max(n * d, 1)
 
 
 # --- the passes as kernels of the data protocol: kernel(block, *params) ----------------
