@@ -30,6 +30,7 @@ __all__ = [
     "FUSED_CHUNK_ROWS",
     "chunk_rows",
     "fused_tile_rows",
+    "pass_steps",
     "padded_centers",
     "uses_blas",
     "lloyd_statistics",
@@ -70,6 +71,13 @@ def chunk_rows(n_clusters: int, n_features: int, itemsize: int) -> int:
         return FUSED_CHUNK_ROWS
     rows = _PRODUCT_BYTES // (n_clusters * itemsize)
     return int(min(4096, max(64, rows // 64 * 64)))
+
+
+def pass_steps(n_clusters: int, n_features: int, itemsize: int) -> tuple[int, int]:
+    """Rows per chunk and rows per call of :func:`lloyd_statistics`'s compiled pass
+    (the call's partial sums, chunks x k x d, stay under 16 MiB)."""
+    rows = chunk_rows(n_clusters, n_features, itemsize)
+    return rows, rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * n_clusters * n_features))))
 
 
 def fused_tile_rows(padded_features: int, itemsize: int) -> int:
@@ -171,7 +179,8 @@ def lloyd_statistics(
     dtype = X.dtype
     n, d = X.shape
     k = centers.shape[0]
-    center_norms = squared_norms(centers)
+    # The centres' norms as the compiled loop of kernels.kmeans_loop takes them.
+    center_norms = kmeans_lloyd.center_norms(centers)
     has_previous = previous_labels is not None
     previous = (np.ascontiguousarray(previous_labels, dtype=np.int32) if has_previous
                 else np.zeros(0, dtype=np.int32))
@@ -182,8 +191,7 @@ def lloyd_statistics(
     weight_sums = np.zeros(k)
     sums = np.zeros((k, d))
     scalars = np.zeros(3)  # ssd, ssd_previous, n_changed
-    rows = chunk_rows(k, d, dtype.itemsize)
-    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    rows, step = pass_steps(k, d, dtype.itemsize)
     # -2C once, so the products need no scaling (a power of two: exact).
     scaled = centers * dtype.type(-2)
     with threads(n_threads, -(-n // rows)):
@@ -195,11 +203,11 @@ def lloyd_statistics(
         else:
             scaled_t, padded_norms = padded_centers(scaled, center_norms)
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            fused_pass = kmeans_lloyd.fused_pass_for(0 if d <= 3 else scaled_t.shape[0])
             for row0 in range(0, n, step):
-                kmeans_lloyd.fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight,
-                                        unit_weight, padded_norms, k, previous, has_previous,
-                                        rows, tile, labels, store, min_distances, weight_sums,
-                                        sums, scalars)
+                fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
+                           padded_norms, k, previous, has_previous, rows, tile, labels, store,
+                           min_distances, weight_sums, sums, scalars)
     if np.any(weight_sums <= 0):
         if not store:  # rare: a cluster is empty; the distances once more
             min_distances = lloyd_statistics(X, sample_weight, centers, x_norms,
@@ -337,13 +345,14 @@ def bounded_statistics(
     stats : KMeansStats
     rescanned : int, the rows whose distances to all centres were computed
     """
-    from .compiled import kmeans_bounded  # numba is imported on first use only
+    from .compiled import kmeans_bounded, kmeans_lloyd  # numba is imported on first use only
 
     X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
     dtype = X.dtype
     n, d = X.shape
     k = centers.shape[0]
-    center_norms = squared_norms(centers)
+    # The centres' norms as the plain pass takes them (so the same labels).
+    center_norms = kmeans_lloyd.center_norms(centers)
     initial = previous_labels is None
     previous = (np.zeros(0, dtype=np.int32) if initial
                 else np.ascontiguousarray(previous_labels, dtype=np.int32))

@@ -26,8 +26,9 @@ from numba import njit, prange
 
 from . import REASSOCIATE
 from .kmeans_tiles import _nearest_blocked, _nearest_narrow
+from .kmeans_unrolled import nearest_kernel, width_copy
 
-__all__ = ["fused_pass", "gemm_pass"]
+__all__ = ["center_norms", "fused_pass", "fused_pass_for", "gemm_pass"]
 
 
 # Rows handled together after a BLAS product: a run of FINISH_TILE contiguous values
@@ -37,6 +38,22 @@ FINISH_TILE = 512
 
 # Only the sums over a tile (_weighted_sum, _unit_sum) are compiled with REASSOCIATE
 # (see the package): the distances and the argmin are computed exactly as written.
+
+
+@njit(cache=True)
+def center_norms(centers):  # pragma: no cover - compiled
+    """Squared norms of the centres, (k,), in their dtype: the features added in
+    order, each square rounded. The plain pass and the compiled Lloyd loop
+    (:mod:`.kmeans_loop`) both take their norms from here, so a fit gives the same
+    numbers through either."""
+    k, d = centers.shape
+    out = np.empty(k, dtype=centers.dtype)
+    for j in range(k):
+        total = centers[j, 0] * centers[j, 0]
+        for f in range(1, d):
+            total += centers[j, f] * centers[j, f]
+        out[j] = total
+    return out
 
 
 @njit(cache=True)
@@ -255,6 +272,21 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
 # --- the pass for few features: products by the tile loops of kmeans_tiles --------
 
 @njit(cache=True)
+def _nearest_in_tile(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                     previous_value, acc):  # pragma: no cover - compiled
+    """Nearest centre of each row of a tile: the loop for 1 to 3 features (``rows_t``
+    unpadded) or the blocked loop (padded to multiples of four). A width with a
+    written-out kernel has a copy of :func:`fused_pass` that calls it here instead
+    (:func:`fused_pass_for`)."""
+    if rows_t.shape[0] <= 3:
+        _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                        previous_value)
+    else:
+        _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                         previous_value, acc)
+
+
+@njit(cache=True)
 def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distances, min_distances,
                     x_norms):  # pragma: no cover - compiled
     """Squared distances of a tile's rows to their nearest centres: ``best`` plus
@@ -357,7 +389,6 @@ def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_no
     """
     d = X.shape[1]
     d_rows = scaled_t.shape[0]
-    narrow = d <= 3
     n_chunks = (m_block + chunk_rows - 1) // chunk_rows
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
@@ -379,12 +410,8 @@ def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_no
             if has_previous:
                 for r in range(m):
                     previous_t[r] = previous_labels[tile0 + r]
-            if narrow:
-                _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                                previous_value)
-            else:
-                _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                                 previous_value, acc)
+            _nearest_in_tile(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                             previous_value, acc)
             _tile_distances(rows_t, m, d, tile0, best, best_label, labels, store_distances,
                             min_distances, x_norms)
             stats = chunk_scalars[c]
@@ -441,3 +468,25 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
                 chunk_weight_sums[c], chunk_sums[c], chunk_scalars[c],
             )
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
+
+
+
+_width_passes: dict[int, object] = {}
+
+
+def fused_pass_for(d4: int):
+    """The plain pass for tiles of ``d4`` padded features (0 for 1 to 3 features):
+    :func:`fused_pass`, or, for a width with a written-out kernel
+    (:mod:`.kmeans_unrolled`), a copy of it that calls that kernel instead of the
+    blocked loop (:func:`.kmeans_unrolled.width_copy`). The same arguments; the same
+    labels, distances and per-cluster sums bit for bit, the SSDs to rounding (each
+    compiled function fixes its own order of their additions in SIMD lanes). One
+    function per width, so a run compiles only its width's kernel.
+    """
+    kernel = nearest_kernel(d4)
+    if kernel is None:
+        return fused_pass
+    if d4 not in _width_passes:
+        copy = width_copy(fused_pass, d4, {"_nearest_in_tile": kernel}, parallel=True, cache=True)
+        _width_passes[d4] = fused_pass if copy is None else copy
+    return _width_passes[d4]

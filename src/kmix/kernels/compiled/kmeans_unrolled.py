@@ -1,0 +1,135 @@
+"""Compiled k-means kernels (numba): the nearest centre of a tile of rows for 4 to 16
+(padded) features, every feature's product written out.
+
+:func:`kmix.kernels.compiled.kmeans_tiles._nearest_blocked` keeps the partial values
+of four centres in memory between groups of four features: the loop over features
+sits outside the loop over rows, because a loop inside it keeps the compiler from
+running the rows in SIMD lanes. With the number of features fixed and each
+centre's value written as one expression, the loop over rows has no inner loop:
+the values of eight centres stay in registers across all the features and are
+compared at once, with no partial value stored and loaded again.
+
+The expressions are the blocked loop's, in its order (``||c||² + x_0 c'_0 + x_1
+c'_1 + ...`` from the left, each multiply-add fused or not exactly as there), and
+the centres are compared in the same order with the same strict '<': the results
+are the blocked loop's bit for bit (tested).
+
+The source for a width is made from the template below when the width is first
+asked for, and compiled under this file's name, so numba caches it on disk like
+any function of the package (a function made by ``exec`` without a file would be
+compiled again in every process). Only the widths a run uses are compiled.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
+from numba import njit
+
+from . import CONTRACT
+
+__all__ = ["UNROLLED_MAX_FEATURES", "nearest_kernel", "width_copy"]
+
+# Padded widths (multiples of four) with a kernel of their own; wider tiles go to
+# the blocked loop. Each width is one more function to compile on first use.
+UNROLLED_MAX_FEATURES = 16
+
+# Centres per written-out block: eight values, the row's features and the running
+# minimum fit in the sixteen vector registers; the last four centres of a padded
+# count that is not a multiple of eight go through a block of four.
+_BLOCK_CENTERS = (8, 4)
+
+
+def _block_lines(d4: int, width: int, indent: str) -> list[str]:
+    """Lines for centres j .. j + width - 1 of a tile with ``d4`` (padded) features,
+    merged into the running minimum (``_nearest_blocked``'s arguments in scope,
+    and ``j``). Written: best, best_label, previous_value (the value of each row's
+    previous centre, where it is one of these)."""
+    centres = range(width)
+    features = range(d4)
+    lines = [", ".join(f"n{q}" for q in centres) + " = "
+             + ", ".join(f"center_norms[j + {q}]" for q in centres)]
+    for f in features:  # the coefficients, loaded once per tile
+        lines.append(", ".join(f"s{f}_{q}" for q in centres) + " = "
+                     + ", ".join(f"scaled_t[{f}, j + {q}]" for q in centres))
+    lines.append("for r in range(m):")
+    body = [", ".join(f"x{f}" for f in features) + " = "
+            + ", ".join(f"rows_t[{f}, r]" for f in features)]
+    for q in centres:
+        body.append(f"v{q} = n{q}" + "".join(f" + x{f} * s{f}_{q}" for f in features))
+    body += ["value = best[r]", "label = best_label[r]", "p = previous_t[r] - j",
+             "pv = previous_value[r]"]
+    for q in centres:
+        body += [f"closer = v{q} < value",
+                 f"value = v{q} if closer else value",
+                 f"label = np.int32(j + {q}) if closer else label",
+                 f"pv = v{q} if p == {q} else pv"]
+    body += ["best[r] = value", "best_label[r] = label", "previous_value[r] = pv"]
+    lines += ["    " + line for line in body]
+    return [indent + line for line in lines]
+
+
+def _nearest_source(d4: int) -> str:
+    """Source of ``_nearest_{d4}``: every centre, in blocks of eight, then four."""
+    eight, four = _BLOCK_CENTERS
+    lines = [f"def _nearest_{d4}(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,",
+             "               previous_value, acc):",
+             f'    """``_nearest_blocked`` for {d4} padded features, written out (acc unused)."""',
+             "    k4 = scaled_t.shape[1]",
+             "    for r in range(m):",
+             "        best[r] = np.inf",
+             "        best_label[r] = 0",
+             "    j = 0",
+             f"    while j + {eight} <= k4:"]
+    lines += _block_lines(d4, eight, "        ")
+    lines += [f"        j += {eight}", "    if j < k4:"]
+    lines += _block_lines(d4, four, "        ")
+    return "\n".join(lines) + "\n"
+
+
+_kernels: dict[int, object] = {}
+
+
+def nearest_kernel(d4: int):
+    """The written-out nearest-centre kernel for tiles of ``d4`` padded features
+    (a numba dispatcher, arguments as ``_nearest_blocked``), or None for widths
+    without one. Made on first request, compiled on first call."""
+    if d4 % 4 or not 4 <= d4 <= UNROLLED_MAX_FEATURES:
+        return None
+    if d4 not in _kernels:
+        name = f"_nearest_{d4}"
+        # Defined in this module's namespace, with this file as its source: numba's
+        # disk cache keys functions by file and name.
+        namespace = globals()
+        exec(compile(_nearest_source(d4), __file__, "exec"), namespace)
+        _kernels[d4] = njit(cache=True, fastmath=CONTRACT)(namespace[name])
+    return _kernels[d4]
+
+
+def width_copy(function, d4: int, calls: dict, **jit_options):
+    """A copy of the compiled ``function`` whose calls to the functions named in
+    ``calls`` go to the dispatchers given there (their width's variants), or None
+    where the source of ``function`` cannot be read (a package without its .py
+    files: the caller then keeps the generic function).
+
+    The copy, named ``<name>_<d4>``, is compiled from the original's source text in
+    the original's module and under its file name (numba's disk cache keys functions
+    by file and name), with the original's line numbers.
+    """
+    import inspect
+
+    original = function.py_func
+    try:
+        lines, first = inspect.getsourcelines(original)
+    except OSError:
+        return None
+    start = next(i for i, line in enumerate(lines) if line.startswith("def "))
+    source = "".join(lines[start:])
+    name = f"{original.__name__}_{d4}"
+    source = source.replace(f"def {original.__name__}(", f"def {name}(", 1)
+    namespace = original.__globals__
+    for called, target in calls.items():
+        source = source.replace(f"{called}(", f"{target.py_func.__name__}(")
+        namespace[target.py_func.__name__] = target
+    exec(compile("\n" * (first + start - 1) + source, original.__code__.co_filename, "exec"), namespace)
+    return njit(**jit_options)(namespace[name])

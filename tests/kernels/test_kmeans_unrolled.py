@@ -1,0 +1,111 @@
+"""The written-out nearest-centre kernels (kmeans_unrolled) and the plain passes
+built on them, bit for bit against the blocked loop and the generic pass."""
+
+import numpy as np
+import pytest
+
+from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_passes as passes
+from kmix.kernels.compiled import kmeans_lloyd, kmeans_tiles, kmeans_unrolled
+
+WIDTHS = list(range(4, kmeans_unrolled.UNROLLED_MAX_FEATURES + 1, 4))
+
+
+def _tile(rng, d, k, dtype):
+    """A transposed tile, padded centres (with a duplicate centre: ties) and
+    previous labels (-1: none) as the pass hands them to the kernels."""
+    itemsize = np.dtype(dtype).itemsize
+    d4 = -(-d // 4) * 4
+    tile = passes.fused_tile_rows(d4, itemsize)
+    X = rng.normal(size=(tile, d)).astype(dtype)
+    centers = X[rng.choice(tile, size=k, replace=False)] + rng.normal(scale=0.3, size=(k, d)).astype(dtype)
+    if k > 3:
+        centers[3] = centers[1]
+    scaled_t, norms = passes.padded_centers(centers * dtype(-2), kk.squared_norms(centers), narrow=False)
+    rows_t = np.zeros((scaled_t.shape[0], tile), dtype=dtype)
+    rows_t[:d] = X.T
+    # Half the rows equal a centre: their value is decided by rounding alone.
+    rows_t[:d, ::2] = centers[rng.integers(0, k, size=(tile + 1) // 2)].T
+    previous = rng.integers(-1, k, size=tile).astype(np.int32)
+    return rows_t, scaled_t, norms, previous
+
+
+def _nearest(kernel, rows_t, m, scaled_t, norms, previous):
+    tile = rows_t.shape[1]
+    dtype = rows_t.dtype
+    best = np.full(tile, 7, dtype=dtype)
+    label = np.full(tile, -5, dtype=np.int32)
+    value = np.full(tile, 3, dtype=dtype)
+    kernel(rows_t, m, scaled_t, norms, previous, best, label, value, np.empty((4, tile), dtype=dtype))
+    return best, label, value
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d4", WIDTHS)
+def test_written_out_kernel_equals_the_blocked_loop(rng, d4, dtype):
+    kernel = kmeans_unrolled.nearest_kernel(d4)
+    assert kernel is not None
+    for d in (d4 - 3, d4):
+        for k in (1, 4, 8, 12, 21):
+            rows_t, scaled_t, norms, previous = _tile(rng, d, k, dtype)
+            m = rows_t.shape[1] - 5  # a part of the tile; the rest must stay as it was
+            fast = _nearest(kernel, rows_t, m, scaled_t, norms, previous)
+            blocked = _nearest(kmeans_tiles._nearest_blocked, rows_t, m, scaled_t, norms, previous)
+            for a, b in zip(fast, blocked):
+                np.testing.assert_array_equal(a, b)
+            assert np.all(fast[1][m:] == -5)
+            assert np.all((fast[1][:m] >= 0) & (fast[1][:m] < k))
+
+
+def test_widths_without_a_kernel():
+    assert kmeans_unrolled.nearest_kernel(kmeans_unrolled.UNROLLED_MAX_FEATURES + 4) is None
+    assert kmeans_unrolled.nearest_kernel(6) is None
+    assert kmeans_lloyd.fused_pass_for(0) is kmeans_lloyd.fused_pass
+    assert kmeans_lloyd.fused_pass_for(32) is kmeans_lloyd.fused_pass
+
+
+def _pass(fused_pass, X, w, centers, previous, unit_weight):
+    n, d = X.shape
+    k = centers.shape[0]
+    scaled_t, norms = passes.padded_centers(centers * X.dtype.type(-2), kk.squared_norms(centers))
+    tile = passes.fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize)
+    labels = np.empty(n, dtype=np.int32)
+    distances = np.empty(n, dtype=X.dtype)
+    weight_sums, sums, scalars = np.zeros(k), np.zeros((k, d)), np.zeros(3)
+    has_previous = previous is not None
+    previous = previous if has_previous else np.zeros(0, dtype=np.int32)
+    fused_pass(scaled_t, 0, n, X, w, unit_weight, norms, k, previous, has_previous, 1024, tile,
+               labels, True, distances, weight_sums, sums, scalars)
+    return labels, distances, weight_sums, sums, scalars
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [5, 16])
+def test_pass_of_a_width_equals_the_generic_pass(rng, d, dtype):
+    n, k = 3000, 11
+    X = rng.normal(size=(n, d)).astype(dtype)
+    w = rng.uniform(0.5, 2.0, size=n).astype(dtype)
+    centers = X[rng.choice(n, size=k, replace=False)]
+    previous = rng.integers(0, k, size=n).astype(np.int32)
+    width_pass = kmeans_lloyd.fused_pass_for(-(-d // 4) * 4)
+    assert width_pass is not kmeans_lloyd.fused_pass
+    for unit_weight in (True, False):
+        for prev in (None, previous):
+            fast = _pass(width_pass, X, w, centers, prev, unit_weight)
+            generic = _pass(kmeans_lloyd.fused_pass, X, w, centers, prev, unit_weight)
+            # Labels, distances and the per-cluster sums bit for bit; the SSDs are
+            # sums whose order in SIMD lanes each compiled function fixes for itself.
+            for a, b in zip(fast[:4], generic[:4]):
+                np.testing.assert_array_equal(a, b)
+            np.testing.assert_allclose(fast[4], generic[4], rtol=1e-13)
+
+
+def test_generic_pass_where_the_source_cannot_be_read(monkeypatch):
+    import inspect
+
+    def unreadable(obj):
+        raise OSError("no source")
+
+    monkeypatch.setattr(kmeans_lloyd, "_width_passes", {})
+    monkeypatch.setattr(inspect, "getsourcelines", unreadable)
+    assert kmeans_lloyd.fused_pass_for(8) is kmeans_lloyd.fused_pass
