@@ -16,6 +16,7 @@ import numpy as np
 
 from .._typing import is_sparse
 from ..kernels import kmeans as kk
+from ..kernels import kmeans_loop as kloop
 from ..kernels import kmeans_parallel as kp
 from ..kernels import kmeans_passes as kpass
 from ..kernels.seeding import kmeans_plusplus
@@ -149,10 +150,29 @@ def run_lloyd(
     centers = np.array(centers, dtype=data.dtype, copy=True)
     if record_centers:
         history.append(centers=centers)
-    labels, stats = passes(centers)
+    start = 0
+    if callback is None and _loop_applies(passes, centers, max_iter, record_centers):
+        kernel = functools.partial(kloop.lloyd_loop, max_iter=max_iter, tol=tol,
+                                   record_centers=record_centers)
+        loop = data.reduce(kernel, centers, merge=_no_merge, block_rows=None)
+        if record_centers:
+            history.extend(centers=loop.path)
+        if record:
+            history.extend(ssd=loop.ssd, n_changed=loop.n_changed)
+        history.n_iter = loop.n_iter
+        if loop.finished:
+            history.converged = loop.converged
+            return LloydResult(loop.centers, (loop.labels,), loop.inertia, loop.n_iter,
+                               loop.converged, history, loop.weight_sums)
+        # A cluster left empty: the rest here, from the loop's last pass (run again
+        # for the statistics the relocation reads).
+        start, centers = loop.n_iter, loop.centers
+        labels, stats = passes(centers, None if loop.previous is None else (loop.previous,))
+    else:
+        labels, stats = passes(centers)
     converged = False
-    n_iter = 0
-    for iteration in range(max_iter):
+    n_iter = start
+    for iteration in range(start, max_iter):
         n_iter = iteration + 1
         # The old centres and the sums are spent once the new centres are known
         # (a history keeps copies): the means replace the sums, and the old centres
@@ -198,6 +218,20 @@ def run_lloyd(
             break
     history.converged = converged
     return LloydResult(centers, labels, stats.ssd, n_iter, converged, history, stats.weight_sums)
+
+
+def _loop_applies(passes: LloydPasses, centers: np.ndarray, max_iter: int, record_centers: bool) -> bool:
+    """Whether run_lloyd's iterations run in one compiled call (kernels.kmeans_loop):
+    plain passes, compiled, over data in memory in one dense block."""
+    data = passes.data
+    return (not passes.bounds and max_iter > 0 and getattr(data, "dense_block", False)
+            and getattr(data, "compiled", True)
+            and kloop.loop_applies(centers.shape[0], data.n_features, np.dtype(data.dtype).itemsize,
+                                   max_iter, record_centers))
+
+
+def _no_merge(a: Any, b: Any) -> Any:
+    raise AssertionError("the compiled Lloyd loop runs on one block")
 
 
 def kmeans_parallel(

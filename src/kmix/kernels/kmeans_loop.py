@@ -1,0 +1,79 @@
+"""Lloyd's iterations in one compiled call, for data in memory in one dense block.
+
+The kernel :func:`lloyd_loop` runs what :func:`kmix.models.lloyd.run_lloyd` runs
+with plain passes and no callback (see :mod:`kmix.kernels.compiled.kmeans_loop`):
+the same passes, means, records and stop tests, to the rounding of the centres'
+squared shift (summed in another order, it can only move a stop that falls
+exactly on ``tol``). It hands back early when a pass leaves a cluster empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .compiled import threads
+from .kmeans_passes import FUSED_MAX_FEATURES, _pass_inputs, fused_tile_rows, pass_steps
+
+__all__ = ["LoopResult", "loop_applies", "lloyd_loop"]
+
+# The loop keeps every iteration's centres in one preallocated array (max_iter + 1
+# of them); above this size run_lloyd's own loop records them instead.
+_PATH_BYTES = 32 * 2**20
+
+
+class LoopResult(NamedTuple):
+    finished: bool  # converged or max_iter; False: the last pass left a cluster empty
+    n_iter: int  # iterations done and recorded
+    converged: bool
+    centers: np.ndarray  # (k, d), X's dtype: the centres the last pass assigned to
+    labels: np.ndarray  # (n,) int32, from the last pass
+    previous: np.ndarray | None  # (n,) int32, the labels the last pass was given (None: none)
+    inertia: float  # the last pass's SSD
+    weight_sums: np.ndarray  # (k,) float64, the last pass's
+    path: np.ndarray | None  # (n_iter, k, d): the centres after every update (None if not kept)
+    ssd: np.ndarray  # (n_iter, 2) float64: SSD after each assignment and each update
+    n_changed: np.ndarray  # (n_iter,) int64
+
+
+def loop_applies(n_clusters: int, n_features: int, itemsize: int, max_iter: int,
+                 record_centers: bool) -> bool:
+    """Whether :func:`lloyd_loop` takes a fit of this shape (the compiled pass of few
+    features; a path of recorded centres of moderate size)."""
+    if n_features > FUSED_MAX_FEATURES:
+        return False
+    return not record_centers or (max_iter + 1) * n_clusters * n_features * itemsize <= _PATH_BYTES
+
+
+def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
+               record_centers: bool) -> LoopResult:
+    """Lloyd's plain iterations from ``centers`` over a whole dense block
+    (``block.X``, ``sample_weight``, ``unit_weight``, ``n_threads``)."""
+    from .compiled import kmeans_loop  # numba is imported on first use only
+
+    X, sample_weight, centers, _ = _pass_inputs(block.X, block.sample_weight, centers,
+                                                np.empty(0))
+    n, d = X.shape
+    k = centers.shape[0]
+    rows, step = pass_steps(k, d, X.dtype.itemsize)
+    d4 = 0 if d <= 3 else -(-d // 4) * 4
+    tile = fused_tile_rows(d4 or d, X.dtype.itemsize)
+    path = np.empty((max_iter + 1 if record_centers else 0, k, d), dtype=X.dtype)
+    ssd = np.empty((max_iter, 2))
+    n_changed = np.empty(max_iter, dtype=np.int64)
+    labels = np.empty(n, dtype=np.int32)
+    previous = np.empty(n, dtype=np.int32)
+    loop = kmeans_loop.lloyd_loop_for(d4)
+    with threads(block.n_threads, -(-n // rows)):
+        (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
+         previous) = loop(X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
+                          float(tol), rows, tile, step, bool(record_centers), path, ssd, n_changed,
+                          labels, previous)
+    return LoopResult(
+        finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
+        centers=centers, labels=labels, previous=previous if had_previous else None,
+        inertia=float(inertia), weight_sums=weight_sums,
+        path=path[1:n_iter + 1] if record_centers else None,
+        ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
+    )
