@@ -8,20 +8,21 @@ from kmix.kernels import kmeans as kk
 from kmix.kernels import kmeans_passes as passes
 from kmix.kernels.compiled import kmeans_lloyd, kmeans_tiles, kmeans_unrolled
 
-WIDTHS = list(range(4, kmeans_unrolled.UNROLLED_MAX_FEATURES + 1, 4))
+WIDTHS = list(kmeans_unrolled.UNROLLED_WIDTHS)
 
 
 def _tile(rng, d, k, dtype):
     """A transposed tile, padded centres (with a duplicate centre: ties) and
     previous labels (-1: none) as the pass hands them to the kernels."""
     itemsize = np.dtype(dtype).itemsize
-    d4 = -(-d // 4) * 4
+    d4 = passes.plain_pass_width(d)
     tile = passes.fused_tile_rows(d4, itemsize)
     X = rng.normal(size=(tile, d)).astype(dtype)
     centers = X[rng.choice(tile, size=k, replace=False)] + rng.normal(scale=0.3, size=(k, d)).astype(dtype)
     if k > 3:
         centers[3] = centers[1]
-    scaled_t, norms = passes.padded_centers(centers * dtype(-2), kk.squared_norms(centers), narrow=False)
+    scaled_t, norms = passes.padded_centers(centers * dtype(-2), kk.squared_norms(centers),
+                                            features=d4)
     rows_t = np.zeros((scaled_t.shape[0], tile), dtype=dtype)
     rows_t[:d] = X.T
     # Half the rows equal a centre: their value is decided by rounding alone.
@@ -45,7 +46,7 @@ def _nearest(kernel, rows_t, m, scaled_t, norms, previous):
 def test_written_out_kernel_equals_the_blocked_loop(rng, d4, dtype):
     kernel = kmeans_unrolled.nearest_kernel(d4)
     assert kernel is not None
-    for d in (d4 - 3, d4):
+    for d in (d4 // 2 + 1, d4):  # the least and the most features padded to d4
         for k in (1, 4, 8, 12, 21):
             rows_t, scaled_t, norms, previous = _tile(rng, d, k, dtype)
             m = rows_t.shape[1] - 5  # a part of the tile; the rest must stay as it was
@@ -58,16 +59,18 @@ def test_written_out_kernel_equals_the_blocked_loop(rng, d4, dtype):
 
 
 def test_widths_without_a_kernel():
-    assert kmeans_unrolled.nearest_kernel(kmeans_unrolled.UNROLLED_MAX_FEATURES + 4) is None
-    assert kmeans_unrolled.nearest_kernel(6) is None
+    assert [passes.plain_pass_width(d) for d in (1, 3, 4, 8, 9, 16, 17, 30)] == [1, 3, 8, 8, 16, 16, 20, 32]
+    for d4 in (4, 12, 20):
+        assert kmeans_unrolled.nearest_kernel(d4) is None
+        assert kmeans_lloyd.fused_pass_for(d4) is kmeans_lloyd.fused_pass
     assert kmeans_lloyd.fused_pass_for(0) is kmeans_lloyd.fused_pass
-    assert kmeans_lloyd.fused_pass_for(32) is kmeans_lloyd.fused_pass
 
 
 def _pass(fused_pass, X, w, centers, previous, unit_weight):
     n, d = X.shape
     k = centers.shape[0]
-    scaled_t, norms = passes.padded_centers(centers * X.dtype.type(-2), kk.squared_norms(centers))
+    scaled_t, norms = passes.padded_centers(centers * X.dtype.type(-2), kk.squared_norms(centers),
+                                            features=passes.plain_pass_width(d))
     tile = passes.fused_tile_rows(scaled_t.shape[0], X.dtype.itemsize)
     labels = np.empty(n, dtype=np.int32)
     distances = np.empty(n, dtype=X.dtype)
@@ -80,14 +83,14 @@ def _pass(fused_pass, X, w, centers, previous, unit_weight):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("d", [5, 16])
+@pytest.mark.parametrize("d", [4, 11])
 def test_pass_of_a_width_equals_the_generic_pass(rng, d, dtype):
     n, k = 3000, 11
     X = rng.normal(size=(n, d)).astype(dtype)
     w = rng.uniform(0.5, 2.0, size=n).astype(dtype)
     centers = X[rng.choice(n, size=k, replace=False)]
     previous = rng.integers(0, k, size=n).astype(np.int32)
-    width_pass = kmeans_lloyd.fused_pass_for(-(-d // 4) * 4)
+    width_pass = kmeans_lloyd.fused_pass_for(passes.plain_pass_width(d))
     assert width_pass is not kmeans_lloyd.fused_pass
     for unit_weight in (True, False):
         for prev in (None, previous):

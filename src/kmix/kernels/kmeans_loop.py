@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .compiled import threads
-from .kmeans_passes import FUSED_MAX_FEATURES, _pass_inputs, fused_tile_rows, pass_steps
+from .kmeans_passes import FUSED_MAX_FEATURES, _pass_inputs, fused_tile_rows, pass_steps, plain_pass_width
 
 __all__ = ["LoopResult", "loop_applies", "lloyd_loop"]
 
@@ -57,19 +57,19 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     n, d = X.shape
     k = centers.shape[0]
     rows, step = pass_steps(k, d, X.dtype.itemsize)
-    d4 = 0 if d <= 3 else -(-d // 4) * 4
-    tile = fused_tile_rows(d4 or d, X.dtype.itemsize)
+    features = plain_pass_width(d)
+    tile = fused_tile_rows(features, X.dtype.itemsize)
     path = np.empty((max_iter + 1 if record_centers else 0, k, d), dtype=X.dtype)
     ssd = np.empty((max_iter, 2))
     n_changed = np.empty(max_iter, dtype=np.int64)
     labels = np.empty(n, dtype=np.int32)
     previous = np.empty(n, dtype=np.int32)
-    loop = kmeans_loop.lloyd_loop_for(d4)
+    loop = kmeans_loop.lloyd_loop_for(0 if d <= 3 else features)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
          previous) = loop(X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
-                          float(tol), rows, tile, step, bool(record_centers), path, ssd, n_changed,
-                          labels, previous)
+                          float(tol), features, rows, tile, step, bool(record_centers), path, ssd,
+                          n_changed, labels, previous)
     return LoopResult(
         finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
         centers=centers, labels=labels, previous=previous if had_previous else None,

@@ -32,6 +32,7 @@ __all__ = [
     "fused_tile_rows",
     "pass_steps",
     "padded_centers",
+    "plain_pass_width",
     "uses_blas",
     "lloyd_statistics",
     "bound_drops",
@@ -86,16 +87,31 @@ def fused_tile_rows(padded_features: int, itemsize: int) -> int:
     return int(min(512, max(64, 16384 // (padded_features * itemsize) // 16 * 16)))
 
 
-def padded_centers(scaled: np.ndarray, center_norms: np.ndarray,
-                   narrow: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def plain_pass_width(n_features: int) -> int:
+    """Rows of the plain pass's transposed tiles: the features themselves for 1 to 3
+    (a loop of their own), else padded with zeros to the next width with a
+    written-out kernel (8 or 16, :mod:`.compiled.kmeans_unrolled`), or to a
+    multiple of four above."""
+    if n_features <= 3:
+        return n_features
+    if n_features <= 8:
+        return 8
+    if n_features <= 16:
+        return 16
+    return -(-n_features // 4) * 4
+
+
+def padded_centers(scaled: np.ndarray, center_norms: np.ndarray, narrow: bool = True,
+                   features: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """``scaled.T`` and the centre norms as the compiled loops read them: as they are
     for 1 to 3 features if ``narrow`` (the pass has its own loop for those);
-    otherwise zero-padded to multiples of four features and centres, a padded
-    centre with an infinite norm (never the nearest)."""
+    otherwise zero-padded to ``features`` (by default the next multiple of four)
+    features and a multiple of four centres, a padded centre with an infinite norm
+    (never the nearest)."""
     k, d = scaled.shape
     if narrow and d <= 3:
         return np.ascontiguousarray(scaled.T), center_norms
-    d4, k4 = -(-d // 4) * 4, -(-k // 4) * 4
+    d4, k4 = -(-d // 4) * 4 if features is None else features, -(-k // 4) * 4
     scaled_t = np.zeros((d4, k4), dtype=scaled.dtype)
     scaled_t[:d, :k] = scaled.T
     norms = np.full(k4, np.inf, dtype=center_norms.dtype)
@@ -201,7 +217,7 @@ def lloyd_statistics(
                                        center_norms, x_norms, previous, has_previous, rows, labels,
                                        min_distances, weight_sums, sums, scalars)
         else:
-            scaled_t, padded_norms = padded_centers(scaled, center_norms)
+            scaled_t, padded_norms = padded_centers(scaled, center_norms, features=plain_pass_width(d))
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
             fused_pass = kmeans_lloyd.fused_pass_for(0 if d <= 3 else scaled_t.shape[0])
             for row0 in range(0, n, step):

@@ -32,55 +32,36 @@ LOOP_EMPTY_CLUSTER = 1
 
 
 @njit(cache=True)
-def _pass_centers(centers, narrow):  # pragma: no cover - compiled
+def _pass_centers(centers, features):  # pragma: no cover - compiled
     """``-2 C.T`` and the centres' squared norms as the plain pass reads them (see
-    ``kmeans_passes.padded_centers``): as they are for 1 to 3 features, else
-    zero-padded to multiples of four, a padded centre with an infinite norm."""
+    ``kmeans_passes.padded_centers``): (features, k) and (k,) for 1 to 3 features
+    (``features`` = d), else zero-padded to (features, k4) and (k4,), k4 the next
+    multiple of four, a padded centre with an infinite norm."""
     k, d = centers.shape
     norms = center_norms(centers)
-    if narrow:
-        scaled_t = np.empty((d, k), dtype=centers.dtype)
-        for f in range(d):
-            for j in range(k):
-                scaled_t[f, j] = centers[j, f] * -2
-        return scaled_t, norms
-    d4 = (d + 3) // 4 * 4
-    k4 = (k + 3) // 4 * 4
-    scaled_t = np.zeros((d4, k4), dtype=centers.dtype)
+    k4 = k if features == d and d <= 3 else (k + 3) // 4 * 4
+    scaled_t = np.zeros((features, k4), dtype=centers.dtype)
+    padded = np.empty(k4, dtype=centers.dtype)
+    for j in range(k4):
+        padded[j] = norms[j] if j < k else np.inf
     for f in range(d):
         for j in range(k):
             scaled_t[f, j] = centers[j, f] * -2
-    padded = np.full(k4, np.inf, dtype=centers.dtype)
-    padded[:k] = norms
     return scaled_t, padded
 
 
 @njit(cache=True)
-def _one_pass(X, sample_weight, unit_weight, centers, previous, has_previous, chunk_rows, tile,
-              step, labels, weight_sums, sums, scalars):  # pragma: no cover - compiled
-    """The plain pass over every row (labels and statistics only), ``step`` rows per
-    call as ``kmeans_passes.lloyd_statistics`` makes them (the same additions in
-    the same order). Written: labels; weight_sums, sums, scalars (set, not added to).
-    """
-    n, d = X.shape
-    k = centers.shape[0]
-    scaled_t, norms = _pass_centers(centers, d <= 3)
-    weight_sums[:] = 0.0
-    sums[:] = 0.0
-    scalars[:] = 0.0
-    no_distances = np.empty(0, dtype=X.dtype)
-    # False, but as a run-time boolean: a constant argument is typed as a literal,
-    # which makes a signature of the pass of its own, compiled once more.
-    store_distances = n < 0
-    for row0 in range(0, n, step):
-        fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight, norms, k,
-                   previous, has_previous, chunk_rows, tile, labels, store_distances,
-                   no_distances, weight_sums, sums, scalars)
+def _record(path, i, centers):  # pragma: no cover - compiled
+    """path[i] = centers, element by element (an array assignment would compile
+    numba's shape-mismatch error message, which costs more than all the rest)."""
+    for j in range(centers.shape[0]):
+        for f in range(centers.shape[1]):
+            path[i, j, f] = centers[j, f]
 
 
 @njit(cache=True, nogil=True)
-def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, chunk_rows, tile, step,
-               record_centers, path, ssd, n_changed, labels, previous):  # pragma: no cover
+def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, features, chunk_rows, tile,
+               step, record_centers, path, ssd, n_changed, labels, previous):  # pragma: no cover
     """Lloyd's iterations from ``centers``, as run_lloyd runs them (plain passes, no
     callback), until convergence, ``max_iter`` or a pass that leaves a cluster empty.
 
@@ -89,9 +70,11 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, chunk_rows
     X : ndarray (n, d), float32 or float64, C-contiguous, at most 32 features
     sample_weight : ndarray (n,), X's dtype; not read if ``unit_weight``
     centers : ndarray (k, d), X's dtype: the start (not written)
-    max_iter : int
+    max_iter : int, at least 1
     tol : float, on the total squared shift of the centres
-    chunk_rows, tile, step : int, as ``kmeans_passes.lloyd_statistics`` sets them
+    features, chunk_rows, tile, step : int, the tiles' (padded) features, the rows
+        per chunk, per tile and per call of the pass, as
+        ``kmeans_passes.lloyd_statistics`` sets them
     record_centers : bool, write ``path``
     path : ndarray (max_iter + 1, k, d), X's dtype, written: the start, then the
         centres after every update (if ``record_centers``)
@@ -119,18 +102,45 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, chunk_rows
     k = centers.shape[0]
     centers = centers.copy()
     if record_centers:
-        path[0] = centers
+        _record(path, 0, centers)
     weight_sums = np.zeros(k)
     sums = np.zeros((k, d))
     scalars = np.zeros(3)  # ssd, ssd_previous, n_changed of the last pass
-    had_previous = max_iter < 0  # False, as a run-time boolean (see _one_pass)
-    _one_pass(X, sample_weight, unit_weight, centers, previous, had_previous, chunk_rows, tile,
-              step, labels, weight_sums, sums, scalars)
+    no_distances = np.empty(0, dtype=X.dtype)
+    # Flags as run-time booleans: a constant argument would be typed as a literal,
+    # a signature of the pass of its own, compiled once more.
+    store_distances = n < 0
+    had_previous = n < 0
     n_iter = 0
-    converged = False
+    shift = 0.0
+    ssd_assignment = 0.0
     status = LOOP_DONE
-    for iteration in range(max_iter):
-        if np.any(weight_sums <= 0):
+    converged = False
+    # Each trip: a pass, which closes the iteration before it (its SSD after the
+    # update), then the update of the next iteration, if there is one.
+    while True:
+        scaled_t, norms = _pass_centers(centers, features)
+        for j in range(k):
+            weight_sums[j] = 0.0
+            for f in range(d):
+                sums[j, f] = 0.0
+        for s in range(3):
+            scalars[s] = 0.0
+        for row0 in range(0, n, step):
+            fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight, norms,
+                       k, previous, had_previous, chunk_rows, tile, labels, store_distances,
+                       no_distances, weight_sums, sums, scalars)
+        if had_previous:
+            ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
+            if shift <= tol:
+                converged = True
+                break
+        if n_iter == max_iter:
+            break
+        empty = False
+        for j in range(k):
+            empty = empty or weight_sums[j] <= 0
+        if empty:
             status = LOOP_EMPTY_CLUSTER
             break
         # The update: the float64 means rounded once to X's dtype, and their shift.
@@ -143,26 +153,19 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, chunk_rows
                 shift += difference * difference
         ssd_assignment = scalars[0]
         changed = int(scalars[2]) if had_previous else n
-        strict = iteration > 0 and changed == 0
         centers = new_centers
-        if strict:
-            # Same labels as before: the centres did not move.
-            ssd_update = ssd_assignment
-        else:
-            labels, previous = previous, labels
-            had_previous = iteration >= 0  # True, as a run-time boolean
-            _one_pass(X, sample_weight, unit_weight, centers, previous, had_previous, chunk_rows,
-                      tile, step, labels, weight_sums, sums, scalars)
-            ssd_update = max(scalars[1], 0.0)
         if record_centers:
-            path[iteration + 1] = centers
-        ssd[iteration, 0] = ssd_assignment
-        ssd[iteration, 1] = ssd_update
-        n_changed[iteration] = changed
-        n_iter = iteration + 1
-        if strict or shift <= tol:
+            _record(path, n_iter + 1, centers)
+        ssd[n_iter, 0] = ssd_assignment
+        n_changed[n_iter] = changed
+        n_iter += 1
+        if n_iter > 1 and changed == 0:
+            # The same labels as before: the centres did not move, no pass needed.
+            ssd[n_iter - 1, 1] = ssd_assignment
             converged = True
             break
+        labels, previous = previous, labels
+        had_previous = n_iter > 0  # True, as a run-time boolean
     return status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels, previous
 
 
@@ -176,8 +179,6 @@ def lloyd_loop_for(d4: int):
     if width_pass is fused_pass:
         return lloyd_loop
     if d4 not in _width_loops:
-        one_pass = width_copy(_one_pass, d4, {"fused_pass": width_pass}, cache=True)
-        loop = None if one_pass is None else width_copy(lloyd_loop, d4, {"_one_pass": one_pass},
-                                                          cache=True, nogil=True)
+        loop = width_copy(lloyd_loop, d4, {"fused_pass": width_pass}, cache=True, nogil=True)
         _width_loops[d4] = lloyd_loop if loop is None else loop
     return _width_loops[d4]

@@ -1,4 +1,4 @@
-"""Compiled k-means kernels (numba): the nearest centre of a tile of rows for 4 to 16
+"""Compiled k-means kernels (numba): the nearest centre of a tile of rows of 8 or 16
 (padded) features, every feature's product written out.
 
 :func:`kmix.kernels.compiled.kmeans_tiles._nearest_blocked` keeps the partial values
@@ -6,8 +6,9 @@ of four centres in memory between groups of four features: the loop over feature
 sits outside the loop over rows, because a loop inside it keeps the compiler from
 running the rows in SIMD lanes. With the number of features fixed and each
 centre's value written as one expression, the loop over rows has no inner loop:
-the values of eight centres stay in registers across all the features and are
-compared at once, with no partial value stored and loaded again.
+the compiler keeps the values of eight centres in registers across all the
+features (in SIMD lanes as it sees fit), with no partial value stored and loaded
+again.
 
 The expressions are the blocked loop's, in its order (``||c||² + x_0 c'_0 + x_1
 c'_1 + ...`` from the left, each multiply-add fused or not exactly as there), and
@@ -28,11 +29,13 @@ from numba import njit
 
 from . import CONTRACT
 
-__all__ = ["UNROLLED_MAX_FEATURES", "nearest_kernel", "width_copy"]
+__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "width_copy"]
 
-# Padded widths (multiples of four) with a kernel of their own; wider tiles go to
-# the blocked loop. Each width is one more function to compile on first use.
-UNROLLED_MAX_FEATURES = 16
+# Padded widths with a kernel of their own: the plain pass pads 4 to 8 features to
+# 8 and 9 to 16 to 16 (zero features add nothing but multiply-adds, fewer than the
+# blocked loop's loads and stores); wider tiles go to the blocked loop. Each width
+# is one more pass to compile, in each dtype, on first use.
+UNROLLED_WIDTHS = (8, 16)
 
 # Centres per written-out block: eight values, the row's features and the running
 # minimum fit in the sixteen vector registers; the last four centres of a padded
@@ -94,7 +97,7 @@ def nearest_kernel(d4: int):
     """The written-out nearest-centre kernel for tiles of ``d4`` padded features
     (a numba dispatcher, arguments as ``_nearest_blocked``), or None for widths
     without one. Made on first request, compiled on first call."""
-    if d4 % 4 or not 4 <= d4 <= UNROLLED_MAX_FEATURES:
+    if d4 not in UNROLLED_WIDTHS:
         return None
     if d4 not in _kernels:
         name = f"_nearest_{d4}"
