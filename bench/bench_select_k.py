@@ -9,7 +9,8 @@ the gap statistic (10 reference sets); scikit-learn's `KMeans` followed by
 same sample size, and, for the sweep with the gap statistic, the same reference
 sets clustered by its `KMeans`. Each library in its own process, after a small sweep that
 warms it up (imports, compiled passes), the libraries taking turns; the median of
-the rounds. Peak RSS is the whole process's.
+the rounds. Peak RSS is the whole process's. Then the issue's memory bound: the
+kmix sweep with every criterion on 1,000,000 x 16, its peak RSS (one process, one run).
 
     python bench/bench_select_k.py                 # writes RESULTS.md
     python bench/bench_select_k.py --rounds 1 --no-write
@@ -31,17 +32,19 @@ N_SAMPLES, N_FEATURES, N_CLUSTERS = 100_000, 16, 8
 KS = range(2, 13)
 SAMPLE = 10_000
 TARGET = 0.3
+# The memory bound: the sweep with every criterion on this many rows stays under 1 GiB.
+MEMORY_ROWS, MEMORY_TARGET_MIB = 1_000_000, 1024
 # The gap statistic's reference sets, as kmix.select_k draws them by default.
 GAP_REFERENCES, GAP_ROWS = 10, 20_000
 
 
-def make_data():
+def make_data(n_samples: int = N_SAMPLES):
     import numpy as np
 
     rng = np.random.default_rng(20261206)
     centres = rng.normal(scale=5.0, size=(N_CLUSTERS, N_FEATURES))
-    labels = rng.integers(N_CLUSTERS, size=N_SAMPLES)
-    return centres[labels] + rng.normal(size=(N_SAMPLES, N_FEATURES))
+    labels = rng.integers(N_CLUSTERS, size=n_samples)
+    return centres[labels] + rng.normal(size=(n_samples, N_FEATURES))
 
 
 def _kmix(X, with_gap: bool):
@@ -106,6 +109,12 @@ def _sklearn_gap(X, log_w):
 def child(library: str) -> dict:
     import warnings
 
+    if library == "kmix-memory":
+        X = make_data(MEMORY_ROWS)
+        start = time.perf_counter()
+        choice = _kmix(X, with_gap=True)
+        return {"seconds": time.perf_counter() - start, "choice": choice,
+                "peak_rss_mib": _common.peak_rss_mib(), "data_mib": X.nbytes / 2**20}
     X = make_data()
     warnings.simplefilter("ignore")
     # A small sweep first, as the other benchmarks warm up: the imports, kmix's
@@ -143,6 +152,9 @@ def run(rounds: int, write: bool) -> str:
         print(f"{library}: {seconds:.1f} s, ratio {ratio:.2f}, choice {result['choice']}", flush=True)
     table = _common.markdown_table(["sweep", "seconds", "/ the scikit-learn loop of the same criteria", "target",
                                     "peak RSS MiB", "choices"], rows)
+    memory = _common.run_child(SCRIPT, ["--child", "kmix-memory"])
+    met = "met" if memory["peak_rss_mib"] < MEMORY_TARGET_MIB else "not met"
+    print(f"memory: {memory['peak_rss_mib']:.0f} MiB on {MEMORY_ROWS:,} rows", flush=True)
     machine = "; ".join(f"{key} {value}" for key, value in description.items())
     body = "\n".join([
         "## Choosing k",
@@ -154,6 +166,12 @@ def run(rounds: int, write: bool) -> str:
         "k-means run per k on each; written with scikit-learn's KMeans for the last row.",
         "",
         table,
+        "",
+        f"Memory: the kmix sweep with every criterion (the gap statistic included) on "
+        f"{MEMORY_ROWS:,} x {N_FEATURES} from the same clusters, in a process of its own: peak RSS "
+        f"{memory['peak_rss_mib']:.0f} MiB for the whole process, the data itself "
+        f"{memory['data_mib']:.0f} MiB ({memory['seconds']:.1f} s; choices "
+        f"{json.dumps(memory['choice']).replace(chr(34), '')}); target < 1 GiB: {met}.",
         "",
         f"Machine: {machine}; load average (1, 5, 15 min) at the end {_common.load_average()}",
     ])
