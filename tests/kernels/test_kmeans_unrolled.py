@@ -109,6 +109,6 @@ def test_generic_pass_where_the_source_cannot_be_read(monkeypatch):
     def unreadable(obj):
         raise OSError("no source")
 
-    monkeypatch.setattr(kmeans_lloyd, "_width_passes", {})
+    monkeypatch.setattr(kmeans_unrolled, "_copies", {})
     monkeypatch.setattr(inspect, "getsourcelines", unreadable)
     assert kmeans_lloyd.fused_pass_for(8) is kmeans_lloyd.fused_pass

@@ -471,9 +471,6 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
 
 
 
-_width_passes: dict[int, object] = {}
-
-
 def fused_pass_for(d4: int):
     """The plain pass for tiles of ``d4`` padded features (0 for 1 to 3 features):
     :func:`fused_pass`, or, for a width with a written-out kernel
@@ -486,7 +483,4 @@ def fused_pass_for(d4: int):
     kernel = nearest_kernel(d4)
     if kernel is None:
         return fused_pass
-    if d4 not in _width_passes:
-        copy = width_copy(fused_pass, d4, {"_nearest_in_tile": kernel}, parallel=True, cache=True)
-        _width_passes[d4] = fused_pass if copy is None else copy
-    return _width_passes[d4]
+    return width_copy(fused_pass, d4, {"_nearest_in_tile": kernel}, parallel=True, cache=True)

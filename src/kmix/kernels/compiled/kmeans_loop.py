@@ -169,16 +169,10 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, features, 
     return status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels, previous
 
 
-_width_loops: dict[int, object] = {}
-
-
 def lloyd_loop_for(d4: int):
     """:func:`lloyd_loop` with the plain pass of ``d4`` padded features
     (:func:`.kmeans_lloyd.fused_pass_for`; 0 for 1 to 3 features)."""
     width_pass = fused_pass_for(d4)
     if width_pass is fused_pass:
         return lloyd_loop
-    if d4 not in _width_loops:
-        loop = width_copy(lloyd_loop, d4, {"fused_pass": width_pass}, cache=True, nogil=True)
-        _width_loops[d4] = lloyd_loop if loop is None else loop
-    return _width_loops[d4]
+    return width_copy(lloyd_loop, d4, {"fused_pass": width_pass}, cache=True, nogil=True)

@@ -109,11 +109,14 @@ def nearest_kernel(d4: int):
     return _kernels[d4]
 
 
+_copies: dict[tuple[object, int], object] = {}
+
+
 def width_copy(function, d4: int, calls: dict, **jit_options):
     """A copy of the compiled ``function`` whose calls to the functions named in
-    ``calls`` go to the dispatchers given there (their width's variants), or None
-    where the source of ``function`` cannot be read (a package without its .py
-    files: the caller then keeps the generic function).
+    ``calls`` go to the dispatchers given there (their width's variants), made
+    once per (function, width); ``function`` itself where its source cannot be
+    read (a package without its .py files).
 
     The copy, named ``<name>_<d4>``, is compiled from the original's source text in
     the original's module and under its file name (numba's disk cache keys functions
@@ -121,11 +124,14 @@ def width_copy(function, d4: int, calls: dict, **jit_options):
     """
     import inspect
 
+    if (function, d4) in _copies:
+        return _copies[function, d4]
     original = function.py_func
     try:
         lines, first = inspect.getsourcelines(original)
     except OSError:
-        return None
+        _copies[function, d4] = function
+        return function
     start = next(i for i, line in enumerate(lines) if line.startswith("def "))
     source = "".join(lines[start:])
     name = f"{original.__name__}_{d4}"
@@ -135,4 +141,5 @@ def width_copy(function, d4: int, calls: dict, **jit_options):
         source = source.replace(f"{called}(", f"{target.py_func.__name__}(")
         namespace[target.py_func.__name__] = target
     exec(compile("\n" * (first + start - 1) + source, original.__code__.co_filename, "exec"), namespace)
-    return njit(**jit_options)(namespace[name])
+    _copies[function, d4] = njit(**jit_options)(namespace[name])
+    return _copies[function, d4]
