@@ -37,9 +37,9 @@ __all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "width_copy"]
 # is one more pass to compile, in each dtype, on first use.
 UNROLLED_WIDTHS = (8, 16)
 
-# Centres per written-out block: eight values, the row's features and the running
-# minimum fit in the sixteen vector registers; the last four centres of a padded
-# count that is not a multiple of eight go through a block of four.
+# Centres per written-out block: eight at a time (each block reads the tile once),
+# then a block of four for the last four of a padded count that is not a multiple
+# of eight.
 _BLOCK_CENTERS = (8, 4)
 
 
