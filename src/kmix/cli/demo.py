@@ -156,6 +156,7 @@ ANNOUNCE = {
     ),
 }
 
+
 def run(args: argparse.Namespace) -> int:
     out = Path(args.out)
     written: list[Path] = []

@@ -30,7 +30,6 @@ from typing import NamedTuple
 import numpy as np
 
 from .._typing import MCLUST_MODELS
-
 from .gmm_models_orientation import (
     DEGENERATE,
     common_orientation,

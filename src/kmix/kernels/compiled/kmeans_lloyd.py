@@ -9,7 +9,9 @@ number of threads or on how they are scheduled.
 Distances are ``||c||² - 2 x·c`` for the argmin (``||x||²`` does not change it),
 plus ``||x||²`` for the distance itself, as in :func:`kmix.kernels.kmeans.assign`.
 The ``x·c`` products come either from compiled loops over tiles of rows
-(:mod:`kmix.kernels.compiled.kmeans_tiles`; few features: a GEMM with an inner
+(:mod:`kmix.kernels.compiled.kmeans_tiles`, or for tiles of 8 and 16 features the
+written-out loops of :mod:`kmix.kernels.compiled.kmeans_unrolled` in a copy of the
+pass per width, :func:`fused_pass_for`; few features: a GEMM with an inner
 dimension of 2 spends its time on overhead) or from a BLAS product
 per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows): with one centre per row of
 that product, the argmin runs along contiguous memory, many rows at a time.
