@@ -164,11 +164,9 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     weight_sums = np.empty(k)
     tops = np.empty(n)
-    # quadratic becomes the log-densities less the row maxima, their exponentials,
+    # quadratic becomes the exponentials of the log-densities less the row maxima,
     # then the weighted responsibilities w_i r_ik.
-    gmm_em.full_block_log_values(quadratic, linear, terms.constant, terms.log_constant, tops)
-    with np.errstate(under="ignore"):
-        np.exp(quadratic, out=quadratic)
+    gmm_em.full_block_exponentials(quadratic, linear, terms.constant, terms.log_constant, tops)
     log_likelihood = gmm_em.full_block_responsibilities(quadratic, tops, weight, unit_weight,
                                                         weight_sums)
     return FullMoments(weight_sums, quadratic.T @ centred, quadratic.T @ triangle,

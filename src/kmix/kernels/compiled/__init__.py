@@ -13,9 +13,11 @@ Everything in this package's modules is machine code built by numba:
   M-step of mclust's fourteen covariance models, one compiled function per model
   (compiled when first used);
 - :mod:`.gmm_em_loop`: every EM iteration in one call, for data in memory with
-  few features (model selection's thousands of short runs).
+  few features (model selection's thousands of short runs);
 - :mod:`.hierarchical`: every merge of mclust's model-based hierarchical
-  clustering (EII and VVV) in one call (the start of model selection).
+  clustering (EII and VVV) in one call (the start of model selection);
+- :mod:`.elementary`: the E-step's exponential, written so that a loop of it
+  compiles to SIMD instructions.
 
 They live apart from the numpy kernels so that numba is imported on first use
 only: ``import kmix.kernels`` (and this package itself) never imports it, and a

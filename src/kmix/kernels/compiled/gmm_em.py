@@ -30,9 +30,10 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import CONTRACT, REASSOCIATE_CONTRACT
+from .elementary import exp_flushed
 from .kmeans_lloyd import _transpose_rows
 
-__all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_log_values", "full_block_responsibilities"]
+__all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_exponentials", "full_block_responsibilities"]
 
 # Sums along a tile's rows may be added in SIMD lanes (an order fixed by the
 # compiled code, the same on every run); products may be fused multiply-adds:
@@ -50,31 +51,56 @@ def _differences(xt, m, mean, diff):  # pragma: no cover - compiled
 
 
 @njit(cache=True, fastmath=CONTRACT)
-def _log_density(diff, m, factor, factor_diag, diagonal, constant, acc, out):  # pragma: no cover
-    """out[r] = constant - ½ ‖diff[:, r] U‖² for one component. Written: acc, out."""
+def _log_density(diff, m, factor, constant, acc, out):  # pragma: no cover - compiled
+    """out[r] = constant - ½ ‖diff[:, r] U‖² for one component, U upper triangular.
+    Written: acc, out."""
     d = diff.shape[0]
     for r in range(m):
         out[r] = 0.0
-    if diagonal:
-        for f in range(d):
-            u = factor_diag[f]
+    # y_f = Σ_{g <= f} diff_g U[g, f]
+    for f in range(d):
+        u = factor[0, f]
+        for r in range(m):
+            acc[r] = diff[0, r] * u
+        for g in range(1, f + 1):
+            u = factor[g, f]
             for r in range(m):
-                y = diff[f, r] * u
-                out[r] += y * y
-    else:
-        # y_f = Σ_{g <= f} diff_g U[g, f]: U is upper triangular.
-        for f in range(d):
-            u = factor[0, f]
-            for r in range(m):
-                acc[r] = diff[0, r] * u
-            for g in range(1, f + 1):
-                u = factor[g, f]
-                for r in range(m):
-                    acc[r] += diff[g, r] * u
-            for r in range(m):
-                out[r] += acc[r] * acc[r]
+                acc[r] += diff[g, r] * u
+        for r in range(m):
+            out[r] += acc[r] * acc[r]
     for r in range(m):
         out[r] = constant - 0.5 * out[r]
+
+
+@njit(cache=True, fastmath=CONTRACT)
+def _log_density_diagonal(xt, m, mean, factor_diag, constant, out):  # pragma: no cover - compiled
+    """out[r] = constant - ½ Σ_f ((x_fr - μ_f) u_f)² for one component with a
+    diagonal factor; the differences are taken in float64 as they are needed.
+    Written: out."""
+    d = xt.shape[0]
+    for r in range(m):
+        out[r] = 0.0
+    for f in range(d):
+        mu = mean[f]
+        u = factor_diag[f]
+        for r in range(m):
+            y = (np.float64(xt[f, r]) - mu) * u
+            out[r] += y * y
+    for r in range(m):
+        out[r] = constant - 0.5 * out[r]
+
+
+@njit(cache=True)
+def _tile_log_densities(xt, m, means, factors, factors_diag, diagonal, constants, diff, acc,
+                        log_prob):  # pragma: no cover - compiled
+    """log_prob[j, r]: the weighted log-density of every component at the tile's
+    rows. Written: diff, acc (scratch), log_prob (k, m)."""
+    for j in range(means.shape[0]):
+        if diagonal:
+            _log_density_diagonal(xt, m, means[j], factors_diag[j], constants[j], log_prob[j])
+        else:
+            _differences(xt, m, means[j], diff)
+            _log_density(diff, m, factors[j], constants[j], acc, log_prob[j])
 
 
 @njit(cache=True)
@@ -96,13 +122,11 @@ def _responsibilities(log_prob, m, resp, log_norm):  # pragma: no cover - compil
         if not np.isfinite(log_norm[r]):
             log_norm[r] = 0.0
     totals = np.zeros(m)
-    tiny = np.finfo(np.float64).tiny
     for j in range(k):
         for r in range(m):
-            value = np.exp(log_prob[j, r] - log_norm[r])
             # A subnormal term changes no sum here, but slows every product it
             # enters many times over: flushed to zero.
-            value = value if value >= tiny else 0.0
+            value = exp_flushed(log_prob[j, r] - log_norm[r])
             resp[j, r] = value
             totals[r] += value
     for r in range(m):
@@ -130,22 +154,35 @@ def _total(a, m):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _component_statistics(diff, m, weighted, diagonal, weighted_diff, sums, second_full,
-                          second_diag):  # pragma: no cover - compiled
-    """Add one component's Σ w r d and Σ w r d dᵀ (lower triangle; or the diagonal)
-    over a tile. ``weighted`` (m,): w r. Written: weighted_diff scratch; sums (d,),
-    second_full (d, d) or second_diag (d,), added to."""
+def _component_statistics(diff, m, weighted, weighted_diff, sums, second_full):  # pragma: no cover
+    """Add one component's Σ w r d and Σ w r d dᵀ (lower triangle) over a tile.
+    ``weighted`` (m,): w r. Written: weighted_diff scratch; sums (d,) and
+    second_full (d, d), added to."""
     d = diff.shape[0]
     for f in range(d):
         for r in range(m):
             weighted_diff[f, r] = weighted[r] * diff[f, r]
     for f in range(d):
         sums[f] += _total(weighted_diff[f], m)
-        if diagonal:
-            second_diag[f] += _dot(weighted_diff[f], diff[f], m)
-        else:
-            for g in range(f + 1):
-                second_full[f, g] += _dot(weighted_diff[f], diff[g], m)
+        for g in range(f + 1):
+            second_full[f, g] += _dot(weighted_diff[f], diff[g], m)
+
+
+@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
+def _diagonal_statistics(diff, m, weighted, sums, second_diag):  # pragma: no cover - compiled
+    """Add one component's Σ w r d and Σ w r d² (per feature) over a tile.
+    ``weighted`` (m,): w r. The sums run over float64 arrays only, so float32 rows
+    (widened exactly) give their float64 copy's sums bit for bit. Written: sums (d,)
+    and second_diag (d,), added to."""
+    for f in range(diff.shape[0]):
+        first = 0.0
+        second = 0.0
+        for r in range(m):
+            term = weighted[r] * diff[f, r]
+            first += term
+            second += term * diff[f, r]
+        sums[f] += first
+        second_diag[f] += second
 
 
 @njit(cache=True)
@@ -168,10 +205,7 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
     for tile0 in range(start, stop, tile):
         m = min(tile, stop - tile0)
         _transpose_rows(X, tile0, m, xt)
-        for j in range(k):
-            _differences(xt, m, means[j], diff)
-            _log_density(diff, m, factors[j] if not diagonal else factors[0],
-                         factors_diag[j], diagonal, constants[j], acc, log_prob[j])
+        _tile_log_densities(xt, m, means, factors, factors_diag, diagonal, constants, diff, acc, log_prob)
         _responsibilities(log_prob, m, resp, log_norm)
         if unit_weight:
             loglik += _total(log_norm, m)
@@ -186,9 +220,10 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
                     weighted[r] = sample_weight[tile0 + r] * resp[j, r]
             weights[j] += _total(weighted, m)
             _differences(xt, m, means[j], diff)
-            _component_statistics(diff, m, weighted, diagonal, weighted_diff, sums[j],
-                                  second_full[j] if not diagonal else second_full[0],
-                                  second_diag[j] if diagonal else second_diag[0])
+            if diagonal:
+                _diagonal_statistics(diff, m, weighted, sums[j], second_diag[j])
+            else:
+                _component_statistics(diff, m, weighted, weighted_diff, sums[j], second_full[j])
     return loglik
 
 
@@ -309,17 +344,16 @@ def triangle_products(Z, out):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def full_block_log_values(quadratic, linear, constant, log_constant, tops):  # pragma: no cover
-    """The E-step's log-densities for a block of the full pass, less each row's
-    maximum, in place (numpy then exponentiates them: its exp runs in SIMD lanes,
-    the compiled loop's one value at a time).
+def full_block_exponentials(quadratic, linear, constant, log_constant, tops):  # pragma: no cover
+    """The exponentials of the E-step's log-densities for a block of the full pass,
+    less each row's maximum, in place.
 
-    quadratic (n, k): zᵀP_k z on entry; on return log π_k + log N(x_i | k) minus
-    ``tops[i]``, the row's maximum (0 where that is not finite). linear (n, k):
-    -2 zᵀP_k m_k; constant (k,): m_kᵀP_k m_k; log_constant (k,): log π_k +
-    log det U_k - ½ d log 2π. The squared distance is clipped at 0 (a sum of
-    squares: negative only by rounding). Written: quadratic, tops (n,).
-    Releases the GIL.
+    quadratic (n, k): zᵀP_k z on entry; on return exp(log π_k + log N(x_i | k) -
+    ``tops[i]``), ``tops[i]`` the row's maximum (0 where that is not finite), values
+    below the smallest normal number flushed to zero. linear (n, k): -2 zᵀP_k m_k;
+    constant (k,): m_kᵀP_k m_k; log_constant (k,): log π_k + log det U_k - ½ d log
+    2π. The squared distance is clipped at 0 (a sum of squares: negative only by
+    rounding). Written: quadratic, tops (n,). Releases the GIL.
     """
     n, k = quadratic.shape
     for i in range(n):
@@ -336,7 +370,7 @@ def full_block_log_values(quadratic, linear, constant, log_constant, tops):  # p
             top = 0.0
         tops[i] = top
         for j in range(k):
-            row[j] -= top
+            row[j] = exp_flushed(row[j] - top)
 
 
 @njit(cache=True, nogil=True)

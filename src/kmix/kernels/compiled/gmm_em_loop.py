@@ -22,7 +22,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, types
 
-from .gmm_em import _differences, _log_density, _responsibilities, em_pass, em_pass_serial
+from .gmm_em import _responsibilities, _tile_log_densities, em_pass, em_pass_serial
 from .kmeans_lloyd import _transpose_rows
 from .gmm_model_step import SIGNATURE
 
@@ -191,10 +191,7 @@ def score_parameters(X, sample_weight, unit_weight, weights, means, covariances,
     for tile0 in range(0, n, tile):
         m = min(tile, n - tile0)
         _transpose_rows(X, tile0, m, xt)
-        for j in range(k):
-            _differences(xt, m, means[j], diff)
-            _log_density(diff, m, factors[j] if not diagonal else factors[0], factors_diag[j], diagonal,
-                         constants[j], acc, log_prob[j])
+        _tile_log_densities(xt, m, means, factors, factors_diag, diagonal, constants, diff, acc, log_prob)
         for r in range(m):
             top[r] = log_prob[0, r]
         for j in range(1, k):
