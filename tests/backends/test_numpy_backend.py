@@ -61,6 +61,28 @@ def test_column_moments_merge_and_match_the_compiled_centring(rng):
     assert data.mean_variance == pytest.approx(float(np.mean(whole.variance)), rel=1e-10)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_column_moments_equal_numpys(rng, dtype):
+    pytest.importorskip("numba")
+    X = (rng.normal(size=(2000, 7)) * 3.0 + 100.0).astype(dtype)
+    numpy_moments, compiled = column_moments(X), column_moments(X, compiled=True)
+    assert compiled.n == numpy_moments.n == 2000
+    np.testing.assert_array_equal(compiled.low, numpy_moments.low)
+    np.testing.assert_array_equal(compiled.high, numpy_moments.high)
+    np.testing.assert_allclose(compiled.sums, numpy_moments.sums, rtol=1e-15)
+    np.testing.assert_allclose(compiled.m2, numpy_moments.m2, rtol=1e-13)
+    # a non-contiguous block and a block without rows
+    strided = column_moments(X[::3, 1:6], compiled=True)
+    np.testing.assert_allclose(strided.m2, column_moments(X[::3, 1:6]).m2, rtol=1e-13)
+    empty = column_moments(X[:0], compiled=True)
+    assert empty.n == 0 and np.all(empty.low == np.inf) and np.all(empty.high == -np.inf)
+    # NaN or inf anywhere leaves its column's sum not finite (what the checks look for)
+    X[5, 2], X[7, 4] = np.nan, np.inf
+    bad = column_moments(X, compiled=True)
+    assert not np.isfinite(bad.sums[2]) and not np.isfinite(bad.sums[4])
+    assert np.isfinite(np.delete(bad.sums, [2, 4])).all()
+
+
 def test_centred_twin_is_made_once_and_keeps_the_rows(rng):
     X = rng.normal(size=(200, 3)) + 5.0
     data = wrap(X, None)

@@ -206,7 +206,7 @@ class CheckedBatches:
             if array.shape[0] == 0:
                 del array
                 continue
-            part = column_moments(array)
+            part = column_moments(array, compiled=array.dtype in (np.float32, np.float64))
             if not np.isfinite(part.sums).all():
                 bad = ~np.isfinite(np.asarray(array, dtype=np.float64))
                 if bad.any():

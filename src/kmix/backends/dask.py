@@ -25,6 +25,7 @@ import numpy as np
 
 from .._validation import magnitude_dtype, nonfinite_message, sample_weight_problem
 from ..exceptions import DataError
+from ..kernels.kmeans import squared_norms
 from ..kernels.kmeans_parallel import chunk_keyed_sample, merge_keyed
 from ..kernels.moments import ColumnMoments, column_moments, merge_column_moments
 from .blocks import Block, row_blocks
@@ -56,7 +57,7 @@ class _ChunkCheck(NamedTuple):
 
 
 def _check_chunk(X: np.ndarray, weight: np.ndarray | None, start: int) -> _ChunkCheck:
-    moments = column_moments(X)
+    moments = column_moments(X, compiled=True)
     n_bad, first_bad = 0, -1
     if not np.isfinite(moments.sums).all():  # NaN or inf somewhere (or an overflow): look closer
         bad = ~np.isfinite(X)
@@ -103,16 +104,28 @@ def _run_chunk(kernel: Callable, X: np.ndarray, weight: np.ndarray | None, offse
     state is passed on) or None. The state is never written: dask may hand the
     same output to a task run again.
     """
+    x_norms = None
+    if isinstance(X, tuple):  # a persisted centred chunk with its rows' squared norms
+        X, x_norms = X
     if offset is not None:
         X = X - offset
+    unit_weight = None
     if weight is None:
-        weight = np.ones(X.shape[0], dtype=X.dtype)
-    block = Block(X, weight, state=None if previous is None else previous[0], index=index,
-                  n_threads=1, owns_state=False)
+        weight, unit_weight = np.ones(X.shape[0], dtype=X.dtype), True
+    block = Block(X, weight, x_norms=x_norms, unit_weight=unit_weight,
+                  state=None if previous is None else previous[0], index=index, n_threads=1,
+                  owns_state=False)
     if block_rows is None:
         return kernel(block, *params)
     slices = row_blocks(X.shape[0], block_rows) or [slice(0, 0)]
     return functools.reduce(merge, (kernel(block.rows(rows), *params) for rows in slices))
+
+
+def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk less the column means, with its rows' squared norms: what every pass
+    reads, kept on the workers so that no pass computes the norms again."""
+    centred = X - offset
+    return centred, squared_norms(centred)
 
 
 def _merge_all(merge: Callable, parts: Sequence[Any], outputs: bool) -> Any:
@@ -152,10 +165,10 @@ class DaskData:
     :func:`kmix.backends.dask_session.client_session`; closed on ``__exit__``) and
     makes one pass: the column means (the centring offset, as the in-memory fit
     uses), the per-column variances (for the tolerance) and the checks that need
-    the values (NaN or inf in X, bad sample weights). The centred data is then
-    persisted on the workers if it takes at most ``PERSIST_FRACTION`` of their
-    memory; otherwise every pass reads the chunks again from the source, centring
-    them on the fly.
+    the values (NaN or inf in X, bad sample weights). The centred data, with its
+    rows' squared norms, is then persisted on the workers if it takes at most
+    ``PERSIST_FRACTION`` of their memory; otherwise every pass reads the chunks
+    again from the source, centring them on the fly.
 
     Parameters
     ----------
@@ -229,12 +242,13 @@ class DaskData:
         self.offset = mean.astype(self.dtype)
         self.mean_variance = float(np.mean(check.moments.variance))
         if persist == "auto":
-            persist = self._fits_in_memory(X.nbytes)
+            persist = self._fits_in_memory(X.nbytes + self.n_samples * self.dtype.itemsize)
         self.persisted = bool(persist)
         if self.persisted:
-            # Keep the collection: it holds the futures of the persisted chunks.
-            self._centred = client.persist(X - self.offset)
-            self._parts = list(self._centred.to_delayed(optimize_graph=False).ravel())
+            # Each part holds the future of its persisted (centred chunk, norms).
+            self._parts = client.persist([
+                dask.delayed(_centre_chunk, pure=True)(x, self.offset) for x in X.to_delayed().ravel()
+            ])
             self._task_offset = None
         else:
             self._parts = list(X.to_delayed().ravel())

@@ -17,7 +17,8 @@ from . import REASSOCIATE
 from .kmeans_lloyd import _transpose_rows, _weighted_sum
 from .kmeans_tiles import _four_values
 
-__all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows"]
+__all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows",
+           "column_sums_range", "column_deviations"]
 
 
 # --- k-means++ seeding ------------------------------------------------------------
@@ -157,3 +158,38 @@ def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - comp
     for c in range(n_chunks):
         total += partial[c]
     return total
+
+
+# --- column moments of a chunk (the first pass of chunked data) ------------------------
+
+
+@njit(cache=True, nogil=True)
+def column_sums_range(X, sums, low, high):  # pragma: no cover - compiled
+    """One pass over X (n, d): sums[f] = Σ_i X[i, f] in float64, row after row (as
+    numpy's sum along axis 0), and the column minima and maxima (a NaN is skipped
+    by them, but makes its column's sum NaN). Written: sums, low, high (d,) float64.
+    Releases the GIL."""
+    n, d = X.shape
+    for f in range(d):
+        sums[f] = 0.0
+        low[f] = np.inf
+        high[f] = -np.inf
+    for i in range(n):
+        for f in range(d):
+            value = np.float64(X[i, f])
+            sums[f] += value
+            low[f] = value if value < low[f] else low[f]
+            high[f] = value if value > high[f] else high[f]
+
+
+@njit(cache=True, nogil=True)
+def column_deviations(X, mean, m2):  # pragma: no cover - compiled
+    """m2[f] = Σ_i (X[i, f] - mean[f])² in float64, row after row. Written: m2 (d,).
+    Releases the GIL."""
+    n, d = X.shape
+    for f in range(d):
+        m2[f] = 0.0
+    for i in range(n):
+        for f in range(d):
+            deviation = np.float64(X[i, f]) - mean[f]
+            m2[f] += deviation * deviation
