@@ -48,8 +48,9 @@ def _assert_same_fit(chunked, in_memory):
         (400, 5),
         ((1000, 0, 1, 1599, 400), (5,)),  # uneven, with a chunk of zero rows and one of one row
         (750, 2),  # columns split too: rechunked into one
+        (150, 5),  # 20 chunks: partial results merged over two levels of the tree
     ],
-    ids=["even", "uneven-with-empty", "column-chunks"],
+    ids=["even", "uneven-with-empty", "column-chunks", "two-merge-levels"],
 )
 def test_same_result_as_in_memory_from_the_same_centres(client, chunks):
     X, initial = _blobs()

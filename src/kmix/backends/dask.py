@@ -121,6 +121,20 @@ def _run_chunk(kernel: Callable, X: np.ndarray, weight: np.ndarray | None, offse
     return functools.reduce(merge, (kernel(block.rows(rows), *params) for rows in slices))
 
 
+def _run_chunk_task(X: Any, weight: np.ndarray | None, previous: tuple[Any, Any] | None, index: int, *,
+                    kernel: Callable, block_rows: int | None, merge: Callable, params: Sequence[Any]) -> Any:
+    """:func:`_run_chunk` on a persisted chunk (already centred), as a task of ``client.map``."""
+    return _run_chunk(kernel, X, weight, None, previous, index, block_rows, merge, params)
+
+
+def _chunk_futures(persisted: Any, parts: list) -> list:
+    """The future of each delayed chunk in ``parts``, found by its key among the
+    futures of the ``persisted`` collection (a chunk's delayed object may carry the
+    whole collection's graph)."""
+    by_key = {future.key: future for future in distributed_module().futures_of(persisted)}
+    return [by_key[part.key] for part in parts]
+
+
 def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A chunk less the column means, with its rows' squared norms: what every pass
     reads, kept on the workers so that no pass computes the norms again."""
@@ -250,9 +264,15 @@ class DaskData:
                 dask.delayed(_centre_chunk, pure=True)(x, self.offset) for x in X.to_delayed().ravel()
             ])
             self._task_offset = None
+            # The futures themselves: a pass submits its tasks on them directly, which
+            # builds no task graph on the client.
+            self._part_futures = _chunk_futures(self._parts, self._parts)
+            self._weight_futures = ([None] * len(self._parts) if self._weight is None
+                                    else _chunk_futures(self._weight, self._weight_parts))
         else:
             self._parts = list(X.to_delayed().ravel())
             self._task_offset = self.offset
+            self._part_futures = self._weight_futures = None
 
     def __enter__(self) -> "DaskData":
         return self
@@ -305,16 +325,20 @@ class DaskData:
         """Run ``kernel(block, *params)`` on every chunk and merge the partial results;
         see :meth:`kmix.backends.numpy.InMemoryData.reduce`.
 
-        Arrays among ``params`` are sent to the workers once per call. With
-        ``keep_state`` the state returned is kept on the cluster (a list with one
-        persisted ``(state, partial)`` per chunk: a list, not a dask array, so that
-        chunks of zero rows keep their place). ``blas_in_threads`` does not apply
-        (one thread per worker).
+        On persisted chunks the tasks are submitted on their futures, ``params``
+        going with each task (they are small: centres, parameters); otherwise arrays
+        among ``params`` are sent to the workers once per call, in the pass's task
+        graph. With ``keep_state`` the state returned is kept on the cluster (a list
+        with one future, or persisted delayed object, of ``(state, partial)`` per
+        chunk: a list, not a dask array, so that chunks of zero rows keep their
+        place). ``blas_in_threads`` does not apply (one thread per worker).
         """
+        states = [None] * self.n_chunks if state is None else state
+        if self._part_futures is not None:
+            return self._reduce_persisted(kernel, params, merge, block_rows, states, keep_state)
         dask, _ = dask_modules()
         shared = [dask.delayed(p) if isinstance(p, np.ndarray) else p for p in params]
         offset = None if self._task_offset is None else dask.delayed(self._task_offset)
-        states = [None] * self.n_chunks if state is None else state
         outputs = [
             dask.delayed(_run_chunk, pure=True)(kernel, x, w, offset, s, index, block_rows, merge, shared)
             for index, (x, w, s) in enumerate(zip(self._parts, self._weight_parts, states))
@@ -326,13 +350,34 @@ class DaskData:
         *new_state, merged = self.client.persist(outputs + [merged])
         return new_state, distributed_module().futures_of(merged)[0].result()
 
+    def _reduce_persisted(self, kernel: Callable, params: Sequence[Any], merge: Callable,
+                          block_rows: int | None, states: list, keep_state: bool) -> Any:
+        """:meth:`reduce` on the persisted chunks: tasks submitted on their futures, the
+        partial results merged in a tree of ``SPLIT_EVERY`` in chunk order. The state
+        kept is a list of futures of the chunks' ``(state, partial)``."""
+        client = self.client
+        outputs = client.map(_run_chunk_task, self._part_futures, self._weight_futures, states,
+                             range(self.n_chunks), kernel=kernel, block_rows=block_rows, merge=merge,
+                             params=list(params), pure=False)
+        level, whole_outputs = outputs, keep_state
+        while len(level) > 1 or whole_outputs:
+            level = [client.submit(_merge_all, merge, level[i:i + SPLIT_EVERY], whole_outputs, pure=False)
+                     for i in range(0, len(level), SPLIT_EVERY)]
+            whole_outputs = False
+        merged = level[0].result()
+        return (outputs, merged) if keep_state else merged
+
     def rows(self, state: list, copy: bool = True) -> Any:
         """The per-row result of a pass (its first array when the state is a tuple), as
         a dask array (n_samples,) of the chunks on the cluster."""
         dask, da = dask_modules()
+        future = distributed_module().Future
+        # A future wrapped as a delayed object: the array's graph then holds it, so
+        # the array keeps the chunk on the cluster (and futures_of finds it).
+        parts = [dask.delayed(part) if isinstance(part, future) else part for part in state]
         arrays = [
             da.from_delayed(dask.delayed(_first_array, pure=True)(part), shape=(rows,), dtype=np.int32)
-            for part, rows in zip(state, self._row_chunks) if rows
+            for part, rows in zip(parts, self._row_chunks) if rows
         ]
         return da.concatenate(arrays)
 
