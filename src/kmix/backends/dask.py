@@ -25,7 +25,6 @@ import numpy as np
 
 from .._validation import magnitude_dtype, nonfinite_message, sample_weight_problem
 from ..exceptions import DataError
-from ..kernels.kmeans import squared_norms
 from ..kernels.kmeans_parallel import chunk_keyed_sample, merge_keyed
 from ..kernels.moments import ColumnMoments, column_moments, merge_column_moments
 from .blocks import Block, row_blocks
@@ -137,9 +136,17 @@ def _chunk_futures(persisted: Any, parts: list) -> list:
 
 def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """A chunk less the column means, with its rows' squared norms: what every pass
-    reads, kept on the workers so that no pass computes the norms again."""
-    centred = X - offset
-    return centred, squared_norms(centred)
+    reads, kept on the workers so that no pass computes the norms again. The
+    in-memory fit's compiled centring, on one thread: one pass over the chunk, and
+    the same norms as in memory."""
+    from ..kernels.compiled import kmeans_prep, threads  # numba is imported on first use only
+
+    X = np.ascontiguousarray(X)
+    centred, norms = np.empty_like(X), np.empty(X.shape[0], dtype=X.dtype)
+    if X.shape[0]:
+        with threads(1, 1):
+            kmeans_prep.center_rows(X, np.asarray(offset, dtype=X.dtype), X.shape[0], centred, norms)
+    return centred, norms
 
 
 def _merge_all(merge: Callable, parts: Sequence[Any], outputs: bool) -> Any:
