@@ -38,8 +38,9 @@ _LN2_LOW = 1.90821492927058770002e-10  # ln 2 - _LN2_HIGH
 # Adding 1.5 * 2^52 rounds a value below 2^51 in magnitude to an integer, held in
 # the low bits of the sum's significand.
 _ROUNDER = 6755399441055744.0
-_COEFFICIENTS = tuple(1.0 / math.factorial(i) for i in range(14))
-(_C0, _C1, _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13) = _COEFFICIENTS
+# 1/i! for i = 13, then 12 down to 0
+_HIGHEST = 1.0 / math.factorial(13)
+_LOWER = tuple(1.0 / math.factorial(i) for i in range(12, -1, -1))
 
 
 @intrinsic
@@ -66,20 +67,9 @@ def exp_flushed(x):  # pragma: no cover - compiled
     shifted = clamped * _LOG2_E + _ROUNDER
     n = shifted - _ROUNDER  # the nearest integer to x / ln 2, in [-1022, 1024]
     r = (clamped - n * _LN2_HIGH) - n * _LN2_LOW
-    p = _C13
-    p = p * r + _C12
-    p = p * r + _C11
-    p = p * r + _C10
-    p = p * r + _C9
-    p = p * r + _C8
-    p = p * r + _C7
-    p = p * r + _C6
-    p = p * r + _C5
-    p = p * r + _C4
-    p = p * r + _C3
-    p = p * r + _C2
-    p = p * r + _C1
-    p = p * r + _C0
+    p = _HIGHEST
+    for coefficient in _LOWER:  # Horner's rule
+        p = p * r + coefficient
     exponent = _bits_of(shifted) - _bits_of(_ROUNDER)  # n as an integer
     # 2^1024 has no float64: 2^1023 and a doubling (exact) instead.
     top = exponent > 1023
