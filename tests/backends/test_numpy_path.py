@@ -67,6 +67,16 @@ def test_centring_by_numpy_equals_the_compiled_passes(rng):
             assert a.dtype == b.dtype
             np.testing.assert_allclose(a, b, rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-6)
         assert small[3] == pytest.approx(fast[3], rel=1e-6)
+        # the column ranges the magnitude check reads: exact either way
+        np.testing.assert_array_equal(fast.low, X.min(axis=0).astype(np.float64))
+        np.testing.assert_array_equal(fast.high, X.max(axis=0).astype(np.float64))
+        np.testing.assert_array_equal(small.low, fast.low)
+        np.testing.assert_array_equal(small.high, fast.high)
+        for compiled in (False, True):
+            sums, low, high = moments.column_ranges(X, n_threads=2, compiled=compiled)
+            np.testing.assert_array_equal(low, fast.low)
+            np.testing.assert_array_equal(high, fast.high)
+            np.testing.assert_allclose(sums, X.astype(np.float64).sum(axis=0), rtol=1e-13)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._validation import check_finite, magnitude_dtype
 from ..kernels import compiled_pays
-from ..kernels.moments import centered
+from ..kernels.moments import centered, column_ranges
 from ..kernels.seeding import random_points
 from .blocks import Block, row_blocks
 from .threads import n_threads, one_blas_thread, reduce_blocks, start_compiled_threads
@@ -150,27 +150,30 @@ class InMemoryData(InProcessData):
     def __init__(self, X: np.ndarray, sample_weight: np.ndarray, *, centre: bool = False,
                  threads: int | None = None, compiled: bool | None = None) -> None:
         self.compiled = compiled_pays(*X.shape) if compiled is None else bool(compiled)
-        # The columns' ranges find NaN and inf (a pass of its own over X only when
-        # there are some, for the message) and bound the kernels' numbers.
-        low, high = X.min(axis=0), X.max(axis=0)
-        if not (np.isfinite(low).all() and np.isfinite(high).all()):
-            check_finite(X)
         total_weight = float(np.sum(sample_weight, dtype=np.float64))
-        offset = self._prepare(X, sample_weight, threads, centre)
-        dtype = magnitude_dtype(low, high, offset, total_weight, X.dtype)
+        low, high, sums_finite = self._prepare(X, sample_weight, threads, centre)
+        # The column sums and ranges find NaN and inf (a pass of its own over X only
+        # when there are some, for the message); the ranges bound the kernels' numbers.
+        if not (sums_finite and np.isfinite(low).all() and np.isfinite(high).all()):
+            check_finite(X)
+        dtype = magnitude_dtype(low, high, self.offset, total_weight, X.dtype)
         if dtype != X.dtype:
             # float32 rows whose squares would leave float32's range: the fit runs
             # in float64 (its results are float64 too).
             self._prepare(X.astype(dtype), sample_weight.astype(dtype), threads, centre)
 
     def _prepare(self, X: np.ndarray, sample_weight: np.ndarray, threads: int | None,
-                 centre: bool) -> np.ndarray:
+                 centre: bool) -> tuple[np.ndarray, np.ndarray, bool]:
+        """Hold X (centred when ``centre``); return its column minima and maxima
+        (float64) and whether its column sums are finite, taken in the centring pass
+        when there is one."""
         self._hold(X, sample_weight, threads, centred=centre)
         if centre:
-            self._centre_from(X)
-        else:
-            self.X, self.offset, self.x_norms, self.mean_variance = X, np.zeros(X.shape[1], X.dtype), None, None
-        return self.offset
+            low, high = self._centre_from(X)
+            return low, high, bool(np.isfinite(self.offset).all())
+        self.X, self.offset, self.x_norms, self.mean_variance = X, np.zeros(X.shape[1], X.dtype), None, None
+        sums, low, high = column_ranges(X, n_threads=self.n_threads, compiled=self.compiled)
+        return low, high, bool(np.isfinite(sums).all())
 
     @classmethod
     def of_centred(cls, X: np.ndarray, sample_weight: np.ndarray, x_norms: np.ndarray) -> "InMemoryData":
@@ -194,10 +197,12 @@ class InMemoryData(InProcessData):
         self._is_centred = centred
         self._twin: InMemoryData | None = None
 
-    def _centre_from(self, X: np.ndarray) -> None:
+    def _centre_from(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Hold X less its column means; return X's column minima and maxima."""
         with np.errstate(over="ignore", invalid="ignore"):  # found by magnitude_dtype
-            self.X, self.offset, self.x_norms, self.mean_variance = centered(
-                X, n_threads=self.n_threads, compiled=self.compiled)
+            centred = centered(X, n_threads=self.n_threads, compiled=self.compiled)
+        self.X, self.offset, self.x_norms, self.mean_variance = centred[:4]
+        return centred.low, centred.high
 
     def centred(self) -> "InMemoryData":
         """The same data minus its column means (made once, then kept)."""

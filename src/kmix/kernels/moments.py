@@ -16,7 +16,7 @@ import numpy as np
 from .compiled import threads
 from .kmeans import squared_norms
 
-__all__ = ["ColumnMoments", "column_moments", "merge_column_moments", "centered"]
+__all__ = ["ColumnMoments", "column_moments", "merge_column_moments", "Centred", "column_ranges", "centered"]
 
 
 class ColumnMoments(NamedTuple):
@@ -54,7 +54,8 @@ def column_moments(X: np.ndarray, *, compiled: bool = False) -> ColumnMoments:
         X = np.ascontiguousarray(np.asarray(X))
         d = X.shape[1]
         sums, low, high, m2 = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
-        kmeans_prep.column_sums_range(X, sums, low, high)
+        with threads(1, 1):  # one chunk: the rows in order, as numpy adds them
+            kmeans_prep.column_sums(X, n, sums, low, high)
         with np.errstate(over="ignore", invalid="ignore"):
             kmeans_prep.column_deviations(X, sums / n, m2)
         return ColumnMoments(n, sums, m2, low, high)
@@ -81,36 +82,68 @@ def merge_column_moments(a: ColumnMoments, b: ColumnMoments) -> ColumnMoments:
     return ColumnMoments(n, a.sums + b.sums, m2, np.minimum(a.low, b.low), np.maximum(a.high, b.high))
 
 
-def centered(X: np.ndarray, *, n_threads: int = 1,
-             compiled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
-    """X minus its column means (a new array), its rows' squared norms and its mean
-    variance; distances through ``||x||² - 2x·c + ||c||²`` lose less to
-    cancellation on centred data. Compiled: two passes on ``n_threads`` threads
-    (column sums in float64, then the differences and norms), each going over X
-    once where numpy's mean, subtraction and norms would go three times on one
-    thread; the result does not depend on ``n_threads``. ``compiled=False`` (small
-    data): the same by numpy.
+class Centred(NamedTuple):
+    """What :func:`centered` returns."""
 
-    Returns
-    -------
-    Xc : ndarray (n, d), X's dtype
-    offset : ndarray (d,), X's dtype: the column means, so that X = Xc + offset
-    x_norms : ndarray (n,), X's dtype: squared norms of the rows of Xc
-    mean_variance : float, the variance of X averaged over the features
+    X: np.ndarray  # (n, d), X's dtype: the rows less their column means
+    offset: np.ndarray  # (d,), X's dtype: the column means, so that X = Xc + offset
+    x_norms: np.ndarray  # (n,), X's dtype: squared norms of the rows of Xc
+    mean_variance: float  # the variance of X averaged over the features
+    low: np.ndarray  # (d,) float64: X's column minima
+    high: np.ndarray  # (d,) float64: X's column maxima
+
+
+def _chunk_rows(d: int) -> int:
+    """Rows per chunk of the compiled passes here: about 2 MiB of float64."""
+    return max(1024, -(-(2**18) // max(d, 1)))
+
+
+def column_ranges(X: np.ndarray, *, n_threads: int = 1,
+                  compiled: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X's column sums, minima and maxima, (d,) float64 each; compiled: one pass on
+    ``n_threads`` threads (numpy's reductions along the first axis of a narrow array
+    go over it one short row at a time). A NaN makes its column's sum NaN; the
+    compiled minima and maxima skip it."""
+    X = np.ascontiguousarray(X)
+    n, d = X.shape
+    if not compiled or n == 0:
+        data = X.astype(np.float64, copy=False)
+        with np.errstate(over="ignore", invalid="ignore"):
+            sums = data.sum(axis=0)
+        if n == 0:
+            return sums, np.full(d, np.inf), np.full(d, -np.inf)
+        return sums, data.min(axis=0), data.max(axis=0)
+    from .compiled import kmeans_prep  # numba is imported on first use only
+
+    rows = _chunk_rows(d)
+    sums, low, high = np.empty(d), np.empty(d), np.empty(d)
+    with threads(n_threads, -(-n // rows)):
+        kmeans_prep.column_sums(X, rows, sums, low, high)
+    return sums, low, high
+
+
+def centered(X: np.ndarray, *, n_threads: int = 1, compiled: bool = True) -> Centred:
+    """X minus its column means (a new array), its rows' squared norms, its mean
+    variance and its column ranges; distances through ``||x||² - 2x·c + ||c||²``
+    lose less to cancellation on centred data. Compiled: two passes on
+    ``n_threads`` threads (column sums and ranges in float64, then the differences
+    and norms), each going over X once where numpy's reductions, subtraction and
+    norms would go five times on one thread; the result does not depend on
+    ``n_threads``. ``compiled=False`` (small data): the same by numpy.
     """
     X = np.ascontiguousarray(X)
     n, d = X.shape
+    sums, low, high = column_ranges(X, n_threads=n_threads, compiled=compiled)
+    offset = (sums / n).astype(X.dtype)
     if not compiled:
-        offset = (np.sum(X, axis=0, dtype=np.float64) / n).astype(X.dtype)
         Xc = X - offset
         x_norms = squared_norms(Xc)
-        return Xc, offset, x_norms, float(np.sum(x_norms, dtype=np.float64)) / max(n * d, 1)
+        return Centred(Xc, offset, x_norms, float(np.sum(x_norms, dtype=np.float64)) / max(n * d, 1),
+                       low, high)
     from .compiled import kmeans_prep  # numba is imported on first use only
 
-    rows = max(1024, -(-(2**18) // max(d, 1)))  # about 2 MiB of float64 per chunk
-    sums, Xc, x_norms = np.empty(d), np.empty_like(X), np.empty(n, dtype=X.dtype)
+    rows = _chunk_rows(d)
+    Xc, x_norms = np.empty_like(X), np.empty(n, dtype=X.dtype)
     with threads(n_threads, -(-n // rows)):
-        kmeans_prep.column_sums(X, rows, sums)
-        offset = (sums / n).astype(X.dtype)
         total = kmeans_prep.center_rows(X, offset, rows, Xc, x_norms)
-    return Xc, offset, x_norms, total / max(n * d, 1)
+    return Centred(Xc, offset, x_norms, total / max(n * d, 1), low, high)

@@ -18,7 +18,7 @@ from .kmeans_lloyd import _transpose_rows, _weighted_sum
 from .kmeans_tiles import _four_values
 
 __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows",
-           "column_sums_range", "column_deviations"]
+           "column_deviations"]
 
 
 # --- k-means++ seeding ------------------------------------------------------------
@@ -110,24 +110,35 @@ def cumulative_potential(sample_weight, closest, out):  # pragma: no cover - com
 
 
 @njit(parallel=True, cache=True)
-def column_sums(X, chunk_rows, sums):  # pragma: no cover - compiled
-    """sums[f] = sum_i X[i, f] in float64, by chunks added in chunk order.
-    Written: sums (d,) float64."""
+def column_sums(X, chunk_rows, sums, low, high):  # pragma: no cover - compiled
+    """sums[f] = sum_i X[i, f] in float64, by chunks added in chunk order (row
+    after row within a chunk, as numpy's sum along axis 0), and the column minima
+    and maxima (a NaN is skipped by them, but makes its column's sum NaN).
+    Written: sums, low, high (d,) float64."""
     n, d = X.shape
     n_chunks = (n + chunk_rows - 1) // chunk_rows
     partial = np.zeros((n_chunks, d))
+    partial_low = np.full((n_chunks, d), np.inf)
+    partial_high = np.full((n_chunks, d), -np.inf)
     for c in prange(n_chunks):
         start = c * chunk_rows
         stop = min(start + chunk_rows, n)
-        part = partial[c]
+        part, part_low, part_high = partial[c], partial_low[c], partial_high[c]
         for i in range(start, stop):
             for f in range(d):
-                part[f] += np.float64(X[i, f])
+                value = np.float64(X[i, f])
+                part[f] += value
+                part_low[f] = value if value < part_low[f] else part_low[f]
+                part_high[f] = value if value > part_high[f] else part_high[f]
     for f in range(d):
         sums[f] = 0.0
+        low[f] = np.inf
+        high[f] = -np.inf
     for c in range(n_chunks):
         for f in range(d):
             sums[f] += partial[c, f]
+            low[f] = min(low[f], partial_low[c, f])
+            high[f] = max(high[f], partial_high[c, f])
 
 
 @njit(parallel=True, cache=True)
@@ -161,25 +172,6 @@ def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - comp
 
 
 # --- column moments of a chunk (the first pass of chunked data) ------------------------
-
-
-@njit(cache=True, nogil=True)
-def column_sums_range(X, sums, low, high):  # pragma: no cover - compiled
-    """One pass over X (n, d): sums[f] = Σ_i X[i, f] in float64, row after row (as
-    numpy's sum along axis 0), and the column minima and maxima (a NaN is skipped
-    by them, but makes its column's sum NaN). Written: sums, low, high (d,) float64.
-    Releases the GIL."""
-    n, d = X.shape
-    for f in range(d):
-        sums[f] = 0.0
-        low[f] = np.inf
-        high[f] = -np.inf
-    for i in range(n):
-        for f in range(d):
-            value = np.float64(X[i, f])
-            sums[f] += value
-            low[f] = value if value < low[f] else low[f]
-            high[f] = value if value > high[f] else high[f]
 
 
 @njit(cache=True, nogil=True)
