@@ -19,7 +19,7 @@ import numpy as np
 from .gmm import _NK_FLOOR, GMMStats, estimate_parameters
 from .gmm_covariances import SCIKIT_LEARN_MODELS, _cholesky_failed, full_covariances, layout_of, model_of
 from .gmm_models import MODELS, STATISTICS
-from .gmm_passes import COMPILED_MAX_FEATURES
+from .gmm_passes import COMPILED_MAX_FEATURES, compiled_tile_rows
 
 __all__ = ["LoopResult", "loop_applies", "on_calling_thread", "start_parameters", "run_em_loop"]
 
@@ -140,7 +140,7 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
         full_covariances(np.asarray(precisions_cholesky, dtype=np.float64), layout, k, d))
     log_likelihoods = np.empty(max(max_iter, 0))
     code = MODELS.index(model_of(covariance_type))
-    tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
+    tile = compiled_tile_rows(k, d)
     n_chunks = -(-X.shape[0] // _CHUNK_ROWS)
     # One chunk is passed over on this thread alone, whatever numba's thread count
     # (which is then set only for loading the loop: see em_loop()).

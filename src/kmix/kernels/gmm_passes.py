@@ -32,6 +32,7 @@ __all__ = [
     "COMPILED_MAX_FEATURES",
     "compiled_applies",
     "compiled_statistics",
+    "compiled_tile_rows",
     "FullPassTerms",
     "full_pass_terms",
     "FullMoments",
@@ -226,6 +227,13 @@ def compiled_applies(n_features: int, dtype: np.dtype | type, covariance_type: s
             and covariance_type in ("full", "diag", "spherical"))
 
 
+def compiled_tile_rows(n_components: int, n_features: int) -> int:
+    """Rows per tile of the compiled pass and of the compiled EM loop (the same
+    tiles, so the same sums): 8(k + 2d + 4) bytes a row of the tile's arrays within
+    about 32 KiB, a multiple of 16 between 64 and 256."""
+    return int(min(256, max(64, 2**15 // (8 * (n_components + 2 * n_features + 4)) // 16 * 16)))
+
+
 def compiled_statistics(
     X: np.ndarray,
     sample_weight: np.ndarray,
@@ -268,7 +276,7 @@ def compiled_statistics(
     sums = np.empty((k, d))
     second_full = np.empty((k, d, d) if not diagonal else (1, 1, 1))
     second_diag = np.empty((k, d) if diagonal else (1, 1))
-    tile = int(min(256, max(64, 2**15 // (8 * (k + 2 * d + 4)) // 16 * 16)))
+    tile = compiled_tile_rows(k, d)
     chunks = -(-n // _COMPILED_CHUNK_ROWS)
     with threads(n_threads, chunks):
         log_likelihood = gmm_em.em_pass(
