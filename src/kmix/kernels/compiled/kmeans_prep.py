@@ -1,4 +1,6 @@
-"""Compiled kernels that prepare a k-means fit (numba): centring and k-means++ seeding.
+"""Compiled kernels that prepare a fit (numba): centring with the column sums and
+ranges, the column moments of a chunk (the chunked backends' first pass), and
+k-means++ seeding.
 
 They share the tiles and the blocked products of :mod:`.kmeans_lloyd` and
 :mod:`.kmeans_tiles` (rows transposed per tile, four candidates by four features at
