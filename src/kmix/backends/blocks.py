@@ -9,7 +9,7 @@ import numpy as np
 from .._typing import is_sparse
 from ..kernels.kmeans import squared_norms
 
-__all__ = ["Block", "row_blocks"]
+__all__ = ["Block", "row_blocks", "whole_block_only"]
 
 
 class Block:
@@ -88,3 +88,10 @@ class Block:
 def row_blocks(n_rows: int, block_rows: int) -> list[slice]:
     """Consecutive slices of ``block_rows`` rows covering ``range(n_rows)``."""
     return [slice(start, min(start + block_rows, n_rows)) for start in range(0, n_rows, block_rows)]
+
+
+def whole_block_only(a: Any, b: Any) -> Any:
+    """The ``merge`` of a kernel that runs on the whole block in one call (a fitting
+    loop given ``block_rows=None`` by a data object whose ``dense_block`` is True):
+    there are never two partial results to merge."""
+    raise AssertionError("a kernel on the whole block has no partial results to merge")

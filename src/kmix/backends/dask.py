@@ -155,20 +155,20 @@ def _merge_all(merge: Callable, parts: Sequence[Any], outputs: bool) -> Any:
     return functools.reduce(merge, parts)
 
 
-def _tree_reduce(parts: list, merge: Callable, outputs: bool = False) -> Any:
-    """Merge delayed partial results in groups of SPLIT_EVERY, keeping chunk order.
+def _tree_reduce(parts: list, merge: Callable, outputs: bool = False, task: Callable | None = None) -> Any:
+    """Merge partial results in groups of SPLIT_EVERY, keeping chunk order.
 
-    With ``outputs``, ``parts`` are chunk outputs ``(state, partial)``: reading the
-    partial inside the first merge saves one small task per chunk.
+    ``task(merge, group, outputs)`` makes one merge task of :func:`_merge_all`: by
+    default a delayed call (``parts`` delayed objects); the persisted passes give a
+    ``client.submit`` (``parts`` futures). With ``outputs``, ``parts`` are chunk
+    outputs ``(state, partial)``: reading the partial inside the first merge saves
+    one small task per chunk.
     """
-    dask, _ = dask_modules()
-    if len(parts) == 1:
-        return dask.delayed(_merge_all, pure=True)(merge, parts, outputs) if outputs else parts[0]
-    while len(parts) > 1:
-        parts = [
-            dask.delayed(_merge_all, pure=True)(merge, parts[i:i + SPLIT_EVERY], outputs)
-            for i in range(0, len(parts), SPLIT_EVERY)
-        ]
+    if task is None:
+        dask, _ = dask_modules()
+        task = dask.delayed(_merge_all, pure=True)
+    while len(parts) > 1 or outputs:
+        parts = [task(merge, parts[i:i + SPLIT_EVERY], outputs) for i in range(0, len(parts), SPLIT_EVERY)]
         outputs = False
     return parts[0]
 
@@ -366,12 +366,8 @@ class DaskData:
         outputs = client.map(_run_chunk_task, self._part_futures, self._weight_futures, states,
                              range(self.n_chunks), kernel=kernel, block_rows=block_rows, merge=merge,
                              params=list(params), pure=False)
-        level, whole_outputs = outputs, keep_state
-        while len(level) > 1 or whole_outputs:
-            level = [client.submit(_merge_all, merge, level[i:i + SPLIT_EVERY], whole_outputs, pure=False)
-                     for i in range(0, len(level), SPLIT_EVERY)]
-            whole_outputs = False
-        merged = level[0].result()
+        merged = _tree_reduce(outputs, merge, outputs=keep_state,
+                              task=functools.partial(client.submit, _merge_all, pure=False)).result()
         return (outputs, merged) if keep_state else merged
 
     def rows(self, state: list, copy: bool = True) -> Any:

@@ -59,14 +59,9 @@ def column_moments(X: np.ndarray, *, compiled: bool = False) -> ColumnMoments:
         with np.errstate(over="ignore", invalid="ignore"):
             kmeans_prep.column_deviations(X, sums / n, m2)
         return ColumnMoments(n, sums, m2, low, high)
-    data = X.astype(np.float64, copy=False)
+    sums, low, high = column_ranges(X, compiled=False)
     with np.errstate(over="ignore", invalid="ignore"):
-        sums = data.sum(axis=0)
-        m2 = ((data - sums / n) ** 2).sum(axis=0) if n else np.zeros(X.shape[1])
-    if n:
-        low, high = data.min(axis=0), data.max(axis=0)
-    else:
-        low, high = np.full(X.shape[1], np.inf), np.full(X.shape[1], -np.inf)
+        m2 = ((X.astype(np.float64, copy=False) - sums / n) ** 2).sum(axis=0) if n else np.zeros(X.shape[1])
     return ColumnMoments(n, sums, m2, low, high)
 
 

@@ -22,6 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from ..backends.blocks import whole_block_only
 from ..exceptions import NumericalError
 from ..kernels import gmm as gk
 from ..kernels import gmm_loop as gl
@@ -251,7 +252,7 @@ def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covar
     offset = data.offset.astype(np.float64)
     try:
         result = data.reduce(kernel, start.weights, start.means - offset, start.covariances,
-                             start.precisions_cholesky, merge=_no_merge, block_rows=None)
+                             start.precisions_cholesky, merge=whole_block_only, block_rows=None)
     except NumericalError as exc:
         raise NumericalError(f"EM iteration {exc.iteration}: {exc} (reg_covar={reg_covar:g})") from None
     history.extend(log_likelihood=result.log_likelihoods)
@@ -263,9 +264,6 @@ def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covar
     final = float(result.log_likelihoods[-1]) if result.n_iter else float(lower_bound)
     return EMResult(parameters, final, result.n_iter, result.converged, history, result.scores)
 
-
-def _no_merge(a: Any, b: Any) -> Any:
-    raise AssertionError("the compiled EM loop runs on one block")
 
 
 # --- initial statistics -------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._typing import is_sparse
+from ..backends.blocks import whole_block_only
 from ..kernels import kmeans as kk
 from ..kernels import kmeans_loop as kloop
 from ..kernels import kmeans_parallel as kp
@@ -154,7 +155,7 @@ def run_lloyd(
     if callback is None and _loop_applies(passes, centers, max_iter, record_centers):
         kernel = functools.partial(kloop.lloyd_loop, max_iter=max_iter, tol=tol,
                                    record_centers=record_centers)
-        loop = data.reduce(kernel, centers, merge=_no_merge, block_rows=None)
+        loop = data.reduce(kernel, centers, merge=whole_block_only, block_rows=None)
         if record_centers:
             history.extend(centers=loop.path)
         if record:
@@ -229,9 +230,6 @@ def _loop_applies(passes: LloydPasses, centers: np.ndarray, max_iter: int, recor
             and kloop.loop_applies(centers.shape[0], data.n_features, np.dtype(data.dtype).itemsize,
                                    max_iter, record_centers))
 
-
-def _no_merge(a: Any, b: Any) -> Any:
-    raise AssertionError("the compiled Lloyd loop runs on one block")
 
 
 def kmeans_parallel(
