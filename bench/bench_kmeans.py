@@ -39,8 +39,8 @@ DTYPES = ("float64", "float32")
 COMPUTE_BOUND = {"K3"}
 # The targets: kmix / faster peer at most this, and (compute-bound
 # workloads) at least this fraction of the GEMM rate measured in the same run.
-TARGET_RATIO = {"K1": 0.5, "K2": 0.5, "K3": 0.6}
-TARGET_GEMM_FRACTION = 0.6
+TARGET_RATIO = {"K1": 0.30, "K2": 0.35, "K3": 0.50}
+TARGET_GEMM_FRACTION = 0.7
 E2E_ITERATIONS = 20
 # The libraries take turns, this many rounds per workload (see _common.run_interleaved).
 ROUNDS = 3
