@@ -205,34 +205,49 @@ def test_bounded_pass_matches_plain_pass_on_random_problems(n, d, k, dtype, inte
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-@pytest.mark.parametrize("k", [1, 4, 7, 13])
-def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index(dtype, k):
-    from kmix.kernels.compiled import kmeans_bounded, kmeans_tiles
+@pytest.mark.parametrize("k", [1, 4, 7, 13, 21])
+@pytest.mark.parametrize("d, d4", [(6, None), (6, 8), (13, 16)])
+def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index(dtype, k, d, d4):
+    # d4 None: the blocked loop; else the written-out kernel of that padded width.
+    from kmix.kernels.compiled import kmeans_bounded, kmeans_tiles, kmeans_unrolled
 
-    rng = np.random.default_rng(k)
-    d, m = 6, 37
+    rng = np.random.default_rng(k + d)
+    m = 37
     X = rng.integers(-3, 4, size=(m, d)).astype(dtype)  # small integers: many exact ties
     centers = rng.integers(-3, 4, size=(k, d)).astype(dtype)
     if k > 2:
         centers[k - 1] = centers[0]  # the same centre twice
     norms = np.einsum("ij,ij->i", centers, centers).astype(dtype)
-    scaled_t, padded = passes.padded_centers(centers * dtype(-2), norms, narrow=False)
-    rows_t = np.zeros((scaled_t.shape[0], m), dtype=dtype)
-    rows_t[:d] = X.T
-    acc = np.empty((4, m), dtype=dtype)
-    values = np.empty((scaled_t.shape[1], m), dtype=dtype)
+    scaled_t, padded = passes.padded_centers(centers * dtype(-2), norms, narrow=False, features=d4)
+    rows_t = np.zeros((scaled_t.shape[0], m + 3), dtype=dtype)
+    rows_t[:d, :m] = X.T
+    acc = np.empty((4, m + 3), dtype=dtype)
+    values = np.empty((scaled_t.shape[1], m + 3), dtype=dtype)
     for j in range(0, scaled_t.shape[1], 4):
         kmeans_tiles._four_values(rows_t, m, scaled_t, padded, j, acc)
         values[j:j + 4] = acc
-    best = np.empty(m, dtype=dtype)
-    second = np.empty(m, dtype=dtype)
-    label = np.empty(m, dtype=np.int32)
-    kmeans_bounded._nearest_two(rows_t, m, scaled_t, padded, best, label, second, acc)
+    values = values[:, :m]
+    kernel = kmeans_bounded._nearest_two if d4 is None else kmeans_unrolled.nearest_two_kernel(d4)
+    best = np.full(m + 3, 5, dtype=dtype)
+    second = np.full(m + 3, 5, dtype=dtype)
+    label = np.full(m + 3, -2, dtype=np.int32)
+    kernel(rows_t, m, scaled_t, padded, best, label, second, acc)
     ordered = np.sort(values, axis=0)
-    np.testing.assert_array_equal(label, np.argmin(values, axis=0))  # first index among equals
-    np.testing.assert_array_equal(best, ordered[0])
-    np.testing.assert_array_equal(second, ordered[1] if values.shape[0] > 1 else np.inf)
-    assert k < 3 or np.any(second == best)  # the duplicated centre made ties
+    np.testing.assert_array_equal(label[:m], np.argmin(values, axis=0))  # first index among equals
+    np.testing.assert_array_equal(best[:m], ordered[0])
+    np.testing.assert_array_equal(second[:m], ordered[1] if values.shape[0] > 1 else np.inf)
+    assert k < 3 or np.any(second[:m] == best[:m])  # the duplicated centre made ties
+    # the columns past m are left as they were
+    assert np.all(best[m:] == 5) and np.all(second[m:] == 5) and np.all(label[m:] == -2)
+
+
+def test_bounded_pass_of_a_width_is_the_written_out_copy():
+    from kmix.kernels.compiled import kmeans_bounded, kmeans_unrolled
+
+    for d4 in kmeans_unrolled.UNROLLED_WIDTHS:
+        assert kmeans_bounded.bounded_fused_pass_for(d4) is not kmeans_bounded.bounded_fused_pass
+    for d4 in (4, 12, 20):
+        assert kmeans_bounded.bounded_fused_pass_for(d4) is kmeans_bounded.bounded_fused_pass
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -407,10 +407,13 @@ def bounded_statistics(
                     max_center_norm, order, neighbour_distances, upward, rows, labels,
                     min_distances, weight_sums, sums, scalars, rescanned)
         else:
-            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False)
+            # Padded as the plain pass pads (4 to 16 features: a written-out kernel).
+            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False,
+                                                    features=max(4, plain_pass_width(d)))
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
+            bounded_pass = kmeans_bounded.bounded_fused_pass_for(scaled_t.shape[0])
             for row0 in range(0, n, step):
-                kmeans_bounded.bounded_fused_pass(
+                bounded_pass(
                     scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
                     padded_norms, k, x_norms, previous, initial, lower, drops, separation,
                     slack_scale, max_center_norm, order, neighbour_distances, upward, rows,

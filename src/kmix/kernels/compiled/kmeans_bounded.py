@@ -34,8 +34,9 @@ from .kmeans_lloyd import (
     _weighted_sum,
 )
 from .kmeans_tiles import _four_values
+from .kmeans_unrolled import nearest_two_kernel, width_copy
 
-__all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed"]
+__all__ = ["bounded_fused_pass", "bounded_fused_pass_for", "bounded_gemm_pass", "nearest_listed"]
 
 # A bound moved down is multiplied by this: it then stays below the exact value
 # whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
@@ -509,6 +510,18 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
                       chunk_weight_sums[c], chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
     rescanned[0] += chunk_rescanned.sum()
+
+
+def bounded_fused_pass_for(d4: int):
+    """The bounded pass for tiles of ``d4`` padded features: :func:`bounded_fused_pass`,
+    or, for a width with a written-out kernel (:mod:`.kmeans_unrolled`), a copy of
+    it whose full scans call that kernel instead of :func:`_nearest_two`. The same
+    arguments and results, bit for bit; one function per width, so a run compiles
+    only its width's kernel."""
+    kernel = nearest_two_kernel(d4)
+    if kernel is None:
+        return bounded_fused_pass
+    return width_copy(bounded_fused_pass, d4, {"_nearest_two": kernel}, parallel=True, cache=True)
 
 
 @njit(cache=True)

@@ -1,5 +1,6 @@
-"""Compiled k-means kernels (numba): the nearest centre of a tile of rows of 8 or 16
-(padded) features, every feature's product written out.
+"""Compiled k-means kernels (numba): the nearest centre (plain pass) and the two
+nearest values (bounded pass's full scans) of a tile of rows of 8 or 16 (padded)
+features, every feature's product written out.
 
 :func:`kmix.kernels.compiled.kmeans_tiles._nearest_blocked` keeps the partial values
 of four centres in memory between groups of four features: the loop over features
@@ -10,7 +11,8 @@ the compiler keeps the values of eight centres in registers across all the
 features (in SIMD lanes as it sees fit), with no partial value stored and loaded
 again.
 
-The expressions are the blocked loop's, in its order (``||c||² + x_0 c'_0 + x_1
+The expressions are the blocked loop's (and the bounded pass's, which takes its
+values from the blocked loop's ``_four_values``), in its order (``||c||² + x_0 c'_0 + x_1
 c'_1 + ...`` from the left, each multiply-add fused or not exactly as there), and
 the centres are compared in the same order with the same strict '<': the results
 are the blocked loop's bit for bit (tested).
@@ -29,7 +31,7 @@ from numba import njit
 
 from . import CONTRACT
 
-__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "width_copy"]
+__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "nearest_two_kernel", "width_copy"]
 
 # Padded widths with a kernel of their own: the plain pass pads 4 to 8 features to
 # 8 and 9 to 16 to 16 (zero features add nothing but multiply-adds, fewer than the
@@ -50,11 +52,7 @@ def _block_lines(d4: int, width: int, indent: str) -> list[str]:
     previous centre, where it is one of these)."""
     centres = range(width)
     features = range(d4)
-    lines = [", ".join(f"n{q}" for q in centres) + " = "
-             + ", ".join(f"center_norms[j + {q}]" for q in centres)]
-    for f in features:  # the coefficients, loaded once per tile
-        lines.append(", ".join(f"s{f}_{q}" for q in centres) + " = "
-                     + ", ".join(f"scaled_t[{f}, j + {q}]" for q in centres))
+    lines = _value_lines(d4, width)
     lines.append("for r in range(m):")
     body = [", ".join(f"x{f}" for f in features) + " = "
             + ", ".join(f"rows_t[{f}, r]" for f in features)]
@@ -90,7 +88,74 @@ def _nearest_source(d4: int) -> str:
     return "\n".join(lines) + "\n"
 
 
-_kernels: dict[int, object] = {}
+def _two_block_lines(d4: int, width: int, indent: str) -> list[str]:
+    """Lines for centres j .. j + width - 1 merged into each row's smallest and
+    second smallest value (``_nearest_two``'s arguments in scope, and ``j``).
+    Written: best, best_label, second."""
+    centres = range(width)
+    lines = _value_lines(d4, width)
+    body = [", ".join(f"x{f}" for f in range(d4)) + " = "
+            + ", ".join(f"rows_t[{f}, r]" for f in range(d4))]
+    body += [f"v{q} = n{q}" + "".join(f" + x{f} * s{f}_{q}" for f in range(d4)) for q in centres]
+    body += ["value = best[r]", "label = best_label[r]", "runner = second[r]"]
+    for q in centres:
+        # The runner-up is the smaller of itself and the larger of the value and the
+        # minimum so far (equal values: the second equals the best).
+        body += [f"larger = v{q} if v{q} > value else value",
+                 "runner = larger if larger < runner else runner",
+                 f"closer = v{q} < value",
+                 f"value = v{q} if closer else value",
+                 f"label = np.int32(j + {q}) if closer else label"]
+    body += ["best[r] = value", "best_label[r] = label", "second[r] = runner"]
+    lines.append("for r in range(m):")
+    lines += ["    " + line for line in body]
+    return [indent + line for line in lines]
+
+
+def _value_lines(d4: int, width: int) -> list[str]:
+    """The norms and coefficients of centres j .. j + width - 1, loaded once per tile."""
+    centres = range(width)
+    lines = [", ".join(f"n{q}" for q in centres) + " = "
+             + ", ".join(f"center_norms[j + {q}]" for q in centres)]
+    for f in range(d4):
+        lines.append(", ".join(f"s{f}_{q}" for q in centres) + " = "
+                     + ", ".join(f"scaled_t[{f}, j + {q}]" for q in centres))
+    return lines
+
+
+def _nearest_two_source(d4: int) -> str:
+    """Source of ``_nearest_two_{d4}``: every centre, in blocks of eight, then four."""
+    eight, four = _BLOCK_CENTERS
+    lines = [f"def _nearest_two_{d4}(rows_t, m, scaled_t, center_norms, best, best_label, second,",
+             "                   acc):",
+             f'    """``kmeans_bounded._nearest_two`` for {d4} padded features, written out',
+             '    (acc unused)."""',
+             "    k4 = scaled_t.shape[1]",
+             "    for r in range(m):",
+             "        best[r] = np.inf",
+             "        second[r] = np.inf",
+             "        best_label[r] = 0",
+             "    j = 0",
+             f"    while j + {eight} <= k4:"]
+    lines += _two_block_lines(d4, eight, "        ")
+    lines += [f"        j += {eight}", "    if j < k4:"]
+    lines += _two_block_lines(d4, four, "        ")
+    return "\n".join(lines) + "\n"
+
+
+_kernels: dict[str, object] = {}
+
+
+def _kernel(name: str, source, d4: int):
+    """The dispatcher of the function ``name`` that ``source(d4)`` writes, made on
+    first request and compiled on first call."""
+    if name not in _kernels:
+        # Defined in this module's namespace, with this file as its source: numba's
+        # disk cache keys functions by file and name.
+        namespace = globals()
+        exec(compile(source(d4), __file__, "exec"), namespace)
+        _kernels[name] = njit(cache=True, fastmath=CONTRACT)(namespace[name])
+    return _kernels[name]
 
 
 def nearest_kernel(d4: int):
@@ -99,14 +164,18 @@ def nearest_kernel(d4: int):
     without one. Made on first request, compiled on first call."""
     if d4 not in UNROLLED_WIDTHS:
         return None
-    if d4 not in _kernels:
-        name = f"_nearest_{d4}"
-        # Defined in this module's namespace, with this file as its source: numba's
-        # disk cache keys functions by file and name.
-        namespace = globals()
-        exec(compile(_nearest_source(d4), __file__, "exec"), namespace)
-        _kernels[d4] = njit(cache=True, fastmath=CONTRACT)(namespace[name])
-    return _kernels[d4]
+    return _kernel(f"_nearest_{d4}", _nearest_source, d4)
+
+
+def nearest_two_kernel(d4: int):
+    """The written-out kernel of the bounded pass's full scans (each row's smallest
+    and second smallest value, arguments as ``kmeans_bounded._nearest_two``) for
+    ``d4`` padded features, or None for widths without one. The values are the
+    plain kernel's, so the same labels; made on first request, compiled on first
+    call."""
+    if d4 not in UNROLLED_WIDTHS:
+        return None
+    return _kernel(f"_nearest_two_{d4}", _nearest_two_source, d4)
 
 
 _copies: dict[tuple[object, int], object] = {}
