@@ -125,6 +125,23 @@ def column_sums(X, chunk_rows, sums, low, high):  # pragma: no cover - compiled
     for c in prange(n_chunks):
         start = c * chunk_rows
         stop = min(start + chunk_rows, n)
+        if d <= 4:
+            # A column at a time, in locals: with the partial sums in an array, each
+            # row's addition would wait for the last row's store to it. The same
+            # additions in the same order.
+            for f in range(d):
+                total = 0.0
+                least = np.inf
+                most = -np.inf
+                for i in range(start, stop):
+                    value = np.float64(X[i, f])
+                    total += value
+                    least = value if value < least else least
+                    most = value if value > most else most
+                partial[c, f] = total
+                partial_low[c, f] = least
+                partial_high[c, f] = most
+            continue
         part, part_low, part_high = partial[c], partial_low[c], partial_high[c]
         for i in range(start, stop):
             for f in range(d):
