@@ -34,8 +34,10 @@ venv: $(STAMP_DEV)
 demo: $(STAMP_RUN)
 	MPLBACKEND=Agg $(VENV)/bin/kmix demo --out kmix-demo
 
+# A test file's tests on one worker: kernels that several of its tests compile are
+# compiled once, not by both workers at the same time.
 test: $(STAMP_DEV)
-	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) -q
+	OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1 MKL_NUM_THREADS=1 MPLBACKEND=Agg $(PY) -m pytest -n $(JOBS) --dist loadfile -q
 
 # scikit-learn's own KMeans and GaussianMixture tests, run with kmix's estimators in
 # their place; prints pass/fail counts by cause. Not part of `make test`.
