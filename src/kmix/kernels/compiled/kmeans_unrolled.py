@@ -45,102 +45,82 @@ UNROLLED_WIDTHS = (8, 16)
 _BLOCK_CENTERS = (8, 4)
 
 
-def _block_lines(d4: int, width: int, indent: str) -> list[str]:
-    """Lines for centres j .. j + width - 1 of a tile with ``d4`` (padded) features,
-    merged into the running minimum (``_nearest_blocked``'s arguments in scope,
-    and ``j``). Written: best, best_label, previous_value (the value of each row's
-    previous centre, where it is one of these)."""
+def _block(d4: int, width: int, merge: list[str]) -> list[str]:
+    """Lines for centres j .. j + width - 1 of a tile with ``d4`` (padded) features:
+    their norms and coefficients loaded once, then a loop over rows computing each
+    centre's value ``v{q}`` and running ``merge`` on them."""
     centres = range(width)
     features = range(d4)
-    lines = _value_lines(d4, width)
-    lines.append("for r in range(m):")
+    lines = [", ".join(f"n{q}" for q in centres) + " = "
+             + ", ".join(f"center_norms[j + {q}]" for q in centres)]
+    for f in features:
+        lines.append(", ".join(f"s{f}_{q}" for q in centres) + " = "
+                     + ", ".join(f"scaled_t[{f}, j + {q}]" for q in centres))
     body = [", ".join(f"x{f}" for f in features) + " = "
             + ", ".join(f"rows_t[{f}, r]" for f in features)]
-    for q in centres:
-        body.append(f"v{q} = n{q}" + "".join(f" + x{f} * s{f}_{q}" for f in features))
-    body += ["value = best[r]", "label = best_label[r]", "p = previous_t[r] - j",
+    body += [f"v{q} = n{q}" + "".join(f" + x{f} * s{f}_{q}" for f in features) for q in centres]
+    return lines + ["for r in range(m):"] + ["    " + line for line in body + merge]
+
+
+def _nearest_merge(width: int) -> list[str]:
+    """Merge into the running minimum (``_nearest_blocked``'s arguments in scope).
+    Written: best, best_label, previous_value (the value of each row's previous
+    centre, where it is one of these)."""
+    lines = ["value = best[r]", "label = best_label[r]", "p = previous_t[r] - j",
              "pv = previous_value[r]"]
-    for q in centres:
-        body += [f"closer = v{q} < value",
-                 f"value = v{q} if closer else value",
-                 f"label = np.int32(j + {q}) if closer else label",
-                 f"pv = v{q} if p == {q} else pv"]
-    body += ["best[r] = value", "best_label[r] = label", "previous_value[r] = pv"]
-    lines += ["    " + line for line in body]
-    return [indent + line for line in lines]
+    for q in range(width):
+        lines += [f"closer = v{q} < value",
+                  f"value = v{q} if closer else value",
+                  f"label = np.int32(j + {q}) if closer else label",
+                  f"pv = v{q} if p == {q} else pv"]
+    return lines + ["best[r] = value", "best_label[r] = label", "previous_value[r] = pv"]
+
+
+def _two_merge(width: int) -> list[str]:
+    """Merge into each row's smallest and second smallest value (``_nearest_two``'s
+    arguments in scope). Written: best, best_label, second."""
+    lines = ["value = best[r]", "label = best_label[r]", "runner = second[r]"]
+    for q in range(width):
+        # The runner-up is the smaller of itself and the larger of the value and the
+        # minimum so far (equal values: the second equals the best).
+        lines += [f"larger = v{q} if v{q} > value else value",
+                  "runner = larger if larger < runner else runner",
+                  f"closer = v{q} < value",
+                  f"value = v{q} if closer else value",
+                  f"label = np.int32(j + {q}) if closer else label"]
+    return lines + ["best[r] = value", "best_label[r] = label", "second[r] = runner"]
+
+
+def _source(header: list[str], resets: list[str], d4: int, merge) -> str:
+    """A kernel's source: ``header`` (its def and docstring), ``resets`` for each row
+    of the tile, then every centre in blocks of eight, then four, merged by the
+    lines ``merge(width)`` writes."""
+    eight, four = _BLOCK_CENTERS
+    lines = header + ["    k4 = scaled_t.shape[1]", "    for r in range(m):"]
+    lines += ["        " + line for line in resets]
+    lines += ["    j = 0", f"    while j + {eight} <= k4:"]
+    lines += ["        " + line for line in _block(d4, eight, merge(eight))]
+    lines += [f"        j += {eight}", "    if j < k4:"]
+    lines += ["        " + line for line in _block(d4, four, merge(four))]
+    return "\n".join(lines) + "\n"
 
 
 def _nearest_source(d4: int) -> str:
-    """Source of ``_nearest_{d4}``: every centre, in blocks of eight, then four."""
-    eight, four = _BLOCK_CENTERS
-    lines = [f"def _nearest_{d4}(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,",
-             "               previous_value, acc):",
-             f'    """``_nearest_blocked`` for {d4} padded features, written out (acc unused)."""',
-             "    k4 = scaled_t.shape[1]",
-             "    for r in range(m):",
-             "        best[r] = np.inf",
-             "        best_label[r] = 0",
-             "    j = 0",
-             f"    while j + {eight} <= k4:"]
-    lines += _block_lines(d4, eight, "        ")
-    lines += [f"        j += {eight}", "    if j < k4:"]
-    lines += _block_lines(d4, four, "        ")
-    return "\n".join(lines) + "\n"
-
-
-def _two_block_lines(d4: int, width: int, indent: str) -> list[str]:
-    """Lines for centres j .. j + width - 1 merged into each row's smallest and
-    second smallest value (``_nearest_two``'s arguments in scope, and ``j``).
-    Written: best, best_label, second."""
-    centres = range(width)
-    lines = _value_lines(d4, width)
-    body = [", ".join(f"x{f}" for f in range(d4)) + " = "
-            + ", ".join(f"rows_t[{f}, r]" for f in range(d4))]
-    body += [f"v{q} = n{q}" + "".join(f" + x{f} * s{f}_{q}" for f in range(d4)) for q in centres]
-    body += ["value = best[r]", "label = best_label[r]", "runner = second[r]"]
-    for q in centres:
-        # The runner-up is the smaller of itself and the larger of the value and the
-        # minimum so far (equal values: the second equals the best).
-        body += [f"larger = v{q} if v{q} > value else value",
-                 "runner = larger if larger < runner else runner",
-                 f"closer = v{q} < value",
-                 f"value = v{q} if closer else value",
-                 f"label = np.int32(j + {q}) if closer else label"]
-    body += ["best[r] = value", "best_label[r] = label", "second[r] = runner"]
-    lines.append("for r in range(m):")
-    lines += ["    " + line for line in body]
-    return [indent + line for line in lines]
-
-
-def _value_lines(d4: int, width: int) -> list[str]:
-    """The norms and coefficients of centres j .. j + width - 1, loaded once per tile."""
-    centres = range(width)
-    lines = [", ".join(f"n{q}" for q in centres) + " = "
-             + ", ".join(f"center_norms[j + {q}]" for q in centres)]
-    for f in range(d4):
-        lines.append(", ".join(f"s{f}_{q}" for q in centres) + " = "
-                     + ", ".join(f"scaled_t[{f}, j + {q}]" for q in centres))
-    return lines
+    """Source of ``_nearest_{d4}``."""
+    header = [f"def _nearest_{d4}(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,",
+              "               previous_value, acc):",
+              f'    """``_nearest_blocked`` for {d4} padded features, written out (acc unused)."""']
+    return _source(header, ["best[r] = np.inf", "best_label[r] = 0"], d4, _nearest_merge)
 
 
 def _nearest_two_source(d4: int) -> str:
-    """Source of ``_nearest_two_{d4}``: every centre, in blocks of eight, then four."""
-    eight, four = _BLOCK_CENTERS
-    lines = [f"def _nearest_two_{d4}(rows_t, m, scaled_t, center_norms, best, best_label, second,",
-             "                   acc):",
-             f'    """``kmeans_bounded._nearest_two`` for {d4} padded features, written out',
-             '    (acc unused)."""',
-             "    k4 = scaled_t.shape[1]",
-             "    for r in range(m):",
-             "        best[r] = np.inf",
-             "        second[r] = np.inf",
-             "        best_label[r] = 0",
-             "    j = 0",
-             f"    while j + {eight} <= k4:"]
-    lines += _two_block_lines(d4, eight, "        ")
-    lines += [f"        j += {eight}", "    if j < k4:"]
-    lines += _two_block_lines(d4, four, "        ")
-    return "\n".join(lines) + "\n"
+    """Source of ``_nearest_two_{d4}``."""
+    header = [f"def _nearest_two_{d4}(rows_t, m, scaled_t, center_norms, best, best_label, second,",
+              "                   acc):",
+              f'    """``kmeans_bounded._nearest_two`` for {d4} padded features, written out',
+              '    (acc unused)."""']
+    return _source(header, ["best[r] = np.inf", "second[r] = np.inf", "best_label[r] = 0"], d4,
+                   _two_merge)
 
 
 _kernels: dict[str, object] = {}
