@@ -69,6 +69,21 @@ def test_same_fit_as_em_loop(covariance_type, calls):
     _assert_same(compiled, reference)
 
 
+@pytest.mark.parametrize("covariance_type", ["full", "diag"])
+def test_read_only_rows_fit_as_writable_ones(covariance_type, calls):
+    # A memory-mapped file opened read-only: the loop takes its rows as they are.
+    X = _data()
+    frozen = X.copy()
+    frozen.flags.writeable = False
+    compiled = _fit(frozen, covariance_type)
+    assert calls[0] == 1
+    reference = _fit(X, covariance_type)
+    assert calls[0] == 2
+    assert compiled.n_iter_ == reference.n_iter_
+    for name in ("weights_", "means_", "covariances_"):
+        np.testing.assert_array_equal(getattr(compiled, name), getattr(reference, name))
+
+
 @pytest.mark.parametrize("covariance_type", ["full", "VEV", "EVE", "VEI", "spherical"])
 def test_weighted_and_one_feature_and_relative_stop(covariance_type, calls):
     rng = np.random.default_rng(3)

@@ -139,13 +139,14 @@ def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.nda
     reads, kept on the workers so that no pass computes the norms again. The
     in-memory fit's compiled centring, on one thread: one pass over the chunk, and
     the same norms as in memory."""
-    from ..kernels.compiled import kmeans_prep, threads  # numba is imported on first use only
+    from ..kernels.compiled import as_read_only, as_writable, kmeans_prep, threads  # numba on first use
 
     X = np.ascontiguousarray(X)
     centred, norms = np.empty_like(X), np.empty(X.shape[0], dtype=X.dtype)
     if X.shape[0]:
         with threads(1, 1):
-            kmeans_prep.center_rows(X, np.asarray(offset, dtype=X.dtype), X.shape[0], centred, norms)
+            kmeans_prep.center_rows(as_read_only(X), as_writable(np.asarray(offset, dtype=X.dtype)),
+                                    X.shape[0], centred, norms)
     return centred, norms
 
 

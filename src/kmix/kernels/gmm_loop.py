@@ -127,12 +127,12 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
         component, as :func:`kmix.kernels.gmm.update` does (the iteration is in
         the exception's ``iteration`` attribute, for the caller's message).
     """
-    from .compiled import gmm_em_loop, gmm_model_step, threads  # numba is imported on first use only
+    from .compiled import as_read_only, as_writable, gmm_em_loop, gmm_model_step, threads  # numba on first use
 
     layout = layout_of(covariance_type)
     k, d = means.shape
-    X = np.ascontiguousarray(block.X, dtype=np.float64)
-    sample_weight = np.ascontiguousarray(block.sample_weight, dtype=np.float64)
+    X = as_read_only(np.ascontiguousarray(block.X, dtype=np.float64))
+    sample_weight = as_writable(np.ascontiguousarray(block.sample_weight, dtype=np.float64))
     weights = np.array(weights, dtype=np.float64, order="C")
     means = np.array(means, dtype=np.float64, order="C")
     full = np.ascontiguousarray(full_covariances(np.asarray(covariances, dtype=np.float64), layout, k, d))

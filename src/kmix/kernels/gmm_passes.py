@@ -254,23 +254,23 @@ def compiled_statistics(
     per chunk of rows; the result does not depend on it, bit for bit). See
     :mod:`kmix.kernels.compiled.gmm_em`.
     """
-    from .compiled import gmm_em  # numba is imported on first use only
+    from .compiled import as_read_only, as_writable, gmm_em  # numba is imported on first use only
 
     # float32 rows are read as they are and widened in the loop: all arithmetic is float64.
-    X = np.ascontiguousarray(X, dtype=X.dtype if X.dtype == np.float32 else np.float64)
+    X = as_read_only(np.ascontiguousarray(X, dtype=X.dtype if X.dtype == np.float32 else np.float64))
     n, d = X.shape
-    means = np.ascontiguousarray(means, dtype=np.float64)
+    means = as_writable(np.ascontiguousarray(means, dtype=np.float64))
     k = means.shape[0]
-    weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
+    weight = as_writable(np.ascontiguousarray(sample_weight, dtype=np.float64))
     log_det = log_det_precision_cholesky(precisions_cholesky.astype(np.float64), covariance_type, d)
     constants = np.ascontiguousarray(log_weights, dtype=np.float64) + log_det - 0.5 * d * LOG_2PI
     diagonal = covariance_type != "full"
     if diagonal:
-        factors_diag = np.ascontiguousarray(
-            np.broadcast_to(np.asarray(precisions_cholesky, dtype=np.float64).reshape(k, -1), (k, d)))
+        factors_diag = as_writable(np.ascontiguousarray(
+            np.broadcast_to(np.asarray(precisions_cholesky, dtype=np.float64).reshape(k, -1), (k, d))))
         factors = np.zeros((1, d, d))
     else:
-        factors = np.ascontiguousarray(precisions_cholesky, dtype=np.float64)
+        factors = as_writable(np.ascontiguousarray(precisions_cholesky, dtype=np.float64))
         factors_diag = np.zeros((1, d))
     weight_sums = np.empty(k)
     sums = np.empty((k, d))

@@ -49,9 +49,9 @@ def column_moments(X: np.ndarray, *, compiled: bool = False) -> ColumnMoments:
     """
     n = X.shape[0]
     if compiled and n:
-        from .compiled import kmeans_prep  # numba is imported on first use only
+        from .compiled import as_read_only, kmeans_prep  # numba is imported on first use only
 
-        X = np.ascontiguousarray(np.asarray(X))
+        X = as_read_only(np.ascontiguousarray(np.asarray(X)))
         d = X.shape[1]
         sums, low, high, m2 = np.empty(d), np.empty(d), np.empty(d), np.empty(d)
         with threads(1, 1):  # one chunk: the rows in order, as numpy adds them
@@ -108,12 +108,12 @@ def column_ranges(X: np.ndarray, *, n_threads: int = 1,
         if n == 0:
             return sums, np.full(d, np.inf), np.full(d, -np.inf)
         return sums, data.min(axis=0), data.max(axis=0)
-    from .compiled import kmeans_prep  # numba is imported on first use only
+    from .compiled import as_read_only, kmeans_prep  # numba is imported on first use only
 
     rows = _chunk_rows(d)
     sums, low, high = np.empty(d), np.empty(d), np.empty(d)
     with threads(n_threads, -(-n // rows)):
-        kmeans_prep.column_sums(X, rows, sums, low, high)
+        kmeans_prep.column_sums(as_read_only(X), rows, sums, low, high)
     return sums, low, high
 
 
@@ -135,10 +135,10 @@ def centered(X: np.ndarray, *, n_threads: int = 1, compiled: bool = True) -> Cen
         x_norms = squared_norms(Xc)
         return Centred(Xc, offset, x_norms, float(np.sum(x_norms, dtype=np.float64)) / max(n * d, 1),
                        low, high)
-    from .compiled import kmeans_prep  # numba is imported on first use only
+    from .compiled import as_read_only, kmeans_prep  # numba is imported on first use only
 
     rows = _chunk_rows(d)
     Xc, x_norms = np.empty_like(X), np.empty(n, dtype=X.dtype)
     with threads(n_threads, -(-n // rows)):
-        total = kmeans_prep.center_rows(X, offset, rows, Xc, x_norms)
+        total = kmeans_prep.center_rows(as_read_only(X), offset, rows, Xc, x_norms)
     return Centred(Xc, offset, x_norms, total / max(n * d, 1), low, high)

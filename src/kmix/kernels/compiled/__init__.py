@@ -45,6 +45,23 @@ CONTRACT = {"contract"}
 REASSOCIATE_CONTRACT = {"reassoc", "nsz", "contract"}
 
 
+def as_read_only(array):
+    """A read-only view of ``array``. Numba compiles a function once per argument
+    type, and a read-only array (a memory-mapped file, a chunk handed over by dask)
+    has a type of its own: rows passed as read-only views always give writable
+    and read-only data one compiled function."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
+
+
+def as_writable(array):
+    """``array``, or a copy of it if it is read-only: for the small arrays passed
+    beside the rows (parameters, weights), so that their types, too, do not depend
+    on where they came from."""
+    return array if array.flags.writeable else array.copy()
+
+
 @contextlib.contextmanager
 def threads(n_threads: int, n_chunks: int) -> Iterator[None]:
     """Run the compiled code inside on max(1, min(n_threads, n_chunks, numba's pool
