@@ -139,7 +139,8 @@ def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.nda
     reads, kept on the workers so that no pass computes the norms again. The
     in-memory fit's compiled centring, on one thread: one pass over the chunk, and
     the same norms as in memory."""
-    from ..kernels.compiled import as_read_only, as_writable, kmeans_prep, threads  # numba on first use
+    # numba is imported on first use only
+    from ..kernels.compiled import as_read_only, as_writable, kmeans_prep, threads
 
     X = np.ascontiguousarray(X)
     centred, norms = np.empty_like(X), np.empty(X.shape[0], dtype=X.dtype)

@@ -127,7 +127,8 @@ def run_em_loop(block: Any, weights: np.ndarray, means: np.ndarray, covariances:
         component, as :func:`kmix.kernels.gmm.update` does (the iteration is in
         the exception's ``iteration`` attribute, for the caller's message).
     """
-    from .compiled import as_read_only, as_writable, gmm_em_loop, gmm_model_step, threads  # numba on first use
+    # numba is imported on first use only
+    from .compiled import as_read_only, as_writable, gmm_em_loop, gmm_model_step, threads
 
     layout = layout_of(covariance_type)
     k, d = means.shape

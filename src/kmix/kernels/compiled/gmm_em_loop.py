@@ -216,10 +216,11 @@ def score_parameters(X, sample_weight, unit_weight, weights, means, covariances,
 
 
 _C1, _C2, _C3 = types.float64[::1], types.float64[:, ::1], types.float64[:, :, ::1]
-# One signature, so that the loop is compiled once for every model's M-step. The
-# rows come as a read-only view (see compiled.as_read_only), as they come to the pass.
+# The rows come as a read-only view (see compiled.as_read_only), as they come to the pass.
+_ROWS = types.Array(types.float64, 2, "C", readonly=True)
+# One signature, so that the loop is compiled once for every model's M-step.
 _LOOP_SIGNATURE = types.Tuple((types.int64, types.boolean, types.boolean, types.int64))(
-    types.Array(types.float64, 2, "C", readonly=True), _C1, types.boolean, types.FunctionType(SIGNATURE), types.int64, types.boolean, _C1, _C2, _C3,
+    _ROWS, _C1, types.boolean, types.FunctionType(SIGNATURE), types.int64, types.boolean, _C1, _C2, _C3,
     _C3, types.float64, types.int64, types.float64, types.float64, types.float64, types.float64,
     types.int64, types.int64, types.float64, types.int64, _C1,
 )

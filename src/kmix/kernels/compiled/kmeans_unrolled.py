@@ -11,11 +11,11 @@ the compiler keeps the values of eight centres in registers across all the
 features (in SIMD lanes as it sees fit), with no partial value stored and loaded
 again.
 
-The expressions are the blocked loop's (and the bounded pass's, which takes its
-values from the blocked loop's ``_four_values``), in its order (``||c||² + x_0 c'_0 + x_1
-c'_1 + ...`` from the left, each multiply-add fused or not exactly as there), and
-the centres are compared in the same order with the same strict '<': the results
-are the blocked loop's bit for bit (tested).
+The expressions are the blocked loop's (and so the bounded pass's, whose values
+come from the blocked loop's ``_four_values``), in its order (``||c||² + x_0 c'_0 +
+x_1 c'_1 + ...`` from the left, each multiply-add fused or not exactly as there),
+and the centres are compared in the same order with the same strict '<': the
+results are the blocked loop's bit for bit (tested).
 
 The source for a width is made from the template below when the width is first
 asked for, and compiled under this file's name, so numba caches it on disk like
