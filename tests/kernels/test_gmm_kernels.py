@@ -232,29 +232,6 @@ def test_compiled_pass_does_not_depend_on_the_threads(rng):
         assert other.log_likelihood == serial.log_likelihood
 
 
-@pytest.mark.parametrize("covariance_type", ["full", "diag"])
-def test_read_only_inputs_take_the_compiled_pass_of_writable_ones(rng, covariance_type):
-    # Read-only arrays (memory-mapped files, dask's chunks) are a type of their own
-    # to numba: they must not compile the pass once more, and give the same numbers.
-    from kmix.kernels.compiled import gmm_em
-
-    weights, means, covariances = random_parameters(rng, 4, 3, covariance_type)
-    X = means[rng.integers(0, 4, size=3000)] + rng.normal(size=(3000, 3))
-    w = rng.uniform(0.5, 2.0, size=3000)
-    factors = gk.compute_precision_cholesky(covariances, covariance_type)
-    args = [X, w, means, factors, np.log(weights)]
-    writable = gp.compiled_statistics(*args, covariance_type)
-    compiled = len(gmm_em.em_pass.signatures)
-    frozen = [a.copy() for a in args]
-    for a in frozen:
-        a.flags.writeable = False
-    read_only = gp.compiled_statistics(*frozen, covariance_type)
-    assert len(gmm_em.em_pass.signatures) == compiled
-    np.testing.assert_array_equal(read_only.second_moments, writable.second_moments)
-    np.testing.assert_array_equal(read_only.sums, writable.sums)
-    assert read_only.log_likelihood == writable.log_likelihood
-
-
 def test_compiled_pass_applies_to_full_diag_spherical_with_few_features():
     assert gp.compiled_applies(3, np.float64, "full") and gp.compiled_applies(3, np.float64, "spherical")
     assert not gp.compiled_applies(3, np.float64, "tied")

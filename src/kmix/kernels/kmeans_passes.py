@@ -395,8 +395,7 @@ def bounded_statistics(
     sums = np.zeros((k, d))
     scalars = np.zeros(3)
     rescanned = np.zeros(1, dtype=np.int64)
-    rows = chunk_rows(k, d, dtype.itemsize)
-    step = rows * int(min(4096, max(4, _BLOCK_BYTES // max(1, 8 * k * d))))
+    rows, step = pass_steps(k, d, dtype.itemsize)
     scaled = centers * dtype.type(-2)
     with threads(n_threads, -(-n // rows)):
         if uses_blas(d):
@@ -407,18 +406,17 @@ def bounded_statistics(
                     max_center_norm, order, neighbour_distances, upward, rows, labels,
                     min_distances, weight_sums, sums, scalars, rescanned)
         else:
-            # Padded as the plain pass pads (4 to 16 features: a written-out kernel).
-            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False,
-                                                    features=max(4, plain_pass_width(d)))
-            tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
-            bounded_pass = kmeans_bounded.bounded_fused_pass_for(scaled_t.shape[0])
+            # Padded as the plain pass pads: 4 to 16 features have a written-out kernel.
+            width = max(4, plain_pass_width(d))
+            scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False, features=width)
+            tile = fused_tile_rows(width, dtype.itemsize)
+            bounded_pass = kmeans_bounded.bounded_fused_pass_for(width)
             for row0 in range(0, n, step):
                 bounded_pass(
                     scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
                     padded_norms, k, x_norms, previous, initial, lower, drops, separation,
                     slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
-                    tile, labels, min_distances,
-                    weight_sums, sums, scalars, rescanned)
+                    tile, labels, min_distances, weight_sums, sums, scalars, rescanned)
     if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
         slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
         farthest, far_distances = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,

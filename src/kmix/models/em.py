@@ -265,7 +265,6 @@ def _em_compiled(data: Any, start: MixtureParameters, history: History, *, covar
     return EMResult(parameters, final, result.n_iter, result.converged, history, result.scores)
 
 
-
 # --- initial statistics -------------------------------------------------------------------
 
 def _two_passes(reduce: Callable[[np.ndarray, str], gk.GMMStats], n_components: int, n_features: int,
