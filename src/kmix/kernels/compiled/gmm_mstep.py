@@ -548,7 +548,9 @@ def _vee(n, S, start, has_start, tol, max_iter, out):  # pragma: no cover - comp
     return iteration
 
 
-@njit(cache=True, error_model="numpy")
+# Inlined (numba IR) into the model's M-step, its one caller: called as a function
+# of its own, every function below it would be optimised once more in each caller.
+@njit(cache=True, error_model="numpy", inline="always")
 def _common(n, S, start, has_start, tol, max_iter, equal_volume, out):  # pragma: no cover
     """EVE (``equal_volume``) and VVE, as gmm_models._common. Written: out."""
     k, d = S.shape[0], S.shape[1]

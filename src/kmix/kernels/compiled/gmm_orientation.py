@@ -504,10 +504,10 @@ def _newton(scatters, weight_sums, equal_volume, D, volumes, shapes, p, q):  # p
     return False, D, volumes, shapes, 0.0, False, False
 
 
-# --- the whole M-step -----------------------------------------------------------------------
+# --- the whole M-step (inlined into its compiled caller, as gmm_mstep._common is) ---------
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", inline="always")
 def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol, max_iter, warm,
                            out):  # pragma: no cover - compiled
     """The EVE (``equal_volume``) or VVE covariances maximising Q, from a starting D.
