@@ -241,13 +241,15 @@ def test_nearest_two_of_a_tile_is_the_smallest_pair_with_ties_to_the_lower_index
     assert np.all(best[m:] == 5) and np.all(second[m:] == 5) and np.all(label[m:] == -2)
 
 
-def test_bounded_pass_of_a_width_is_the_written_out_copy():
+def test_bounded_pass_takes_the_written_out_kernel_of_its_width():
     from kmix.kernels.compiled import kmeans_bounded, kmeans_unrolled
 
-    for d4 in kmeans_unrolled.UNROLLED_WIDTHS:
-        assert kmeans_bounded.bounded_fused_pass_for(d4) is not kmeans_bounded.bounded_fused_pass
-    for d4 in (4, 12, 20):
-        assert kmeans_bounded.bounded_fused_pass_for(d4) is kmeans_bounded.bounded_fused_pass
+    for dtype in (np.float64, np.float32):
+        for d4 in kmeans_unrolled.UNROLLED_WIDTHS:
+            argument = kmeans_bounded.nearest_two_argument(d4, dtype)
+            assert argument.dispatcher is kmeans_unrolled.nearest_two_kernel(d4)
+        for d4 in (4, 12, 20):
+            assert kmeans_bounded.nearest_two_argument(d4, dtype).dispatcher is kmeans_bounded._nearest_two
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

@@ -7,6 +7,7 @@ import pytest
 from kmix.kernels import kmeans as kk
 from kmix.kernels import kmeans_passes as passes
 from kmix.kernels.compiled import kmeans_lloyd, kmeans_tiles, kmeans_unrolled
+from kmix.kernels.compiled.function_argument import FunctionArgument
 
 WIDTHS = list(kmeans_unrolled.UNROLLED_WIDTHS)
 
@@ -60,13 +61,17 @@ def test_written_out_kernel_equals_the_blocked_loop(rng, d4, dtype):
 
 def test_widths_without_a_kernel():
     assert [passes.plain_pass_width(d) for d in (1, 3, 4, 8, 9, 16, 17, 30)] == [1, 3, 8, 8, 16, 16, 20, 32]
-    for d4 in (4, 12, 20):
-        assert kmeans_unrolled.nearest_kernel(d4) is None
-        assert kmeans_lloyd.fused_pass_for(d4) is kmeans_lloyd.fused_pass
-    assert kmeans_lloyd.fused_pass_for(0) is kmeans_lloyd.fused_pass
+    for dtype in (np.float64, np.float32):
+        for d4 in (0, 4, 12, 20):
+            assert kmeans_unrolled.nearest_kernel(d4) is None
+            assert kmeans_lloyd.nearest_argument(d4, dtype).dispatcher is kmeans_lloyd._nearest_in_tile
+        for d4 in WIDTHS:
+            argument = kmeans_lloyd.nearest_argument(d4, dtype)
+            assert argument.dispatcher is kmeans_unrolled.nearest_kernel(d4)
+            assert argument is kmeans_lloyd.nearest_argument(d4, dtype)  # made once
 
 
-def _pass(fused_pass, X, w, centers, previous, unit_weight):
+def _pass(nearest, X, w, centers, previous, unit_weight):
     n, d = X.shape
     k = centers.shape[0]
     scaled_t, norms = passes.padded_centers(centers * X.dtype.type(-2), kk.squared_norms(centers),
@@ -77,8 +82,9 @@ def _pass(fused_pass, X, w, centers, previous, unit_weight):
     weight_sums, sums, scalars = np.zeros(k), np.zeros((k, d)), np.zeros(3)
     has_previous = previous is not None
     previous = previous if has_previous else np.zeros(0, dtype=np.int32)
-    fused_pass(scaled_t, 0, n, X, w, unit_weight, norms, k, previous, has_previous, 1024, tile,
-               labels, True, distances, weight_sums, sums, scalars)
+    kmeans_lloyd.fused_pass(nearest, scaled_t, 0, n, X, w, unit_weight, norms, k, previous,
+                            has_previous, 1024, tile, labels, True, distances, weight_sums, sums,
+                            scalars)
     return labels, distances, weight_sums, sums, scalars
 
 
@@ -90,25 +96,17 @@ def test_pass_of_a_width_equals_the_generic_pass(rng, d, dtype):
     w = rng.uniform(0.5, 2.0, size=n).astype(dtype)
     centers = X[rng.choice(n, size=k, replace=False)]
     previous = rng.integers(0, k, size=n).astype(np.int32)
-    width_pass = kmeans_lloyd.fused_pass_for(passes.plain_pass_width(d))
-    assert width_pass is not kmeans_lloyd.fused_pass
+    width = kmeans_lloyd.nearest_argument(passes.plain_pass_width(d), dtype)
+    assert width.dispatcher is not kmeans_lloyd._nearest_in_tile
+    # The blocked loop at the same padded width, passed to the same compiled pass.
+    blocked = FunctionArgument(kmeans_lloyd._nearest_in_tile, kmeans_unrolled.nearest_signature(dtype))
     for unit_weight in (True, False):
         for prev in (None, previous):
-            fast = _pass(width_pass, X, w, centers, prev, unit_weight)
-            generic = _pass(kmeans_lloyd.fused_pass, X, w, centers, prev, unit_weight)
-            # Labels, distances and the per-cluster sums bit for bit; the SSDs are
-            # sums whose order in SIMD lanes each compiled function fixes for itself.
-            for a, b in zip(fast[:4], generic[:4]):
+            fast = _pass(width, X, w, centers, prev, unit_weight)
+            generic = _pass(blocked, X, w, centers, prev, unit_weight)
+            # The same values, hence every output bit for bit (the SSDs included: one
+            # compiled pass adds them for every kernel).
+            for a, b in zip(fast, generic):
                 np.testing.assert_array_equal(a, b)
-            np.testing.assert_allclose(fast[4], generic[4], rtol=1e-13)
 
 
-def test_generic_pass_where_the_source_cannot_be_read(monkeypatch):
-    import inspect
-
-    def unreadable(obj):
-        raise OSError("no source")
-
-    monkeypatch.setattr(kmeans_unrolled, "_copies", {})
-    monkeypatch.setattr(inspect, "getsourcelines", unreadable)
-    assert kmeans_lloyd.fused_pass_for(8) is kmeans_lloyd.fused_pass

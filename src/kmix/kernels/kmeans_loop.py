@@ -50,7 +50,7 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
                record_centers: bool) -> LoopResult:
     """Lloyd's plain iterations from ``centers`` over a whole dense block
     (``block.X``, ``sample_weight``, ``unit_weight``, ``n_threads``)."""
-    from .compiled import kmeans_loop  # numba is imported on first use only
+    from .compiled import kmeans_lloyd, kmeans_loop  # numba is imported on first use only
 
     X, sample_weight, centers, _ = _pass_inputs(block.X, block.sample_weight, centers,
                                                 np.empty(0))
@@ -64,10 +64,10 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     n_changed = np.empty(max_iter, dtype=np.int64)
     labels = np.empty(n, dtype=np.int32)
     previous = np.empty(n, dtype=np.int32)
-    loop = kmeans_loop.lloyd_loop_for(0 if d <= 3 else features)
+    nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else features, X.dtype)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
-         previous) = loop(X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
+         previous) = kmeans_loop.lloyd_loop(nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
                           float(tol), features, rows, tile, step, bool(record_centers), path, ssd,
                           n_changed, labels, previous)
     return LoopResult(

@@ -219,11 +219,12 @@ def lloyd_statistics(
         else:
             scaled_t, padded_norms = padded_centers(scaled, center_norms, features=plain_pass_width(d))
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
-            fused_pass = kmeans_lloyd.fused_pass_for(0 if d <= 3 else scaled_t.shape[0])
+            nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else scaled_t.shape[0], dtype)
             for row0 in range(0, n, step):
-                fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
-                           padded_norms, k, previous, has_previous, rows, tile, labels, store,
-                           min_distances, weight_sums, sums, scalars)
+                kmeans_lloyd.fused_pass(nearest, scaled_t, row0, min(step, n - row0), X,
+                                        sample_weight, unit_weight, padded_norms, k, previous,
+                                        has_previous, rows, tile, labels, store, min_distances,
+                                        weight_sums, sums, scalars)
     if np.any(weight_sums <= 0):
         if not store:  # rare: a cluster is empty; the distances once more
             min_distances = lloyd_statistics(X, sample_weight, centers, x_norms,
@@ -410,10 +411,10 @@ def bounded_statistics(
             width = max(4, plain_pass_width(d))
             scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False, features=width)
             tile = fused_tile_rows(width, dtype.itemsize)
-            bounded_pass = kmeans_bounded.bounded_fused_pass_for(width)
+            nearest_two = kmeans_bounded.nearest_two_argument(width, dtype)
             for row0 in range(0, n, step):
-                bounded_pass(
-                    scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
+                kmeans_bounded.bounded_fused_pass(
+                    nearest_two, scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
                     padded_norms, k, x_norms, previous, initial, lower, drops, separation,
                     slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
                     tile, labels, min_distances, weight_sums, sums, scalars, rescanned)

@@ -17,7 +17,9 @@ Everything in this package's modules is machine code built by numba:
 - :mod:`.hierarchical`: every merge of mclust's model-based hierarchical
   clustering (EII and VVV) in one call (the start of model selection);
 - :mod:`.elementary`: the E-step's exponential, written so that a loop of it
-  compiles to SIMD instructions.
+  compiles to SIMD instructions;
+- :mod:`.function_argument`: compiled functions passed to compiled functions (a
+  width's kernel to the k-means passes, a model's M-step to the EM loop).
 
 They live apart from the numpy kernels so that numba is imported on first use
 only: ``import kmix.kernels`` (and this package itself) never imports it, and a

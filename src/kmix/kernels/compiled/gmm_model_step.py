@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, types
-from numba.core.types.function_type import WrapperAddressProtocol
-from numba.core.typing.typeof import typeof_impl
-from numba.experimental.function_type import _get_wrapper_address
 
+from .function_argument import FunctionArgument
 from .gmm_mstep import _closed_diagonal, _closed_full, _common, _diagonals, _vee, _vei, _vev, _zero_non_finite
 
 __all__ = ["SIGNATURE", "model_function", "model_argument", "model_covariances"]
@@ -74,33 +72,6 @@ _COMPILED: dict = {}
 _ARGUMENTS: dict = {}
 
 
-class _ModelArgument(WrapperAddressProtocol):
-    """A model's compiled M-step as a first-class function argument whose machine
-    address is looked up once: numba looks a dispatcher's address up again on every
-    call that passes it, a cost paid per EM run otherwise."""
-
-    def __init__(self, dispatcher) -> None:
-        self._dispatcher = dispatcher
-        self._address = 0
-
-    def __wrapper_address__(self) -> int:
-        if not self._address:
-            self._address = _get_wrapper_address(self._dispatcher, SIGNATURE)
-        return self._address
-
-    def signature(self):
-        return SIGNATURE
-
-
-_ARGUMENT_TYPE = types.FunctionType(SIGNATURE)
-
-
-@typeof_impl.register(_ModelArgument)
-def _typeof_model_argument(value, context):
-    # Its numba type, made once: numba's generic rule builds it anew for every call.
-    return _ARGUMENT_TYPE
-
-
 def model_function(code: int):
     """The compiled M-step of model ``code`` (see :func:`model_covariances` for its
     arguments), compiled on first use (or loaded from numba's cache)."""
@@ -114,12 +85,12 @@ def model_function(code: int):
     return compiled
 
 
-def model_argument(code: int) -> WrapperAddressProtocol:
+def model_argument(code: int) -> FunctionArgument:
     """The compiled M-step of model ``code`` in the form the EM loop
     (:mod:`.gmm_em_loop`) takes it: a first-class function of :data:`SIGNATURE`."""
     argument = _ARGUMENTS.get(code)
     if argument is None:
-        argument = _ARGUMENTS[code] = _ModelArgument(model_function(code))
+        argument = _ARGUMENTS[code] = FunctionArgument(model_function(code), SIGNATURE)
     return argument
 
 

@@ -34,9 +34,10 @@ from .kmeans_lloyd import (
     _weighted_sum,
 )
 from .kmeans_tiles import _four_values
-from .kmeans_unrolled import nearest_two_kernel, width_copy
+from .function_argument import FunctionArgument
+from .kmeans_unrolled import nearest_two_kernel, nearest_two_signature
 
-__all__ = ["bounded_fused_pass", "bounded_fused_pass_for", "bounded_gemm_pass", "nearest_listed"]
+__all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed", "nearest_two_argument"]
 
 # A bound moved down is multiplied by this: it then stays below the exact value
 # whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
@@ -358,9 +359,9 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
 
 
 @njit(parallel=True, cache=True)
-def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_weight,
-                       center_norms, k, x_norms, previous_labels, initial, lower, drop,
-                       separation, slack_scale, max_center_norm, neighbour_order,
+def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_weight,
+                       unit_weight, center_norms, k, x_norms, previous_labels, initial, lower,
+                       drop, separation, slack_scale, max_center_norm, neighbour_order,
                        neighbour_distances, upward, chunk_rows, tile, labels, min_distances,
                        weight_sums, sums, scalars, rescanned):  # pragma: no cover - compiled
     """One bounded assignment pass over rows ``row0 .. row0 + m_block``, the
@@ -368,6 +369,7 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
 
     Parameters
     ----------
+    nearest_two : the full scan's kernel for the tiles' width, :func:`nearest_two_argument`
     scaled_t : ndarray (d4, k4), X's dtype: ``-2 * centers.T`` zero-padded to
         multiples of four
     centers : ndarray (k, d), X's dtype
@@ -429,7 +431,7 @@ def bounded_fused_pass(scaled_t, centers, row0, m_block, X, sample_weight, unit_
                 i = start + pending[p0 + q]
                 for f in range(d):
                     rows_t[f, q] = X[i, f]
-            _nearest_two(rows_t, t, scaled_t, center_norms, best, found, second, acc)
+            nearest_two(rows_t, t, scaled_t, center_norms, best, found, second, acc)
             for q in range(t):
                 r = pending[p0 + q]
                 i = start + r
@@ -512,16 +514,20 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
     rescanned[0] += chunk_rescanned.sum()
 
 
-def bounded_fused_pass_for(d4: int):
-    """The bounded pass for tiles of ``d4`` padded features: :func:`bounded_fused_pass`,
-    or, for a width with a written-out kernel (:mod:`.kmeans_unrolled`), a copy of
-    it whose full scans call that kernel instead of :func:`_nearest_two`. The same
-    arguments and results, bit for bit; one function per width, so a run compiles
-    only its width's kernel."""
-    kernel = nearest_two_kernel(d4)
-    if kernel is None:
-        return bounded_fused_pass
-    return width_copy(bounded_fused_pass, d4, {"_nearest_two": kernel}, parallel=True, cache=True)
+_NEAREST_TWO: dict = {}
+
+
+def nearest_two_argument(d4: int, dtype) -> FunctionArgument:
+    """The kernel :func:`bounded_fused_pass` takes for its full scans of tiles of
+    ``d4`` padded features of ``dtype``: the written-out kernel of that width
+    (:mod:`.kmeans_unrolled`) or :func:`_nearest_two`, the same values bit for bit.
+    Compiled for its width and dtype alone, on first use."""
+    key = (d4, np.dtype(dtype).name)
+    if key not in _NEAREST_TWO:
+        kernel = nearest_two_kernel(d4)
+        _NEAREST_TWO[key] = FunctionArgument(_nearest_two if kernel is None else kernel,
+                                             nearest_two_signature(dtype))
+    return _NEAREST_TWO[key]
 
 
 @njit(cache=True)

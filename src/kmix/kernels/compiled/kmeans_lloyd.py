@@ -10,8 +10,8 @@ Distances are ``||c||² - 2 x·c`` for the argmin (``||x||²`` does not change i
 plus ``||x||²`` for the distance itself, as in :func:`kmix.kernels.kmeans.assign`.
 The ``x·c`` products come either from compiled loops over tiles of rows
 (:mod:`kmix.kernels.compiled.kmeans_tiles`, or for tiles of 8 and 16 features the
-written-out loops of :mod:`kmix.kernels.compiled.kmeans_unrolled` in a copy of the
-pass per width, :func:`fused_pass_for`; few features: a GEMM with an inner
+written-out loops of :mod:`kmix.kernels.compiled.kmeans_unrolled`, which the pass
+takes as an argument, :func:`nearest_argument`; few features: a GEMM with an inner
 dimension of 2 spends its time on overhead) or from a BLAS product
 per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows): with one centre per row of
 that product, the argmin runs along contiguous memory, many rows at a time.
@@ -27,10 +27,11 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import REASSOCIATE
+from .function_argument import FunctionArgument
 from .kmeans_tiles import _nearest_blocked, _nearest_narrow
-from .kmeans_unrolled import nearest_kernel, width_copy
+from .kmeans_unrolled import nearest_kernel, nearest_signature
 
-__all__ = ["center_norms", "fused_pass", "fused_pass_for", "gemm_pass"]
+__all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
 
 
 # Rows handled together after a BLAS product: a run of FINISH_TILE contiguous values
@@ -277,9 +278,8 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
 def _nearest_in_tile(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                      previous_value, acc):  # pragma: no cover - compiled
     """Nearest centre of each row of a tile: the loop for 1 to 3 features (``rows_t``
-    unpadded) or the blocked loop (padded to multiples of four). A width with a
-    written-out kernel has a copy of :func:`fused_pass` that calls it here instead
-    (:func:`fused_pass_for`)."""
+    unpadded) or the blocked loop (padded to multiples of four); the plain pass's
+    kernel for the widths without a written-out one (:func:`nearest_argument`)."""
     if rows_t.shape[0] <= 3:
         _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                         previous_value)
@@ -359,7 +359,7 @@ def _add_rows_to_sums(X, row0, m, best_label, weight_sums, sums):  # pragma: no 
 
 
 @njit(parallel=True, cache=True)
-def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_norms, k,
+def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, center_norms, k,
                previous_labels, has_previous, chunk_rows, tile, labels, store_distances,
                min_distances, weight_sums, sums, scalars):  # pragma: no cover - compiled
     """One assignment pass over rows ``row0 .. row0 + m_block``, the ``x·c``
@@ -367,6 +367,7 @@ def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_no
 
     Parameters
     ----------
+    nearest : the nearest-centre kernel of the tiles' width, :func:`nearest_argument`
     scaled_t : ndarray, X's dtype: ``-2 * centers.T``; (d, k) for d <= 3, else
         zero-padded to (d4, k4), multiples of four
     row0, m_block : int
@@ -412,8 +413,8 @@ def fused_pass(scaled_t, row0, m_block, X, sample_weight, unit_weight, center_no
             if has_previous:
                 for r in range(m):
                     previous_t[r] = previous_labels[tile0 + r]
-            _nearest_in_tile(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                             previous_value, acc)
+            nearest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                    previous_value, acc)
             _tile_distances(rows_t, m, d, tile0, best, best_label, labels, store_distances,
                             min_distances, x_norms)
             stats = chunk_scalars[c]
@@ -472,17 +473,18 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 
+_NEAREST: dict = {}
 
-def fused_pass_for(d4: int):
-    """The plain pass for tiles of ``d4`` padded features (0 for 1 to 3 features):
-    :func:`fused_pass`, or, for a width with a written-out kernel
-    (:mod:`.kmeans_unrolled`), a copy of it that calls that kernel instead of the
-    blocked loop (:func:`.kmeans_unrolled.width_copy`). The same arguments; the same
-    labels, distances and per-cluster sums bit for bit, the SSDs to rounding (each
-    compiled function fixes its own order of their additions in SIMD lanes). One
-    function per width, so a run compiles only its width's kernel.
-    """
-    kernel = nearest_kernel(d4)
-    if kernel is None:
-        return fused_pass
-    return width_copy(fused_pass, d4, {"_nearest_in_tile": kernel}, parallel=True, cache=True)
+
+def nearest_argument(d4: int, dtype) -> FunctionArgument:
+    """The nearest-centre kernel :func:`fused_pass` takes for tiles of ``d4`` padded
+    features (0 for 1 to 3 features) of ``dtype``: the written-out kernel of that
+    width (:mod:`.kmeans_unrolled`) or :func:`_nearest_in_tile`: the same values,
+    so the same labels, distances and statistics, bit for bit. Compiled for its
+    width and dtype alone, on first use."""
+    key = (d4, np.dtype(dtype).name)
+    if key not in _NEAREST:
+        kernel = nearest_kernel(d4)
+        _NEAREST[key] = FunctionArgument(_nearest_in_tile if kernel is None else kernel,
+                                         nearest_signature(dtype))
+    return _NEAREST[key]

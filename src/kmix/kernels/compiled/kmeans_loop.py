@@ -20,10 +20,9 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
-from .kmeans_lloyd import center_norms, fused_pass, fused_pass_for
-from .kmeans_unrolled import width_copy
+from .kmeans_lloyd import center_norms, fused_pass
 
-__all__ = ["LOOP_DONE", "LOOP_EMPTY_CLUSTER", "lloyd_loop_for"]
+__all__ = ["LOOP_DONE", "LOOP_EMPTY_CLUSTER", "lloyd_loop"]
 
 # lloyd_loop's status: finished (converged or max_iter), or stopped before the
 # update of an iteration whose statistics have an empty cluster.
@@ -60,13 +59,16 @@ def _record(path, i, centers):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, features, chunk_rows, tile,
-               step, record_centers, path, ssd, n_changed, labels, previous):  # pragma: no cover
+def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
+               chunk_rows, tile, step, record_centers, path, ssd, n_changed, labels,
+               previous):  # pragma: no cover - compiled
     """Lloyd's iterations from ``centers``, as run_lloyd runs them (plain passes, no
     callback), until convergence, ``max_iter`` or a pass that leaves a cluster empty.
 
     Parameters
     ----------
+    nearest : the plain pass's nearest-centre kernel for the tiles' width
+        (:func:`.kmeans_lloyd.nearest_argument`)
     X : ndarray (n, d), float32 or float64, C-contiguous, at most 32 features
     sample_weight : ndarray (n,), X's dtype; not read if ``unit_weight``
     centers : ndarray (k, d), X's dtype: the start (not written)
@@ -127,9 +129,9 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, features, 
         for s in range(3):
             scalars[s] = 0.0
         for row0 in range(0, n, step):
-            fused_pass(scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight, norms,
-                       k, previous, had_previous, chunk_rows, tile, labels, store_distances,
-                       no_distances, weight_sums, sums, scalars)
+            fused_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
+                       norms, k, previous, had_previous, chunk_rows, tile, labels,
+                       store_distances, no_distances, weight_sums, sums, scalars)
         if had_previous:
             ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
             if shift <= tol:
@@ -167,12 +169,3 @@ def lloyd_loop(X, sample_weight, unit_weight, centers, max_iter, tol, features, 
         labels, previous = previous, labels
         had_previous = n_iter > 0  # True, as a run-time boolean
     return status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels, previous
-
-
-def lloyd_loop_for(d4: int):
-    """:func:`lloyd_loop` with the plain pass of ``d4`` padded features
-    (:func:`.kmeans_lloyd.fused_pass_for`; 0 for 1 to 3 features)."""
-    width_pass = fused_pass_for(d4)
-    if width_pass is fused_pass:
-        return lloyd_loop
-    return width_copy(lloyd_loop, d4, {"fused_pass": width_pass}, cache=True, nogil=True)

@@ -20,18 +20,22 @@ results are the blocked loop's bit for bit (tested).
 The source for a width is made from the template below when the width is first
 asked for, and compiled under this file's name, so numba caches it on disk like
 any function of the package (a function made by ``exec`` without a file would be
-compiled again in every process). Only the widths a run uses are compiled.
+compiled again in every process). Only the widths a run uses are compiled. The
+passes take a width's kernel as a first-class function (:func:`nearest_signature`,
+:func:`nearest_two_signature`; see :mod:`.function_argument`): each pass is compiled
+once for every width.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
-from numba import njit
+from numba import from_dtype, njit, types
 
 from . import CONTRACT
 
-__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "nearest_two_kernel", "width_copy"]
+__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "nearest_signature", "nearest_two_kernel",
+           "nearest_two_signature"]
 
 # Padded widths with a kernel of their own: the plain pass pads 4 to 8 features to
 # 8 and 9 to 16 to 16 (zero features add nothing but multiply-adds, fewer than the
@@ -158,37 +162,20 @@ def nearest_two_kernel(d4: int):
     return _kernel(f"_nearest_two_{d4}", _nearest_two_source, d4)
 
 
-_copies: dict[tuple[object, int], object] = {}
+def nearest_signature(dtype):
+    """The one signature of every nearest-centre kernel (``_nearest_blocked``'s
+    arguments) for rows of ``dtype``: the plain pass takes its width's kernel as a
+    first-class function of it."""
+    real = from_dtype(np.dtype(dtype))
+    vector, matrix = types.Array(real, 1, "C"), types.Array(real, 2, "C")
+    labels = types.Array(types.int32, 1, "C")
+    return types.void(matrix, types.int64, matrix, vector, labels, vector, labels, vector, matrix)
 
 
-def width_copy(function, d4: int, calls: dict, **jit_options):
-    """A copy of the compiled ``function`` whose calls to the functions named in
-    ``calls`` go to the dispatchers given there (their width's variants), made
-    once per (function, width); ``function`` itself where its source cannot be
-    read (a package without its .py files).
-
-    The copy, named ``<name>_<d4>``, is compiled from the original's source text in
-    the original's module and under its file name (numba's disk cache keys functions
-    by file and name), with the original's line numbers.
-    """
-    import inspect
-
-    if (function, d4) in _copies:
-        return _copies[function, d4]
-    original = function.py_func
-    try:
-        lines, first = inspect.getsourcelines(original)
-    except OSError:
-        _copies[function, d4] = function
-        return function
-    start = next(i for i, line in enumerate(lines) if line.startswith("def "))
-    source = "".join(lines[start:])
-    name = f"{original.__name__}_{d4}"
-    source = source.replace(f"def {original.__name__}(", f"def {name}(", 1)
-    namespace = original.__globals__
-    for called, target in calls.items():
-        source = source.replace(f"{called}(", f"{target.py_func.__name__}(")
-        namespace[target.py_func.__name__] = target
-    exec(compile("\n" * (first + start - 1) + source, original.__code__.co_filename, "exec"), namespace)
-    _copies[function, d4] = njit(**jit_options)(namespace[name])
-    return _copies[function, d4]
+def nearest_two_signature(dtype):
+    """The same for the kernels of the bounded pass's full scans
+    (``kmeans_bounded._nearest_two``'s arguments)."""
+    real = from_dtype(np.dtype(dtype))
+    vector, matrix = types.Array(real, 1, "C"), types.Array(real, 2, "C")
+    labels = types.Array(types.int32, 1, "C")
+    return types.void(matrix, types.int64, matrix, vector, vector, labels, vector, matrix)
