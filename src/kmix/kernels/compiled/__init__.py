@@ -36,15 +36,20 @@ from collections.abc import Iterator
 
 __all__ = ["threads"]
 
-# Fast-math flag sets shared by the compiled modules. Each is a choice about
-# rounding, so a loop takes only the one it needs:
-# - REASSOCIATE: sums may be added in SIMD lanes, in an order fixed by the compiled
-#   code (the same on every run), instead of one long chain of dependent additions;
-# - CONTRACT: a multiply-add may become one fused instruction (one rounding);
-# - REASSOCIATE_CONTRACT: both.
-REASSOCIATE = {"reassoc", "nsz"}
+# Fast-math flag sets:
+# - CONTRACT, for the nearest-centre products and the log-densities: a multiply-add
+#   may become one fused instruction (one rounding);
+# - REASSOCIATE, for one sum only (``kmeans_bounded._direct_distance``, see there).
+#
+# Sums are otherwise not compiled with "reassoc": the optimiser then chooses their
+# order for each compiled copy of a function, and the copy a caller holds (numba
+# builds every callee into each caller) can round differently from the function's
+# own, so a result would depend on which of them a process loaded first (a fresh
+# compile against a cached one). Sums meant to run in SIMD lanes write their lanes
+# out instead (:mod:`.sums`): element r goes to running sum r % 8 (or r % 4),
+# the sums added pairwise at the end, the same order in every copy.
 CONTRACT = {"contract"}
-REASSOCIATE_CONTRACT = {"reassoc", "nsz", "contract"}
+REASSOCIATE = {"reassoc", "nsz"}
 
 
 def as_read_only(array):

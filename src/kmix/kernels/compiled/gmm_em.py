@@ -29,15 +29,15 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import CONTRACT, REASSOCIATE_CONTRACT
+from . import CONTRACT
 from .elementary import exp_flushed
 from .kmeans_lloyd import _transpose_rows
+from .sums import lane_dot, lane_total
 
 __all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_exponentials", "full_block_responsibilities"]
 
-# Sums along a tile's rows may be added in SIMD lanes (an order fixed by the
-# compiled code, the same on every run); products may be fused multiply-adds:
-# REASSOCIATE_CONTRACT for the sums, CONTRACT for the log-densities.
+# Sums along a tile's rows run in written-out lanes (.sums; see the package);
+# the log-densities' products may be fused multiply-adds (CONTRACT).
 
 
 @njit(cache=True)
@@ -137,22 +137,6 @@ def _responsibilities(log_prob, m, resp, log_norm):  # pragma: no cover - compil
             resp[j, r] *= totals[r]
 
 
-@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
-def _dot(a, b, m):  # pragma: no cover - compiled
-    total = 0.0
-    for r in range(m):
-        total += a[r] * b[r]
-    return total
-
-
-@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
-def _total(a, m):  # pragma: no cover - compiled
-    total = 0.0
-    for r in range(m):
-        total += a[r]
-    return total
-
-
 @njit(cache=True)
 def _component_statistics(diff, m, weighted, weighted_diff, sums, second_full):  # pragma: no cover
     """Add one component's Σ w r d and Σ w r d dᵀ (lower triangle) over a tile.
@@ -163,26 +147,43 @@ def _component_statistics(diff, m, weighted, weighted_diff, sums, second_full): 
         for r in range(m):
             weighted_diff[f, r] = weighted[r] * diff[f, r]
     for f in range(d):
-        sums[f] += _total(weighted_diff[f], m)
+        sums[f] += lane_total(weighted_diff[f], m)
         for g in range(f + 1):
-            second_full[f, g] += _dot(weighted_diff[f], diff[g], m)
+            second_full[f, g] += lane_dot(weighted_diff[f], 0, diff[g], m)
 
 
-@njit(cache=True, fastmath=REASSOCIATE_CONTRACT)
+@njit(cache=True)
 def _diagonal_statistics(diff, m, weighted, sums, second_diag):  # pragma: no cover - compiled
-    """Add one component's Σ w r d and Σ w r d² (per feature) over a tile.
-    ``weighted`` (m,): w r. The sums run over float64 arrays only, so float32 rows
-    (widened exactly) give their float64 copy's sums bit for bit. Written: sums (d,)
-    and second_diag (d,), added to."""
+    """Add one component's Σ w r d and Σ w r d² (per feature) over a tile, each in
+    four written-out lanes (row r into sum r % 4, see the package). ``weighted``
+    (m,): w r. The sums run over float64 arrays only, so float32 rows (widened
+    exactly) give their float64 copy's sums bit for bit. Written: sums (d,) and
+    second_diag (d,), added to."""
     for f in range(diff.shape[0]):
-        first = 0.0
-        second = 0.0
-        for r in range(m):
-            term = weighted[r] * diff[f, r]
-            first += term
-            second += term * diff[f, r]
-        sums[f] += first
-        second_diag[f] += second
+        a0 = a1 = a2 = a3 = 0.0  # Σ w r d
+        b0 = b1 = b2 = b3 = 0.0  # Σ w r d²
+        r = 0
+        while r + 4 <= m:
+            t0 = weighted[r] * diff[f, r]
+            t1 = weighted[r + 1] * diff[f, r + 1]
+            t2 = weighted[r + 2] * diff[f, r + 2]
+            t3 = weighted[r + 3] * diff[f, r + 3]
+            a0 += t0
+            a1 += t1
+            a2 += t2
+            a3 += t3
+            b0 += t0 * diff[f, r]
+            b1 += t1 * diff[f, r + 1]
+            b2 += t2 * diff[f, r + 2]
+            b3 += t3 * diff[f, r + 3]
+            r += 4
+        while r < m:
+            t = weighted[r] * diff[f, r]
+            a0 += t
+            b0 += t * diff[f, r]
+            r += 1
+        sums[f] += (a0 + a1) + (a2 + a3)
+        second_diag[f] += (b0 + b1) + (b2 + b3)
 
 
 @njit(cache=True)
@@ -208,9 +209,9 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
         _tile_log_densities(xt, m, means, factors, factors_diag, diagonal, constants, diff, acc, log_prob)
         _responsibilities(log_prob, m, resp, log_norm)
         if unit_weight:
-            loglik += _total(log_norm, m)
+            loglik += lane_total(log_norm, m)
         else:
-            loglik += _dot(sample_weight[tile0:tile0 + m], log_norm, m)
+            loglik += lane_dot(sample_weight, tile0, log_norm, m)
         for j in range(k):
             if unit_weight:
                 for r in range(m):
@@ -218,7 +219,7 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
             else:
                 for r in range(m):
                     weighted[r] = sample_weight[tile0 + r] * resp[j, r]
-            weights[j] += _total(weighted, m)
+            weights[j] += lane_total(weighted, m)
             _differences(xt, m, means[j], diff)
             if diagonal:
                 _diagonal_statistics(diff, m, weighted, sums[j], second_diag[j])

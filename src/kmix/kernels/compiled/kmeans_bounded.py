@@ -30,12 +30,11 @@ from .kmeans_lloyd import (
     _add_rows_to_sums,
     _add_to_sums,
     _merge_chunks,
-    _unit_sum,
-    _weighted_sum,
 )
 from .kmeans_tiles import _four_values
 from .function_argument import FunctionArgument
 from .kmeans_unrolled import nearest_two_kernel, nearest_two_signature
+from .sums import lane_dot, lane_total
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed", "nearest_two_argument"]
 
@@ -172,7 +171,12 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
 
 @njit(cache=True, fastmath=REASSOCIATE)
 def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
-    """``||x_i - c_j||²`` computed directly, in X's dtype (additions in SIMD lanes)."""
+    """``||x_i - c_j||²`` computed directly, in X's dtype, its additions in an order
+    the compiler chooses (SIMD lanes): the one sum not written in lanes (see the
+    package). No label depends on its last bits (a row keeps its label only with a
+    margin over the rounding); they can move which rows are scanned again and a
+    kept row's SSD term. Written in lanes, its loop over the features no longer ran
+    in SIMD lanes, in the bounded pass's most frequent call."""
     total = X[i, 0] - X[i, 0]
     for f in range(X.shape[1]):
         t = X[i, f] - centers[j, f]
@@ -340,18 +344,18 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
         labels[start + r] = chunk_labels[r]
         min_distances[start + r] = distances[r]
     if unit_weight:
-        stats[0] += _unit_sum(distances, m)
+        stats[0] += lane_total(distances, m)
     else:
-        stats[0] += _weighted_sum(distances, m, start, sample_weight)
+        stats[0] += lane_dot(sample_weight, start, distances, m)
     if not initial:
         changed = 0
         for r in range(m):
             changed += chunk_labels[r] != previous_labels[start + r]
         stats[2] += changed
         if unit_weight:
-            stats[1] += _unit_sum(previous_distances, m)
+            stats[1] += lane_total(previous_distances, m)
         else:
-            stats[1] += _weighted_sum(previous_distances, m, start, sample_weight)
+            stats[1] += lane_dot(sample_weight, start, previous_distances, m)
     if unit_weight:
         _add_rows_to_sums(X, start, m, chunk_labels, weight_sums, sums)
     else:

@@ -26,10 +26,10 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import REASSOCIATE
 from .function_argument import FunctionArgument
 from .kmeans_tiles import _nearest_blocked, _nearest_narrow
 from .kmeans_unrolled import nearest_kernel, nearest_signature
+from .sums import lane_dot, lane_total
 
 __all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
 
@@ -39,8 +39,8 @@ __all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
 # tiles by fused_tile_rows in kernels/kmeans_passes.py).
 FINISH_TILE = 512
 
-# Only the sums over a tile (_weighted_sum, _unit_sum) are compiled with REASSOCIATE
-# (see the package): the distances and the argmin are computed exactly as written.
+# The sums over a tile run in the written-out lanes of .sums (see the package); the
+# distances and the argmin are computed exactly as written.
 
 
 @njit(cache=True)
@@ -166,15 +166,6 @@ def _distances(best, best_label, m, row0, x_norms, labels, min_distances):  # pr
         labels[row0 + r] = best_label[r]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def _weighted_sum(values, m, row0, sample_weight):  # pragma: no cover - compiled
-    """sum_r w[row0 + r] * values[r] over r < m, in float64."""
-    total = 0.0
-    for r in range(m):
-        total += np.float64(sample_weight[row0 + r]) * np.float64(values[r])
-    return total
-
-
 @njit(cache=True)
 def _previous_distances(dots, column0, m, row0, previous_labels, center_norms, x_norms,
                         best_label, out):  # pragma: no cover - compiled
@@ -246,13 +237,13 @@ def _finish_tile(dots, column0, m, row0, X, sample_weight, center_norms, x_norms
     """
     _argmin_tile(dots, column0, m, center_norms, best, best_label)
     _distances(best, best_label, m, row0, x_norms, labels, min_distances)
-    scalars[0] += _weighted_sum(best, m, row0, sample_weight)
+    scalars[0] += lane_dot(sample_weight, row0, best, m)
     if has_previous:
         # Distances first, then their sum: only the order of the additions is left
         # to the compiler, never the rounding of one row's distance.
         scalars[2] += _previous_distances(dots, column0, m, row0, previous_labels, center_norms,
                                           x_norms, best_label, scratch)
-        scalars[1] += _weighted_sum(scratch, m, row0, sample_weight)
+        scalars[1] += lane_dot(sample_weight, row0, scratch, m)
     _add_to_sums(X, row0, m, best_label, sample_weight, weight_sums, sums)
 
 
@@ -323,15 +314,6 @@ def _tile_previous(previous_t, m, previous_value, x_norms, best_label):  # pragm
         previous_value[r] = distance if distance > 0 else distance - distance
         changed += previous_t[r] != best_label[r]
     return changed
-
-
-@njit(cache=True, fastmath=REASSOCIATE)
-def _unit_sum(values, m):  # pragma: no cover - compiled
-    """sum_r values[r] over r < m, in float64."""
-    total = 0.0
-    for r in range(m):
-        total += np.float64(values[r])
-    return total
 
 
 @njit(cache=True)
@@ -419,15 +401,15 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
                             min_distances, x_norms)
             stats = chunk_scalars[c]
             if unit_weight:
-                stats[0] += _unit_sum(best, m)
+                stats[0] += lane_total(best, m)
             else:
-                stats[0] += _weighted_sum(best, m, tile0, sample_weight)
+                stats[0] += lane_dot(sample_weight, tile0, best, m)
             if has_previous:
                 stats[2] += _tile_previous(previous_t, m, previous_value, x_norms, best_label)
                 if unit_weight:
-                    stats[1] += _unit_sum(previous_value, m)
+                    stats[1] += lane_total(previous_value, m)
                 else:
-                    stats[1] += _weighted_sum(previous_value, m, tile0, sample_weight)
+                    stats[1] += lane_dot(sample_weight, tile0, previous_value, m)
             if unit_weight:
                 _add_rows_to_sums(X, tile0, m, best_label, chunk_weight_sums[c], chunk_sums[c])
             else:

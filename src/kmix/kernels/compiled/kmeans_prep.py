@@ -15,9 +15,9 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import REASSOCIATE
-from .kmeans_lloyd import _transpose_rows, _weighted_sum
+from .kmeans_lloyd import _transpose_rows
 from .kmeans_tiles import _four_values
+from .sums import lane_dot, squared_distance
 
 __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows",
            "column_deviations"]
@@ -64,7 +64,7 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
                         distance = acc[q, r] + x_norms[tile0 + r]
                         distance = distance if distance > 0 else distance - distance
                         nearest[r] = min(np.float64(distance), closest[tile0 + r])
-                    partial[c, j + q] += _weighted_sum(nearest, m, tile0, sample_weight)
+                    partial[c, j + q] += lane_dot(sample_weight, tile0, nearest, m)
     for j in range(n_candidates):
         potentials[j] = 0.0
     for c in range(n_chunks):
@@ -72,18 +72,13 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
             potentials[j] += partial[c, j]
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def _update_rows(X, start, stop, center, closest):  # pragma: no cover - compiled
-    """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, the distance
-    measured directly (one centre: no products to share), its additions in SIMD
-    lanes. Written: closest."""
-    d = X.shape[1]
+@njit(cache=True)
+def _update_rows(X, start, stop, centers, closest):  # pragma: no cover - compiled
+    """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, c the one row
+    of ``centers`` (1, d), the distance measured directly (one centre: no products
+    to share). Written: closest."""
     for i in range(start, stop):
-        total = X[i, 0] - X[i, 0]
-        for f in range(d):
-            t = X[i, f] - center[f]
-            total += t * t
-        closest[i] = min(np.float64(total), closest[i])
+        closest[i] = min(np.float64(squared_distance(X, i, centers, 0)), closest[i])
 
 
 @njit(parallel=True, cache=True)
@@ -92,9 +87,10 @@ def seeding_update(X, center, chunk_rows, closest):  # pragma: no cover - compil
     X's dtype. Written: closest (n,) float64."""
     n = X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
+    centers = center.reshape((1, center.shape[0]))
     for c in prange(n_chunks):
         start = c * chunk_rows
-        _update_rows(X, start, min(start + chunk_rows, n), center, closest)
+        _update_rows(X, start, min(start + chunk_rows, n), centers, closest)
 
 
 @njit(cache=True)

@@ -1,0 +1,81 @@
+"""Compiled sums whose order is written in the source (see the package on why
+none is compiled with "reassoc"): the same rounding in every compiled copy, yet
+independent running sums that the compiler runs in SIMD lanes."""
+
+from __future__ import annotations
+
+import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
+from numba import njit
+
+__all__ = ["lane_dot", "lane_total", "squared_distance"]
+
+
+@njit(cache=True)
+def lane_total(a, m):  # pragma: no cover - compiled
+    """sum_r a[r] over r < m, in float64: a[r] added to running sum r % 8 (the last
+    m % 8 to the first sums, in order), the eight sums added pairwise."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    r = 0
+    while r + 8 <= m:
+        s0 += np.float64(a[r])
+        s1 += np.float64(a[r + 1])
+        s2 += np.float64(a[r + 2])
+        s3 += np.float64(a[r + 3])
+        s4 += np.float64(a[r + 4])
+        s5 += np.float64(a[r + 5])
+        s6 += np.float64(a[r + 6])
+        s7 += np.float64(a[r + 7])
+        r += 8
+    while r < m:
+        s0 += np.float64(a[r])
+        r += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True)
+def lane_dot(a, offset, b, m):  # pragma: no cover - compiled
+    """sum_r a[offset + r] * b[r] over r < m, in float64 (each product of the two
+    values widened to float64, rounded once), in the lanes of :func:`lane_total`."""
+    s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
+    r = 0
+    while r + 8 <= m:
+        s0 += np.float64(a[offset + r]) * np.float64(b[r])
+        s1 += np.float64(a[offset + r + 1]) * np.float64(b[r + 1])
+        s2 += np.float64(a[offset + r + 2]) * np.float64(b[r + 2])
+        s3 += np.float64(a[offset + r + 3]) * np.float64(b[r + 3])
+        s4 += np.float64(a[offset + r + 4]) * np.float64(b[r + 4])
+        s5 += np.float64(a[offset + r + 5]) * np.float64(b[r + 5])
+        s6 += np.float64(a[offset + r + 6]) * np.float64(b[r + 6])
+        s7 += np.float64(a[offset + r + 7]) * np.float64(b[r + 7])
+        r += 8
+    while r < m:
+        s0 += np.float64(a[offset + r]) * np.float64(b[r])
+        r += 1
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True)
+def squared_distance(X, i, centers, j):  # pragma: no cover - compiled
+    """``||X[i] - centers[j]||²`` computed directly, in X's dtype: feature f's
+    square added to running sum f % 4 (the last d % 4 to the first sums, in
+    order), the four sums added pairwise."""
+    d = X.shape[1]
+    zero = X[i, 0] - X[i, 0]
+    s0 = s1 = s2 = s3 = zero
+    f = 0
+    while f + 4 <= d:
+        t0 = X[i, f] - centers[j, f]
+        t1 = X[i, f + 1] - centers[j, f + 1]
+        t2 = X[i, f + 2] - centers[j, f + 2]
+        t3 = X[i, f + 3] - centers[j, f + 3]
+        s0 += t0 * t0
+        s1 += t1 * t1
+        s2 += t2 * t2
+        s3 += t3 * t3
+        f += 4
+    while f < d:
+        t = X[i, f] - centers[j, f]
+        s0 += t * t
+        f += 1
+    return (s0 + s1) + (s2 + s3)

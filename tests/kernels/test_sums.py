@@ -1,0 +1,85 @@
+"""The compiled sums written in lanes (kmix.kernels.compiled.sums): their order is
+the one they document, so every compiled copy of them rounds alike, and a pass
+gives the same bits whatever the process compiled or loaded before it."""
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from kmix.kernels.compiled import sums
+
+
+def _lanes(terms, lanes):
+    """The documented order: term r into running sum r % lanes (the remainder into
+    the first sums, in order), the sums then added pairwise."""
+    totals = [0.0] * lanes
+    full = len(terms) - len(terms) % lanes
+    for r, term in enumerate(terms[:full]):
+        totals[r % lanes] += term
+    for term in terms[full:]:
+        totals[0] += term
+    while len(totals) > 1:
+        totals = [totals[q] + totals[q + 1] for q in range(0, len(totals), 2)]
+    return totals[0]
+
+
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 13, 16, 1001])
+def test_lane_total_and_dot_add_in_their_written_order(m):
+    rng = np.random.default_rng(m)
+    # Magnitudes over many decades, so that another order would round differently.
+    a = rng.normal(size=m + 5) * 10.0 ** rng.integers(-8, 8, size=m + 5)
+    b = rng.normal(size=m) * 10.0 ** rng.integers(-8, 8, size=m)
+    assert sums.lane_total(a, m) == _lanes([float(x) for x in a[:m]], 8)
+    expected = _lanes([float(x) * float(y) for x, y in zip(a[5:5 + m], b)], 8)
+    assert sums.lane_dot(a, 5, b, m) == expected
+    # float32 values are widened before they are multiplied and added
+    a32, b32 = a.astype(np.float32), b.astype(np.float32)
+    assert sums.lane_total(a32, m) == _lanes([float(x) for x in a32[:m]], 8)
+    assert sums.lane_dot(a32, 5, b32, m) == _lanes([float(x) * float(y) for x, y in zip(a32[5:5 + m], b32)], 8)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("d", [1, 3, 4, 7, 16, 33])
+def test_squared_distance_adds_in_its_written_order(d, dtype):
+    rng = np.random.default_rng(d)
+    X = (rng.normal(size=(3, d)) * 10.0 ** rng.integers(-4, 4, size=(3, d))).astype(dtype)
+    centers = (rng.normal(size=(2, d)) * 10.0 ** rng.integers(-4, 4, size=(2, d))).astype(dtype)
+    for i in range(3):
+        for j in range(2):
+            squares = [(X[i, f] - centers[j, f]) * (X[i, f] - centers[j, f]) for f in range(d)]
+            # In X's dtype throughout: numpy scalars of that dtype round every step alike.
+            expected = _lanes(squares, 4)
+            assert isinstance(expected, dtype)
+            assert sums.squared_distance(X, i, centers, j) == expected
+
+
+_PASS = """
+import sys
+import numpy as np
+if sys.argv[1] == "sums-first":
+    # The sums compiled (or loaded) on their own before the pass that calls them.
+    from kmix.kernels.compiled import sums
+    sums.lane_dot(np.ones(9), 0, np.ones(9), 9)
+    sums.lane_total(np.ones(9), 9)
+from kmix.kernels import kmeans_passes
+rng = np.random.default_rng(3)
+X = rng.normal(size=(6000, 8)) * 3.0
+w = rng.uniform(0.5, 2.0, size=6000)
+labels = (np.arange(6000) % 7).astype(np.int32)
+stats = kmeans_passes.lloyd_statistics(X, w, X[:7].copy(), np.einsum("ij,ij->i", X, X),
+                                       previous_labels=labels, n_threads=1)[2]
+print(repr(stats.ssd), repr(stats.ssd_previous))
+"""
+
+
+def test_a_pass_adds_alike_whatever_the_process_compiled_before():
+    def run(mode):
+        done = subprocess.run([sys.executable, "-c", _PASS, mode], capture_output=True, text=True,
+                              timeout=600, check=True)
+        return done.stdout.strip()
+
+    first = run("plain")  # compiles the pass if nothing is cached yet
+    assert run("plain") == first
+    assert run("sums-first") == first
