@@ -275,3 +275,23 @@ def test_argmins_of_products_are_the_smallest_with_ties_to_the_lower_index(dtype
     np.testing.assert_array_equal(best, ordered[0])
     np.testing.assert_array_equal(second, ordered[1] if k > 1 else np.inf)
     assert k < 5 or np.any(second == best)
+
+
+@pytest.mark.parametrize("d", [5, 40])  # scans by the compiled loop; by BLAS products
+def test_one_centre_and_many_take_the_same_compiled_pass(rng, d):
+    from kmix.kernels.compiled import kmeans_bounded
+
+    compiled = kmeans_bounded.bounded_gemm_pass if d > 32 else kmeans_bounded.bounded_fused_pass
+    X = rng.normal(size=(500, d))
+    x_norms = np.einsum("ij,ij->i", X, X)
+    w = np.ones(500)
+    for k in (3, 1):
+        centers = X[:k].copy()
+        labels, _, _ = passes.bounded_statistics(X, w, centers, x_norms, None, np.zeros(500))
+        before = len(compiled.signatures)
+        passes.bounded_statistics(X, w, centers * 1.01, x_norms, labels, np.zeros(500),
+                                  passes.bound_drops(centers, centers * 1.01))
+        if k == 3:
+            signatures = len(compiled.signatures)
+        else:
+            assert len(compiled.signatures) == before == signatures

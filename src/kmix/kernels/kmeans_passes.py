@@ -26,8 +26,7 @@ from .kmeans import (KMeansStats, farthest_rows, merge_statistics, nearest_cente
                      squared_distances, squared_norms)
 
 __all__ = [
-    "FUSED_MAX_FEATURES",
-    "FUSED_CHUNK_ROWS",
+    "FUSED_MAX_FEATURES", "FUSED_CHUNK_ROWS",
     "chunk_rows",
     "fused_tile_rows",
     "pass_steps",
@@ -339,13 +338,13 @@ def bounded_statistics(
     measuring it against its centre's nearest neighbours, the others provably
     farther, leaves a doubt). The sums are added in the plain pass's order; SSDs
     agree with it up to rounding (a kept row's distance is computed directly,
-    ``sum((x - c)²)``, not by the expanded form). Above 32
-    features the scanned rows' products come from BLAS calls on the gathered rows,
-    shapes other than the plain pass's; a BLAS that rounded a product differently
-    for another shape could then break a near tie (distances equal to within their
-    rounding) the other way, in a label or in the choice of the farthest point
-    that re-seeds an empty cluster. On centred data such ties are exact ties of
-    the data; the tests compare labels and centres exactly on both paths.
+    ``sum((x - c)²)``, not by the expanded form). Above 32 features the scanned
+    rows' products come from BLAS calls on the gathered rows, shapes other than the
+    plain pass's; a BLAS that rounded a product differently for another shape could
+    then break a near tie (distances equal to within their rounding) the other way,
+    in a label or in the farthest point that re-seeds an empty cluster. On centred
+    data such ties are exact ties of the data; the tests compare labels and
+    centres exactly on both paths.
 
     Parameters
     ----------
@@ -382,7 +381,8 @@ def bounded_statistics(
     # a tile at a time in SIMD lanes: cheaper than measuring neighbours row by row.
     listed = neighbour_list_length(k) if uses_blas(d) else 1
     order, neighbour_distances = center_neighbours(centers, listed)
-    separation = neighbour_distances[:, 0] if k > 1 else np.full(1, np.inf)
+    # Contiguous for every k (a column is typed apart: a second compiled pass).
+    separation = np.ascontiguousarray(neighbour_distances[:, 0]) if k > 1 else np.full(1, np.inf)
     if not uses_blas(d):
         order, neighbour_distances = order[:, :0], neighbour_distances[:, :0]
     upward = 1.0 + (d + 2) * float(np.finfo(dtype).eps)

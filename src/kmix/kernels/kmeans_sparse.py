@@ -230,8 +230,8 @@ def _assign(X: Any, sample_weight: np.ndarray, centers: np.ndarray, x_norms: np.
 
         # Half the gap to the nearest other centre settles a row only when there is a
         # bound to compare it with (not on the first pass, which scans every row).
-        separation = (center_neighbours(centers, 1)[1][:, 0] if has_previous and k > 1
-                      else np.full(k, np.inf))
+        separation = (np.ascontiguousarray(center_neighbours(centers, 1)[1][:, 0])
+                      if has_previous and k > 1 else np.full(k, np.inf))
         drops = np.zeros(k) if drops is None else np.ascontiguousarray(drops, dtype=np.float64)
         assert lower is not None
     else:
