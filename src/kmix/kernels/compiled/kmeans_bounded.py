@@ -26,14 +26,14 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import CONTRACT, REASSOCIATE
+from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
     _add_to_sums,
     _merge_chunks,
 )
 from .kmeans_tiles import _four_values
-from .function_argument import FunctionArgument
-from .kmeans_unrolled import nearest_two_kernel, nearest_two_signature
+from .kmeans_unrolled import kernel_argument
 from .sums import lane_dot, lane_total
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed", "nearest_two_argument"]
@@ -518,20 +518,11 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
     rescanned[0] += chunk_rescanned.sum()
 
 
-_NEAREST_TWO: dict = {}
-
-
 def nearest_two_argument(d4: int, dtype) -> FunctionArgument:
     """The kernel :func:`bounded_fused_pass` takes for its full scans of tiles of
     ``d4`` padded features of ``dtype``: the written-out kernel of that width
-    (:mod:`.kmeans_unrolled`) or :func:`_nearest_two`, the same values bit for bit.
-    Compiled for its width and dtype alone, on first use."""
-    key = (d4, np.dtype(dtype).name)
-    if key not in _NEAREST_TWO:
-        kernel = nearest_two_kernel(d4)
-        _NEAREST_TWO[key] = FunctionArgument(_nearest_two if kernel is None else kernel,
-                                             nearest_two_signature(dtype))
-    return _NEAREST_TWO[key]
+    (:mod:`.kmeans_unrolled`) or :func:`_nearest_two`, the same values bit for bit."""
+    return kernel_argument(True, d4, dtype, _nearest_two)
 
 
 @njit(cache=True)

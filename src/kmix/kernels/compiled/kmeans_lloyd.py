@@ -28,7 +28,7 @@ from numba import njit, prange
 
 from .function_argument import FunctionArgument
 from .kmeans_tiles import _nearest_blocked, _nearest_narrow
-from .kmeans_unrolled import nearest_kernel, nearest_signature
+from .kmeans_unrolled import kernel_argument
 from .sums import lane_dot, lane_total
 
 __all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
@@ -455,18 +455,9 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 
-_NEAREST: dict = {}
-
-
 def nearest_argument(d4: int, dtype) -> FunctionArgument:
     """The nearest-centre kernel :func:`fused_pass` takes for tiles of ``d4`` padded
     features (0 for 1 to 3 features) of ``dtype``: the written-out kernel of that
     width (:mod:`.kmeans_unrolled`) or :func:`_nearest_in_tile`: the same values,
-    so the same labels, distances and statistics, bit for bit. Compiled for its
-    width and dtype alone, on first use."""
-    key = (d4, np.dtype(dtype).name)
-    if key not in _NEAREST:
-        kernel = nearest_kernel(d4)
-        _NEAREST[key] = FunctionArgument(_nearest_in_tile if kernel is None else kernel,
-                                         nearest_signature(dtype))
-    return _NEAREST[key]
+    so the same labels, distances and statistics, bit for bit."""
+    return kernel_argument(False, d4, dtype, _nearest_in_tile)

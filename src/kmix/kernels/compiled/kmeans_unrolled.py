@@ -33,9 +33,10 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import from_dtype, njit, types
 
 from . import CONTRACT
+from .function_argument import FunctionArgument
 
-__all__ = ["UNROLLED_WIDTHS", "nearest_kernel", "nearest_signature", "nearest_two_kernel",
-           "nearest_two_signature"]
+__all__ = ["UNROLLED_WIDTHS", "kernel_argument", "nearest_kernel", "nearest_signature",
+           "nearest_two_kernel", "nearest_two_signature"]
 
 # Padded widths with a kernel of their own: the plain pass pads 4 to 8 features to
 # 8 and 9 to 16 to 16 (zero features add nothing but multiply-adds, fewer than the
@@ -179,3 +180,20 @@ def nearest_two_signature(dtype):
     vector, matrix = types.Array(real, 1, "C"), types.Array(real, 2, "C")
     labels = types.Array(types.int32, 1, "C")
     return types.void(matrix, types.int64, matrix, vector, vector, labels, vector, matrix)
+
+
+_ARGUMENTS: dict = {}
+
+
+def kernel_argument(two: bool, d4: int, dtype, generic) -> FunctionArgument:
+    """The kernel a pass takes for tiles of ``d4`` padded features of ``dtype``, as
+    a first-class function: the nearest-two kernel (``two``, the bounded pass's full
+    scans) or the nearest-centre one (the plain pass), written out for that width,
+    or ``generic`` (the blocked loop, the same values bit for bit) for widths
+    without one. Made once per kind, width and dtype; compiled on first use."""
+    key = (two, d4, np.dtype(dtype).name)
+    if key not in _ARGUMENTS:
+        kernel = nearest_two_kernel(d4) if two else nearest_kernel(d4)
+        signature = nearest_two_signature(dtype) if two else nearest_signature(dtype)
+        _ARGUMENTS[key] = FunctionArgument(generic if kernel is None else kernel, signature)
+    return _ARGUMENTS[key]
