@@ -67,9 +67,10 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else features, X.dtype)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
-         previous) = kmeans_loop.lloyd_loop(nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
-                          float(tol), features, rows, tile, step, bool(record_centers), path, ssd,
-                          n_changed, labels, previous)
+         previous) = kmeans_loop.lloyd_loop(
+             nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
+             float(tol), features, rows, tile, step, bool(record_centers), path, ssd, n_changed,
+             labels, previous)
     return LoopResult(
         finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
         centers=centers, labels=labels, previous=previous if had_previous else None,

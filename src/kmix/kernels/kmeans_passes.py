@@ -414,10 +414,10 @@ def bounded_statistics(
             nearest_two = kmeans_bounded.nearest_two_argument(width, dtype)
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_fused_pass(
-                    nearest_two, scaled_t, centers, row0, min(step, n - row0), X, sample_weight, unit_weight,
-                    padded_norms, k, x_norms, previous, initial, lower, drops, separation,
-                    slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
-                    tile, labels, min_distances, weight_sums, sums, scalars, rescanned)
+                    nearest_two, scaled_t, centers, row0, min(step, n - row0), X, sample_weight,
+                    unit_weight, padded_norms, k, x_norms, previous, initial, lower, drops,
+                    separation, slack_scale, max_center_norm, order, neighbour_distances, upward,
+                    rows, tile, labels, min_distances, weight_sums, sums, scalars, rescanned)
     if np.any(weight_sums <= 0):  # a cluster is empty: its re-seeding needs the farthest rows
         slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
         farthest, far_distances = _farthest_as_plain_pass(X, sample_weight, centers, x_norms,
