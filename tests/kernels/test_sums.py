@@ -40,21 +40,6 @@ def test_lane_total_and_dot_add_in_their_written_order(m):
     assert sums.lane_dot(a32, 5, b32, m) == _lanes([float(x) * float(y) for x, y in zip(a32[5:5 + m], b32)], 8)
 
 
-@pytest.mark.parametrize("dtype", [np.float64, np.float32])
-@pytest.mark.parametrize("d", [1, 3, 4, 7, 16, 33])
-def test_squared_distance_adds_in_its_written_order(d, dtype):
-    rng = np.random.default_rng(d)
-    X = (rng.normal(size=(3, d)) * 10.0 ** rng.integers(-4, 4, size=(3, d))).astype(dtype)
-    centers = (rng.normal(size=(2, d)) * 10.0 ** rng.integers(-4, 4, size=(2, d))).astype(dtype)
-    for i in range(3):
-        for j in range(2):
-            squares = [(X[i, f] - centers[j, f]) * (X[i, f] - centers[j, f]) for f in range(d)]
-            # In X's dtype throughout: numpy scalars of that dtype round every step alike.
-            expected = _lanes(squares, 4)
-            assert isinstance(expected, dtype)
-            assert sums.squared_distance(X, i, centers, j) == expected
-
-
 _PASS = """
 import sys
 import numpy as np

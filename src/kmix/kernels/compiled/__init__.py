@@ -39,7 +39,8 @@ __all__ = ["threads"]
 # Fast-math flag sets:
 # - CONTRACT, for the nearest-centre products and the log-densities: a multiply-add
 #   may become one fused instruction (one rounding);
-# - REASSOCIATE, for one sum only (``kmeans_bounded._direct_distance``, see there).
+# - REASSOCIATE, for two sums only: ``kmeans_bounded._direct_distance`` and
+#   ``kmeans_prep._update_rows`` (see there).
 #
 # Sums are otherwise not compiled with "reassoc": the optimiser then chooses their
 # order for each compiled copy of a function, and the copy a caller holds (numba

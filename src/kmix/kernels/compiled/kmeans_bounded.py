@@ -172,11 +172,11 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
 @njit(cache=True, fastmath=REASSOCIATE)
 def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
     """``||x_i - c_j||²`` computed directly, in X's dtype, its additions in an order
-    the compiler chooses (SIMD lanes): the one sum not written in lanes (see the
-    package). No label depends on its last bits (a row keeps its label only with a
-    margin over the rounding); they can move which rows are scanned again and a
-    kept row's SSD term. Written in lanes, its loop over the features no longer ran
-    in SIMD lanes, in the bounded pass's most frequent call."""
+    the compiler chooses (SIMD lanes), not written in lanes (see the package). No
+    label depends on its last bits (a row keeps its label only with a margin over
+    the rounding); they can move which rows are scanned again and a kept row's SSD
+    term. Written in lanes, its loop over the features no longer ran in SIMD lanes,
+    in the bounded pass's most frequent call."""
     total = X[i, 0] - X[i, 0]
     for f in range(X.shape[1]):
         t = X[i, f] - centers[j, f]

@@ -15,9 +15,10 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
+from . import REASSOCIATE
 from .kmeans_lloyd import _transpose_rows
 from .kmeans_tiles import _four_values
-from .sums import lane_dot, squared_distance
+from .sums import lane_dot
 
 __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "column_sums", "center_rows",
            "column_deviations"]
@@ -72,25 +73,33 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
             potentials[j] += partial[c, j]
 
 
-@njit(cache=True)
-def _update_rows(X, start, stop, centers, closest):  # pragma: no cover - compiled
-    """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, c the one row
-    of ``centers`` (1, d), the distance measured directly (one centre: no products
-    to share). Written: closest."""
+# Inlined (numba IR) into seeding_update, its one caller, which is compiled with the
+# same flags: its additions, left to the compiler ("reassoc", SIMD lanes), then exist
+# in one compiled copy only, and no process can reach a copy that rounds otherwise
+# (see the package).
+@njit(cache=True, fastmath=REASSOCIATE, inline="always")
+def _update_rows(X, start, stop, center, closest):  # pragma: no cover - compiled
+    """closest_i = min(closest_i, ||x_i - c||²) for rows start .. stop, the distance
+    measured directly (one centre: no products to share), its additions in SIMD
+    lanes. Written: closest."""
+    d = X.shape[1]
     for i in range(start, stop):
-        closest[i] = min(np.float64(squared_distance(X, i, centers, 0)), closest[i])
+        total = X[i, 0] - X[i, 0]
+        for f in range(d):
+            t = X[i, f] - center[f]
+            total += t * t
+        closest[i] = min(np.float64(total), closest[i])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, fastmath=REASSOCIATE)
 def seeding_update(X, center, chunk_rows, closest):  # pragma: no cover - compiled
     """closest_i = min(closest_i, ||x_i - c||²) for the new centre c, shape (d,),
     X's dtype. Written: closest (n,) float64."""
     n = X.shape[0]
     n_chunks = (n + chunk_rows - 1) // chunk_rows
-    centers = center.reshape((1, center.shape[0]))
     for c in prange(n_chunks):
         start = c * chunk_rows
-        _update_rows(X, start, min(start + chunk_rows, n), centers, closest)
+        _update_rows(X, start, min(start + chunk_rows, n), center, closest)
 
 
 @njit(cache=True)

@@ -8,7 +8,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
-__all__ = ["lane_dot", "lane_total", "squared_distance"]
+__all__ = ["lane_dot", "lane_total"]
 
 
 @njit(cache=True)
@@ -53,29 +53,3 @@ def lane_dot(a, offset, b, m):  # pragma: no cover - compiled
         s0 += np.float64(a[offset + r]) * np.float64(b[r])
         r += 1
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-@njit(cache=True)
-def squared_distance(X, i, centers, j):  # pragma: no cover - compiled
-    """``||X[i] - centers[j]||²`` computed directly, in X's dtype: feature f's
-    square added to running sum f % 4 (the last d % 4 to the first sums, in
-    order), the four sums added pairwise."""
-    d = X.shape[1]
-    zero = X[i, 0] - X[i, 0]
-    s0 = s1 = s2 = s3 = zero
-    f = 0
-    while f + 4 <= d:
-        t0 = X[i, f] - centers[j, f]
-        t1 = X[i, f + 1] - centers[j, f + 1]
-        t2 = X[i, f + 2] - centers[j, f + 2]
-        t3 = X[i, f + 3] - centers[j, f + 3]
-        s0 += t0 * t0
-        s1 += t1 * t1
-        s2 += t2 * t2
-        s3 += t3 * t3
-        f += 4
-    while f < d:
-        t = X[i, f] - centers[j, f]
-        s0 += t * t
-        f += 1
-    return (s0 + s1) + (s2 + s3)
