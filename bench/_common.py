@@ -184,7 +184,14 @@ def write_section(name: str, body: str, path: Path = RESULTS) -> None:
     )
     if begin in text and end in text:
         head, rest = text.split(begin, 1)
-        _, tail = rest.split(end, 1)
+        old, tail = rest.split(end, 1)
+        # A section holds one "## " heading and what its module wrote; anything else
+        # between its markers is hand-kept text that would be lost.
+        if not old.lstrip("\n").startswith("## ") or "\n### " in old:
+            raise RuntimeError(
+                f"RESULTS.md: the section {name!r} holds text its module did not write "
+                "(it must start with its '## ' heading and hold no '### ' heading); "
+                "move that text out of the markers first")
         text = head + block + tail.lstrip("\n")
     else:
         text = text.rstrip("\n") + "\n\n" + block
