@@ -58,7 +58,9 @@ def test_bounded_passes_on_dask_equal_plain_passes_and_keep_bounds_per_chunk(cli
         np.testing.assert_array_equal(client.compute(data.rows(labels)).result(),
                                       client.compute(data.rows(plain_labels)).result())
     # Each chunk keeps its labels and its rows' bounds on the cluster.
-    (chunk_labels, lower), _ = client.compute(labels[0]).result()
+    # (the state: one future per worker's group of chunks, each the list of its
+    # chunks' outputs)
+    (chunk_labels, lower), _ = labels.futures[0].result()[0]
     assert chunk_labels.shape == lower.shape == (700,)
     assert np.mean(lower > 0) > 0.5
     # Labels that are not the bounds' own: a plain pass, the same statistics.

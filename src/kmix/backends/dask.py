@@ -5,7 +5,11 @@ cluster, with the methods of the in-memory :class:`kmix.backends.numpy.InMemoryD
 A pass runs ``kernel(block, *params)`` once per chunk, on a worker, with one thread
 (a kernel that asks for blocks of rows gets them one after the other): a chunk's
 partial result is small (O(k·d)) and merges with the other chunks' in a tree, so
-only the merged result reaches the client, whatever the number of rows. A kernel's
+only the merged result reaches the client, whatever the number of rows. On chunks
+persisted on the workers, a pass is one task per worker thread, over the chunks
+that worker holds, and the chunks' partial results are merged on the client, in
+the same tree: the scheduler's work per task, not the kernels, was most of what
+distributing cost. A kernel's
 per-row state (the labels of the last Lloyd step, with their bounds; the distances
 of k-means||) stays on the workers from one pass to the next. There is no second
 implementation of the math: the kernels are the in-memory ones.
@@ -120,10 +124,52 @@ def _run_chunk(kernel: Callable, X: np.ndarray, weight: np.ndarray | None, offse
     return functools.reduce(merge, (kernel(block.rows(rows), *params) for rows in slices))
 
 
-def _run_chunk_task(X: Any, weight: np.ndarray | None, previous: tuple[Any, Any] | None, index: int, *,
-                    kernel: Callable, block_rows: int | None, merge: Callable, params: Sequence[Any]) -> Any:
-    """:func:`_run_chunk` on a persisted chunk (already centred), as a task of ``client.map``."""
-    return _run_chunk(kernel, X, weight, None, previous, index, block_rows, merge, params)
+def _run_group_task(parts: list, weights: list, previous: list | None, indices: list, *, kernel: Callable,
+                    block_rows: int | None, merge: Callable, params: Sequence[Any]) -> list:
+    """:func:`_run_chunk` on each persisted chunk of one worker's group in turn: the
+    list of their outputs, in the group's order. ``previous`` is the group's output
+    of an earlier pass (or None)."""
+    previous = [None] * len(parts) if previous is None else previous
+    return [_run_chunk(kernel, X, weight, None, before, index, block_rows, merge, params)
+            for X, weight, before, index in zip(parts, weights, previous, indices)]
+
+
+def _partials(outputs: list) -> list:
+    """The partial results of a group's chunk outputs ``(state, partial)``; the states
+    stay on the worker."""
+    return [output[1] for output in outputs]
+
+
+def _chunk_rows(outputs: list, position: int) -> np.ndarray:
+    return _first_array(outputs[position])
+
+
+class _GroupState(NamedTuple):
+    """The per-row state a pass over persisted chunks keeps: one future per group
+    (:func:`_worker_groups`) of the list of its chunks' ``(state, partial)``."""
+
+    futures: list
+
+
+def _worker_groups(client: Any, futures: list) -> list[tuple[str | None, list[int]]]:
+    """The persisted chunks (their futures, in order) grouped by where they are run:
+    the chunks a worker holds, cut into as many runs of consecutive chunks as it has
+    threads. Each group is ``(worker address or None, chunk indices)``, the groups
+    in the order of their first chunk."""
+    with client.as_current():  # wait() waits through the current client
+        distributed_module().wait(futures)
+    holders = client.who_has(futures)
+    workers = client.scheduler_info(n_workers=-1).get("workers", {})
+    by_worker: dict[str | None, list[int]] = {}
+    for index, future in enumerate(futures):
+        held = holders.get(future.key) or (None,)
+        by_worker.setdefault(held[0], []).append(index)
+    groups = []
+    for worker, indices in by_worker.items():
+        n_threads = int(workers.get(worker, {}).get("nthreads", 1) or 1)
+        for run in np.array_split(np.asarray(indices), max(1, min(n_threads, len(indices)))):
+            groups.append((worker, [int(i) for i in run]))
+    return sorted(groups, key=lambda group: group[1][0])
 
 
 def _chunk_futures(persisted: Any, parts: list) -> list:
@@ -278,10 +324,11 @@ class DaskData:
             self._part_futures = _chunk_futures(self._parts, self._parts)
             self._weight_futures = ([None] * len(self._parts) if self._weight is None
                                     else _chunk_futures(self._weight, self._weight_parts))
+            self._groups = _worker_groups(client, self._part_futures)
         else:
             self._parts = list(X.to_delayed().ravel())
             self._task_offset = self.offset
-            self._part_futures = self._weight_futures = None
+            self._part_futures = self._weight_futures = self._groups = None
 
     def __enter__(self) -> "DaskData":
         return self
@@ -334,17 +381,19 @@ class DaskData:
         """Run ``kernel(block, *params)`` on every chunk and merge the partial results;
         see :meth:`kmix.backends.numpy.InMemoryData.reduce`.
 
-        On persisted chunks the tasks are submitted on their futures, ``params``
-        going with each task (they are small: centres, parameters); otherwise arrays
-        among ``params`` are sent to the workers once per call, in the pass's task
-        graph. With ``keep_state`` the state returned is kept on the cluster (a list
-        with one future, or persisted delayed object, of ``(state, partial)`` per
-        chunk: a list, not a dask array, so that chunks of zero rows keep their
-        place). ``blas_in_threads`` does not apply (one thread per worker).
+        On persisted chunks one task per worker thread runs the chunks it holds
+        (:func:`_worker_groups`), ``params`` going with each task (they are small:
+        centres, parameters); otherwise arrays among ``params`` are sent to the
+        workers once per call, in the pass's task graph. With ``keep_state`` the
+        state returned is kept on the cluster: the chunks' ``(state, partial)``, one
+        future per group (:class:`_GroupState`), or on chunks read from their source
+        a list with one persisted delayed object per chunk (a list, not a dask
+        array, so that chunks of zero rows keep their place). ``blas_in_threads``
+        does not apply (one thread per worker).
         """
-        states = [None] * self.n_chunks if state is None else state
         if self._part_futures is not None:
-            return self._reduce_persisted(kernel, params, merge, block_rows, states, keep_state)
+            return self._reduce_persisted(kernel, params, merge, block_rows, state, keep_state)
+        states = [None] * self.n_chunks if state is None else state
         dask, _ = dask_modules()
         shared = [dask.delayed(p) if isinstance(p, np.ndarray) else p for p in params]
         offset = None if self._task_offset is None else dask.delayed(self._task_offset)
@@ -360,28 +409,47 @@ class DaskData:
         return new_state, distributed_module().futures_of(merged)[0].result()
 
     def _reduce_persisted(self, kernel: Callable, params: Sequence[Any], merge: Callable,
-                          block_rows: int | None, states: list, keep_state: bool) -> Any:
-        """:meth:`reduce` on the persisted chunks: tasks submitted on their futures, the
-        partial results merged in a tree of ``SPLIT_EVERY`` in chunk order. The state
-        kept is a list of futures of the chunks' ``(state, partial)``."""
+                          block_rows: int | None, state: _GroupState | None, keep_state: bool) -> Any:
+        """:meth:`reduce` on the persisted chunks: one task per group, submitted on
+        the chunks' futures and placed on the worker that holds them; the partial
+        results merged on the client in a tree of ``SPLIT_EVERY`` in chunk order,
+        the order a merge on the workers had, so that the result does not depend on
+        the groups."""
         client = self.client
-        outputs = client.map(_run_chunk_task, self._part_futures, self._weight_futures, states,
-                             range(self.n_chunks), kernel=kernel, block_rows=block_rows, merge=merge,
-                             params=list(params), pure=False)
-        merged = _tree_reduce(outputs, merge, outputs=keep_state,
-                              task=functools.partial(client.submit, _merge_all, pure=False)).result()
-        return (outputs, merged) if keep_state else merged
+        previous = [None] * len(self._groups) if state is None else state.futures
+        outputs = [
+            client.submit(_run_group_task, [self._part_futures[i] for i in indices],
+                          [self._weight_futures[i] for i in indices], before, indices, kernel=kernel,
+                          block_rows=block_rows, merge=merge, params=list(params), pure=False,
+                          workers=None if worker is None else [worker], allow_other_workers=True)
+            for (worker, indices), before in zip(self._groups, previous)
+        ]
+        # Only the partial results travel to the client: the states stay with their chunks.
+        wanted = ([client.submit(_partials, output, pure=False) for output in outputs] if keep_state
+                  else outputs)
+        partials: list = [None] * self.n_chunks
+        for (_, indices), values in zip(self._groups, client.gather(wanted)):
+            for index, value in zip(indices, values):
+                partials[index] = value
+        merged = _tree_reduce(partials, merge, task=_merge_all)
+        return (_GroupState(outputs), merged) if keep_state else merged
 
     def rows(self, state: list, copy: bool = True) -> Any:
         """The per-row result of a pass (its first array when the state is a tuple), as
         a dask array (n_samples,) of the chunks on the cluster."""
         dask, da = dask_modules()
-        future = distributed_module().Future
-        # A future wrapped as a delayed object: the array's graph then holds it, so
-        # the array keeps the chunk on the cluster (and futures_of finds it).
-        parts = [dask.delayed(part) if isinstance(part, future) else part for part in state]
+        if isinstance(state, _GroupState):
+            # A future wrapped as a delayed object: the array's graph then holds it, so
+            # the array keeps the chunks on the cluster (and futures_of finds it).
+            groups = [dask.delayed(future) for future in state.futures]
+            parts: list = [None] * self.n_chunks
+            for group, (_, indices) in zip(groups, self._groups):
+                for position, index in enumerate(indices):
+                    parts[index] = dask.delayed(_chunk_rows, pure=True)(group, position)
+        else:
+            parts = [dask.delayed(_first_array, pure=True)(part) for part in state]
         arrays = [
-            da.from_delayed(dask.delayed(_first_array, pure=True)(part), shape=(rows,), dtype=np.int32)
+            da.from_delayed(part, shape=(rows,), dtype=np.int32)
             for part, rows in zip(parts, self._row_chunks) if rows
         ]
         return da.concatenate(arrays)

@@ -1,0 +1,81 @@
+"""How a pass runs on chunks persisted on the workers: one task per worker thread,
+and the chunks' partial results merged in chunk order, whatever the grouping."""
+
+import sys
+
+import numpy as np
+import pytest
+
+da = pytest.importorskip("dask.array")
+distributed = pytest.importorskip("distributed")
+cloudpickle = pytest.importorskip("cloudpickle")
+
+from kmix.backends.dask import SPLIT_EVERY, DaskData  # noqa: E402
+
+# The workers cannot import this module: its functions travel by value.
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+
+
+def _chunk_index(block):
+    return block.index
+
+
+def _pair(a, b):
+    return (a, b)
+
+
+def _labels_and_index(block):
+    return np.full(block.X.shape[0], block.index, dtype=np.int32), block.index
+
+
+def _expected_tree(n):
+    """The merge of partials 0 .. n-1 by ``_pair``: SPLIT_EVERY at a time, in
+    order, then the same over the results."""
+    parts = list(range(n))
+    while len(parts) > 1:
+        merged = []
+        for start in range(0, len(parts), SPLIT_EVERY):
+            group = parts[start:start + SPLIT_EVERY]
+            value = group[0]
+            for other in group[1:]:
+                value = (value, other)
+            merged.append(value)
+        parts = merged
+    return parts[0]
+
+
+def _data(client, n_chunks):
+    X = np.random.default_rng(0).normal(size=(40 * n_chunks, 3))
+    return DaskData(da.from_array(X, chunks=40), None, client, persist=True)
+
+
+def _run_tasks(client, call):
+    with distributed.get_task_stream(client) as stream:
+        result = call()
+    return result, [task for task in stream.data if "_run_group_task" in task["key"]]
+
+
+@pytest.mark.parametrize("n_chunks", [1, 5, 12, 70])
+def test_partials_merge_in_chunk_order_in_one_task_per_worker_thread(client, n_chunks):
+    data = _data(client, n_chunks)
+    threads = sum(client.nthreads().values())
+    merged, tasks = _run_tasks(client, lambda: data.reduce(_chunk_index, merge=_pair))
+    assert merged == _expected_tree(n_chunks)
+    assert len(tasks) == min(threads, n_chunks)
+    (state, merged), tasks = _run_tasks(
+        client, lambda: data.reduce(_labels_and_index, merge=_pair, keep_state=True))
+    assert merged == _expected_tree(n_chunks)
+    assert len(tasks) == min(threads, n_chunks)
+    # Each chunk's state stays in place, and reads back in chunk order.
+    rows = client.compute(data.rows(state)).result()
+    np.testing.assert_array_equal(rows, np.repeat(np.arange(n_chunks), 40))
+
+
+def test_groups_cover_every_chunk_once_on_the_worker_that_holds_it(client):
+    data = _data(client, 12)
+    indices = sorted(i for _, group in data._groups for i in group)
+    assert indices == list(range(12))
+    holders = client.who_has(data._part_futures)
+    for worker, group in data._groups:
+        assert worker in client.nthreads()
+        assert all(worker in holders[data._part_futures[i].key] for i in group)
