@@ -8,11 +8,11 @@ partial result is small (O(k·d)) and merges with the other chunks' in a tree, s
 only the merged result reaches the client, whatever the number of rows. On chunks
 persisted on the workers, a pass is one task per worker thread, over the chunks
 that worker holds, and the chunks' partial results are merged on the client, in
-the same tree: the scheduler's work per task, not the kernels, was most of what
-distributing cost. A kernel's
-per-row state (the labels of the last Lloyd step, with their bounds; the distances
-of k-means||) stays on the workers from one pass to the next. There is no second
-implementation of the math: the kernels are the in-memory ones.
+the same tree: the scheduler's work is per task, so a pass then costs it per
+worker instead of per chunk. A kernel's per-row state (the labels of the last
+Lloyd step, with their bounds; the distances of k-means||) stays on the workers
+from one pass to the next. There is no second implementation of the math: the
+kernels are the in-memory ones.
 
 dask and distributed are imported here and in :mod:`kmix.backends.dask_session`
 only, inside the functions that need them.
@@ -434,9 +434,10 @@ class DaskData:
         merged = _tree_reduce(partials, merge, task=_merge_all)
         return (_GroupState(outputs), merged) if keep_state else merged
 
-    def rows(self, state: list, copy: bool = True) -> Any:
+    def rows(self, state: _GroupState | list, copy: bool = True) -> Any:
         """The per-row result of a pass (its first array when the state is a tuple), as
-        a dask array (n_samples,) of the chunks on the cluster."""
+        a dask array (n_samples,) of the chunks on the cluster; ``state`` as
+        :meth:`reduce` returned it."""
         dask, da = dask_modules()
         if isinstance(state, _GroupState):
             # A future wrapped as a delayed object: the array's graph then holds it, so
@@ -454,7 +455,7 @@ class DaskData:
         ]
         return da.concatenate(arrays)
 
-    def final_labels(self, centers: np.ndarray, state: list) -> Any:
+    def final_labels(self, centers: np.ndarray, state: _GroupState | list) -> Any:
         """The fitted labels as a dask array (n,) int32.
 
         The labels already on the cluster when they outlive the fit; otherwise a

@@ -127,4 +127,5 @@ def install_package_stamp(folder: str, also_read: tuple[str, ...] = ()) -> bool:
 
 
 settle()
+# Whether the package's stamp is in force (a test checks it for the numba installed).
 STAMPED = install_package_stamp(_FOLDER, ALSO_READ)
