@@ -10,7 +10,7 @@ da = pytest.importorskip("dask.array")
 distributed = pytest.importorskip("distributed")
 cloudpickle = pytest.importorskip("cloudpickle")
 
-from kmix.backends.dask import SPLIT_EVERY, DaskData  # noqa: E402
+from kmix.backends.dask import SPLIT_EVERY, DaskData, _runs_of  # noqa: E402
 
 # The workers cannot import this module: its functions travel by value.
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -79,3 +79,21 @@ def test_groups_cover_every_chunk_once_on_the_worker_that_holds_it(client):
     for worker, group in data._groups:
         assert worker in client.nthreads()
         assert all(worker in holders[data._part_futures[i].key] for i in group)
+
+
+def test_a_group_folds_the_first_chunks_it_holds_of_each_run():
+    def nested(indices):
+        value = indices[0]
+        for index in indices[1:]:
+            value = (value, index)
+        return value
+
+    S = SPLIT_EVERY
+    indices = [*range(S), S + 1, S + 2, 2 * S]
+    n_chunks = 2 * S + 1
+    expected = ({0: (S, nested(list(range(S)))), 2: (1, 2 * S)}, {S + 1: S + 1, S + 2: S + 2})
+    assert _runs_of([("state", index) for index in indices], indices, _pair, n_chunks, True) == expected
+    assert _runs_of(indices, indices, _pair, n_chunks, False) == expected
+    # The run's first chunk held: its prefix is folded, the chunks after a gap go as they are.
+    indices = [S, S + 1, S + 3]
+    assert _runs_of(indices, indices, _pair, n_chunks, False) == ({1: (2, (S, S + 1))}, {S + 3: S + 3})

@@ -7,9 +7,10 @@ A pass runs ``kernel(block, *params)`` once per chunk, on a worker, with one thr
 partial result is small (O(k·d)) and merges with the other chunks' in a tree, so
 only the merged result reaches the client, whatever the number of rows. On chunks
 persisted on the workers, a pass is one task per worker thread, over the chunks
-that worker holds, and the chunks' partial results are merged on the client, in
-the same tree: the scheduler's work is per task, so a pass then costs it per
-worker instead of per chunk. A kernel's per-row state (the labels of the last
+that worker holds, and the chunks' partial results are merged in the same tree
+(the first chunks of each of its first runs folded on their worker, the rest on
+the client): the scheduler's work is per task, so a pass then costs it per worker
+instead of per chunk. A kernel's per-row state (the labels of the last
 Lloyd step, with their bounds; the distances of k-means||) stays on the workers
 from one pass to the next. There is no second implementation of the math: the
 kernels are the in-memory ones.
@@ -134,10 +135,27 @@ def _run_group_task(parts: list, weights: list, previous: list | None, indices: 
             for X, weight, before, index in zip(parts, weights, previous, indices)]
 
 
-def _partials(outputs: list) -> list:
-    """The partial results of a group's chunk outputs ``(state, partial)``; the states
-    stay on the worker."""
-    return [output[1] for output in outputs]
+def _runs_of(outputs: list, indices: list, merge: Callable, n_chunks: int, pairs: bool) -> tuple[dict, dict]:
+    """A group's partial results as they travel to the client: ``(prefixes, loose)``.
+
+    The merge tree's first level folds the chunks ``SPLIT_EVERY * r`` to
+    ``SPLIT_EVERY * (r + 1) - 1`` from the left. Where the group holds the first
+    chunks of such a run, they are folded here, in the same order
+    (``prefixes[r] = (count, value)``), so that fewer large partials (full
+    covariances) travel; the group's other chunks go as they are
+    (``loose[index]``). ``pairs``: the outputs are ``(state, partial)``, whose
+    states stay on the worker."""
+    held = {index: (output[1] if pairs else output) for index, output in zip(indices, outputs)}
+    prefixes, loose = {}, {}
+    for run in sorted({index // SPLIT_EVERY for index in indices}):
+        members = range(run * SPLIT_EVERY, min((run + 1) * SPLIT_EVERY, n_chunks))
+        count = 0
+        while count < len(members) and members[count] in held:
+            count += 1
+        if count:
+            prefixes[run] = (count, functools.reduce(merge, [held[member] for member in members[:count]]))
+        loose.update((member, held[member]) for member in members[count:] if member in held)
+    return prefixes, loose
 
 
 def _chunk_rows(outputs: list, position: int) -> np.ndarray:
@@ -412,9 +430,10 @@ class DaskData:
                           block_rows: int | None, state: _GroupState | None, keep_state: bool) -> Any:
         """:meth:`reduce` on the persisted chunks: one task per group, submitted on
         the chunks' futures and placed on the worker that holds them; the partial
-        results merged on the client in a tree of ``SPLIT_EVERY`` in chunk order,
-        the order a merge on the workers had, so that the result does not depend on
-        the groups."""
+        results merged in a tree of ``SPLIT_EVERY`` in chunk order (the first chunks
+        of each run of its first level folded on their worker, :func:`_runs_of`,
+        the rest on the client), the same tree whatever the groups, so that the result does
+        not depend on them."""
         client = self.client
         previous = [None] * len(self._groups) if state is None else state.futures
         outputs = [
@@ -424,14 +443,20 @@ class DaskData:
                           workers=None if worker is None else [worker], allow_other_workers=True)
             for (worker, indices), before in zip(self._groups, previous)
         ]
-        # Only the partial results travel to the client: the states stay with their chunks.
-        wanted = ([client.submit(_partials, output, pure=False) for output in outputs] if keep_state
-                  else outputs)
-        partials: list = [None] * self.n_chunks
-        for (_, indices), values in zip(self._groups, client.gather(wanted)):
-            for index, value in zip(indices, values):
-                partials[index] = value
-        merged = _tree_reduce(partials, merge, task=_merge_all)
+        # Only the partial results travel to the client, each run's first chunks folded
+        # where they are (_runs_of): the states stay with their chunks.
+        travelling = [client.submit(_runs_of, output, indices, merge, self.n_chunks, keep_state, pure=False)
+                      for output, (_, indices) in zip(outputs, self._groups)]
+        prefixes, loose = {}, {}
+        for group_prefixes, group_loose in client.gather(travelling):
+            prefixes.update(group_prefixes)
+            loose.update(group_loose)
+        first_level = []
+        for run in range(-(-self.n_chunks // SPLIT_EVERY)):
+            members = range(run * SPLIT_EVERY, min((run + 1) * SPLIT_EVERY, self.n_chunks))
+            count, value = prefixes[run]  # a run's first chunk is some group's
+            first_level.append(functools.reduce(merge, [loose[index] for index in members[count:]], value))
+        merged = _tree_reduce(first_level, merge, task=_merge_all)
         return (_GroupState(outputs), merged) if keep_state else merged
 
     def rows(self, state: _GroupState | list, copy: bool = True) -> Any:
