@@ -10,10 +10,10 @@ persisted on the workers, a pass is one task per worker thread, over the chunks
 that worker holds, and the chunks' partial results are merged in the same tree
 (the first chunks of each of its first runs folded on their worker, the rest on
 the client): the scheduler's work is per task, so a pass then costs it per worker
-instead of per chunk. A kernel's per-row state (the labels of the last
-Lloyd step, with their bounds; the distances of k-means||) stays on the workers
-from one pass to the next. There is no second implementation of the math: the
-kernels are the in-memory ones.
+instead of per chunk. A kernel's per-row state (the labels of the last Lloyd
+step, with their bounds; the distances of k-means||) stays on the workers from
+one pass to the next. There is no second implementation of the math: the kernels
+are the in-memory ones.
 
 dask and distributed are imported here and in :mod:`kmix.backends.dask_session`
 only, inside the functions that need them.
@@ -430,10 +430,10 @@ class DaskData:
                           block_rows: int | None, state: _GroupState | None, keep_state: bool) -> Any:
         """:meth:`reduce` on the persisted chunks: one task per group, submitted on
         the chunks' futures and placed on the worker that holds them; the partial
-        results merged in a tree of ``SPLIT_EVERY`` in chunk order (the first chunks
-        of each run of its first level folded on their worker, :func:`_runs_of`,
-        the rest on the client), the same tree whatever the groups, so that the result does
-        not depend on them."""
+        results merged in a tree of ``SPLIT_EVERY`` in chunk order (the first
+        chunks of each run of its first level folded on their worker,
+        :func:`_runs_of`, the rest on the client): the same tree whatever the
+        groups, so that the result does not depend on them."""
         client = self.client
         previous = [None] * len(self._groups) if state is None else state.futures
         outputs = [
