@@ -239,8 +239,8 @@ def _finish_tile(dots, column0, m, row0, X, sample_weight, center_norms, x_norms
     _distances(best, best_label, m, row0, x_norms, labels, min_distances)
     scalars[0] += lane_dot(sample_weight, row0, best, m)
     if has_previous:
-        # Distances first, then their sum: only the order of the additions is left
-        # to the compiler, never the rounding of one row's distance.
+        # Distances first, then their sum in the written-out lanes: each row's
+        # distance rounded once, as written, whatever the sum's order.
         scalars[2] += _previous_distances(dots, column0, m, row0, previous_labels, center_norms,
                                           x_norms, best_label, scratch)
         scalars[1] += lane_dot(sample_weight, row0, scratch, m)
