@@ -97,3 +97,50 @@ def test_a_group_folds_the_first_chunks_it_holds_of_each_run():
     # The run's first chunk held: its prefix is folded, the chunks after a gap go as they are.
     indices = [S, S + 1, S + 3]
     assert _runs_of(indices, indices, _pair, n_chunks, False) == ({1: (2, (S, S + 1))}, {S + 3: S + 3})
+
+
+# --- unit weights, one array per worker process ---------------------------------------------
+
+def test_unit_weights_are_one_array_per_length_and_dtype_within_a_bound(monkeypatch):
+    from kmix.backends import dask as kdask
+
+    monkeypatch.setattr(kdask, "_UNIT_WEIGHTS", {})
+    monkeypatch.setattr(kdask, "_UNIT_WEIGHTS_BYTES", 1000)
+    first = kdask._unit_weights(50, np.float64)
+    assert first.dtype == np.float64 and first.shape == (50,) and np.all(first == 1)
+    assert kdask._unit_weights(50, np.float64) is first
+    single = kdask._unit_weights(50, np.float32)
+    assert single.dtype == np.float32 and single is not first
+    assert kdask._unit_weights(50, np.float32) is single
+    # 600 more bytes would pass the bound: the kept arrays make way.
+    wide = kdask._unit_weights(75, np.float64)
+    assert list(kdask._UNIT_WEIGHTS) == [(75, np.dtype(np.float64).str)]
+    assert kdask._unit_weights(75, np.float64) is wide
+    # Longer than the bound: a new array every time, none kept.
+    long_ = kdask._unit_weights(200, np.float64)
+    assert np.all(long_ == 1) and kdask._unit_weights(200, np.float64) is not long_
+    assert list(kdask._UNIT_WEIGHTS) == [(75, np.dtype(np.float64).str)]
+
+
+def _kept_unit_weights():
+    from kmix.backends import dask as kdask
+
+    return [(key, bool(np.all(weights == 1))) for key, weights in kdask._UNIT_WEIGHTS.items()]
+
+
+def test_no_fit_writes_the_shared_unit_weights(client):
+    import kmix
+
+    rng = np.random.default_rng(3)
+    X = da.from_array(rng.normal(size=(3000, 4)) + np.repeat(rng.normal(scale=5, size=(3, 4)), 1000, axis=0),
+                      chunks=500)
+    for algorithm in ("lloyd", "hamerly"):
+        model = kmix.KMeans(3, random_state=0, algorithm=algorithm, client=client).fit(X)
+        model.predict(X).compute()
+        model.transform(X).compute()
+    mixture = kmix.GaussianMixture(3, random_state=0, client=client).fit(X)
+    mixture.predict_proba(X).compute()
+    mixture.score_samples(X).compute()
+    kept = [entry for entries in client.run(_kept_unit_weights).values() for entry in entries]
+    assert kept, "no worker kept unit weights: the check below would prove nothing"
+    assert all(ones for _, ones in kept), kept

@@ -98,6 +98,32 @@ def _merge_checks(a: _ChunkCheck, b: _ChunkCheck) -> _ChunkCheck:
 
 # --- running kernels on chunks ------------------------------------------------------------
 
+# A worker process's unit weights, one array per (rows, dtype), shared by every pass
+# over chunks without weights. distributed's nanny sets glibc's trim threshold, which
+# also fixes its mmap threshold: every large array a pass allocates is new memory
+# from the system, its pages faulted in again on each pass. No kernel writes the
+# weights it is given (tested). At most _UNIT_WEIGHTS_BYTES are kept, so that a
+# worker holds little memory for them after the fit.
+_UNIT_WEIGHTS: dict[tuple[int, str], np.ndarray] = {}
+_UNIT_WEIGHTS_BYTES = 32 * 2**20
+
+
+def _unit_weights(n_rows: int, dtype: Any) -> np.ndarray:
+    """Weights of 1 for ``n_rows`` rows of ``dtype``: on every call in this process
+    the same array, unless longer than the cache holds (then a new one)."""
+    dtype = np.dtype(dtype)
+    key = (n_rows, dtype.str)
+    weights = _UNIT_WEIGHTS.get(key)
+    if weights is not None:
+        return weights
+    weights = np.ones(n_rows, dtype=dtype)
+    if weights.nbytes <= _UNIT_WEIGHTS_BYTES:
+        if weights.nbytes + sum(kept.nbytes for kept in list(_UNIT_WEIGHTS.values())) > _UNIT_WEIGHTS_BYTES:
+            _UNIT_WEIGHTS.clear()
+        _UNIT_WEIGHTS[key] = weights
+    return weights
+
+
 def _run_chunk(kernel: Callable, X: np.ndarray, weight: np.ndarray | None, offset: np.ndarray | None,
                previous: tuple[Any, Any] | None, index: int, block_rows: int | None,
                merge: Callable, params: Sequence[Any]) -> Any:
@@ -115,7 +141,7 @@ def _run_chunk(kernel: Callable, X: np.ndarray, weight: np.ndarray | None, offse
         X = X - offset
     unit_weight = None
     if weight is None:
-        weight, unit_weight = np.ones(X.shape[0], dtype=X.dtype), True
+        weight, unit_weight = _unit_weights(X.shape[0], X.dtype), True
     block = Block(X, weight, x_norms=x_norms, unit_weight=unit_weight,
                   state=None if previous is None else previous[0], index=index, n_threads=1,
                   owns_state=False)
@@ -510,7 +536,7 @@ class DaskData:
 # --- a fitted model on dask input: lazy results -----------------------------------------
 
 def _map_chunk(X: np.ndarray, func: Callable, *params: Any) -> np.ndarray:
-    return func(Block(X, np.ones(X.shape[0], dtype=X.dtype), unit_weight=False, n_threads=1), *params)
+    return func(Block(X, _unit_weights(X.shape[0], X.dtype), unit_weight=False, n_threads=1), *params)
 
 
 def map_rows(X: Any, func: Callable, *params: Any, dtype: Any, n_columns: int | None = None,
