@@ -197,6 +197,31 @@ def _compare_only_finite(model, name):
     return model in COMMON and name.startswith(("all-flat", "far-below"))
 
 
+# A shape this elongated (smallest over largest eigenvalue) is on its way to a
+# collapse: far below any fitted shape, far above the collapse's own line (eps²).
+ON_ITS_WAY = 1e-12
+
+
+def _elongation(covariance):
+    values = np.linalg.eigvalsh(covariance)
+    return values[0] / values[-1]
+
+
+def _assert_same_collapses(model, name, result, expected):
+    """The same components collapsed (zero covariance) in both. The one exception:
+    a component on a line, under EVE or VVE, that one side has collapsed and the
+    other has left on its way there. Its likelihood has no maximum, so where the
+    iterations stop (the convergence test or the collapse) is decided by rounding,
+    which differs between processors (SIMD width) and BLAS kernels."""
+    differ = zero_pattern(result) != zero_pattern(expected)
+    if model in COMMON and name.startswith("singular"):
+        for j in np.flatnonzero(differ):
+            left = expected[j] if zero_pattern(result)[j] else result[j]
+            assert _elongation(left) < ON_ITS_WAY, (j, _elongation(left))
+        return
+    assert not np.any(differ)
+
+
 @pytest.mark.parametrize("model", MODELS)
 @pytest.mark.parametrize("name, n, S", DEGENERATE, ids=[p[0] for p in DEGENERATE])
 def test_degenerate_statistics_give_the_reference_s_zeros(model, name, n, S):
@@ -209,9 +234,9 @@ def test_degenerate_statistics_give_the_reference_s_zeros(model, name, n, S):
         if _compare_only_finite(model, name):
             continue
         expected, _ = reference(model, n, S, start)
-        assert np.array_equal(zero_pattern(result), zero_pattern(expected))
+        _assert_same_collapses(model, name, result, expected)
         # Where the reference's covariance is positive definite, so is this one.
-        for j in np.flatnonzero(~zero_pattern(expected)):
+        for j in np.flatnonzero(~zero_pattern(expected) & ~zero_pattern(result)):
             if np.all(np.linalg.eigvalsh(expected[j]) > 0):
                 assert np.all(np.linalg.eigvalsh(result[j]) > 0)
         if model not in COMMON or not name.startswith(("singular", "all-flat")):
