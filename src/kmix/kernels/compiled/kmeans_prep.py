@@ -58,13 +58,19 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
         for tile0 in range(start, stop, tile):
             m = min(tile, stop - tile0)
             _transpose_rows(X, tile0, m, rows_t)
+            # 1-d slices: the loop over rows then runs in SIMD lanes (indexed in two
+            # dimensions, or at an offset, it stays scalar).
+            tile_norms = x_norms[tile0:tile0 + m]
+            tile_closest = closest[tile0:tile0 + m]
             for j in range(0, t4, 4):
                 _four_values(rows_t, m, scaled_t, candidate_norms, j, acc)
                 for q in range(min(4, n_candidates - j)):
+                    values = acc[q]
                     for r in range(m):
-                        distance = acc[q, r] + x_norms[tile0 + r]
-                        distance = distance if distance > 0 else distance - distance
-                        nearest[r] = min(np.float64(distance), closest[tile0 + r])
+                        distance = values[r] + tile_norms[r]
+                        distance = np.float64(distance if distance > 0 else distance - distance)
+                        so_far = tile_closest[r]
+                        nearest[r] = so_far if so_far < distance else distance
                     partial[c, j + q] += lane_dot(sample_weight, tile0, nearest, m)
     for j in range(n_candidates):
         potentials[j] = 0.0
