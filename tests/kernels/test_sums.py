@@ -40,6 +40,26 @@ def test_lane_total_and_dot_add_in_their_written_order(m):
     assert sums.lane_dot(a32, 5, b32, m) == _lanes([float(x) * float(y) for x, y in zip(a32[5:5 + m], b32)], 8)
 
 
+@pytest.mark.parametrize("m", [0, 1, 7, 8, 13, 112, 1001])
+def test_the_inlined_sums_add_as_the_functions_do(m):
+    """The twins inlined into a caller's IR (compiled, as their callers are, without
+    fastmath flags) give the functions' sums bit for bit."""
+    from numba import njit
+
+    @njit
+    def inlined(a, offset, b, m):
+        return sums.lane_total_inlined(a, m), sums.lane_dot_inlined(a, offset, b, m)
+
+    rng = np.random.default_rng(100 + m)
+    a = rng.normal(size=m + 5) * 10.0 ** rng.integers(-8, 8, size=m + 5)
+    b = rng.normal(size=m) * 10.0 ** rng.integers(-8, 8, size=m)
+    for x, y in ((a, b), (a.astype(np.float32), b.astype(np.float32))):
+        total, dot = inlined(x, 5, y, m)
+        assert total == sums.lane_total(x, m)
+        assert dot == sums.lane_dot(x, 5, y, m)
+        assert dot == _lanes([float(p) * float(q) for p, q in zip(x[5:5 + m], y)], 8)
+
+
 _PASS = """
 import sys
 import numpy as np

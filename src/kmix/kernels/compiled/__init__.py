@@ -46,9 +46,10 @@ __all__ = ["threads"]
 # order for each compiled copy of a function, and the copy a caller holds (numba
 # builds every callee into each caller) can round differently from the function's
 # own, so a result would depend on which of them a process loaded first (a fresh
-# compile against a cached one). Sums meant to run in SIMD lanes write their lanes
-# out instead (:mod:`.sums`): element r goes to running sum r % 8 (or r % 4),
-# the sums added pairwise at the end, the same order in every copy.
+# compile against a cached one). Sums that should not wait on one chain of
+# additions write their lanes out instead (:mod:`.sums`): element r goes to running
+# sum r % 8 (or r % 4), the sums added pairwise at the end, the same order in
+# every copy.
 CONTRACT = {"contract"}
 REASSOCIATE = {"reassoc", "nsz"}
 

@@ -1,6 +1,9 @@
 """Compiled sums whose order is written in the source (see the package on why
 none is compiled with "reassoc"): the same rounding in every compiled copy, yet
-independent running sums that the compiler runs in SIMD lanes."""
+eight independent running sums, not one chain of additions each waiting for the
+last. numba leaves LLVM's SLP vectorizer off (it miscompiled code), so the eight
+sums are scalar instructions, not one SIMD register; the processor still runs
+them side by side."""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
-__all__ = ["lane_dot", "lane_total"]
+__all__ = ["lane_dot", "lane_dot_inlined", "lane_total", "lane_total_inlined"]
 
 
 @njit(cache=True)
@@ -53,3 +56,14 @@ def lane_dot(a, offset, b, m):  # pragma: no cover - compiled
         s0 += np.float64(a[offset + r]) * np.float64(b[r])
         r += 1
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+# The same two sums, inlined into their caller's numba IR: in a loop that calls them
+# many times over short rows (the EM pass's second moments, a pair of features at
+# a time), the call is a large share of the work. Inlined code takes its
+# caller's fastmath flags, so a caller must be compiled without any ("contract"
+# would fuse the products into the additions, a rounding the separate functions do
+# not make); tests/kernels check both against the functions above, bit for bit.
+# Never compiled on their own, so nothing of theirs is cached (the callers are).
+lane_total_inlined = njit(inline="always")(lane_total.py_func)
+lane_dot_inlined = njit(inline="always")(lane_dot.py_func)
