@@ -67,22 +67,28 @@ def _transpose_rows(X, row0, m, rows_t):  # pragma: no cover - compiled
     features costs more than the copy itself.
     """
     d = X.shape[1]  # rows_t may have more (zero) rows: padding
+    # The tile's rows as a slice and the transpose's rows as 1-d slices: indexed
+    # at an offset (row0 + r), the loops stay scalar.
+    rows = X[row0:row0 + m]
     if d == 1:
+        first = rows_t[0]
         for r in range(m):
-            rows_t[0, r] = X[row0 + r, 0]
+            first[r] = rows[r, 0]
     elif d == 2:
+        first, second = rows_t[0], rows_t[1]
         for r in range(m):
-            rows_t[0, r] = X[row0 + r, 0]
-            rows_t[1, r] = X[row0 + r, 1]
+            first[r] = rows[r, 0]
+            second[r] = rows[r, 1]
     elif d == 3:
+        first, second, third = rows_t[0], rows_t[1], rows_t[2]
         for r in range(m):
-            rows_t[0, r] = X[row0 + r, 0]
-            rows_t[1, r] = X[row0 + r, 1]
-            rows_t[2, r] = X[row0 + r, 2]
+            first[r] = rows[r, 0]
+            second[r] = rows[r, 1]
+            third[r] = rows[r, 2]
     else:
         for r in range(m):
             for f in range(d):
-                rows_t[f, r] = X[row0 + r, f]
+                rows_t[f, r] = rows[r, f]
 
 
 @njit(cache=True)
@@ -286,21 +292,26 @@ def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distance
     ``||x||²`` (computed here from the tile). Written: x_norms (m,) scratch, best
     (the distances), labels and, if ``store_distances``, min_distances (rows row0 ..
     row0+m)."""
+    # 1-d slices throughout, for the reason given in _transpose_rows.
+    first = rows_t[0]
     for r in range(m):
-        x_norms[r] = rows_t[0, r] * rows_t[0, r]
+        x_norms[r] = first[r] * first[r]
     for f in range(1, d):
+        feature = rows_t[f]
         for r in range(m):
-            x_norms[r] += rows_t[f, r] * rows_t[f, r]
+            x_norms[r] += feature[r] * feature[r]
     for r in range(m):
         # Rounding of the expanded form can go below zero, a distance cannot
         # (x - x: a zero of X's dtype, +0).
         distance = best[r] + x_norms[r]
         best[r] = distance if distance > 0 else distance - distance
     if store_distances:
+        tile_distances = min_distances[row0:row0 + m]
         for r in range(m):
-            min_distances[row0 + r] = best[r]
+            tile_distances[r] = best[r]
+    tile_labels = labels[row0:row0 + m]
     for r in range(m):
-        labels[row0 + r] = best_label[r]
+        tile_labels[r] = best_label[r]
 
 
 @njit(cache=True)
