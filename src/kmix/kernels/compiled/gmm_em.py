@@ -217,8 +217,9 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
                 for r in range(m):
                     weighted[r] = resp[j, r]
             else:
+                tile_weights = sample_weight[tile0:tile0 + m]
                 for r in range(m):
-                    weighted[r] = sample_weight[tile0 + r] * resp[j, r]
+                    weighted[r] = tile_weights[r] * resp[j, r]
             weights[j] += lane_total(weighted, m)
             _differences(xt, m, means[j], diff)
             if diagonal:

@@ -340,17 +340,18 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
     are added in row order, as the plain pass adds them: the same sums to the last
     bit.
     """
-    for r in range(m):
-        labels[start + r] = chunk_labels[r]
-        min_distances[start + r] = distances[r]
+    # 1-d slices: indexed at an offset (start + r), these loops stay scalar.
+    labels[start:start + m] = chunk_labels[:m]
+    min_distances[start:start + m] = distances[:m]
     if unit_weight:
         stats[0] += lane_total(distances, m)
     else:
         stats[0] += lane_dot(sample_weight, start, distances, m)
     if not initial:
         changed = 0
+        before = previous_labels[start:start + m]
         for r in range(m):
-            changed += chunk_labels[r] != previous_labels[start + r]
+            changed += chunk_labels[r] != before[r]
         stats[2] += changed
         if unit_weight:
             stats[1] += lane_total(previous_distances, m)

@@ -161,15 +161,19 @@ def _distances(best, best_label, m, row0, x_norms, labels, min_distances):  # pr
 
     Written: best (the distances), labels and min_distances (rows row0 .. row0+m).
     """
+    # 1-d slices, for the reason given in _transpose_rows.
+    tile_norms = x_norms[row0:row0 + m]
+    tile_distances = min_distances[row0:row0 + m]
+    tile_labels = labels[row0:row0 + m]
     for r in range(m):
         # ||x||² added back; rounding of the expanded form can go below zero, a
         # distance cannot (x - x: a zero of X's dtype, +0).
-        distance = best[r] + x_norms[row0 + r]
+        distance = best[r] + tile_norms[r]
         distance = distance if distance > 0 else distance - distance
         best[r] = distance
-        min_distances[row0 + r] = distance
+        tile_distances[r] = distance
     for r in range(m):
-        labels[row0 + r] = best_label[r]
+        tile_labels[r] = best_label[r]
 
 
 @njit(cache=True)
@@ -404,8 +408,7 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
             # The tile transposed, so the loops run along rows (SIMD lanes).
             _transpose_rows(X, tile0, m, rows_t)
             if has_previous:
-                for r in range(m):
-                    previous_t[r] = previous_labels[tile0 + r]
+                previous_t[:m] = previous_labels[tile0:tile0 + m]
             nearest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                     previous_value, acc)
             _tile_distances(rows_t, m, d, tile0, best, best_label, labels, store_distances,
