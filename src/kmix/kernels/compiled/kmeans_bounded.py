@@ -340,7 +340,7 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
     are added in row order, as the plain pass adds them: the same sums to the last
     bit.
     """
-    # 1-d slices: indexed at an offset (start + r), these loops stay scalar.
+    # Slices, not indices at an offset (start + r): see kmeans_lloyd._transpose_rows.
     labels[start:start + m] = chunk_labels[:m]
     min_distances[start:start + m] = distances[:m]
     if unit_weight:

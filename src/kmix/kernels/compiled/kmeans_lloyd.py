@@ -67,8 +67,9 @@ def _transpose_rows(X, row0, m, rows_t):  # pragma: no cover - compiled
     features costs more than the copy itself.
     """
     d = X.shape[1]  # rows_t may have more (zero) rows: padding
-    # The tile's rows as a slice and the transpose's rows as 1-d slices: indexed
-    # at an offset (row0 + r), the loops stay scalar.
+    # Slices indexed by the loop's own counter: an index at an offset (row0 + r)
+    # may be negative as far as the compiler knows, and the check that wraps a
+    # negative index around keeps such loops out of SIMD instructions.
     rows = X[row0:row0 + m]
     if d == 1:
         first = rows_t[0]

@@ -58,8 +58,8 @@ def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_n
         for tile0 in range(start, stop, tile):
             m = min(tile, stop - tile0)
             _transpose_rows(X, tile0, m, rows_t)
-            # 1-d slices: the loop over rows then runs in SIMD lanes (indexed in two
-            # dimensions, or at an offset, it stays scalar).
+            # 1-d slices indexed by the loop's own counter, not two-dimensional
+            # indices or indices at an offset: see kmeans_lloyd._transpose_rows.
             tile_norms = x_norms[tile0:tile0 + m]
             tile_closest = closest[tile0:tile0 + m]
             for j in range(0, t4, 4):
