@@ -3,7 +3,9 @@ none is compiled with "reassoc"): the same rounding in every compiled copy, yet
 eight independent running sums, not one chain of additions each waiting for the
 last. numba leaves LLVM's SLP vectorizer off (it miscompiled code), so the eight
 sums are scalar instructions, not one SIMD register; the processor still runs
-them side by side."""
+them side by side. :func:`lane_dot_vector` writes them as one 8-wide vector
+instead, the same bits, for the loop that calls a sum most (the EM pass's second
+moments)."""
 
 from __future__ import annotations
 
