@@ -32,7 +32,7 @@ from numba import njit, prange
 from . import CONTRACT
 from .elementary import exp_flushed
 from .kmeans_lloyd import _transpose_rows
-from .sums import lane_dot, lane_dot_vector, lane_total, lane_total_inlined
+from .sums import lane_dot, lane_dot_vector, lane_total
 
 __all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_exponentials", "full_block_responsibilities"]
 
@@ -147,7 +147,7 @@ def _component_statistics(diff, m, weighted, weighted_diff, sums, second_full): 
         for r in range(m):
             weighted_diff[f, r] = weighted[r] * diff[f, r]
     for f in range(d):
-        sums[f] += lane_total_inlined(weighted_diff[f], m)
+        sums[f] += lane_total(weighted_diff[f], m)
         for g in range(f + 1):
             second_full[f, g] += lane_dot_vector(weighted_diff[f], diff[g], m)
 

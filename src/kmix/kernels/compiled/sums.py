@@ -16,7 +16,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["lane_dot", "lane_dot_vector", "lane_total", "lane_total_inlined"]
+__all__ = ["lane_dot", "lane_dot_vector", "lane_total"]
 
 
 @njit(cache=True)
@@ -61,15 +61,6 @@ def lane_dot(a, offset, b, m):  # pragma: no cover - compiled
         s0 += np.float64(a[offset + r]) * np.float64(b[r])
         r += 1
     return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
-
-
-# lane_total inlined into its caller's numba IR: in a loop that calls it many times
-# over short rows (the EM pass's first moments, a feature at a time), the call is a
-# large share of the work. Inlined code takes its caller's fastmath flags, so a
-# caller must be compiled without any; tests/kernels/test_sums.py checks it against
-# the function, bit for bit. Never compiled on its own, so nothing of it is cached
-# (its callers are).
-lane_total_inlined = njit(inline="always")(lane_total.py_func)
 
 
 _F64 = ir.DoubleType()
