@@ -75,6 +75,47 @@ def test_the_vector_sum_takes_contiguous_float64_rows_only():
         dot(np.ones(16)[::2], np.ones(8), 8)
 
 
+def _scatter(rows, labels, weights, unit, k):
+    """Row by row, each row's weight and weighted values added to its cluster's sums."""
+    weight_sums = [0.0] * k
+    feature_sums = [[0.0] * k for _ in rows]
+    for r, label in enumerate(labels):
+        weight = 1.0 if unit else float(weights[r])
+        weight_sums[label] += weight
+        for f, row in enumerate(rows):
+            feature_sums[f][label] += float(row[r]) if unit else weight * float(row[r])
+    return np.array([weight_sums, *feature_sums])
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("d", [1, 2, 3])
+@pytest.mark.parametrize("unit", [True, False])
+def test_label_lanes_add_as_a_scatter_in_row_order(dtype, d, unit):
+    """Clusters as lanes of a vector give each cluster the additions a scatter
+    makes, in its order, bit for bit; a second call goes on from the first's sums."""
+    from numba import njit
+
+    @njit
+    def add(rows_t, m, labels, weights, offset, unit, lanes):
+        sums.label_lane_sums(rows_t, m, labels, weights, offset, unit, lanes)
+
+    rng = np.random.default_rng(10 * d + unit)
+    m, k = 300, sums.LABEL_LANES
+    # Magnitudes over many decades, so that another order would round differently.
+    rows = (rng.normal(size=(d, m)) * 10.0 ** rng.integers(-6, 6, size=(d, m))).astype(dtype)
+    rows[0, ::17] = -0.0
+    labels = rng.integers(0, k, size=m).astype(np.int32)
+    labels[40:90] = 3  # a run of one cluster
+    weights = (rng.uniform(0, 3, size=m + 7) * 10.0 ** rng.integers(-3, 3, size=m + 7)).astype(dtype)
+    weights[::11] = 0
+    lanes = np.zeros((1 + d, k))
+    half = 130
+    add(np.ascontiguousarray(rows[:, :half]), half, labels[:half], weights, 7, unit, lanes)
+    add(np.ascontiguousarray(rows[:, half:]), m - half, labels[half:], weights, 7 + half, unit, lanes)
+    expected = _scatter(rows, labels, weights[7:], unit, k)
+    np.testing.assert_array_equal(lanes.view(np.int64), expected.view(np.int64))
+
+
 _PASS = """
 import sys
 import numpy as np

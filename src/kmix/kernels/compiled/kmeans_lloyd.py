@@ -29,7 +29,7 @@ from numba import njit, prange
 from .function_argument import FunctionArgument
 from .kmeans_tiles import _nearest_blocked, _nearest_narrow
 from .kmeans_unrolled import kernel_argument
-from .sums import lane_dot, lane_total
+from .sums import LABEL_LANES, label_lane_sums, lane_dot, lane_total
 
 __all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
 
@@ -356,6 +356,16 @@ def _add_rows_to_sums(X, row0, m, best_label, weight_sums, sums):  # pragma: no 
                 sums[label, f] += np.float64(X[row0 + r, f])
 
 
+@njit(cache=True)
+def _lanes_to_sums(lanes, k, weight_sums, sums):  # pragma: no cover - compiled
+    """Add the running sums of :func:`.sums.label_lane_sums` (clusters as lanes)
+    into ``weight_sums`` (k,) and ``sums`` (k, d)."""
+    for j in range(k):
+        weight_sums[j] += lanes[0, j]
+        for f in range(sums.shape[1]):
+            sums[j, f] += lanes[1 + f, j]
+
+
 @njit(parallel=True, cache=True)
 def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, center_norms, k,
                previous_labels, has_previous, chunk_rows, tile, labels, store_distances,
@@ -394,10 +404,13 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
     chunk_scalars = np.zeros((n_chunks, 3))
+    # Few clusters of few features: the sums as lanes of vectors, not a scatter.
+    in_lanes = k <= LABEL_LANES and d <= 3
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
         rows_t = np.zeros((d_rows, tile), dtype=X.dtype)  # padded features stay zero
+        lanes = np.zeros((1 + d, LABEL_LANES))
         acc = np.empty((4, tile), dtype=X.dtype)
         best = np.empty(tile, dtype=X.dtype)
         best_label = np.empty(tile, dtype=np.int32)
@@ -425,11 +438,15 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
                     stats[1] += lane_total(previous_value, m)
                 else:
                     stats[1] += lane_dot(sample_weight, tile0, previous_value, m)
-            if unit_weight:
+            if in_lanes:
+                label_lane_sums(rows_t, m, best_label, sample_weight, tile0, unit_weight, lanes)
+            elif unit_weight:
                 _add_rows_to_sums(X, tile0, m, best_label, chunk_weight_sums[c], chunk_sums[c])
             else:
                 _add_to_sums(X, tile0, m, best_label, sample_weight, chunk_weight_sums[c],
                              chunk_sums[c])
+        if in_lanes:
+            _lanes_to_sums(lanes, k, chunk_weight_sums[c], chunk_sums[c])
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 

@@ -5,7 +5,8 @@ last. numba leaves LLVM's SLP vectorizer off (it miscompiled code), so the eight
 sums are scalar instructions, not one SIMD register; the processor still runs
 them side by side. :func:`lane_dot_vector` writes them as one 8-wide vector
 instead, the same bits, for the loop that calls a sum most (the EM pass's second
-moments)."""
+moments). :func:`label_lane_sums` adds rows into the sums of their clusters, one
+cluster to a lane, in row order as a scatter would."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["lane_dot", "lane_dot_vector", "lane_total"]
+__all__ = ["LABEL_LANES", "label_lane_sums", "lane_dot", "lane_dot_vector", "lane_total"]
 
 
 @njit(cache=True)
@@ -113,3 +114,106 @@ def lane_dot_vector(a, b, m):  # pragma: no cover - compiled
     """:func:`lane_dot` ``(a, 0, b, m)`` of two contiguous float64 arrays, bit for
     bit, in vector instructions (:func:`_vector_lane_dot`)."""
     return _vector_lane_dot(a, b, m)
+
+
+# Clusters whose sums label_lane_sums keeps in the lanes of one vector.
+LABEL_LANES = 8
+_LABELS = ir.VectorType(_I32, LABEL_LANES)
+
+
+def _broadcast(builder, value, vector_type):
+    lane = builder.insert_element(ir.Constant(vector_type, ir.Undefined), value, ir.Constant(_I32, 0))
+    return builder.shuffle_vector(lane, ir.Constant(vector_type, ir.Undefined),
+                                  ir.Constant(_LABELS, [0] * LABEL_LANES))
+
+
+def _emit_label_rows(context, builder, count, n_features, unit, feature_rows, labels, weights,
+                     weight_offset, lanes_out):
+    """The loop of :func:`_label_lane_sums` for one number of features, unit
+    weights or not: row r's (weighted) values added into lane labels[r] of running
+    vectors, zeros into the other lanes."""
+    zero = ir.Constant(_LANES, [0.0] * LABEL_LANES)
+    one = ir.Constant(_F64, 1.0)
+    iota = ir.Constant(_LABELS, list(range(LABEL_LANES)))
+    slots = [builder.gep(lanes_out, [ir.Constant(ir.IntType(64), f)]) for f in range(n_features + 1)]
+    running = [cgutils.alloca_once_value(builder, builder.load(slot, align=8)) for slot in slots]
+    with cgutils.for_range_slice(builder, ir.Constant(count.type, 0), count,
+                                 ir.Constant(count.type, 1)) as (r, _):
+        mask = builder.icmp_signed("==", _broadcast(builder, builder.load(builder.gep(labels, [r])),
+                                                    _LABELS), iota)
+        if unit:
+            weight = one
+        else:
+            weight = builder.load(builder.gep(weights, [builder.add(weight_offset, r)]))
+            if weight.type != _F64:
+                weight = builder.fpext(weight, _F64)
+        values = [weight]
+        for f in range(n_features):
+            x = builder.load(builder.gep(feature_rows[f], [r]))
+            if x.type != _F64:
+                x = builder.fpext(x, _F64)
+            values.append(x if unit else builder.fmul(weight, x))
+        for value, slot in zip(values, running):
+            added = builder.select(mask, _broadcast(builder, value, _LANES), zero)
+            builder.store(builder.fadd(builder.load(slot), added), slot)
+    for slot, value in zip(slots, running):
+        builder.store(builder.load(value), slot, align=8)
+
+
+@intrinsic
+def _label_lane_sums(typingctx, rows_t, m, labels, weights, offset, unit, lanes):  # pragma: no cover
+    """See :func:`label_lane_sums`. A value added into a lane that is not its row's
+    cluster is +0.0, which leaves every sum as it is (a sum that starts at +0.0 is
+    never -0.0), so each lane holds the additions a scatter makes, in its order,
+    without the scatter's chain through memory."""
+    if not (isinstance(rows_t, types.Array) and rows_t.ndim == 2 and rows_t.layout == "C"
+            and rows_t.dtype in (types.float32, types.float64)
+            and isinstance(labels, types.Array) and labels.ndim == 1 and labels.layout == "C"
+            and labels.dtype == types.int32
+            and isinstance(weights, types.Array) and weights.ndim == 1 and weights.layout == "C"
+            and weights.dtype in (types.float32, types.float64)
+            and isinstance(lanes, types.Array) and lanes.ndim == 2 and lanes.layout == "C"
+            and lanes.dtype == types.float64
+            and isinstance(m, types.Integer) and isinstance(offset, types.Integer)
+            and isinstance(unit, types.Boolean)):
+        return None
+
+    def codegen(context, builder, signature, args):
+        rows_type, m_type, labels_type, weights_type, offset_type, _, lanes_type = signature.args
+        rows = context.make_array(rows_type)(context, builder, args[0])
+        count = context.cast(builder, args[1], m_type, types.int64)
+        label_data = context.make_array(labels_type)(context, builder, args[2]).data
+        weight_data = context.make_array(weights_type)(context, builder, args[3]).data
+        weight_offset = context.cast(builder, args[4], offset_type, types.int64)
+        lanes_out = builder.bitcast(context.make_array(lanes_type)(context, builder, args[6]).data,
+                                    _LANES.as_pointer())
+        n_features, row_length = cgutils.unpack_tuple(builder, rows.shape, 2)
+        for features in (1, 2, 3):
+            feature_rows = [builder.gep(rows.data, [builder.mul(row_length, ir.Constant(row_length.type, f))])
+                            for f in range(features)]
+            for unit in (True, False):
+                wanted = builder.and_(builder.icmp_signed("==", n_features,
+                                                          ir.Constant(n_features.type, features)),
+                                      builder.icmp_unsigned("==", args[5],
+                                                            ir.Constant(args[5].type, int(unit))))
+                with builder.if_then(wanted):
+                    _emit_label_rows(context, builder, count, features, unit, feature_rows,
+                                     label_data, weight_data, weight_offset, lanes_out)
+        return context.get_dummy_value()
+
+    return types.void(rows_t, m, labels, weights, offset, unit, lanes), codegen
+
+
+@njit(inline="always")
+def label_lane_sums(rows_t, m, labels, weights, offset, unit, lanes):  # pragma: no cover - compiled
+    """Add rows into the sums of their clusters, for at most LABEL_LANES clusters.
+
+    ``rows_t`` (d, >= m), d from 1 to 3, is a tile of rows transposed; row r < m
+    belongs to cluster ``labels[r]`` (0 <= labels[r] < LABEL_LANES) and weighs
+    ``weights[offset + r]``, or 1 if ``unit``. Written: ``lanes`` (1 + d, LABEL_LANES)
+    float64, added to: row 0 the clusters' weights, row 1 + f their weighted sums
+    of feature f. Every sum gets its rows' (weighted) values in row order, each
+    product rounded once, as ``sums[labels[r], f] += weights[offset + r] * x``
+    row by row would give, the same bits, in vector instructions.
+    """
+    _label_lane_sums(rows_t, m, labels, weights, offset, unit, lanes)
