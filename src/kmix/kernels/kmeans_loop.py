@@ -29,7 +29,9 @@ class LoopResult(NamedTuple):
     converged: bool
     centers: np.ndarray  # (k, d), X's dtype: the centres the last pass assigned to
     labels: np.ndarray  # (n,) int32, from the last pass
-    previous: np.ndarray | None  # (n,) int32, the labels the last pass was given (None: none)
+    had_previous: bool  # whether the last pass had the labels of a pass before it
+    ssd_previous: float  # the last pass's SSD of those labels (nan without them)
+    changed: int  # the labels the last pass changed (n without labels before it)
     inertia: float  # the last pass's SSD
     weight_sums: np.ndarray  # (k,) float64, the last pass's
     path: np.ndarray | None  # (n_iter, k, d): the centres after every update (None if not kept)
@@ -63,17 +65,18 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     ssd = np.empty((max_iter, 2))
     n_changed = np.empty(max_iter, dtype=np.int64)
     labels = np.empty(n, dtype=np.int32)
-    previous = np.empty(n, dtype=np.int32)
     nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else features, X.dtype)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
-         previous) = kmeans_loop.lloyd_loop(
+         ssd_previous, changed) = kmeans_loop.lloyd_loop(
              nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
              float(tol), features, rows, tile, step, bool(record_centers), path, ssd, n_changed,
-             labels, previous)
+             labels)
     return LoopResult(
         finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
-        centers=centers, labels=labels, previous=previous if had_previous else None,
+        centers=centers, labels=labels, had_previous=bool(had_previous),
+        ssd_previous=float(ssd_previous) if had_previous else float("nan"),
+        changed=int(changed) if had_previous else n,
         inertia=float(inertia), weight_sums=weight_sums,
         path=path[1:n_iter + 1] if record_centers else None,
         ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],

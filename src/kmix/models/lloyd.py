@@ -166,9 +166,13 @@ def run_lloyd(
             return LloydResult(loop.centers, (loop.labels,), loop.inertia, loop.n_iter,
                                loop.converged, history, loop.weight_sums)
         # A cluster left empty: the rest here, from the loop's last pass (run again
-        # for the statistics the relocation reads).
+        # for the farthest rows the relocation reads; the labels before that pass
+        # are gone, written over, so its SSD of them and its changed labels come
+        # from the loop: the same pass, the same numbers).
         start, centers = loop.n_iter, loop.centers
-        labels, stats = passes(centers, None if loop.previous is None else (loop.previous,))
+        labels, stats = passes(centers)
+        if loop.had_previous:
+            stats = stats._replace(ssd_previous=loop.ssd_previous, n_changed=loop.changed)
     else:
         labels, stats = passes(centers)
     converged = False

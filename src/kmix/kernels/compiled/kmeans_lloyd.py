@@ -384,7 +384,8 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
     sample_weight : ndarray (n,), X's dtype; not read if ``unit_weight``
     center_norms : ndarray (k,) or (k4,), X's dtype; padded centres +inf
     k : int, the number of centres (without padding)
-    previous_labels : ndarray (n,) int32, read only if ``has_previous``
+    previous_labels : ndarray (n,) int32, read only if ``has_previous``; may be
+        ``labels`` itself (a tile's are read before its labels are written)
     chunk_rows : int
         Rows per chunk of partial statistics.
     tile : int

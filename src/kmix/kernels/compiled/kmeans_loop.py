@@ -60,8 +60,8 @@ def _record(path, i, centers):  # pragma: no cover - compiled
 
 @njit(cache=True, nogil=True)
 def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
-               chunk_rows, tile, step, record_centers, path, ssd, n_changed, labels,
-               previous):  # pragma: no cover - compiled
+               chunk_rows, tile, step, record_centers, path, ssd, n_changed,
+               labels):  # pragma: no cover - compiled
     """Lloyd's iterations from ``centers``, as run_lloyd runs them (plain passes, no
     callback), until convergence, ``max_iter`` or a pass that leaves a cluster empty.
 
@@ -83,8 +83,9 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
     ssd : ndarray (max_iter, 2) float64, written: the SSD after the assignment and
         after the update step of every iteration
     n_changed : ndarray (max_iter,) int64, written: the labels each assignment changed
-    labels, previous : ndarray (n,) int32, written: the last pass's labels and the
-        labels it was given (those of the pass before; unset if it had none)
+    labels : ndarray (n,) int32, written: the last pass's labels. Each pass reads
+        the labels of the pass before from it and writes its own over them, a
+        tile at a time (one stream through memory instead of two).
 
     Returns
     -------
@@ -96,9 +97,9 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
     centers : ndarray (k, d), X's dtype: those of the last pass
     weight_sums : ndarray (k,) float64, of the last pass
     inertia : float, the last pass's SSD
-    had_previous : bool, whether the last pass was given ``previous``
-    labels, previous : the arrays holding them now (the two are swapped between
-        passes)
+    had_previous : bool, whether the last pass had the labels of a pass before it
+    ssd_previous, changed : the last pass's SSD of those labels (to its centres)
+        and the number of rows whose label it changed (if ``had_previous``)
     """
     n, d = X.shape
     k = centers.shape[0]
@@ -130,7 +131,7 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
             scalars[s] = 0.0
         for row0 in range(0, n, step):
             fused_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
-                       norms, k, previous, had_previous, chunk_rows, tile, labels,
+                       norms, k, labels, had_previous, chunk_rows, tile, labels,
                        store_distances, no_distances, weight_sums, sums, scalars)
         if had_previous:
             ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
@@ -166,6 +167,6 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
             ssd[n_iter - 1, 1] = ssd_assignment
             converged = True
             break
-        labels, previous = previous, labels
         had_previous = n_iter > 0  # True, as a run-time boolean
-    return status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels, previous
+    return (status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels,
+            scalars[1], int(scalars[2]))
