@@ -498,9 +498,12 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
                               neighbour_distances, upward, chunk_labels, distances,
                               previous_distances, pending)
         if count > 0:
-            for q in range(count):
-                gathered[q, :] = X[start + pending[q], :]
-            dots = np.dot(scaled_centers, gathered[:count].T)
+            if count == m:  # every row (the first pass): the chunk as it lies, no copy
+                dots = np.dot(scaled_centers, X[start:stop].T)
+            else:
+                for q in range(count):
+                    gathered[q, :] = X[start + pending[q], :]
+                dots = np.dot(scaled_centers, gathered[:count].T)
             _argmin_two(dots, count, center_norms, best, found, second)
             for q in range(count):
                 r = pending[q]
