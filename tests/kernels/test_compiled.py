@@ -8,6 +8,7 @@ import pytest
 
 from kmix.kernels import compiled
 from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_bounds as bounds
 from kmix.kernels import kmeans_passes as passes
 from kmix.kernels import moments
 from kmix.kernels.seeding import kmeans_plusplus
@@ -63,7 +64,7 @@ def test_bounded_pass_centring_and_seeding_do_not_depend_on_the_threads(rng, d):
         lower = np.empty(len(Xc))
         labels, stats, _ = passes.bounded_statistics(Xc, w, centers, norms, None, lower, n_threads=count)
         new, _ = kk.update_centers(stats, centers)
-        drops = passes.bound_drops(centers, new)
+        drops = bounds.bound_drops(centers, new)
         again = passes.bounded_statistics(Xc, w, new, norms, labels, lower, drops, n_threads=count)
         runs.append((labels, stats, again[0], again[1], lower))
     for other in runs[1:]:

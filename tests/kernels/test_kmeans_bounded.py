@@ -13,6 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_bounds as bounds
 from kmix.kernels import kmeans_passes as passes
 
 # (n, d, k, dtype, weighted)
@@ -36,9 +37,19 @@ def _mixture(rng, n, d, k, dtype, weighted, spread=2.0):
     return X, w
 
 
-def _run_side_by_side(X, w, centers, iterations, unit_weight):
+def _assert_lower_bounds(X, centers, labels, lower):
+    """Every row's bound is at most its distance to every centre but its own."""
+    X64, C64 = X.astype(np.float64), centers.astype(np.float64)
+    distances = np.sqrt(((X64[:, None, :] - C64[None, :, :]) ** 2).sum(axis=2))
+    distances[np.arange(len(X)), labels] = np.inf
+    assert np.all(lower <= distances.min(axis=1) * (1.0 + 1e-9))
+
+
+def _run_side_by_side(X, w, centers, iterations, unit_weight, movement=False):
     """Both passes through ``iterations`` Lloyd iterations; returns the rows scanned
-    per bounded pass. Asserts agreement after every pass."""
+    per bounded pass. Asserts agreement after every pass. With ``movement`` the
+    bounded pass is told how far each centre moved (it may then measure the
+    centres that moved most apart), and its bounds are checked."""
     x_norms = kk.squared_norms(X)
     lower = np.zeros(X.shape[0])
     labels, stats, rescanned = passes.bounded_statistics(X, w, centers, x_norms, None, lower,
@@ -52,10 +63,13 @@ def _run_side_by_side(X, w, centers, iterations, unit_weight):
         # Same sums, added in the same order: the same centres to the last bit.
         np.testing.assert_array_equal(bounded_centers, new_centers)
         np.testing.assert_array_equal(bounded_empty, empty)
-        drops = passes.bound_drops(centers, new_centers)
+        drops = bounds.bound_drops(centers, new_centers)
+        moved = bounds.center_movement(centers, new_centers) if movement else None
         centers = new_centers
         labels, stats, rescanned = passes.bounded_statistics(X, w, centers, x_norms, labels, lower, drops,
-                                                         unit_weight=unit_weight)
+                                                         unit_weight=unit_weight, movement=moved)
+        if movement:
+            _assert_lower_bounds(X, centers, labels, lower)
         plain_labels, _, plain = passes.lloyd_statistics(X, w, centers, x_norms, plain_labels,
                                                      unit_weight=unit_weight)
         np.testing.assert_array_equal(labels, plain_labels)
@@ -86,6 +100,63 @@ def test_bounded_pass_matches_plain_pass_through_a_run(n, d, k, dtype, weighted)
     assert min(scanned[-4:]) < n // 2
 
 
+@pytest.mark.parametrize("n, d, k, dtype, weighted", [case for case in CASES if case[1] > 32])
+def test_bounded_pass_told_the_movement_matches_plain_pass(n, d, k, dtype, weighted):
+    rng = np.random.default_rng(n + d + k)
+    X, w = _mixture(rng, n, d, k, dtype, weighted)
+    centers = X[rng.choice(n, size=k, replace=False)].copy()
+    _run_side_by_side(X, w, centers, 10, unit_weight=not weighted, movement=True)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_centres_that_travel_are_measured_apart(dtype):
+    """A few centres move far, the rest barely: measuring the few settles the rows
+    a bound that falls by the largest movement would send to a full scan, and
+    the labels stay those of the plain pass."""
+    rng = np.random.default_rng(21)
+    n, d, k = 3000, 40, 24
+    # Clusters close enough that half the gap to the nearest other centre settles
+    # few rows: the bounds carried from the last pass must.
+    means = rng.normal(scale=1.0, size=(k, d))
+    X = (means[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))).astype(dtype)
+    X -= X.mean(axis=0)
+    old = (means - means.mean(axis=0) + 0.1 * rng.normal(size=(k, d))).astype(dtype)
+    new = (old + 0.01 * rng.normal(size=(k, d))).astype(dtype)
+    new[[2, 9, 17]] += dtype(4.0)  # three centres travel
+    x_norms = kk.squared_norms(X)
+    w = np.ones(n, dtype=dtype)
+    start = np.zeros(n)
+    labels, _, _ = passes.bounded_statistics(X, w, old, x_norms, None, start)
+    plain_labels, _, _ = passes.lloyd_statistics(X, w, new, x_norms)
+    drops = bounds.bound_drops(old, new)
+    scanned = {}
+    for told in (False, True):
+        lower = start.copy()
+        moved = bounds.center_movement(old, new) if told else None
+        got, _, scanned[told] = passes.bounded_statistics(X, w, new, x_norms, labels, lower, drops,
+                                                          movement=moved)
+        np.testing.assert_array_equal(got, plain_labels)
+        _assert_lower_bounds(X, new, got, lower)
+    assert scanned[True] < scanned[False] // 4
+
+
+def test_movers_are_the_centres_that_moved_most():
+    movement = np.array([0.1, 9.0, 0.2, 0.3, 8.0, 0.1, 0.25, 0.05])
+    assert bounds.MOVERS >= 2
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bounds, "MOVERS", 2)
+        movers, rest_drop = bounds.movers(movement, spacing=20.0)
+        np.testing.assert_array_equal(movers, [1, 4])
+        # Each cluster's bound falls by the largest movement of a centre neither
+        # measured nor its own: centre 3's is 0.25, the others' 0.3.
+        np.testing.assert_array_equal(rest_drop, [0.3, 0.3, 0.3, 0.25, 0.3, 0.3, 0.3, 0.3])
+        # The rest moving more than half as far as the first, or the difference
+        # small beside the centres' spacing: nothing measured apart.
+        assert bounds.movers(np.array([9.0, 8.0, 7.0, 6.0]), spacing=20.0)[0].size == 0
+        assert bounds.movers(movement, spacing=100.0)[0].size == 0
+    assert bounds.movers(np.array([1.0, 0.0]), spacing=1.0)[0].size == 0  # two centres: no gain
+
+
 def test_bounded_pass_on_exact_ties_takes_the_plain_pass_labels():
     # Integer points and centres on a lattice: many rows at exactly equal distances
     # from two centres, where only the lowest index is right.
@@ -112,12 +183,12 @@ def test_one_cluster():
 def test_bound_drops_and_separation():
     old = np.array([[0.0, 0.0], [10.0, 0.0], [0.0, 10.0]])
     new = old + np.array([[3.0, 4.0], [1.0, 0.0], [0.0, 0.0]])  # movements 5, 1, 0
-    np.testing.assert_allclose(passes.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
-    assert np.all(passes.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
-    separation = passes.center_neighbours(old, 1)[1][:, 0]
+    np.testing.assert_allclose(bounds.bound_drops(old, new), [1.0, 5.0, 5.0], rtol=1e-10)
+    assert np.all(bounds.bound_drops(old, new) >= [1.0, 5.0, 5.0])  # rounded up
+    separation = bounds.center_neighbours(old, 1)[1][:, 0]
     np.testing.assert_allclose(separation, [10.0, 10.0, 10.0], rtol=1e-10)
     assert np.all(separation <= 10.0)  # rounded down
-    assert passes.bound_drops(old[:1], new[:1])[0] == 0.0
+    assert bounds.bound_drops(old[:1], new[:1])[0] == 0.0
 
 
 def test_previous_labels_need_drops():
@@ -130,22 +201,22 @@ def test_previous_labels_need_drops():
 def test_center_neighbours_are_the_nearest_in_order():
     rng = np.random.default_rng(11)
     C = rng.normal(size=(30, 7))
-    order, distances = passes.center_neighbours(C, 5)
+    order, distances = bounds.center_neighbours(C, 5)
     exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
     np.fill_diagonal(exact, np.inf)
     np.testing.assert_array_equal(order, np.argsort(exact, axis=1)[:, :5])
     np.testing.assert_allclose(distances, np.sort(exact, axis=1)[:, :5], rtol=1e-10)
     assert np.all(distances <= np.sort(exact, axis=1)[:, :5])  # rounded down
-    assert passes.center_neighbours(C[:1], 5)[0].shape == (1, 0)
-    np.testing.assert_allclose(passes.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
+    assert bounds.center_neighbours(C[:1], 5)[0].shape == (1, 0)
+    np.testing.assert_allclose(bounds.center_neighbours(C, 1)[1][:, 0], np.min(exact, axis=1), rtol=1e-10)
     # A list as long as the others are many: every centre, nearest first.
-    np.testing.assert_array_equal(passes.center_neighbours(C, 40)[0], np.argsort(exact, axis=1)[:, :29])
+    np.testing.assert_array_equal(bounds.center_neighbours(C, 40)[0], np.argsort(exact, axis=1)[:, :29])
 
 
 def test_center_neighbours_keep_index_order_among_equal_distances():
     # Points of a circle (equal norms, so equal rounding allowances): exact ties.
     C = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0], [0.0, -1.0], [0.6, 0.8]])
-    order, distances = passes.center_neighbours(C, 4)
+    order, distances = bounds.center_neighbours(C, 4)
     exact = np.sqrt(((C[:, None, :] - C[None, :, :]) ** 2).sum(axis=2))
     np.fill_diagonal(exact, np.inf)
     np.testing.assert_array_equal(order, np.argsort(exact, axis=1, kind="stable")[:, :4])
@@ -153,7 +224,7 @@ def test_center_neighbours_keep_index_order_among_equal_distances():
     np.testing.assert_array_equal(order[2], [1, 3, 4, 0])
     assert distances[0, 1] == distances[0, 2]
     for listed in (1, 2, 3):  # cut inside a run of ties: the lowest indices are kept
-        np.testing.assert_array_equal(passes.center_neighbours(C, listed)[0], order[:, :listed])
+        np.testing.assert_array_equal(bounds.center_neighbours(C, listed)[0], order[:, :listed])
 
 
 def test_many_features_settle_rows_by_neighbours_not_full_scans():
@@ -290,7 +361,7 @@ def test_one_centre_and_many_take_the_same_compiled_pass(rng, d):
         labels, _, _ = passes.bounded_statistics(X, w, centers, x_norms, None, np.zeros(500))
         before = len(compiled.signatures)
         passes.bounded_statistics(X, w, centers * 1.01, x_norms, labels, np.zeros(500),
-                                  passes.bound_drops(centers, centers * 1.01))
+                                  bounds.bound_drops(centers, centers * 1.01))
         if k == 3:
             signatures = len(compiled.signatures)
         else:

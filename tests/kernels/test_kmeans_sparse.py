@@ -13,6 +13,7 @@ import scipy.sparse as sp
 
 from kmix.backends.blocks import Block
 from kmix.kernels import kmeans as kk
+from kmix.kernels import kmeans_bounds as bounds
 from kmix.kernels import kmeans_passes as passes
 from kmix.kernels import kmeans_sparse as ks
 from kmix.kernels.seeding import kmeans_plusplus
@@ -175,7 +176,7 @@ def test_bounded_pass_is_the_plain_pass_bit_for_bit(dtype, weighted):
         for a, b in zip(stats, plain):
             np.testing.assert_array_equal(a, b)
         new_centers, _ = kk.update_centers(plain, centers)
-        drops = passes.bound_drops(centers, new_centers)
+        drops = bounds.bound_drops(centers, new_centers)
         centers = new_centers
         labels, stats, rescanned = ks.bounded_statistics(X, w, centers, x_norms, labels, lower, drops,
                                                          unit_weight=not weighted)

@@ -24,6 +24,7 @@ from .._typing import is_sparse
 from .compiled import threads
 from .kmeans import (KMeansStats, farthest_rows, merge_statistics, nearest_centers, reference_pass,
                      squared_distances, squared_norms)
+from .kmeans_bounds import center_neighbours, movers, neighbour_list_length
 
 __all__ = [
     "FUSED_MAX_FEATURES", "FUSED_CHUNK_ROWS",
@@ -34,9 +35,6 @@ __all__ = [
     "plain_pass_width",
     "uses_blas",
     "lloyd_statistics",
-    "bound_drops",
-    "center_neighbours",
-    "neighbour_list_length",
     "bounded_statistics",
     "empty_statistics",
     "lloyd_block",
@@ -250,69 +248,6 @@ def lloyd_statistics(
 # --- the bounded pass: Lloyd's iteration with Hamerly's bounds ------------------------
 
 
-def bound_drops(old_centers: np.ndarray, new_centers: np.ndarray) -> np.ndarray:
-    """How far the lower bounds of each cluster's rows fall when the centres move.
-
-    A row's bound is on its distance to every centre but its own, so it falls by the
-    largest movement of any other centre: the largest movement overall, or the
-    second largest for the cluster that moved most. Rounded up (a bound must stay
-    below the exact distance).
-
-    Returns
-    -------
-    drops : ndarray (k,) float64
-    """
-    movement = np.sqrt(np.sum((new_centers.astype(np.float64) - old_centers.astype(np.float64)) ** 2,
-                              axis=1)) * (1.0 + 1e-12)
-    k = movement.shape[0]
-    if k == 1:
-        return np.zeros(1)
-    first = int(np.argmax(movement))
-    drops = np.full(k, movement[first])
-    drops[first] = np.max(np.delete(movement, first))
-    return drops
-
-
-def center_neighbours(centers: np.ndarray, listed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each centre's ``listed`` nearest other centres, nearest first.
-
-    By the triangle inequality a row within half the first distance of its own
-    centre is nearer to that centre than to any other, and no centre farther from
-    it than twice the row's distance can be nearer. Computed in float64 by the
-    expanded form, block by block (never k x k x d), less the form's rounding error.
-
-    Returns
-    -------
-    order : ndarray (k, m) int32, m = min(listed, k - 1)
-    distances : ndarray (k, m) float64, rounded down
-    """
-    from .compiled import kmeans_bounded  # numba is imported on first use only
-
-    C = centers.astype(np.float64)
-    k, d = C.shape
-    listed = max(0, min(listed, k - 1))
-    norms = np.einsum("ij,ij->i", C, C)
-    order = np.empty((k, listed), dtype=np.int32)
-    distances = np.empty((k, listed))
-    # The expanded form's rounding, bounded above, is taken off.
-    error_scale = 4.0 * (d + 2) * float(np.finfo(np.float64).eps)
-    step = max(1, 2**22 // max(k, 1))
-    if listed > 0:
-        for start in range(0, k, step):
-            stop = min(k, start + step)
-            kmeans_bounded.nearest_listed(C[start:stop] @ C.T, norms, start, error_scale,
-                                          order[start:stop], distances[start:stop])
-    return order, distances * (1.0 - 1e-12)
-
-
-def neighbour_list_length(n_clusters: int) -> int:
-    """How many of its centre's neighbours a row may be measured against before a
-    full scan is the cheaper way (a full scan runs at BLAS speed). Short lists
-    settle nearly every row a long one would (the rows they miss have dozens of
-    centres within reach, and a full scan suits those) and cost less to make."""
-    return int(min(64, max(4, n_clusters // 32)))
-
-
 def bounded_statistics(
     X: np.ndarray,
     sample_weight: np.ndarray,
@@ -323,6 +258,7 @@ def bounded_statistics(
     drops: np.ndarray | None = None,
     unit_weight: bool = False,
     *,
+    movement: np.ndarray | None = None,
     n_threads: int = 1,
 ) -> tuple[np.ndarray, KMeansStats, int]:
     """The assignment pass of :func:`lloyd_statistics`, skipping the rows whose
@@ -330,7 +266,7 @@ def bounded_statistics(
 
     With ``previous_labels`` None every row is scanned and ``lower`` is set. Then,
     given the labels the last call returned, its ``lower`` (written by it) and
-    ``drops = bound_drops(last centres, centers)``, a row keeps its label when its
+    ``drops = kmeans_bounds.bound_drops(last centres, centers)``, a row keeps its label when its
     bound, or half the distance from its centre to the nearest other, exceeds its
     exact distance to its own centre by more than the rounding of the plain pass's
     distances: the labels are then those :func:`lloyd_statistics` gives. Every other
@@ -354,6 +290,10 @@ def bounded_statistics(
         every centre but its own
     drops : ndarray (k,) float64, required with ``previous_labels``
     unit_weight, n_threads : as in :func:`lloyd_statistics`
+    movement : ndarray (k,) float64, optional
+        ``kmeans_bounds.center_movement`` of the same centres: with BLAS products, the
+        centres that moved most are then measured directly (``kmeans_bounds.movers``) for a
+        row whose bound fails, before a full scan.
 
     Returns
     -------
@@ -400,12 +340,15 @@ def bounded_statistics(
     scaled = centers * dtype.type(-2)
     with threads(n_threads, -(-n // rows)):
         if uses_blas(d):
+            measured, rest_drop = (movers(movement, float(np.median(separation)))
+                                   if movement is not None and not initial
+                                   else (np.zeros(0, dtype=np.int32), drops))
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_gemm_pass(
                     scaled, centers, row0, min(step, n - row0), X, sample_weight, center_norms,
-                    x_norms, previous, initial, lower, drops, separation, slack_scale,
-                    max_center_norm, order, neighbour_distances, upward, rows, labels,
-                    min_distances, weight_sums, sums, scalars, rescanned)
+                    x_norms, previous, initial, lower, drops, measured, rest_drop, separation,
+                    slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
+                    labels, min_distances, weight_sums, sums, scalars, rescanned)
         else:
             # Padded as the plain pass pads: 4 to 16 features have a written-out kernel.
             width = max(4, plain_pass_width(d))
@@ -516,12 +459,14 @@ def lloyd_block(block: Any, centers: np.ndarray) -> tuple[tuple[np.ndarray], KMe
     return (labels,), stats
 
 
-def bounded_block(block: Any, centers: np.ndarray,
-                  drops: np.ndarray | None) -> tuple[tuple[np.ndarray, np.ndarray], tuple[KMeansStats, int]]:
+def bounded_block(block: Any, centers: np.ndarray, drops: np.ndarray | None,
+                  movement: np.ndarray | None = None,
+                  ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[KMeansStats, int]]:
     """One bounded assignment pass over a block (:func:`bounded_statistics`).
 
     ``block.state``: None (every row scanned, the bounds set) or the ``(labels,
-    lower)`` of the last bounded pass, whose centres ``drops`` was computed from.
+    lower)`` of the last bounded pass, whose centres ``drops`` (and ``movement``,
+    optional) were computed from.
     The bounds are written in place only when ``block.owns_state``. Returns
     ``((labels (n,) int32, lower (n,) float64), (KMeansStats, rows rescanned))``;
     merge the second with :func:`merge_counted`.
@@ -536,10 +481,14 @@ def bounded_block(block: Any, centers: np.ndarray,
         previous = block.state[0]
         lower = block.state[1] if block.owns_state else block.state[1].copy()
     sparse = _sparse_passes(block.X)
-    statistics = bounded_statistics if sparse is None else sparse.bounded_statistics
-    labels, stats, rescanned = statistics(block.X, block.sample_weight, centers, block.x_norms,
-                                          previous, lower, drops, block.unit_weight,
-                                          n_threads=block.n_threads)
+    if sparse is None:
+        labels, stats, rescanned = bounded_statistics(
+            block.X, block.sample_weight, centers, block.x_norms, previous, lower, drops,
+            block.unit_weight, movement=movement, n_threads=block.n_threads)
+    else:
+        labels, stats, rescanned = sparse.bounded_statistics(
+            block.X, block.sample_weight, centers, block.x_norms, previous, lower, drops,
+            block.unit_weight, n_threads=block.n_threads)
     return (labels, lower), (stats, rescanned)
 
 

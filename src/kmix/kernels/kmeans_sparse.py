@@ -226,7 +226,7 @@ def _assign(X: Any, sample_weight: np.ndarray, centers: np.ndarray, x_norms: np.
     if bounded:
         if has_previous and drops is None:
             raise ValueError("drops are required with previous_labels")
-        from .kmeans_passes import center_neighbours
+        from .kmeans_bounds import center_neighbours
 
         # Half the gap to the nearest other centre settles a row only when there is a
         # bound to compare it with (not on the first pass, which scans every row).
@@ -348,7 +348,7 @@ def bounded_statistics(
     previous_labels : ndarray (n,) int32 or None (every row scanned, ``lower`` set)
     lower : ndarray (n,) float64, written: lower bounds on each row's distance to
         every centre but its own
-    drops : ndarray (k,) float64 (:func:`kmix.kernels.kmeans_passes.bound_drops`),
+    drops : ndarray (k,) float64 (:func:`kmix.kernels.kmeans_bounds.bound_drops`),
         required with ``previous_labels``
 
     Returns

@@ -17,6 +17,7 @@ import numpy as np
 from .._typing import is_sparse
 from ..backends.blocks import whole_block_only
 from ..kernels import kmeans as kk
+from ..kernels import kmeans_bounds as kbounds
 from ..kernels import kmeans_loop as kloop
 from ..kernels import kmeans_parallel as kp
 from ..kernels import kmeans_passes as kpass
@@ -93,9 +94,10 @@ class LloydPasses:
             return self.data.reduce(kpass.lloyd_block, centers, merge=kk.merge_statistics,
                                     state=previous, keep_state=True,
                                     blas_in_threads=kpass.uses_blas(self.data.n_features))
-        drops = None if previous is None else kpass.bound_drops(self._centers, centers)
+        movement = None if previous is None else kbounds.center_movement(self._centers, centers)
+        drops = None if previous is None else kbounds.bound_drops(self._centers, centers, movement)
         state, (stats, rescanned) = self.data.reduce(
-            kpass.bounded_block, centers, drops, merge=kpass.merge_counted, state=previous,
+            kpass.bounded_block, centers, drops, movement, merge=kpass.merge_counted, state=previous,
             keep_state=True, blas_in_threads=kpass.uses_blas(self.data.n_features))
         self._centers = centers.copy()
         self._state = state

@@ -4,7 +4,8 @@ Everything in this package's modules is machine code built by numba:
 
 - :mod:`.kmeans_lloyd`: the plain Lloyd pass (assignment and statistics in one go);
 - :mod:`.kmeans_tiles`: the ``x·c`` products of a tile of rows, for few features;
-- :mod:`.kmeans_bounded`: the Lloyd pass with Hamerly's bounds;
+- :mod:`.kmeans_bounded`: the Lloyd pass with Hamerly's bounds, and
+  :mod:`.kmeans_settle`: which of its rows must be scanned in full;
 - :mod:`.kmeans_prep`: centring and the k-means++ potentials;
 - :mod:`.kmeans_sparse`: the same passes (plain and bounded), distances and
   k-means++ potentials for sparse rows in CSR form;
@@ -39,7 +40,7 @@ __all__ = ["threads"]
 # Fast-math flag sets:
 # - CONTRACT, for the nearest-centre products and the log-densities: a multiply-add
 #   may become one fused instruction (one rounding);
-# - REASSOCIATE, for two sums only: ``kmeans_bounded._direct_distance`` and
+# - REASSOCIATE, for two sums only: ``kmeans_settle._direct_distance`` and
 #   ``kmeans_prep._update_rows`` (see there).
 #
 # Sums are otherwise not compiled with "reassoc": the optimiser then chooses their

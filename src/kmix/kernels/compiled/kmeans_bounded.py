@@ -10,9 +10,10 @@ distances can explain, the row keeps its label; otherwise its distances to all
 centres are computed as in the plain pass (:mod:`.kmeans_lloyd`), by the same
 compiled loops, and it takes the nearest, its bound the second nearest. With
 many features (BLAS products) a row is first measured against the centres near
-its own only (the rest are provably farther) and scanned in full only if that
-leaves a doubt; with few, the compiled loop's full scan (a tile of rows at a time,
-in SIMD lanes) is the cheaper way.
+its own only (the rest are provably farther) and against the few centres that
+moved most, and scanned in full only if that leaves a doubt; with few, the
+compiled loop's full scan (a tile of rows at a time, in SIMD lanes) is the
+cheaper way. Which rows go to a full scan is decided in :mod:`.kmeans_settle`.
 
 Sums are added in the plain pass's order (rows in order within fixed chunks,
 chunks merged in order), so the per-cluster sums do not depend on which rows
@@ -25,23 +26,19 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import CONTRACT, REASSOCIATE
+from . import CONTRACT
 from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
     _add_to_sums,
     _merge_chunks,
 )
+from .kmeans_settle import _rows_to_scan
 from .kmeans_tiles import _four_values
 from .kmeans_unrolled import kernel_argument
 from .sums import lane_dot, lane_total
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed", "nearest_two_argument"]
-
-# A bound moved down is multiplied by this: it then stays below the exact value
-# whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
-# roundings can add), so no number of iterations accumulates an error upwards.
-_DOWN = 1.0 - 2.0**-50
 
 
 @njit(cache=True, fastmath=CONTRACT)
@@ -169,166 +166,6 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
             best[r] = v if closer else value
 
 
-@njit(cache=True, fastmath=REASSOCIATE)
-def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
-    """``||x_i - c_j||²`` computed directly, in X's dtype, its additions in an order
-    the compiler chooses (SIMD lanes), not written in lanes (see the package). No
-    label depends on its last bits (a row keeps its label only with a margin over
-    the rounding); they can move which rows are scanned again and a kept row's SSD
-    term. Written in lanes, its loop over the features no longer ran in SIMD lanes,
-    in the bounded pass's most frequent call."""
-    total = X[i, 0] - X[i, 0]
-    for f in range(X.shape[1]):
-        t = X[i, f] - centers[j, f]
-        total += t * t
-    return total
-
-
-@njit(cache=True)
-def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, slack_scale,
-               x_norms, max_center_norm, kept_labels, distances, previous_distances,
-               pending):  # pragma: no cover - compiled
-    """Which of rows ``row0 .. row0 + m`` provably keep their label; the others are
-    listed in ``pending`` (offsets from row0), their number returned.
-
-    Per row r: ``previous_distances[r]``, its squared distance to its own centre,
-    computed directly (no cancellation; its additions in SIMD lanes, the bound
-    arithmetic exactly as written). A kept row also gets ``kept_labels[r]``,
-    ``distances[r]`` (the same distance) and its new bound in ``lower``. Written:
-    those, and pending.
-
-    The slack covers the rounding of the plain pass's expanded distances (a few
-    (d + 2)·eps·(||x|| + ||c||)²), so a row is kept only where the plain pass finds
-    the same nearest centre. A bound moved down is multiplied by ``_DOWN``, so it
-    stays below the exact value whatever the rounding.
-    """
-    count = 0
-    for r in range(m):
-        i = row0 + r
-        a = previous_labels[i]
-        own = _direct_distance(X, i, centers, a)
-        previous_distances[r] = own
-        distance = np.float64(own)
-        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
-        bound = (lower[i] - drop[a]) * _DOWN
-        keep = bound > 0 and bound * bound - distance > slack
-        if not keep:
-            # Triangle inequality: every other centre is at least separation[a] - ||x - c_a||.
-            gap = (separation[a] - np.sqrt(distance)) * _DOWN
-            if gap > bound:
-                bound = gap
-                keep = gap > 0 and gap * gap - distance > slack
-        if keep:
-            lower[i] = bound
-            kept_labels[r] = a
-            distances[r] = own
-        else:
-            pending[count] = r
-            count += 1
-    return count
-
-
-@njit(cache=True)
-def _neighbour_scan(X, i, centers, a, own, neighbour_order, neighbour_distances, slack,
-                    upward):  # pragma: no cover - compiled
-    """Nearest centre of row i from its own centre a's neighbours only.
-
-    A centre j with ``||c_j - c_a|| - ||x - c_a|| > ||x - c_a||`` cannot be nearer
-    than c_a (triangle inequality), so only the centres close to c_a are measured,
-    nearest first, directly. Returns (label, squared distance, lower bound on the
-    distance to every other centre), or label -1 when the row needs a full scan:
-    more neighbours to measure than the list holds, or a runner-up within the
-    rounding slack (only the plain pass's own arithmetic may settle a near tie).
-
-    ``own`` is the squared distance to c_a; ``upward`` (> 1) rounds its root up.
-    """
-    listed = neighbour_order.shape[1]
-    u = np.sqrt(own) * upward
-    # How many neighbours to measure: every centre from the t-th neighbour on is at
-    # least ``gap`` from x. Found from the centre distances alone, so a row that
-    # would need more than the list holds goes to a full scan at no cost.
-    outside = np.inf
-    t_stop = listed
-    for t in range(listed):
-        gap = (neighbour_distances[a, t] - u) * _DOWN
-        if gap > 0 and gap * gap - own > slack:
-            outside = gap
-            t_stop = t
-            break
-    if t_stop == listed and listed < centers.shape[0] - 1:
-        return -1, 0.0, 0.0
-    best = own
-    label = a
-    second = np.inf
-    for t in range(t_stop):
-        j = neighbour_order[a, t]
-        v = np.float64(_direct_distance(X, i, centers, j))
-        if v < best:
-            second = best
-            best = v
-            label = j
-        elif v < second:
-            second = v
-    if second - best <= slack:
-        return -1, 0.0, 0.0
-    inside = second - slack
-    bound = np.sqrt(inside) if inside > 0 else 0.0
-    return label, best, min(bound, outside)
-
-
-@njit(cache=True)
-def _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
-                          slack_scale, max_center_norm, neighbour_order, neighbour_distances,
-                          upward, previous_distances, chunk_labels, distances,
-                          lower):  # pragma: no cover - compiled
-    """``_neighbour_scan`` for each pending row (offsets from ``start``); the rows it
-    settles get their label, distance and bound, the others stay in ``pending``
-    (compacted), their number returned. Written: pending, chunk_labels, distances,
-    lower."""
-    still = 0
-    for q in range(count):
-        r = pending[q]
-        i = start + r
-        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
-        label, distance, bound = _neighbour_scan(
-            X, i, centers, previous_labels[i], np.float64(previous_distances[r]),
-            neighbour_order, neighbour_distances, slack, upward)
-        if label >= 0:
-            chunk_labels[r] = label
-            distances[r] = distance
-            lower[i] = bound
-        else:
-            pending[still] = r
-            still += 1
-    return still
-
-
-@njit(cache=True)
-def _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop, separation,
-                  slack_scale, x_norms, max_center_norm, neighbour_order, neighbour_distances,
-                  upward, chunk_labels, distances, previous_distances,
-                  pending):  # pragma: no cover - compiled
-    """The rows of a chunk that must be scanned in full, listed in ``pending``
-    (offsets from start), their number returned: every row if ``initial``; else
-    those neither their bounds (``_keep_rows``) nor their centre's neighbours
-    (``_settle_by_neighbours``, when ``neighbour_order`` has columns) settle.
-    Written: pending, and for the settled rows chunk_labels, distances, lower;
-    previous_distances for every row unless initial."""
-    if initial:
-        for r in range(m):
-            pending[r] = r
-        return m
-    count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
-                       slack_scale, x_norms, max_center_norm, chunk_labels, distances,
-                       previous_distances, pending)
-    if neighbour_order.shape[1] > 0:
-        count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
-                                      slack_scale, max_center_norm, neighbour_order,
-                                      neighbour_distances, upward, previous_distances,
-                                      chunk_labels, distances, lower)
-    return count
-
-
 @njit(cache=True)
 def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, initial,
                   chunk_labels, distances, previous_distances, labels, min_distances, stats,
@@ -412,6 +249,8 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
     chunk_sums = np.zeros((n_chunks, k, d))
     chunk_scalars = np.zeros((n_chunks, 3))
     chunk_rescanned = np.zeros(n_chunks, dtype=np.int64)
+    # No centres measured apart: a tile's full scan costs a row a few direct distances.
+    no_movers = np.zeros(0, dtype=np.int32)
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
@@ -426,9 +265,9 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
         chunk_labels = np.empty(chunk_rows, dtype=np.int32)
         pending = np.empty(chunk_rows, dtype=np.int64)
         count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
-                              separation, slack_scale, x_norms, max_center_norm, neighbour_order,
-                              neighbour_distances, upward, chunk_labels, distances,
-                              previous_distances, pending)
+                              no_movers, drop, separation, slack_scale, x_norms, max_center_norm,
+                              neighbour_order, neighbour_distances, upward, chunk_labels,
+                              distances, previous_distances, pending)
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
@@ -460,18 +299,21 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
 
 @njit(parallel=True, cache=True)
 def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, center_norms,
-                      x_norms, previous_labels, initial, lower, drop, separation, slack_scale,
-                      max_center_norm, neighbour_order, neighbour_distances, upward, chunk_rows,
-                      labels, min_distances, weight_sums, sums, scalars,
+                      x_norms, previous_labels, initial, lower, drop, movers, rest_drop, separation,
+                      slack_scale, max_center_norm, neighbour_order, neighbour_distances, upward,
+                      chunk_rows, labels, min_distances, weight_sums, sums, scalars,
                       rescanned):  # pragma: no cover - compiled
     """The bounded pass for many features. A row the bounds cannot keep is first
     tried against its centre's nearest neighbours only (``_neighbour_scan``); the
     rows still open are gathered and their products made by one BLAS call,
     ``-2 C @ G.T``.
 
-    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,). The other
-    arguments as in :func:`bounded_fused_pass`; ``rescanned`` counts the
-    rows scanned in full. Each thread calls BLAS: the caller limits BLAS to one
+    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,).
+    ``movers`` (int32, may be empty): the centres measured directly for a row that
+    neither its bounds nor its centre's neighbours settle, before a full scan, with
+    ``rest_drop`` (k,) the bounds' fall for the others
+    (:mod:`.kmeans_settle`). The other arguments as in :func:`bounded_fused_pass`;
+    ``rescanned`` counts the rows scanned in full. Each thread calls BLAS: the caller limits BLAS to one
     thread.
     """
     d = X.shape[1]
@@ -494,9 +336,9 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
         second = np.empty(chunk_rows, dtype=X.dtype)
         found = np.empty(chunk_rows, dtype=np.int32)
         count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
-                              separation, slack_scale, x_norms, max_center_norm, neighbour_order,
-                              neighbour_distances, upward, chunk_labels, distances,
-                              previous_distances, pending)
+                              movers, rest_drop, separation, slack_scale, x_norms,
+                              max_center_norm, neighbour_order, neighbour_distances, upward,
+                              chunk_labels, distances, previous_distances, pending)
         if count > 0:
             if count == m:  # every row (the first pass): the chunk as it lies, no copy
                 dots = np.dot(scaled_centers, X[start:stop].T)

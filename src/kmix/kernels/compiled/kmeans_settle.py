@@ -1,0 +1,236 @@
+"""Compiled k-means kernels (numba) for the bounded pass (:mod:`.kmeans_bounded`):
+which rows of a chunk it must scan in full.
+
+A row keeps its label when its lower bound on the distance to every other centre,
+lowered by how far those centres moved (Hamerly's bound), or half the gap from its
+centre to the nearest other (the triangle inequality), exceeds its exact distance
+to its own centre by more than the rounding of the distances can explain. With
+many features (BLAS products), a row the bounds leave open is then measured
+against the centres near its own (the rest are provably farther), and against
+the few centres that moved most (the others, settled, lower its bound little),
+before it goes to a full scan.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
+from numba import njit
+
+from . import REASSOCIATE
+
+# Nothing public: the bounded passes of kmeans_bounded import these.
+__all__: list[str] = []
+
+# A bound moved down is multiplied by this: it then stays below the exact value
+# whatever the rounding of the subtraction (1 - 2^-50 takes off more than the two
+# roundings can add), so no number of iterations accumulates an error upwards.
+_DOWN = 1.0 - 2.0**-50
+
+
+@njit(cache=True, fastmath=REASSOCIATE)
+def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
+    """``||x_i - c_j||²`` computed directly, in X's dtype, its additions in an order
+    the compiler chooses (SIMD lanes), not written in lanes (see the package). No
+    label depends on its last bits (a row keeps its label only with a margin over
+    the rounding); they can move which rows are scanned again and a kept row's SSD
+    term. Written in lanes, its loop over the features no longer ran in SIMD lanes,
+    in the bounded pass's most frequent call."""
+    total = X[i, 0] - X[i, 0]
+    for f in range(X.shape[1]):
+        t = X[i, f] - centers[j, f]
+        total += t * t
+    return total
+
+
+@njit(cache=True)
+def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, slack_scale,
+               x_norms, max_center_norm, kept_labels, distances, previous_distances,
+               pending):  # pragma: no cover - compiled
+    """Which of rows ``row0 .. row0 + m`` provably keep their label; the others are
+    listed in ``pending`` (offsets from row0), their number returned.
+
+    Per row r: ``previous_distances[r]``, its squared distance to its own centre,
+    computed directly (no cancellation; its additions in SIMD lanes, the bound
+    arithmetic exactly as written). A kept row also gets ``kept_labels[r]``,
+    ``distances[r]`` (the same distance) and its new bound in ``lower``. Written:
+    those, and pending.
+
+    The slack covers the rounding of the plain pass's expanded distances (a few
+    (d + 2)·eps·(||x|| + ||c||)²), so a row is kept only where the plain pass finds
+    the same nearest centre. A bound moved down is multiplied by ``_DOWN``, so it
+    stays below the exact value whatever the rounding.
+    """
+    count = 0
+    for r in range(m):
+        i = row0 + r
+        a = previous_labels[i]
+        own = _direct_distance(X, i, centers, a)
+        previous_distances[r] = own
+        distance = np.float64(own)
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        bound = (lower[i] - drop[a]) * _DOWN
+        keep = bound > 0 and bound * bound - distance > slack
+        if not keep:
+            # Triangle inequality: every other centre is at least separation[a] - ||x - c_a||.
+            gap = (separation[a] - np.sqrt(distance)) * _DOWN
+            if gap > bound:
+                bound = gap
+                keep = gap > 0 and gap * gap - distance > slack
+        if keep:
+            lower[i] = bound
+            kept_labels[r] = a
+            distances[r] = own
+        else:
+            pending[count] = r
+            count += 1
+    return count
+
+
+@njit(cache=True)
+def _neighbour_scan(X, i, centers, a, own, neighbour_order, neighbour_distances, slack,
+                    upward):  # pragma: no cover - compiled
+    """Nearest centre of row i from its own centre a's neighbours only.
+
+    A centre j with ``||c_j - c_a|| - ||x - c_a|| > ||x - c_a||`` cannot be nearer
+    than c_a (triangle inequality), so only the centres close to c_a are measured,
+    nearest first, directly. Returns (label, squared distance, lower bound on the
+    distance to every other centre), or label -1 when the row needs a full scan:
+    more neighbours to measure than the list holds, or a runner-up within the
+    rounding slack (only the plain pass's own arithmetic may settle a near tie).
+
+    ``own`` is the squared distance to c_a; ``upward`` (> 1) rounds its root up.
+    """
+    listed = neighbour_order.shape[1]
+    u = np.sqrt(own) * upward
+    # How many neighbours to measure: every centre from the t-th neighbour on is at
+    # least ``gap`` from x. Found from the centre distances alone, so a row that
+    # would need more than the list holds goes to a full scan at no cost.
+    outside = np.inf
+    t_stop = listed
+    for t in range(listed):
+        gap = (neighbour_distances[a, t] - u) * _DOWN
+        if gap > 0 and gap * gap - own > slack:
+            outside = gap
+            t_stop = t
+            break
+    if t_stop == listed and listed < centers.shape[0] - 1:
+        return -1, 0.0, 0.0
+    best = own
+    label = a
+    second = np.inf
+    for t in range(t_stop):
+        j = neighbour_order[a, t]
+        v = np.float64(_direct_distance(X, i, centers, j))
+        if v < best:
+            second = best
+            best = v
+            label = j
+        elif v < second:
+            second = v
+    if second - best <= slack:
+        return -1, 0.0, 0.0
+    inside = second - slack
+    bound = np.sqrt(inside) if inside > 0 else 0.0
+    return label, best, min(bound, outside)
+
+
+@njit(cache=True)
+def _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
+                          slack_scale, max_center_norm, neighbour_order, neighbour_distances,
+                          upward, previous_distances, chunk_labels, distances,
+                          lower):  # pragma: no cover - compiled
+    """``_neighbour_scan`` for each pending row (offsets from ``start``); the rows it
+    settles get their label, distance and bound, the others stay in ``pending``
+    (compacted), their number returned. Written: pending, chunk_labels, distances,
+    lower."""
+    still = 0
+    for q in range(count):
+        r = pending[q]
+        i = start + r
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        label, distance, bound = _neighbour_scan(
+            X, i, centers, previous_labels[i], np.float64(previous_distances[r]),
+            neighbour_order, neighbour_distances, slack, upward)
+        if label >= 0:
+            chunk_labels[r] = label
+            distances[r] = distance
+            lower[i] = bound
+        else:
+            pending[still] = r
+            still += 1
+    return still
+
+
+@njit(cache=True)
+def _mover_bound(X, i, centers, a, movers, rest_bound, slack):  # pragma: no cover - compiled
+    """A lower bound on row i's distance to every centre but its own (a): the
+    ``movers`` measured directly (less the slack that covers the rounding), every
+    other centre by ``rest_bound`` (its old bound less how far those moved)."""
+    nearest = np.inf
+    for t in range(movers.shape[0]):
+        j = movers[t]
+        if j != a:
+            v = np.float64(_direct_distance(X, i, centers, j))
+            nearest = v if v < nearest else nearest
+    measured = np.sqrt(nearest - slack) if nearest > slack else 0.0
+    return rest_bound if rest_bound < measured else measured
+
+
+@njit(cache=True)
+def _settle_by_movers(X, start, count, pending, centers, previous_labels, x_norms, slack_scale,
+                      max_center_norm, movers, rest_drop, previous_distances, chunk_labels,
+                      distances, lower):  # pragma: no cover - compiled
+    """The pending rows (offsets from ``start``) that keep their label once the
+    centres that moved most, ``movers``, are measured directly and the bound falls
+    only by ``rest_drop`` (the largest movement of the others): those get their
+    label, distance and bound, the others stay in ``pending`` (compacted), their
+    number returned. Written: pending, chunk_labels, distances, lower."""
+    still = 0
+    for q in range(count):
+        r = pending[q]
+        i = start + r
+        a = previous_labels[i]
+        own = np.float64(previous_distances[r])
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        bound = _mover_bound(X, i, centers, a, movers, (lower[i] - rest_drop[a]) * _DOWN, slack)
+        if bound > 0 and bound * bound - own > slack:
+            chunk_labels[r] = a
+            distances[r] = previous_distances[r]
+            lower[i] = bound
+        else:
+            pending[still] = r
+            still += 1
+    return still
+
+
+@njit(cache=True)
+def _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop, movers, rest_drop,
+                  separation, slack_scale, x_norms, max_center_norm, neighbour_order,
+                  neighbour_distances, upward, chunk_labels, distances, previous_distances,
+                  pending):  # pragma: no cover - compiled
+    """The rows of a chunk that must be scanned in full, listed in ``pending``
+    (offsets from start), their number returned: every row if ``initial``; else
+    those neither their bounds (``_keep_rows``) nor their centre's neighbours
+    (``_settle_by_neighbours``, when ``neighbour_order`` has columns) nor the
+    centres that moved most (``_settle_by_movers``, when ``movers`` is not empty)
+    settle.
+    Written: pending, and for the settled rows chunk_labels, distances, lower;
+    previous_distances for every row unless initial."""
+    if initial:
+        for r in range(m):
+            pending[r] = r
+        return m
+    count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
+                       slack_scale, x_norms, max_center_norm, chunk_labels, distances,
+                       previous_distances, pending)
+    if neighbour_order.shape[1] > 0:
+        count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
+                                      slack_scale, max_center_norm, neighbour_order,
+                                      neighbour_distances, upward, previous_distances,
+                                      chunk_labels, distances, lower)
+    if movers.shape[0] > 0:
+        count = _settle_by_movers(X, start, count, pending, centers, previous_labels, x_norms,
+                                  slack_scale, max_center_norm, movers, rest_drop,
+                                  previous_distances, chunk_labels, distances, lower)
+    return count
