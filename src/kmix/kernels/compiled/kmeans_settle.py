@@ -136,33 +136,6 @@ def _neighbour_scan(X, i, centers, a, own, neighbour_order, neighbour_distances,
 
 
 @njit(cache=True)
-def _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
-                          slack_scale, max_center_norm, neighbour_order, neighbour_distances,
-                          upward, previous_distances, chunk_labels, distances,
-                          lower):  # pragma: no cover - compiled
-    """``_neighbour_scan`` for each pending row (offsets from ``start``); the rows it
-    settles get their label, distance and bound, the others stay in ``pending``
-    (compacted), their number returned. Written: pending, chunk_labels, distances,
-    lower."""
-    still = 0
-    for q in range(count):
-        r = pending[q]
-        i = start + r
-        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
-        label, distance, bound = _neighbour_scan(
-            X, i, centers, previous_labels[i], np.float64(previous_distances[r]),
-            neighbour_order, neighbour_distances, slack, upward)
-        if label >= 0:
-            chunk_labels[r] = label
-            distances[r] = distance
-            lower[i] = bound
-        else:
-            pending[still] = r
-            still += 1
-    return still
-
-
-@njit(cache=True)
 def _mover_bound(X, i, centers, a, movers, rest_bound, slack):  # pragma: no cover - compiled
     """A lower bound on row i's distance to every centre but its own (a): the
     ``movers`` measured directly (less the slack that covers the rounding), every
@@ -178,14 +151,17 @@ def _mover_bound(X, i, centers, a, movers, rest_bound, slack):  # pragma: no cov
 
 
 @njit(cache=True)
-def _settle_by_movers(X, start, count, pending, centers, previous_labels, x_norms, slack_scale,
-                      max_center_norm, movers, rest_drop, previous_distances, chunk_labels,
-                      distances, lower):  # pragma: no cover - compiled
-    """The pending rows (offsets from ``start``) that keep their label once the
+def _settle_pending(X, start, count, pending, centers, previous_labels, x_norms, slack_scale,
+                    max_center_norm, neighbour_order, neighbour_distances, upward, movers,
+                    rest_drop, previous_distances, chunk_labels, distances,
+                    lower):  # pragma: no cover - compiled
+    """The pending rows (offsets from ``start``) that ``_neighbour_scan`` settles
+    (when ``neighbour_order`` has columns), or that keep their label once the
     centres that moved most, ``movers``, are measured directly and the bound falls
-    only by ``rest_drop`` (the largest movement of the others): those get their
-    label, distance and bound, the others stay in ``pending`` (compacted), their
-    number returned. Written: pending, chunk_labels, distances, lower."""
+    only by ``rest_drop`` for the others (:func:`_mover_bound`, when ``movers`` is
+    not empty). Those get their label, distance and bound; the others stay in
+    ``pending`` (compacted), their number returned. Written: pending,
+    chunk_labels, distances, lower."""
     still = 0
     for q in range(count):
         r = pending[q]
@@ -193,10 +169,18 @@ def _settle_by_movers(X, start, count, pending, centers, previous_labels, x_norm
         a = previous_labels[i]
         own = np.float64(previous_distances[r])
         slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
-        bound = _mover_bound(X, i, centers, a, movers, (lower[i] - rest_drop[a]) * _DOWN, slack)
-        if bound > 0 and bound * bound - own > slack:
-            chunk_labels[r] = a
-            distances[r] = previous_distances[r]
+        label, distance, bound = -1, 0.0, 0.0
+        if neighbour_order.shape[1] > 0:
+            label, distance, bound = _neighbour_scan(X, i, centers, a, own, neighbour_order,
+                                                     neighbour_distances, slack, upward)
+        if label < 0 and movers.shape[0] > 0:
+            bound = _mover_bound(X, i, centers, a, movers, (lower[i] - rest_drop[a]) * _DOWN,
+                                 slack)
+            if bound > 0 and bound * bound - own > slack:
+                label, distance = a, own
+        if label >= 0:
+            chunk_labels[r] = label
+            distances[r] = distance
             lower[i] = bound
         else:
             pending[still] = r
@@ -211,12 +195,10 @@ def _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop, m
                   pending):  # pragma: no cover - compiled
     """The rows of a chunk that must be scanned in full, listed in ``pending``
     (offsets from start), their number returned: every row if ``initial``; else
-    those neither their bounds (``_keep_rows``) nor their centre's neighbours
-    (``_settle_by_neighbours``, when ``neighbour_order`` has columns) nor the
-    centres that moved most (``_settle_by_movers``, when ``movers`` is not empty)
-    settle.
-    Written: pending, and for the settled rows chunk_labels, distances, lower;
-    previous_distances for every row unless initial."""
+    those neither their bounds (``_keep_rows``) nor their centre's neighbours nor
+    the centres that moved most settle (``_settle_pending``). Written: pending,
+    and for the settled rows chunk_labels, distances, lower; previous_distances
+    for every row unless initial."""
     if initial:
         for r in range(m):
             pending[r] = r
@@ -224,13 +206,9 @@ def _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop, m
     count = _keep_rows(X, start, m, centers, previous_labels, lower, drop, separation,
                        slack_scale, x_norms, max_center_norm, chunk_labels, distances,
                        previous_distances, pending)
-    if neighbour_order.shape[1] > 0:
-        count = _settle_by_neighbours(X, start, count, pending, centers, previous_labels, x_norms,
-                                      slack_scale, max_center_norm, neighbour_order,
-                                      neighbour_distances, upward, previous_distances,
-                                      chunk_labels, distances, lower)
-    if movers.shape[0] > 0:
-        count = _settle_by_movers(X, start, count, pending, centers, previous_labels, x_norms,
-                                  slack_scale, max_center_norm, movers, rest_drop,
-                                  previous_distances, chunk_labels, distances, lower)
+    if neighbour_order.shape[1] > 0 or movers.shape[0] > 0:
+        count = _settle_pending(X, start, count, pending, centers, previous_labels, x_norms,
+                                slack_scale, max_center_norm, neighbour_order, neighbour_distances,
+                                upward, movers, rest_drop, previous_distances, chunk_labels,
+                                distances, lower)
     return count
