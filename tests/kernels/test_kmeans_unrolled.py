@@ -62,9 +62,14 @@ def test_written_out_kernel_equals_the_blocked_loop(rng, d4, dtype):
 def test_widths_without_a_kernel():
     assert [passes.plain_pass_width(d) for d in (1, 3, 4, 8, 9, 16, 17, 30)] == [1, 3, 8, 8, 16, 16, 20, 32]
     for dtype in (np.float64, np.float32):
-        for d4 in (0, 4, 12, 20):
+        for d4 in (4, 12, 20):
             assert kmeans_unrolled.nearest_kernel(d4) is None
-            assert kmeans_lloyd.nearest_argument(d4, dtype).dispatcher is kmeans_lloyd._nearest_in_tile
+            assert kmeans_lloyd.nearest_argument(d4, dtype).dispatcher is kmeans_tiles._nearest_blocked
+        # 1 to 3 features: a kernel per count, so a run compiles only its own.
+        for d in (1, 2, 3):
+            assert kmeans_unrolled.nearest_kernel(d) is None
+            assert (kmeans_lloyd.nearest_argument(d, dtype).dispatcher
+                    is getattr(kmeans_tiles, f"_nearest_narrow_{d}"))
         for d4 in WIDTHS:
             argument = kmeans_lloyd.nearest_argument(d4, dtype)
             assert argument.dispatcher is kmeans_unrolled.nearest_kernel(d4)
@@ -97,9 +102,9 @@ def test_pass_of_a_width_equals_the_generic_pass(rng, d, dtype):
     centers = X[rng.choice(n, size=k, replace=False)]
     previous = rng.integers(0, k, size=n).astype(np.int32)
     width = kmeans_lloyd.nearest_argument(passes.plain_pass_width(d), dtype)
-    assert width.dispatcher is not kmeans_lloyd._nearest_in_tile
+    assert width.dispatcher is not kmeans_tiles._nearest_blocked
     # The blocked loop at the same padded width, passed to the same compiled pass.
-    blocked = FunctionArgument(kmeans_lloyd._nearest_in_tile, kmeans_unrolled.nearest_signature(dtype))
+    blocked = FunctionArgument(kmeans_tiles._nearest_blocked, kmeans_unrolled.nearest_signature(dtype))
     for unit_weight in (True, False):
         for prev in (None, previous):
             fast = _pass(width, X, w, centers, prev, unit_weight)

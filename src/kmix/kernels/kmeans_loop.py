@@ -65,7 +65,7 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     ssd = np.empty((max_iter, 2))
     n_changed = np.empty(max_iter, dtype=np.int64)
     labels = np.empty(n, dtype=np.int32)
-    nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else features, X.dtype)
+    nearest = kmeans_lloyd.nearest_argument(features, X.dtype)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
          ssd_previous, changed) = kmeans_loop.lloyd_loop(

@@ -216,7 +216,7 @@ def lloyd_statistics(
         else:
             scaled_t, padded_norms = padded_centers(scaled, center_norms, features=plain_pass_width(d))
             tile = fused_tile_rows(scaled_t.shape[0], dtype.itemsize)
-            nearest = kmeans_lloyd.nearest_argument(0 if d <= 3 else scaled_t.shape[0], dtype)
+            nearest = kmeans_lloyd.nearest_argument(scaled_t.shape[0], dtype)
             for row0 in range(0, n, step):
                 kmeans_lloyd.fused_pass(nearest, scaled_t, row0, min(step, n - row0), X,
                                         sample_weight, unit_weight, padded_norms, k, previous,

@@ -27,7 +27,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from .function_argument import FunctionArgument
-from .kmeans_tiles import _nearest_blocked, _nearest_narrow
+from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
 from .sums import LABEL_LANES, label_lane_sums, lane_dot, lane_total
 
@@ -277,20 +277,6 @@ def _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sum
 # --- the pass for few features: products by the tile loops of kmeans_tiles --------
 
 @njit(cache=True)
-def _nearest_in_tile(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                     previous_value, acc):  # pragma: no cover - compiled
-    """Nearest centre of each row of a tile: the loop for 1 to 3 features (``rows_t``
-    unpadded) or the blocked loop (padded to multiples of four); the plain pass's
-    kernel for the widths without a written-out one (:func:`nearest_argument`)."""
-    if rows_t.shape[0] <= 3:
-        _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                        previous_value)
-    else:
-        _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                         previous_value, acc)
-
-
-@njit(cache=True)
 def _tile_distances(rows_t, m, d, row0, best, best_label, labels, store_distances, min_distances,
                     x_norms):  # pragma: no cover - compiled
     """Squared distances of a tile's rows to their nearest centres: ``best`` plus
@@ -488,9 +474,11 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 
-def nearest_argument(d4: int, dtype) -> FunctionArgument:
-    """The nearest-centre kernel :func:`fused_pass` takes for tiles of ``d4`` padded
-    features (0 for 1 to 3 features) of ``dtype``: the written-out kernel of that
-    width (:mod:`.kmeans_unrolled`) or :func:`_nearest_in_tile`: the same values,
-    so the same labels, distances and statistics, bit for bit."""
-    return kernel_argument(False, d4, dtype, _nearest_in_tile)
+def nearest_argument(features: int, dtype) -> FunctionArgument:
+    """The nearest-centre kernel :func:`fused_pass` takes for tiles of ``features``
+    rows (1 to 3 features as they are, else a padded width) of ``dtype``: the
+    narrow kernel of that count (:mod:`.kmeans_tiles`), the written-out kernel of
+    that width (:mod:`.kmeans_unrolled`) or the blocked loop. Each is compiled only
+    when a run asks for its width; the written-out kernels and the blocked loop give
+    the same values, so the same labels, distances and statistics, bit for bit."""
+    return kernel_argument(False, features, dtype, NARROW_KERNELS.get(features, _nearest_blocked))

@@ -4,7 +4,7 @@ the centres, for few features, and the nearest centre from them.
 A tile of rows is transposed (features x rows,
 :func:`kmix.kernels.compiled.kmeans_lloyd._transpose_rows`) so that every loop runs
 along rows, in SIMD lanes. For 1 to 3 features each centre's value is one
-expression (:func:`_nearest_narrow`); for more, four centres by four features at a
+expression (``_nearest_narrow_1`` to ``_3``); for more, four centres by four features at a
 time (:func:`_four_values`), the features padded to multiples of four with zeros.
 Used by the plain pass (``kmeans_lloyd.fused_pass``), the bounded pass and the
 k-means++ potentials.
@@ -30,7 +30,7 @@ __all__: list[str] = []
 @njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
-    """Centres j .. j + 3 for :func:`_nearest_narrow`, 1 feature: the same
+    """Centres j .. j + 3 for :func:`_nearest_narrow_1`, 1 feature: the same
     expressions and comparisons, in centre order. Written: best, best_label,
     previous_value."""
     n0 = center_norms[j + 0]
@@ -75,7 +75,7 @@ def _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
 @njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
-    """Centres j .. j + 3 for :func:`_nearest_narrow`, 2 features: the same
+    """Centres j .. j + 3 for :func:`_nearest_narrow_2`, 2 features: the same
     expressions and comparisons, in centre order. Written: best, best_label,
     previous_value."""
     n0 = center_norms[j + 0]
@@ -125,7 +125,7 @@ def _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
 @njit(cache=True, fastmath=CONTRACT)
 def _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
                    previous_value):  # pragma: no cover - compiled
-    """Centres j .. j + 3 for :func:`_nearest_narrow`, 3 features: the same
+    """Centres j .. j + 3 for :func:`_nearest_narrow_3`, 3 features: the same
     expressions and comparisons, in centre order. Written: best, best_label,
     previous_value."""
     n0 = center_norms[j + 0]
@@ -177,39 +177,71 @@ def _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_
         previous_value[r] = pv
 
 
-@njit(cache=True, fastmath=CONTRACT)
-def _nearest_narrow(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
-                    previous_value):  # pragma: no cover - compiled
-    """Nearest centre of each row of a tile with 1 to 3 features. Written: best
-    (the smallest ``||c||² - 2 x·c``), best_label, and previous_value (the same
-    quantity for the centre ``previous_t[r]``; untouched where that is -1).
+# The nearest centre of each row of a tile with 1 to 3 features, one kernel per
+# feature count, so that a run compiles only its own (the plain pass takes it as an
+# argument). Each writes best (the smallest ``||c||² - 2 x·c``), best_label, and
+# previous_value (the same quantity for the centre ``previous_t[r]``; untouched
+# where that is -1). Vectorised over rows, four centres at a time
+# (_narrow_four_1 to _3): each centre's value is one expression, compared in
+# registers in centre order, so a row's running minimum, label and previous value
+# are read and written once per four centres (one centre at a time, those loads
+# and stores would cost more than the arithmetic); the last one to three centres
+# one at a time (_narrow_rest). The strict '<' keeps the lowest index on ties.
 
-    Vectorised over rows, four centres at a time (:func:`_narrow_four_1` to
-    ``_3``): each centre's value is one expression, compared in registers in centre
-    order, so a row's running minimum, label and previous value are read and
-    written once per four centres (one centre at a time, those loads and stores
-    would cost more than the arithmetic). The three helpers are written out per
-    feature count: a test of the count inside the loop over rows would slow every
-    row down. The strict '<' keeps the lowest index on ties.
-    """
-    d = rows_t.shape[0]
-    k = scaled_t.shape[1]
+@njit(cache=True)
+def _reset_best(m, best, best_label):  # pragma: no cover - compiled
+    """best[:m] = inf, best_label[:m] = 0."""
     for r in range(m):
         best[r] = np.inf
         best_label[r] = 0
-    j = 0
-    while j + 4 <= k:
-        if d == 1:
-            _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
-                           previous_value)
-        elif d == 2:
-            _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
-                           previous_value)
-        else:
-            _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
-                           previous_value)
-        j += 4
-    for j in range(j, k):  # the last one to three centres, one at a time
+
+
+@njit(cache=True)
+def _nearest_narrow_1(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                      previous_value, acc):  # pragma: no cover - compiled
+    """The nearest centre of each row of a tile of 1 feature (see above; acc unused)."""
+    _reset_best(m, best, best_label)
+    for j in range(0, scaled_t.shape[1] - 3, 4):
+        _narrow_four_1(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
+                       previous_value)
+    _narrow_rest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label, previous_value)
+
+
+@njit(cache=True)
+def _nearest_narrow_2(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                      previous_value, acc):  # pragma: no cover - compiled
+    """The nearest centre of each row of a tile of 2 features (see above; acc unused)."""
+    _reset_best(m, best, best_label)
+    for j in range(0, scaled_t.shape[1] - 3, 4):
+        _narrow_four_2(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
+                       previous_value)
+    _narrow_rest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label, previous_value)
+
+
+@njit(cache=True)
+def _nearest_narrow_3(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                      previous_value, acc):  # pragma: no cover - compiled
+    """The nearest centre of each row of a tile of 3 features (see above; acc unused)."""
+    _reset_best(m, best, best_label)
+    for j in range(0, scaled_t.shape[1] - 3, 4):
+        _narrow_four_3(rows_t, m, scaled_t, center_norms, j, previous_t, best, best_label,
+                       previous_value)
+    _narrow_rest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label, previous_value)
+
+
+# The narrow kernels by feature count.
+NARROW_KERNELS = {1: _nearest_narrow_1, 2: _nearest_narrow_2, 3: _nearest_narrow_3}
+
+
+@njit(cache=True, fastmath=CONTRACT)
+def _narrow_rest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
+                 previous_value):  # pragma: no cover - compiled
+    """The narrow kernels' last one to three centres (those after the last
+    multiple of four), one at a time, their values the same expressions as in
+    _narrow_four_1 to _3. Written: best, best_label, previous_value."""
+    d = rows_t.shape[0]
+    k = scaled_t.shape[1]
+    for j in range(k - k % 4, k):
         norm = center_norms[j]
         s0 = scaled_t[0, j]
         s1 = scaled_t[1, j] if d > 1 else s0 - s0
@@ -292,8 +324,8 @@ def _four_values(rows_t, m, scaled_t, center_norms, j, acc):  # pragma: no cover
 def _nearest_blocked(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                      previous_value, acc):  # pragma: no cover - compiled
     """Nearest centre of each row of a tile, four centres by four features at a time
-    (:func:`_four_values`). Written: best, best_label, previous_value (as in
-    :func:`_nearest_narrow`), acc (4, m) scratch.
+    (:func:`_four_values`). Written: best, best_label, previous_value (as the
+    narrow kernels write them), acc (4, m) scratch.
 
     Padded centres have an infinite norm and are never nearest.
     """
