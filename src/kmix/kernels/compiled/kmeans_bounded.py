@@ -313,8 +313,8 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
     neither its bounds nor its centre's neighbours settle, before a full scan, with
     ``rest_drop`` (k,) the bounds' fall for the others
     (:mod:`.kmeans_settle`). The other arguments as in :func:`bounded_fused_pass`;
-    ``rescanned`` counts the rows scanned in full. Each thread calls BLAS: the caller limits BLAS to one
-    thread.
+    ``rescanned`` counts the rows scanned in full. Each thread calls BLAS: the
+    caller limits BLAS to one thread.
     """
     d = X.shape[1]
     k = center_norms.shape[0]

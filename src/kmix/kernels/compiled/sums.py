@@ -189,7 +189,8 @@ def _label_lane_sums(typingctx, rows_t, m, labels, weights, offset, unit, lanes)
                                     _LANES.as_pointer())
         n_features, row_length = cgutils.unpack_tuple(builder, rows.shape, 2)
         for features in (1, 2, 3):
-            feature_rows = [builder.gep(rows.data, [builder.mul(row_length, ir.Constant(row_length.type, f))])
+            feature_rows = [builder.gep(rows.data,
+                                        [builder.mul(row_length, ir.Constant(row_length.type, f))])
                             for f in range(features)]
             for unit in (True, False):
                 wanted = builder.and_(builder.icmp_signed("==", n_features,
