@@ -140,6 +140,37 @@ def test_centres_that_travel_are_measured_apart(dtype):
     assert scanned[True] < scanned[False] // 4
 
 
+@pytest.mark.parametrize("d", [12, 40])  # the compiled loop; BLAS
+def test_float32_scan_leaves_what_it_cannot_resolve_to_float64(d):
+    """A float64 pass scans in float32 first. Two centres closer together than
+    float32 can tell apart (but float64 can): the rows between them are left to the
+    scan in float64, and the labels and bounds are the plain pass's. So is a row
+    too large for float32 (its products would overflow)."""
+    rng = np.random.default_rng(8)
+    n, k = 2000, 6
+    centers = rng.normal(scale=3.0, size=(k, d))
+    centers[1] = centers[0] + 1e-6 * rng.normal(size=d)
+    X = centers[rng.integers(0, k, size=n)] + rng.normal(size=(n, d))
+    # One centre only lies on the positive side of feature 0: in float32 the huge
+    # row's products are infinite, every centre's but that one's of one sign.
+    centers[:, 0] = -np.abs(centers[:, 0])
+    centers[3, 0] = np.abs(centers[3, 0]) + 1.0
+    X[7] = 0.0
+    X[7, 0] = 1e40
+    x_norms = kk.squared_norms(X)
+    w = np.ones(n)
+    lower = np.zeros(n)
+    labels, stats, rescanned = passes.bounded_statistics(X, w, centers, x_norms, None, lower)
+    plain_labels, _, plain = passes.lloyd_statistics(X, w, centers, x_norms)
+    assert rescanned == n
+    assert labels[7] == 3
+    np.testing.assert_array_equal(labels, plain_labels)
+    assert np.count_nonzero(np.isin(labels, [0, 1])) > n // 10
+    assert np.count_nonzero(labels == 1) > 0  # the two centres' rows are told apart
+    np.testing.assert_array_equal(stats.sums, plain.sums)
+    _assert_lower_bounds(X, centers, labels, lower)
+
+
 def test_movers_are_the_centres_that_moved_most():
     movement = np.array([0.1, 9.0, 0.2, 0.3, 8.0, 0.1, 0.25, 0.05])
     assert bounds.MOVERS >= 2
@@ -321,6 +352,12 @@ def test_bounded_pass_takes_the_written_out_kernel_of_its_width():
             assert argument.dispatcher is kmeans_unrolled.nearest_two_kernel(d4)
         for d4 in (4, 12, 20):
             assert kmeans_bounded.nearest_two_argument(d4, dtype).dispatcher is kmeans_bounded._nearest_two
+        # A pass that scans in float32 first leaves only rows in doubt to its own
+        # kernel: the blocked loop, whatever the width (the same values).
+        for d4 in (4, 8, 16):
+            argument = kmeans_bounded.nearest_two_argument(d4, dtype, written_out=False)
+            assert argument.dispatcher is kmeans_bounded._nearest_two
+            assert argument is kmeans_bounded.nearest_two_argument(8, dtype, written_out=False)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

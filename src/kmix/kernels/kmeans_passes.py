@@ -272,9 +272,12 @@ def bounded_statistics(
     distances: the labels are then those :func:`lloyd_statistics` gives. Every other
     row is scanned in full by the plain pass's own loops (above 32 features only if
     measuring it against its centre's nearest neighbours, the others provably
-    farther, leaves a doubt). The sums are added in the plain pass's order; SSDs
-    agree with it up to rounding (a kept row's distance is computed directly,
-    ``sum((x - c)²)``, not by the expanded form). Above 32 features the scanned
+    farther, leaves a doubt); on float64 data by a float32 scan first, which settles
+    a row only when its two nearest centres are further apart than float32's
+    rounding can explain, and leaves the others to float64. The sums are added in the plain pass's order; SSDs
+    agree with it up to rounding (a kept row's distance, and a row's the float32
+    scan settled, is computed directly, ``sum((x - c)²)``, not by the expanded
+    form). Above 32 features the scanned
     rows' products come from BLAS calls on the gathered rows, shapes other than the
     plain pass's; a BLAS that rounded a product differently for another shape could
     then break a near tie (distances equal to within their rounding) the other way,
@@ -338,26 +341,37 @@ def bounded_statistics(
     rescanned = np.zeros(1, dtype=np.int64)
     rows, step = pass_steps(k, d, dtype.itemsize)
     scaled = centers * dtype.type(-2)
+    # A float64 pass scans in float32 first (twice the products a second), then in
+    # float64 only the rows that leaves in doubt: the same labels.
+    single = dtype == np.float64 and max_center_norm < kmeans_bounded.SINGLE_NORM_LIMIT
+    single_slack = 8.0 * (d + 4) * float(np.finfo(np.float32).eps)
     with threads(n_threads, -(-n // rows)):
         if uses_blas(d):
             measured, rest_drop = (movers(movement, float(np.median(separation)))
                                    if movement is not None and not initial
                                    else (np.zeros(0, dtype=np.int32), drops))
+            scaled_single = scaled.astype(np.float32) if single else np.zeros((0, d), np.float32)
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_gemm_pass(
-                    scaled, centers, row0, min(step, n - row0), X, sample_weight, center_norms,
-                    x_norms, previous, initial, lower, drops, measured, rest_drop, separation,
-                    slack_scale, max_center_norm, order, neighbour_distances, upward, rows,
-                    labels, min_distances, weight_sums, sums, scalars, rescanned)
+                    scaled, scaled_single, single_slack, centers, row0, min(step, n - row0), X,
+                    sample_weight, center_norms, x_norms, previous, initial, lower, drops,
+                    measured, rest_drop, separation, slack_scale, max_center_norm, order,
+                    neighbour_distances, upward, rows, labels, min_distances, weight_sums, sums,
+                    scalars, rescanned)
         else:
             # Padded as the plain pass pads: 4 to 16 features have a written-out kernel.
             width = max(4, plain_pass_width(d))
             scaled_t, padded_norms = padded_centers(scaled, center_norms, narrow=False, features=width)
             tile = fused_tile_rows(width, dtype.itemsize)
-            nearest_two = kmeans_bounded.nearest_two_argument(width, dtype)
+            nearest_two = kmeans_bounded.nearest_two_argument(width, dtype, written_out=not single)
+            nearest_single = kmeans_bounded.nearest_two_argument(width, np.float32)
+            scaled_single_t = (scaled_t.astype(np.float32) if single
+                               else np.zeros((width, 0), dtype=np.float32))
+            single_norms = padded_norms.astype(np.float32)
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_fused_pass(
-                    nearest_two, scaled_t, centers, row0, min(step, n - row0), X, sample_weight,
+                    nearest_two, scaled_t, nearest_single, scaled_single_t, single_norms,
+                    single_slack, centers, row0, min(step, n - row0), X, sample_weight,
                     unit_weight, padded_norms, k, x_norms, previous, initial, lower, drops,
                     separation, slack_scale, max_center_norm, order, neighbour_distances, upward,
                     rows, tile, labels, min_distances, weight_sums, sums, scalars, rescanned)

@@ -14,6 +14,10 @@ its own only (the rest are provably farther) and against the few centres that
 moved most, and scanned in full only if that leaves a doubt; with few, the
 compiled loop's full scan (a tile of rows at a time, in SIMD lanes) is the
 cheaper way. Which rows go to a full scan is decided in :mod:`.kmeans_settle`.
+On float64 data the full scan runs in float32 first (twice the products a
+second): a row whose two nearest values are further apart than float32's rounding
+can explain takes that label, the plain pass's; the rest are scanned again in
+float64.
 
 Sums are added in the plain pass's order (rows in order within fixed chunks,
 chunks merged in order), so the per-cluster sums do not depend on which rows
@@ -33,9 +37,9 @@ from .kmeans_lloyd import (
     _add_to_sums,
     _merge_chunks,
 )
-from .kmeans_settle import _rows_to_scan
+from .kmeans_settle import _direct_distance, _rows_to_scan
 from .kmeans_tiles import _four_values
-from .kmeans_unrolled import kernel_argument
+from .kmeans_unrolled import kernel_argument, nearest_two_signature
 from .sums import lane_dot, lane_total
 
 __all__ = ["bounded_fused_pass", "bounded_gemm_pass", "nearest_listed", "nearest_two_argument"]
@@ -166,6 +170,105 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
             best[r] = v if closer else value
 
 
+# Rows whose squared norm is at least this are never scanned in float32: below it,
+# with the centres' norms below it too (the caller's condition), no product or sum
+# of a float32 scan overflows (|x·c| <= ||x|| ||c|| < 2^100).
+SINGLE_NORM_LIMIT = 2.0**100
+
+
+@njit(cache=True)
+def _settle_single(X, i, r, label, best, second, single_slack, centers, x_norms, max_center_norm,
+                   chunk_labels, distances, lower):  # pragma: no cover - compiled
+    """Whether row i (offset r in its chunk), whose smallest and second smallest
+    float32 values are ``best`` (centre ``label``) and ``second``, is settled: then
+    it gets its label, its distance (measured directly, in X's dtype) and its bound.
+
+    Why it is safe: each float32 value is within E of the exact one (the callers say
+    how much), and the plain pass's values within its own slack of it.
+    ``single_slack (||x||² + max ||c||² + 1)`` covers twice both, many times over:
+    when the second value exceeds the smallest by more, every other centre is
+    farther in exact arithmetic by more than the plain pass's rounding, so the
+    plain pass picks the same centre, and the second value less the slack bounds
+    the distance to every other centre from below. Near ties, and rows too large for
+    float32, are left to the scan in X's dtype.
+    """
+    norm = np.float64(x_norms[i])
+    # The 1 covers underflow (values or products below 2^-126), an error that does
+    # not scale with the norms: a few 2^-149 (1 + ||x|| + ||c||) per feature.
+    slack = single_slack * (norm + max_center_norm + 1.0)
+    low = np.float64(best)
+    high = np.float64(second)
+    if not (norm < SINGLE_NORM_LIMIT and high - low > slack):
+        return False
+    chunk_labels[r] = label
+    distances[r] = _direct_distance(X, i, centers, label)
+    bound = high + norm - slack
+    lower[i] = np.sqrt(bound) if bound > 0 else 0.0
+    return True
+
+
+@njit(cache=True)
+def _scan_single(X, start, count, pending, scaled_single, single_slack, centers, center_norms,
+                 x_norms, max_center_norm, single, best, found, second, chunk_labels, distances,
+                 lower):  # pragma: no cover - compiled
+    """The full scan of the pending rows (offsets from ``start``) in float32 products
+    (BLAS), each row settled or not by :func:`_settle_single`. The rows it leaves
+    stay in ``pending`` (compacted) for the scan in X's dtype; their number is
+    returned. Each float32 value ``||c||² - 2 x·c`` is within (d + 2)·2^-24·(||x||² +
+    ||c||²) of the exact one (the rounding of x and c to float32 and of the
+    products' sum). Written: pending, chunk_labels, distances, lower; single (rows,
+    d) float32 and best, found, second are scratch.
+    """
+    for q in range(count):
+        single[q, :] = X[start + pending[q], :]
+    dots = np.dot(scaled_single, single[:count].T)
+    _argmin_two(dots, count, center_norms, best, found, second)
+    still = 0
+    for q in range(count):
+        r = pending[q]
+        if not _settle_single(X, start + r, r, found[q], best[q], second[q], single_slack, centers,
+                              x_norms, max_center_norm, chunk_labels, distances, lower):
+            pending[still] = r
+            still += 1
+    return still
+
+
+@njit(cache=True)
+def _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t, single_norms,
+                       single_slack, centers, x_norms, max_center_norm, tile, chunk_labels,
+                       distances, lower):  # pragma: no cover - compiled
+    """:func:`_scan_single` for the compiled loop's full scans: the pending rows a
+    tile at a time, transposed into float32, scanned by ``nearest_single`` (the
+    float32 kernel of the tiles' width) with ``scaled_single_t`` and
+    ``single_norms``, the centres as the pass pads them, rounded to float32. Each
+    value, summed in float32 from the rounded norm, is within (d + 4)·2^-23·(||x||²
+    + ||c||²) of the exact one. Written as there; the rows left in ``pending`` are
+    returned."""
+    d = X.shape[1]
+    rows_t = np.zeros((scaled_single_t.shape[0], tile), dtype=np.float32)
+    acc = np.empty((4, tile), dtype=np.float32)
+    best = np.empty(tile, dtype=np.float32)
+    second = np.empty(tile, dtype=np.float32)
+    found = np.empty(tile, dtype=np.int32)
+    still = 0
+    for p0 in range(0, count, tile):
+        t = min(tile, count - p0)
+        for q in range(t):
+            i = start + pending[p0 + q]
+            for f in range(d):
+                rows_t[f, q] = X[i, f]
+        nearest_single(rows_t, t, scaled_single_t, single_norms, best, found, second, acc)
+        # Compacted in place: a row is written back at or before where it was read.
+        for q in range(t):
+            r = pending[p0 + q]
+            if not _settle_single(X, start + r, r, found[q], best[q], second[q], single_slack,
+                                  centers, x_norms, max_center_norm, chunk_labels, distances,
+                                  lower):
+                pending[still] = r
+                still += 1
+    return still
+
+
 @njit(cache=True)
 def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, initial,
                   chunk_labels, distances, previous_distances, labels, min_distances, stats,
@@ -201,9 +304,10 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
 
 
 @njit(parallel=True, cache=True)
-def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_weight,
-                       unit_weight, center_norms, k, x_norms, previous_labels, initial, lower,
-                       drop, separation, slack_scale, max_center_norm, neighbour_order,
+def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, single_norms,
+                       single_slack, centers, row0, m_block, X, sample_weight, unit_weight,
+                       center_norms, k, x_norms, previous_labels, initial, lower, drop,
+                       separation, slack_scale, max_center_norm, neighbour_order,
                        neighbour_distances, upward, chunk_rows, tile, labels, min_distances,
                        weight_sums, sums, scalars, rescanned):  # pragma: no cover - compiled
     """One bounded assignment pass over rows ``row0 .. row0 + m_block``, the
@@ -214,6 +318,11 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
     nearest_two : the full scan's kernel for the tiles' width, :func:`nearest_two_argument`
     scaled_t : ndarray (d4, k4), X's dtype: ``-2 * centers.T`` zero-padded to
         multiples of four
+    nearest_single, scaled_single_t, single_norms, single_slack : for a float64 X,
+        the float32 kernel of the same width, ``scaled_t`` and ``center_norms``
+        rounded to float32: the rows to scan are then scanned in float32 first
+        (:func:`_scan_single_tiles`), and only those it leaves in doubt in float64.
+        ``scaled_single_t`` with no columns: no float32 scan.
     centers : ndarray (k, d), X's dtype
     X : ndarray (n, d), C-contiguous; sample_weight (n,), not read if ``unit_weight``
     center_norms : ndarray (k4,), padded centres +inf
@@ -268,6 +377,11 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
                               no_movers, drop, separation, slack_scale, x_norms, max_center_norm,
                               neighbour_order, neighbour_distances, upward, chunk_labels,
                               distances, previous_distances, pending)
+        chunk_rescanned[c] += count  # in float32 or X's dtype, every centre
+        if count > 0 and scaled_single_t.shape[1] > 0:
+            count = _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t,
+                                       single_norms, single_slack, centers, x_norms,
+                                       max_center_norm, tile, chunk_labels, distances, lower)
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
@@ -289,7 +403,6 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
                 slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
                 bound = np.float64(second[q]) + np.float64(norm) - slack
                 lower[i] = np.sqrt(bound) if bound > 0 else 0.0
-        chunk_rescanned[c] += count
         _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, initial,
                       chunk_labels, distances, previous_distances, labels, min_distances,
                       chunk_scalars[c], chunk_weight_sums[c], chunk_sums[c])
@@ -298,17 +411,21 @@ def bounded_fused_pass(nearest_two, scaled_t, centers, row0, m_block, X, sample_
 
 
 @njit(parallel=True, cache=True)
-def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, center_norms,
-                      x_norms, previous_labels, initial, lower, drop, movers, rest_drop, separation,
-                      slack_scale, max_center_norm, neighbour_order, neighbour_distances, upward,
-                      chunk_rows, labels, min_distances, weight_sums, sums, scalars,
-                      rescanned):  # pragma: no cover - compiled
+def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0, m_block, X,
+                      sample_weight, center_norms, x_norms, previous_labels, initial, lower, drop,
+                      movers, rest_drop, separation, slack_scale, max_center_norm, neighbour_order,
+                      neighbour_distances, upward, chunk_rows, labels, min_distances, weight_sums,
+                      sums, scalars, rescanned):  # pragma: no cover - compiled
     """The bounded pass for many features. A row the bounds cannot keep is first
     tried against its centre's nearest neighbours only (``_neighbour_scan``); the
     rows still open are gathered and their products made by one BLAS call,
     ``-2 C @ G.T``.
 
     ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,).
+    ``scaled_single`` (k, d) float32, or no rows: the same rounded to float32, for
+    a float64 X. The rows to scan are then first scanned in float32
+    (:func:`_scan_single`, ``single_slack`` its scale), and only those it leaves
+    in doubt in X's dtype.
     ``movers`` (int32, may be empty): the centres measured directly for a row that
     neither its bounds nor its centre's neighbours settle, before a full scan, with
     ``rest_drop`` (k,) the bounds' fall for the others
@@ -335,10 +452,16 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
         best = np.empty(chunk_rows, dtype=X.dtype)
         second = np.empty(chunk_rows, dtype=X.dtype)
         found = np.empty(chunk_rows, dtype=np.int32)
+        single = np.empty((chunk_rows if scaled_single.shape[0] > 0 else 0, d), dtype=np.float32)
         count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
                               movers, rest_drop, separation, slack_scale, x_norms,
                               max_center_norm, neighbour_order, neighbour_distances, upward,
                               chunk_labels, distances, previous_distances, pending)
+        chunk_rescanned[c] += count  # in float32 or X's dtype, every centre
+        if count > 0 and scaled_single.shape[0] > 0:
+            count = _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
+                                 center_norms, x_norms, max_center_norm, single, best, found,
+                                 second, chunk_labels, distances, lower)
         if count > 0:
             if count == m:  # every row (the first pass): the chunk as it lies, no copy
                 dots = np.dot(scaled_centers, X[start:stop].T)
@@ -356,7 +479,6 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
                 slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
                 bound = np.float64(second[q]) + np.float64(x_norms[i]) - slack
                 lower[i] = np.sqrt(bound) if bound > 0 else 0.0
-        chunk_rescanned[c] += count
         _finish_chunk(X, start, m, sample_weight, False, previous_labels, initial, chunk_labels,
                       distances, previous_distances, labels, min_distances, chunk_scalars[c],
                       chunk_weight_sums[c], chunk_sums[c])
@@ -364,11 +486,22 @@ def bounded_gemm_pass(scaled_centers, centers, row0, m_block, X, sample_weight, 
     rescanned[0] += chunk_rescanned.sum()
 
 
-def nearest_two_argument(d4: int, dtype) -> FunctionArgument:
+def nearest_two_argument(d4: int, dtype, written_out: bool = True) -> FunctionArgument:
     """The kernel :func:`bounded_fused_pass` takes for its full scans of tiles of
     ``d4`` padded features of ``dtype``: the written-out kernel of that width
-    (:mod:`.kmeans_unrolled`) or :func:`_nearest_two`, the same values bit for bit."""
-    return kernel_argument(True, d4, dtype, _nearest_two)
+    (:mod:`.kmeans_unrolled`) or :func:`_nearest_two`, the same values bit for bit.
+    ``written_out`` False: :func:`_nearest_two` whatever the width, for a float64
+    pass that scans in float32 first and sends its own kernel only the rows in
+    doubt (not worth compiling a written-out kernel for)."""
+    if written_out:
+        return kernel_argument(True, d4, dtype, _nearest_two)
+    key = np.dtype(dtype).name
+    if key not in _BLOCKED_ARGUMENTS:
+        _BLOCKED_ARGUMENTS[key] = FunctionArgument(_nearest_two, nearest_two_signature(dtype))
+    return _BLOCKED_ARGUMENTS[key]
+
+
+_BLOCKED_ARGUMENTS: dict = {}
 
 
 @njit(cache=True)
