@@ -177,11 +177,14 @@ SINGLE_NORM_LIMIT = 2.0**100
 
 
 @njit(cache=True)
-def _settle_single(X, i, r, label, best, second, single_slack, centers, x_norms, max_center_norm,
-                   chunk_labels, distances, lower):  # pragma: no cover - compiled
-    """Whether row i (offset r in its chunk), whose smallest and second smallest
-    float32 values are ``best`` (centre ``label``) and ``second``, is settled: then
-    it gets its label, its distance (measured directly, in X's dtype) and its bound.
+def _settle_single(X, start, pending, p0, t, found, best, second, single_slack, centers, x_norms,
+                   max_center_norm, chunk_labels, distances, lower, still):  # pragma: no cover
+    """Which of the rows ``pending[p0:p0 + t]`` (offsets from ``start``), whose
+    smallest and second smallest float32 values are ``best[q]`` (centre
+    ``found[q]``) and ``second[q]``, are settled. A settled row gets its label, its
+    distance (measured directly, in X's dtype) and its bound; the others are written
+    back to ``pending`` from ``still`` on (never past where they were read), and the
+    new count is returned.
 
     Why it is safe: each float32 value is within E of the exact one (the callers say
     how much), and the plain pass's values within its own slack of it.
@@ -192,19 +195,25 @@ def _settle_single(X, i, r, label, best, second, single_slack, centers, x_norms,
     the distance to every other centre from below. Near ties, and rows too large for
     float32, are left to the scan in X's dtype.
     """
-    norm = np.float64(x_norms[i])
-    # The 1 covers underflow (values or products below 2^-126), an error that does
-    # not scale with the norms: a few 2^-149 (1 + ||x|| + ||c||) per feature.
-    slack = single_slack * (norm + max_center_norm + 1.0)
-    low = np.float64(best)
-    high = np.float64(second)
-    if not (norm < SINGLE_NORM_LIMIT and high - low > slack):
-        return False
-    chunk_labels[r] = label
-    distances[r] = _direct_distance(X, i, centers, label)
-    bound = high + norm - slack
-    lower[i] = np.sqrt(bound) if bound > 0 else 0.0
-    return True
+    for q in range(t):
+        r = pending[p0 + q]
+        i = start + r
+        norm = np.float64(x_norms[i])
+        # The 1 covers underflow (values or products below 2^-126), an error that
+        # does not scale with the norms: a few 2^-149 (1 + ||x|| + ||c||) per feature.
+        slack = single_slack * (norm + max_center_norm + 1.0)
+        low = np.float64(best[q])
+        high = np.float64(second[q])
+        if norm < SINGLE_NORM_LIMIT and high - low > slack:
+            label = found[q]
+            chunk_labels[r] = label
+            distances[r] = _direct_distance(X, i, centers, label)
+            bound = high + norm - slack
+            lower[i] = np.sqrt(bound) if bound > 0 else 0.0
+        else:
+            pending[still] = r
+            still += 1
+    return still
 
 
 @njit(cache=True)
@@ -223,14 +232,8 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
         single[q, :] = X[start + pending[q], :]
     dots = np.dot(scaled_single, single[:count].T)
     _argmin_two(dots, count, center_norms, best, found, second)
-    still = 0
-    for q in range(count):
-        r = pending[q]
-        if not _settle_single(X, start + r, r, found[q], best[q], second[q], single_slack, centers,
-                              x_norms, max_center_norm, chunk_labels, distances, lower):
-            pending[still] = r
-            still += 1
-    return still
+    return _settle_single(X, start, pending, 0, count, found, best, second, single_slack, centers,
+                          x_norms, max_center_norm, chunk_labels, distances, lower, 0)
 
 
 @njit(cache=True)
@@ -258,14 +261,9 @@ def _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t
             for f in range(d):
                 rows_t[f, q] = X[i, f]
         nearest_single(rows_t, t, scaled_single_t, single_norms, best, found, second, acc)
-        # Compacted in place: a row is written back at or before where it was read.
-        for q in range(t):
-            r = pending[p0 + q]
-            if not _settle_single(X, start + r, r, found[q], best[q], second[q], single_slack,
-                                  centers, x_norms, max_center_norm, chunk_labels, distances,
-                                  lower):
-                pending[still] = r
-                still += 1
+        still = _settle_single(X, start, pending, p0, t, found, best, second, single_slack,
+                               centers, x_norms, max_center_norm, chunk_labels, distances, lower,
+                               still)
     return still
 
 
