@@ -350,7 +350,9 @@ def bounded_statistics(
             measured, rest_drop = (movers(movement, float(np.median(separation)))
                                    if movement is not None and not initial
                                    else (np.zeros(0, dtype=np.int32), drops))
-            scaled_single = scaled.astype(np.float32) if single else np.zeros((0, d), np.float32)
+            scaled_single = (None if dtype != np.float64
+                             else scaled.astype(np.float32) if single
+                             else np.zeros((0, d), dtype=np.float32))
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_gemm_pass(
                     scaled, scaled_single, single_slack, centers, row0, min(step, n - row0), X,
@@ -365,7 +367,8 @@ def bounded_statistics(
             tile = fused_tile_rows(width, dtype.itemsize)
             nearest_two = kmeans_bounded.nearest_two_argument(width, dtype, written_out=not single)
             nearest_single = kmeans_bounded.nearest_two_argument(width, np.float32)
-            scaled_single_t = (scaled_t.astype(np.float32) if single
+            scaled_single_t = (None if dtype != np.float64
+                               else scaled_t.astype(np.float32) if single
                                else np.zeros((width, 0), dtype=np.float32))
             single_norms = padded_norms.astype(np.float32)
             for row0 in range(0, n, step):

@@ -320,7 +320,7 @@ def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, s
         the float32 kernel of the same width, ``scaled_t`` and ``center_norms``
         rounded to float32: the rows to scan are then scanned in float32 first
         (:func:`_scan_single_tiles`), and only those it leaves in doubt in float64.
-        ``scaled_single_t`` with no columns: no float32 scan.
+        ``scaled_single_t`` None (float32 data) or with no columns: no float32 scan.
     centers : ndarray (k, d), X's dtype
     X : ndarray (n, d), C-contiguous; sample_weight (n,), not read if ``unit_weight``
     center_norms : ndarray (k4,), padded centres +inf
@@ -376,10 +376,13 @@ def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, s
                               neighbour_order, neighbour_distances, upward, chunk_labels,
                               distances, previous_distances, pending)
         chunk_rescanned[c] += count  # in float32 or X's dtype, every centre
-        if count > 0 and scaled_single_t.shape[1] > 0:
-            count = _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t,
-                                       single_norms, single_slack, centers, x_norms,
-                                       max_center_norm, tile, chunk_labels, distances, lower)
+        # None (float32 data): numba prunes the branch, and the pass never compiles it.
+        if scaled_single_t is not None:
+            if count > 0 and scaled_single_t.shape[1] > 0:
+                count = _scan_single_tiles(nearest_single, X, start, count, pending,
+                                           scaled_single_t, single_norms, single_slack, centers,
+                                           x_norms, max_center_norm, tile, chunk_labels, distances,
+                                           lower)
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
@@ -420,8 +423,8 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
     ``-2 C @ G.T``.
 
     ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,).
-    ``scaled_single`` (k, d) float32, or no rows: the same rounded to float32, for
-    a float64 X. The rows to scan are then first scanned in float32
+    ``scaled_single`` (k, d) float32, or None or no rows: the same rounded to
+    float32, for a float64 X. The rows to scan are then first scanned in float32
     (:func:`_scan_single`, ``single_slack`` its scale), and only those it leaves
     in doubt in X's dtype.
     ``movers`` (int32, may be empty): the centres measured directly for a row that
@@ -450,16 +453,18 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
         best = np.empty(chunk_rows, dtype=X.dtype)
         second = np.empty(chunk_rows, dtype=X.dtype)
         found = np.empty(chunk_rows, dtype=np.int32)
-        single = np.empty((chunk_rows if scaled_single.shape[0] > 0 else 0, d), dtype=np.float32)
         count = _rows_to_scan(X, start, m, centers, previous_labels, initial, lower, drop,
                               movers, rest_drop, separation, slack_scale, x_norms,
                               max_center_norm, neighbour_order, neighbour_distances, upward,
                               chunk_labels, distances, previous_distances, pending)
         chunk_rescanned[c] += count  # in float32 or X's dtype, every centre
-        if count > 0 and scaled_single.shape[0] > 0:
-            count = _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
-                                 center_norms, x_norms, max_center_norm, single, best, found,
-                                 second, chunk_labels, distances, lower)
+        # None (float32 data): numba prunes the branch, and the pass never compiles it.
+        if scaled_single is not None:
+            if count > 0 and scaled_single.shape[0] > 0:
+                single = np.empty((chunk_rows, d), dtype=np.float32)
+                count = _scan_single(X, start, count, pending, scaled_single, single_slack,
+                                     centers, center_norms, x_norms, max_center_norm, single, best,
+                                     found, second, chunk_labels, distances, lower)
         if count > 0:
             if count == m:  # every row (the first pass): the chunk as it lies, no copy
                 dots = np.dot(scaled_centers, X[start:stop].T)
