@@ -274,10 +274,10 @@ def bounded_statistics(
     measuring it against its centre's nearest neighbours, the others provably
     farther, leaves a doubt); on float64 data by a float32 scan first, which settles
     a row only when its two nearest centres are further apart than float32's
-    rounding can explain, and leaves the others to float64. The sums are added in the plain pass's order; SSDs
-    agree with it up to rounding (a kept row's distance, and a row's the float32
-    scan settled, is computed directly, ``sum((x - c)²)``, not by the expanded
-    form). Above 32 features the scanned
+    rounding can explain, and leaves the others to float64. The sums are added in
+    the plain pass's order; SSDs agree with it up to rounding (a kept row's
+    distance, and a row's the float32 scan settled, is computed directly,
+    ``sum((x - c)²)``, not by the expanded form). Above 32 features the scanned
     rows' products come from BLAS calls on the gathered rows, shapes other than the
     plain pass's; a BLAS that rounded a product differently for another shape could
     then break a near tie (distances equal to within their rounding) the other way,

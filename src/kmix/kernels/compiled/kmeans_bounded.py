@@ -237,6 +237,16 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
 
 
 @njit(cache=True)
+def _gather_tile(X, start, pending, p0, t, rows_t):  # pragma: no cover - compiled
+    """Rows ``start + pending[p0:p0 + t]`` of X side by side and transposed into the
+    first t columns of ``rows_t`` (converted to its dtype). Written: rows_t."""
+    for q in range(t):
+        i = start + pending[p0 + q]
+        for f in range(X.shape[1]):
+            rows_t[f, q] = X[i, f]
+
+
+@njit(cache=True)
 def _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t, single_norms,
                        single_slack, centers, x_norms, max_center_norm, tile, chunk_labels,
                        distances, lower):  # pragma: no cover - compiled
@@ -247,7 +257,6 @@ def _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t
     value, summed in float32 from the rounded norm, is within (d + 4)·2^-23·(||x||²
     + ||c||²) of the exact one. Written as there; the rows left in ``pending`` are
     returned."""
-    d = X.shape[1]
     rows_t = np.zeros((scaled_single_t.shape[0], tile), dtype=np.float32)
     acc = np.empty((4, tile), dtype=np.float32)
     best = np.empty(tile, dtype=np.float32)
@@ -256,10 +265,7 @@ def _scan_single_tiles(nearest_single, X, start, count, pending, scaled_single_t
     still = 0
     for p0 in range(0, count, tile):
         t = min(tile, count - p0)
-        for q in range(t):
-            i = start + pending[p0 + q]
-            for f in range(d):
-                rows_t[f, q] = X[i, f]
+        _gather_tile(X, start, pending, p0, t, rows_t)
         nearest_single(rows_t, t, scaled_single_t, single_norms, best, found, second, acc)
         still = _settle_single(X, start, pending, p0, t, found, best, second, single_slack,
                                centers, x_norms, max_center_norm, chunk_labels, distances, lower,
@@ -386,10 +392,7 @@ def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, s
         # The rows to scan, a full tile at a time, side by side and transposed.
         for p0 in range(0, count, tile):
             t = min(tile, count - p0)
-            for q in range(t):
-                i = start + pending[p0 + q]
-                for f in range(d):
-                    rows_t[f, q] = X[i, f]
+            _gather_tile(X, start, pending, p0, t, rows_t)
             nearest_two(rows_t, t, scaled_t, center_norms, best, found, second, acc)
             for q in range(t):
                 r = pending[p0 + q]
