@@ -171,6 +171,25 @@ def test_float32_scan_leaves_what_it_cannot_resolve_to_float64(d):
     _assert_lower_bounds(X, centers, labels, lower)
 
 
+@pytest.mark.parametrize("d", [12, 40])  # the compiled loop; BLAS
+def test_float32_scan_is_off_for_centres_too_large_for_it(d):
+    """A centre whose products with the rows would overflow in float32 (one far
+    out along a row's own direction): the pass scans in float64 only, and the far
+    centre is no row's nearest, as in the plain pass."""
+    rng = np.random.default_rng(9)
+    n, k = 1500, 5
+    X = rng.normal(size=(n, d)) * 2.0**40  # ||x||² about 2^85: within the rows' limit
+    centers = X[rng.choice(n, size=k, replace=False)].copy()
+    centers[4] = X[7] * 2.0**48  # x_7 · c_4 is about 2^133, past float32's largest
+    x_norms = kk.squared_norms(X)
+    w = np.ones(n)
+    labels, stats, _ = passes.bounded_statistics(X, w, centers, x_norms, None, np.zeros(n))
+    plain_labels, _, plain = passes.lloyd_statistics(X, w, centers, x_norms)
+    np.testing.assert_array_equal(labels, plain_labels)
+    assert not np.any(labels == 4)
+    np.testing.assert_array_equal(stats.sums, plain.sums)
+
+
 def test_movers_are_the_centres_that_moved_most():
     movement = np.array([0.1, 9.0, 0.2, 0.3, 8.0, 0.1, 0.25, 0.05])
     assert bounds.MOVERS >= 2
