@@ -190,6 +190,36 @@ def test_float32_scan_is_off_for_centres_too_large_for_it(d):
     np.testing.assert_array_equal(stats.sums, plain.sums)
 
 
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e12])
+def test_float32_scan_settles_clear_gaps_at_any_scale(scale):
+    """The float32 scan's margin scales with the norms: a row whose two nearest
+    values are a hundredth of its norm apart is settled at any scale, one whose
+    values are a millionth apart is left to float64, and so is a huge row."""
+    from kmix.kernels.compiled import kmeans_bounded
+
+    d = 8
+    X = np.full((4, d), scale)
+    X[3] *= 2.0**60
+    x_norms = kk.squared_norms(X)
+    centers = X[:2].copy()
+    norm = float(x_norms[0])
+    best = np.full(4, -norm, dtype=np.float32)  # the values less ||x||²: distance 0
+    second = (best + np.float32(norm) * np.array([1e-2, 1e-6, 1e-2, 1e-2], dtype=np.float32))
+    found = np.zeros(4, dtype=np.int32)
+    pending = np.arange(4, dtype=np.int64)
+    labels = np.full(4, -1, dtype=np.int32)
+    distances = np.full(4, -1.0)
+    lower = np.zeros(4)
+    slack = 8.0 * (d + 4) * float(np.finfo(np.float32).eps)
+    left = kmeans_bounded._settle_single(X, 0, pending, 0, 4, found, best, second, slack, centers,
+                                         x_norms, norm, labels, distances, lower, 0)
+    assert left == 2
+    np.testing.assert_array_equal(pending[:2], [1, 3])
+    np.testing.assert_array_equal(labels[[0, 2]], [0, 0])
+    np.testing.assert_array_equal(distances[[0, 2]], [0.0, 0.0])
+    assert np.all(lower[[0, 2]] > 0) and np.all(lower[[0, 2]] <= np.sqrt(0.01 * norm))
+
+
 def test_movers_are_the_centres_that_moved_most():
     movement = np.array([0.1, 9.0, 0.2, 0.3, 8.0, 0.1, 0.25, 0.05])
     assert bounds.MOVERS >= 2

@@ -174,6 +174,10 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
 # with the centres' norms below it too (the caller's condition), no product or sum
 # of a float32 scan overflows (|x·c| <= ||x|| ||c|| < 2^100).
 SINGLE_NORM_LIMIT = 2.0**100
+# Underflow (values or products below 2^-126) adds an error that does not scale
+# with the norms: at most a few d·2^-149 (1 + ||x|| + ||c||). This covers it for any
+# d below 2^40, and settles nothing less than a real tie on data of any scale.
+_UNDERFLOW = 2.0**-100
 
 
 @njit(cache=True)
@@ -188,20 +192,18 @@ def _settle_single(X, start, pending, p0, t, found, best, second, single_slack, 
 
     Why it is safe: each float32 value is within E of the exact one (the callers say
     how much), and the plain pass's values within its own slack of it.
-    ``single_slack (||x||² + max ||c||² + 1)`` covers twice both, many times over:
-    when the second value exceeds the smallest by more, every other centre is
-    farther in exact arithmetic by more than the plain pass's rounding, so the
-    plain pass picks the same centre, and the second value less the slack bounds
-    the distance to every other centre from below. Near ties, and rows too large for
+    ``single_slack (||x||² + max ||c||²)``, and a floor for underflow, covers twice
+    both, many times over: when the second value exceeds the smallest by more,
+    every other centre is farther in exact arithmetic by more than the plain pass's
+    rounding, so the plain pass picks the same centre, and the second value less
+    the slack bounds the distance to every other centre from below. Near ties, and rows too large for
     float32, are left to the scan in X's dtype.
     """
     for q in range(t):
         r = pending[p0 + q]
         i = start + r
         norm = np.float64(x_norms[i])
-        # The 1 covers underflow (values or products below 2^-126), an error that
-        # does not scale with the norms: a few 2^-149 (1 + ||x|| + ||c||) per feature.
-        slack = single_slack * (norm + max_center_norm + 1.0)
+        slack = single_slack * (norm + max_center_norm) + _UNDERFLOW
         low = np.float64(best[q])
         high = np.float64(second[q])
         if norm < SINGLE_NORM_LIMIT and high - low > slack:
