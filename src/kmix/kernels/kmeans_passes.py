@@ -370,7 +370,7 @@ def bounded_statistics(
             scaled_single_t = (None if dtype != np.float64
                                else scaled_t.astype(np.float32) if single
                                else np.zeros((width, 0), dtype=np.float32))
-            single_norms = (padded_norms.astype(np.float32) if dtype == np.float64 and single
+            single_norms = (padded_norms.astype(np.float32) if single
                             else np.zeros(0, dtype=np.float32))
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_fused_pass(

@@ -196,8 +196,8 @@ def _settle_single(X, start, pending, p0, t, found, best, second, single_slack, 
     both, many times over: when the second value exceeds the smallest by more,
     every other centre is farther in exact arithmetic by more than the plain pass's
     rounding, so the plain pass picks the same centre, and the second value less
-    the slack bounds the distance to every other centre from below. Near ties, and rows too large for
-    float32, are left to the scan in X's dtype.
+    the slack bounds the distance to every other centre from below. Near ties, and
+    rows too large for float32, are left to the scan in X's dtype.
     """
     for q in range(t):
         r = pending[p0 + q]
