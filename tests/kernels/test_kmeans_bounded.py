@@ -452,3 +452,65 @@ def test_one_centre_and_many_take_the_same_compiled_pass(rng, d):
             signatures = len(compiled.signatures)
         else:
             assert len(compiled.signatures) == before == signatures
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_branch_free_bound_test_keeps_the_rows_the_branching_one_keeps(rng, dtype):
+    """``_keep_rows`` takes the branch-free test for a block of rows after a block
+    that left many to scan: both tests must keep the same rows with the same
+    bounds. About half the rows keep their label, some only by the gap from their
+    centre to the nearest other; the first 600 keep theirs, so ``_keep_rows``
+    starts with the branching test and then turns to the branch-free one."""
+    from kmix.kernels.compiled import kmeans_settle as settle
+
+    n, d, k = 3000, 8, 12
+    X = rng.normal(size=(n, d)).astype(dtype)
+    centers = rng.normal(size=(k, d)).astype(dtype)
+    labels = rng.integers(0, k, size=n).astype(np.int32)
+    x_norms = kk.squared_norms(X)
+    slack_scale = 8.0 * (d + 4) * float(np.finfo(dtype).eps)
+    max_center_norm = float(kk.squared_norms(centers).max())
+    slack = slack_scale * (x_norms.astype(np.float64) + max_center_norm)
+    drop = rng.uniform(0.0, 0.5, size=k)
+
+    def keep(function, *block, lower, separation):
+        bounds = lower.copy()
+        kept, distances, own = (np.full(n, -1, dtype=np.int32), np.full(n, -1, dtype=dtype),
+                                np.full(n, -1, dtype=dtype))
+        pending = np.full(n, -1, dtype=np.int64)
+        count = function(X, 0, *block, centers, labels, bounds, drop, separation, slack_scale,
+                         x_norms, max_center_norm, kept, distances, own, pending)
+        is_kept = np.ones(n, dtype=bool)
+        is_kept[pending[:count]] = False
+        return count, pending[:count], bounds, kept[is_kept], distances[is_kept], own, is_kept
+
+    # Rows 700-709 and 800-803 are within the rounding slack of the bound test and
+    # of the gap test (half the slack over their distance): they stay to be scanned.
+    labels[700:710] = k - 1
+    labels[800:804] = np.arange(4)
+    unset = np.zeros(n)
+    own = np.sqrt(keep(settle._keep_branching, 0, n, 0, lower=unset,
+                       separation=np.zeros(k))[5].astype(np.float64))
+    separation = rng.uniform(0.0, 2.5 * own.mean(), size=k)
+    lower = own * rng.uniform(0.3, 1.5, size=n) + drop[labels]
+    lower[:600] = 10.0 * own[:600] + drop[labels[:600]] + 1.0
+    separation[k - 1] = 0.0  # no gap keeps rows 700-709
+    near = np.arange(700, 710)
+    lower[near] = np.sqrt(own[near] ** 2 + slack[near] / 2) / settle._DOWN + drop[k - 1]
+    lower[800:804] = 0.0
+    for c, i in enumerate(range(800, 804)):
+        separation[c] = np.sqrt(own[i] ** 2 + slack[i] / 2) / settle._DOWN + own[i]
+
+    branching = keep(settle._keep_branching, 0, n, 0, lower=lower, separation=separation)
+    count, pending, bounds, kept, distances, _, is_kept = branching
+    assert not np.any(is_kept[700:710]) and not np.any(is_kept[800:804])
+    assert 0.3 * n < count < 0.7 * n
+    assert (is_kept & (lower - drop[labels] <= own)).sum() > 50  # kept by the gap
+    np.testing.assert_array_equal(kept, labels[is_kept])
+    assert np.all(bounds[is_kept] > own[is_kept])  # nearer its centre than any other
+    np.testing.assert_array_equal(bounds[~is_kept], lower[~is_kept])
+    for other in (keep(settle._keep_branch_free, 0, n, 0, lower=lower, separation=separation),
+                  keep(settle._keep_rows, n, lower=lower, separation=separation)):
+        assert other[0] == count
+        for mine, theirs in zip(branching[1:], other[1:]):
+            np.testing.assert_array_equal(theirs, mine)

@@ -43,6 +43,11 @@ def _direct_distance(X, i, centers, j):  # pragma: no cover - compiled
     return total
 
 
+# Rows per block of ``_keep_rows``: each block takes the branching or the
+# branch-free test by how many rows the block before it kept.
+_KEEP_BLOCK = 256
+
+
 @njit(cache=True)
 def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, slack_scale,
                x_norms, max_center_norm, kept_labels, distances, previous_distances,
@@ -53,16 +58,47 @@ def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, sl
     Per row r: ``previous_distances[r]``, its squared distance to its own centre,
     computed directly (no cancellation; its additions in SIMD lanes, the bound
     arithmetic exactly as written). A kept row also gets ``kept_labels[r]``,
-    ``distances[r]`` (the same distance) and its new bound in ``lower``. Written:
-    those, and pending.
+    ``distances[r]`` (the same distance) and its new bound in ``lower``; the
+    branch-free test writes the first two for pending rows too, and their scan
+    writes them again. Written: those, and pending.
 
     The slack covers the rounding of the plain pass's expanded distances (a few
     (d + 2)·eps·(||x|| + ||c||)²), so a row is kept only where the plain pass finds
     the same nearest centre. A bound moved down is multiplied by ``_DOWN``, so it
     stays below the exact value whatever the rounding.
+
+    While most rows keep their label (the later passes), a test per row that
+    branches costs least: the branch is predicted. While the centres still move
+    far, whether a row keeps its label is close to a coin toss, and a mispredicted
+    branch costs more than the test itself; the branch-free test then takes every
+    row through the same instructions. Both decide alike, so a block of rows takes
+    the branching test when the block before it left at most one row in sixteen
+    to scan.
     """
     count = 0
-    for r in range(m):
+    predictable = True
+    for r0 in range(0, m, _KEEP_BLOCK):
+        r1 = min(m, r0 + _KEEP_BLOCK)
+        before = count
+        if predictable:
+            count = _keep_branching(X, row0, r0, r1, count, centers, previous_labels, lower, drop,
+                                    separation, slack_scale, x_norms, max_center_norm,
+                                    kept_labels, distances, previous_distances, pending)
+        else:
+            count = _keep_branch_free(X, row0, r0, r1, count, centers, previous_labels, lower,
+                                      drop, separation, slack_scale, x_norms, max_center_norm,
+                                      kept_labels, distances, previous_distances, pending)
+        predictable = 16 * (count - before) <= r1 - r0
+    return count
+
+
+@njit(cache=True)
+def _keep_branching(X, row0, r0, r1, count, centers, previous_labels, lower, drop, separation,
+                    slack_scale, x_norms, max_center_norm, kept_labels, distances,
+                    previous_distances, pending):  # pragma: no cover - compiled
+    """``_keep_rows`` for rows ``r0 .. r1`` (offsets from row0), the pending ones
+    listed from ``count`` on; the new count returned. One branch per test."""
+    for r in range(r0, r1):
         i = row0 + r
         a = previous_labels[i]
         own = _direct_distance(X, i, centers, a)
@@ -84,6 +120,39 @@ def _keep_rows(X, row0, m, centers, previous_labels, lower, drop, separation, sl
         else:
             pending[count] = r
             count += 1
+    return count
+
+
+@njit(cache=True)
+def _keep_branch_free(X, row0, r0, r1, count, centers, previous_labels, lower, drop, separation,
+                      slack_scale, x_norms, max_center_norm, kept_labels, distances,
+                      previous_distances, pending):  # pragma: no cover - compiled
+    """``_keep_branching``'s decisions with no branch on them: both tests computed
+    for every row ('&' and '|' on booleans, where 'and' and 'or' would branch),
+    every row written to ``pending`` and the count raised only for those not kept.
+    The distances first, in a loop of their own."""
+    for r in range(r0, r1):
+        i = row0 + r
+        a = previous_labels[i]
+        own = _direct_distance(X, i, centers, a)
+        previous_distances[r] = own
+        kept_labels[r] = a
+        distances[r] = own
+    for r in range(r0, r1):
+        i = row0 + r
+        a = kept_labels[r]
+        distance = np.float64(previous_distances[r])
+        slack = slack_scale * (np.float64(x_norms[i]) + max_center_norm)
+        old = lower[i]
+        bound = (old - drop[a]) * _DOWN
+        keep = (bound > 0) & (bound * bound - distance > slack)
+        gap = (separation[a] - np.sqrt(distance)) * _DOWN
+        by_gap = (not keep) & (gap > bound)
+        keep = keep | (by_gap & (gap > 0) & (gap * gap - distance > slack))
+        bound = gap if by_gap else bound
+        lower[i] = bound if keep else old
+        pending[count] = r
+        count += 1 - np.int64(keep)
     return count
 
 
