@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-__all__ = ["threads"]
+__all__ = ["prange_only", "threads"]
 
 # Fast-math flag sets:
 # - CONTRACT, for the nearest-centre products and the log-densities: a multiply-add
@@ -53,6 +53,21 @@ __all__ = ["threads"]
 # every copy.
 CONTRACT = {"contract"}
 REASSOCIATE = {"reassoc", "nsz"}
+
+
+def prange_only() -> dict:
+    """Numba's ``parallel`` option for the passes: their ``prange`` loops run on the
+    threads, and nothing else does.
+
+    With ``parallel=True`` numba also runs array expressions (the ``np.zeros`` of
+    the chunks' partial sums, a ``.sum()``) as parallel loops of their own, each
+    one more wake-up of the threads (they wait passively between parallel
+    regions: see :func:`kmix.backends.threads.start_compiled_threads`): five or
+    six regions a call, most for arrays of a few kilobytes. A new dict each time:
+    numba takes the options out of the dict it is given.
+    """
+    return {"prange": True, "comprehension": False, "reduction": False, "inplace_binop": False,
+            "setitem": False, "numpy": False, "stencil": False, "fusion": False}
 
 
 def as_read_only(array):

@@ -29,7 +29,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import CONTRACT
+from . import CONTRACT, prange_only
 from .elementary import exp_flushed
 from .kmeans_lloyd import _transpose_rows
 from .sums import lane_dot, lane_dot_vector, lane_total
@@ -229,7 +229,7 @@ def _chunk_pass(X, sample_weight, unit_weight, means, factors, factors_diag, dia
     return loglik
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal, constants,
             chunk_rows, tile, weight_sums, sums, second_full, second_diag):  # pragma: no cover
     """E-step and M-step statistics over all of X. Returns Σ w log p(x) (float64).

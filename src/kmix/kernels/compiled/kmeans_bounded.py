@@ -30,7 +30,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import CONTRACT
+from . import CONTRACT, prange_only
 from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
@@ -309,7 +309,7 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
         _add_to_sums(X, start, m, chunk_labels, sample_weight, weight_sums, sums)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, single_norms,
                        single_slack, centers, row0, m_block, X, sample_weight, unit_weight,
                        center_norms, k, x_norms, previous_labels, initial, lower, drop,
@@ -416,7 +416,7 @@ def bounded_fused_pass(nearest_two, scaled_t, nearest_single, scaled_single_t, s
     rescanned[0] += chunk_rescanned.sum()
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0, m_block, X,
                       sample_weight, center_norms, x_norms, previous_labels, initial, lower, drop,
                       movers, rest_drop, separation, slack_scale, max_center_norm, neighbour_order,

@@ -26,6 +26,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
+from . import prange_only
 from .function_argument import FunctionArgument
 from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
@@ -352,7 +353,7 @@ def _lanes_to_sums(lanes, k, weight_sums, sums):  # pragma: no cover - compiled
             sums[j, f] += lanes[1 + f, j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, center_norms, k,
                previous_labels, has_previous, chunk_rows, tile, labels, store_distances,
                min_distances, weight_sums, sums, scalars):  # pragma: no cover - compiled
@@ -437,7 +438,7 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
     _merge_chunks(chunk_weight_sums, chunk_sums, chunk_scalars, weight_sums, sums, scalars)
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_norms,
               previous_labels, has_previous, chunk_rows, labels, min_distances, weight_sums,
               sums, scalars):  # pragma: no cover - compiled

@@ -15,7 +15,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
-from . import REASSOCIATE
+from . import REASSOCIATE, prange_only
 from .kmeans_lloyd import _transpose_rows
 from .kmeans_tiles import _four_values
 from .sums import lane_dot
@@ -27,7 +27,7 @@ __all__ = ["seeding_potentials", "seeding_update", "cumulative_potential", "colu
 # --- k-means++ seeding ------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def seeding_potentials(X, x_norms, sample_weight, closest, scaled_t, candidate_norms, n_candidates,
                        chunk_rows, tile, potentials):  # pragma: no cover - compiled
     """The potential of each candidate centre: ``potentials[j] = sum_i w_i
@@ -97,7 +97,7 @@ def _update_rows(X, start, stop, center, closest):  # pragma: no cover - compile
         closest[i] = min(np.float64(total), closest[i])
 
 
-@njit(parallel=True, cache=True, fastmath=REASSOCIATE)
+@njit(parallel=prange_only(), cache=True, fastmath=REASSOCIATE)
 def seeding_update(X, center, chunk_rows, closest):  # pragma: no cover - compiled
     """closest_i = min(closest_i, ||x_i - c||²) for the new centre c, shape (d,),
     X's dtype. Written: closest (n,) float64."""
@@ -122,7 +122,7 @@ def cumulative_potential(sample_weight, closest, out):  # pragma: no cover - com
 # --- centring ------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def column_sums(X, chunk_rows, sums, low, high):  # pragma: no cover - compiled
     """sums[f] = sum_i X[i, f] in float64, by chunks added in chunk order (row
     after row within a chunk, as numpy's sum along axis 0), and the column minima
@@ -171,7 +171,7 @@ def column_sums(X, chunk_rows, sums, low, high):  # pragma: no cover - compiled
             high[f] = max(high[f], partial_high[c, f])
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def center_rows(X, offset, chunk_rows, out, x_norms):  # pragma: no cover - compiled
     """out = X - offset and x_norms[i] = ||out[i]||², in parallel; returns the
     sum of x_norms in float64 (chunks added in order).

@@ -27,6 +27,8 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, prange
 
+from . import prange_only
+
 __all__ = [
     "row_squared_norms",
     "column_summary",
@@ -46,7 +48,7 @@ _DOWN = 1.0 - 2.0**-50
 # --- the data's own numbers ------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def row_squared_norms(data, indptr, chunk_rows, out):  # pragma: no cover - compiled
     """out[i] = sum of the squares of row i's stored values, added in float64 and
     rounded once to out's dtype. Written: out (n,)."""
@@ -151,7 +153,7 @@ def _nearest_two(acc, center_norms):  # pragma: no cover - compiled
 # --- the assignment pass (plain, or with Hamerly's bounds) ------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def assign_pass(data, indices, indptr, x_norms, sample_weight, unit_weight, scaled_t, center_norms,
                 previous_labels, has_previous, bounded, lower, drops, separation, slack_scale,
                 slack_base, max_center_norm, chunk_rows, labels, min_distances, chunk_scalars,
@@ -277,7 +279,7 @@ def group_rows(labels, indptr, k, starts, members, loads):  # pragma: no cover -
         filled[j] += 1
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def cluster_sums(data, indices, indptr, sample_weight, unit_weight, starts, members, worker_starts,
                  weight_sums, sums):  # pragma: no cover - compiled
     """Each cluster's total weight and weighted sum of its rows, in float64.
@@ -311,7 +313,7 @@ def cluster_sums(data, indices, indptr, sample_weight, unit_weight, starts, memb
 # --- every distance (transform) -------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def squared_distances(data, indices, indptr, x_norms, scaled_t, center_norms, chunk_rows,
                       out):  # pragma: no cover - compiled
     """out[i, j] = ||x_i||² - 2 x_i·c_j + ||c_j||², never negative, in X's dtype.
@@ -333,7 +335,7 @@ def squared_distances(data, indices, indptr, x_norms, scaled_t, center_norms, ch
 # --- k-means++ ------------------------------------------------------------------------------------
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def seeding_potentials(data, indices, indptr, x_norms, sample_weight, closest, scaled_t,
                        candidate_norms, chunk_rows, potentials):  # pragma: no cover - compiled
     """``potentials[t] = sum_i w_i min(closest_i, ||x_i - c_t||²)`` for the
@@ -363,7 +365,7 @@ def seeding_potentials(data, indices, indptr, x_norms, sample_weight, closest, s
             potentials[j] += partial[c, j]
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=prange_only(), cache=True)
 def seeding_update(data, indices, indptr, x_norms, scaled_center, center_norm, chunk_rows,
                    closest):  # pragma: no cover - compiled
     """closest_i = min(closest_i, ||x_i - c||²) for a new centre given as
