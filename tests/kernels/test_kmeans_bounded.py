@@ -514,3 +514,38 @@ def test_branch_free_bound_test_keeps_the_rows_the_branching_one_keeps(rng, dtyp
         assert other[0] == count
         for mine, theirs in zip(branching[1:], other[1:]):
             np.testing.assert_array_equal(theirs, mine)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_center_separation_is_the_nearest_other_centre_rounded_down(rng, dtype):
+    from kmix.kernels.compiled import kmeans_settle as settle
+
+    centers = (rng.normal(size=(30, 5)) * 4.0).astype(dtype)
+    centers[7] = centers[3] + dtype(1e-3)  # two close centres
+    separation = settle.center_separation(centers)
+    exact = np.sqrt((((centers[:, None, :].astype(np.longdouble)
+                       - centers[None, :, :].astype(np.longdouble)) ** 2).sum(axis=2)))
+    exact[np.arange(30), np.arange(30)] = np.inf
+    nearest = exact.min(axis=1)
+    assert np.all(separation <= nearest)
+    assert np.all(separation >= nearest * (1 - 2e-12))
+    np.testing.assert_array_equal(settle.center_separation(centers[:1]), [np.inf])
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_compiled_loop_lowers_the_bounds_as_run_lloyd_does(rng, dtype):
+    """The compiled bounded loop's drops are ``bound_drops(center_movement)`` to the
+    last bit (so both give the same bounds), with a tie for the largest movement
+    and for one centre."""
+    from kmix.kernels.compiled import kmeans_loop
+
+    for k in (1, 2, 9):
+        old = rng.normal(size=(k, 6)).astype(dtype)
+        new = (old + rng.normal(scale=0.1, size=(k, 6))).astype(dtype)
+        if k == 9:
+            new[2] = old[2] + (new[2] - old[2]) * 40  # the largest movement
+            old[5], new[5] = old[2], new[2]  # and the same again
+        drops = np.full(k, -1.0)
+        kmeans_loop._movement_drops(old, new, drops)
+        np.testing.assert_array_equal(drops, bounds.bound_drops(old, new))
+    assert bounds.center_movement(old, new)[2] == bounds.center_movement(old, new)[5]

@@ -18,9 +18,16 @@ MOVERS = 16
 
 def center_movement(old_centers: np.ndarray, new_centers: np.ndarray) -> np.ndarray:
     """How far each centre moved, (k,) float64, rounded up (a bound lowered by it
-    must stay below the exact distance)."""
-    return np.sqrt(np.sum((new_centers.astype(np.float64) - old_centers.astype(np.float64)) ** 2,
-                          axis=1)) * (1.0 + 1e-12)
+    must stay below the exact distance).
+
+    The squares are added feature by feature in order (a running sum, where
+    ``np.sum`` would add them pairwise): the compiled bounded loop
+    (:mod:`kmix.kernels.compiled.kmeans_loop`) adds them so too, and gets the
+    same bounds."""
+    difference = new_centers.astype(np.float64) - old_centers.astype(np.float64)
+    if difference.shape[1] == 0:
+        return np.zeros(difference.shape[0])
+    return np.sqrt(np.cumsum(difference * difference, axis=1)[:, -1]) * (1.0 + 1e-12)
 
 
 def bound_drops(old_centers: np.ndarray, new_centers: np.ndarray,

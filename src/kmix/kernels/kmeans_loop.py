@@ -9,14 +9,16 @@ exactly on ``tol``). It hands back early when a pass leaves a cluster empty.
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .compiled import threads
-from .kmeans_passes import FUSED_MAX_FEATURES, _pass_inputs, fused_tile_rows, pass_steps, plain_pass_width
+from .kmeans_passes import (FUSED_MAX_FEATURES, _pass_inputs, direct_separation, fused_tile_rows,
+                            pass_steps, plain_pass_width)
 
-__all__ = ["LoopResult", "loop_applies", "lloyd_loop"]
+__all__ = ["LoopResult", "bounded_loop", "loop_applies", "lloyd_loop"]
 
 # The loop keeps every iteration's centres in one preallocated array (max_iter + 1
 # of them); above this size run_lloyd's own loop records them instead.
@@ -37,13 +39,18 @@ class LoopResult(NamedTuple):
     path: np.ndarray | None  # (n_iter, k, d): the centres after every update (None if not kept)
     ssd: np.ndarray  # (n_iter, 2) float64: SSD after each assignment and each update
     n_changed: np.ndarray  # (n_iter,) int64
+    rescanned: tuple[int, ...] = ()  # bounded: the rows each pass scanned in full
 
 
 def loop_applies(n_clusters: int, n_features: int, itemsize: int, max_iter: int,
-                 record_centers: bool) -> bool:
-    """Whether :func:`lloyd_loop` takes a fit of this shape (the compiled pass of few
-    features; a path of recorded centres of moderate size)."""
+                 record_centers: bool, bounds: bool = False) -> bool:
+    """Whether :func:`lloyd_loop` (or with ``bounds`` :func:`bounded_loop`) takes a
+    fit of this shape (the compiled pass of few features; with bounds, few enough
+    centres to measure their separations directly; a path of recorded centres of
+    moderate size)."""
     if n_features > FUSED_MAX_FEATURES:
+        return False
+    if bounds and not direct_separation(n_clusters, n_features):
         return False
     return not record_centers or (max_iter + 1) * n_clusters * n_features * itemsize <= _PATH_BYTES
 
@@ -80,4 +87,60 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
         inertia=float(inertia), weight_sums=weight_sums,
         path=path[1:n_iter + 1] if record_centers else None,
         ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
+    )
+
+
+def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
+                 record_centers: bool) -> LoopResult:
+    """Lloyd's iterations with Hamerly's bounds from ``centers`` over a whole dense
+    block of centred rows (``block.X``, ``sample_weight``, ``x_norms``,
+    ``unit_weight``, ``n_threads``): the passes, updates and records of run_lloyd
+    with ``LloydPasses(bounds=True)``, the same numbers."""
+    from numba.core.errors import NumbaExperimentalFeatureWarning
+
+    from .compiled import kmeans_bounded, kmeans_loop  # numba is imported on first use only
+
+    X, sample_weight, centers, x_norms = _pass_inputs(block.X, block.sample_weight, centers,
+                                                      block.x_norms)
+    n, d = X.shape
+    k = centers.shape[0]
+    rows, step = pass_steps(k, d, X.dtype.itemsize)
+    width = max(4, plain_pass_width(d))
+    tile = fused_tile_rows(width, X.dtype.itemsize)
+    path = np.empty((max_iter + 1 if record_centers else 0, k, d), dtype=X.dtype)
+    ssd = np.empty((max_iter, 2))
+    n_changed = np.empty(max_iter, dtype=np.int64)
+    rescanned = np.zeros(max_iter + 1, dtype=np.int64)
+    labels = np.empty(n, dtype=np.int32)
+    lower = np.zeros(n)
+    eps = float(np.finfo(X.dtype).eps)
+    # The arguments bounded_statistics gives the pass (see there).
+    # For float64, the blocked loop: bounded_statistics takes it while the float32
+    # scan is on, and the written-out kernel (the same values) only when the
+    # centres are too large for float32.
+    nearest = kmeans_bounded.nearest_two_argument(width, X.dtype,
+                                                  written_out=X.dtype != np.float64)
+    nearest_single = kmeans_bounded.nearest_two_argument(width, np.float32)
+    single_template = np.zeros(0, dtype=np.float32) if X.dtype == np.float64 else None
+    with threads(block.n_threads, -(-n // rows)), warnings.catch_warnings():
+        # Compiling the loop, numba types the pass's arguments as one tuple, the
+        # first of them a compiled function, and warns that a tuple holding one is
+        # experimental; the loop only hands the functions on to the pass.
+        warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
+        (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
+         ssd_previous, changed, n_passes) = kmeans_loop.bounded_loop(
+             nearest, nearest_single, single_template, X, sample_weight,
+             bool(block.unit_weight), x_norms, centers, int(max_iter), float(tol), width, rows,
+             tile, step, 8.0 * (d + 4) * eps, 8.0 * (d + 4) * float(np.finfo(np.float32).eps),
+             1.0 + (d + 2) * eps, bool(record_centers), path, ssd, n_changed, rescanned, labels,
+             lower)
+    return LoopResult(
+        finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
+        centers=centers, labels=labels, had_previous=bool(had_previous),
+        ssd_previous=float(ssd_previous) if had_previous else float("nan"),
+        changed=int(changed) if had_previous else n,
+        inertia=float(inertia), weight_sums=weight_sums,
+        path=path[1:n_iter + 1] if record_centers else None,
+        ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
+        rescanned=tuple(int(count) for count in rescanned[:n_passes]),
     )

@@ -29,6 +29,7 @@ from .kmeans_bounds import center_neighbours, movers, neighbour_list_length
 __all__ = [
     "FUSED_MAX_FEATURES", "FUSED_CHUNK_ROWS",
     "chunk_rows",
+    "direct_separation",
     "fused_tile_rows",
     "pass_steps",
     "padded_centers",
@@ -61,6 +62,9 @@ FUSED_CHUNK_ROWS = 2048
 _PRODUCT_BYTES = 4 * 2**20
 # Rows per call into the compiled code: bounds the partial sums (chunks x k x d).
 _BLOCK_BYTES = 16 * 2**20
+# Centres' separations measured directly up to this many k·k·d operations;
+# beyond, BLAS's Gram matrix is the cheaper way.
+_DIRECT_SEPARATION_WORK = 2**20
 
 
 def chunk_rows(n_clusters: int, n_features: int, itemsize: int) -> int:
@@ -114,6 +118,14 @@ def padded_centers(scaled: np.ndarray, center_norms: np.ndarray, narrow: bool = 
     norms = np.full(k4, np.inf, dtype=center_norms.dtype)
     norms[:k] = center_norms
     return scaled_t, norms
+
+
+def direct_separation(n_clusters: int, n_features: int) -> bool:
+    """Whether the bounded pass with few features measures the distance from each
+    centre to its nearest other directly (``compiled.kmeans_settle.center_separation``,
+    k·k·d operations), as the compiled bounded loop does, rather than from BLAS's
+    Gram matrix (:func:`kmeans_bounds.center_neighbours`): for few centres."""
+    return n_clusters * n_clusters * n_features <= _DIRECT_SEPARATION_WORK
 
 
 def uses_blas(n_features: int) -> bool:
@@ -304,7 +316,7 @@ def bounded_statistics(
     stats : KMeansStats
     rescanned : int, the rows whose distances to all centres were computed
     """
-    from .compiled import kmeans_bounded, kmeans_lloyd  # numba is imported on first use only
+    from .compiled import kmeans_bounded, kmeans_lloyd, kmeans_settle  # numba is imported on first use only
 
     X, sample_weight, centers, x_norms = _pass_inputs(X, sample_weight, centers, x_norms)
     dtype = X.dtype
@@ -322,12 +334,17 @@ def bounded_statistics(
     # With BLAS products, rows the bounds cannot keep try their centre's nearest
     # neighbours first. With few features the compiled loop scans such rows in full,
     # a tile at a time in SIMD lanes: cheaper than measuring neighbours row by row.
-    listed = neighbour_list_length(k) if uses_blas(d) else 1
-    order, neighbour_distances = center_neighbours(centers, listed)
-    # Contiguous for every k (a column is typed apart: a second compiled pass).
-    separation = np.ascontiguousarray(neighbour_distances[:, 0]) if k > 1 else np.full(1, np.inf)
-    if not uses_blas(d):
-        order, neighbour_distances = order[:, :0], neighbour_distances[:, :0]
+    if not uses_blas(d) and direct_separation(k, d):
+        separation = kmeans_settle.center_separation(centers)
+        order, neighbour_distances = np.zeros((k, 0), dtype=np.int32), np.zeros((k, 0))
+    else:
+        listed = neighbour_list_length(k) if uses_blas(d) else 1
+        order, neighbour_distances = center_neighbours(centers, listed)
+        # Contiguous for every k (a column is typed apart: a second compiled pass).
+        separation = (np.ascontiguousarray(neighbour_distances[:, 0]) if k > 1
+                      else np.full(1, np.inf))
+        if not uses_blas(d):
+            order, neighbour_distances = order[:, :0], neighbour_distances[:, :0]
     upward = 1.0 + (d + 2) * float(np.finfo(dtype).eps)
     # Rounding of the plain pass's expanded distances, per row: at most a few
     # (d + 2)·eps·(||x|| + ||c||)² <= 2(d + 2)·eps·(||x||² + ||c||²); four times that.

@@ -155,9 +155,10 @@ def run_lloyd(
         history.append(centers=centers)
     start = 0
     if callback is None and _loop_applies(passes, centers, max_iter, record_centers):
-        kernel = functools.partial(kloop.lloyd_loop, max_iter=max_iter, tol=tol,
-                                   record_centers=record_centers)
+        kernel = functools.partial(kloop.bounded_loop if passes.bounds else kloop.lloyd_loop,
+                                   max_iter=max_iter, tol=tol, record_centers=record_centers)
         loop = data.reduce(kernel, centers, merge=whole_block_only, block_rows=None)
+        passes.rescanned.extend(loop.rescanned)
         if record_centers:
             history.extend(centers=loop.path)
         if record:
@@ -229,12 +230,14 @@ def run_lloyd(
 
 def _loop_applies(passes: LloydPasses, centers: np.ndarray, max_iter: int, record_centers: bool) -> bool:
     """Whether run_lloyd's iterations run in one compiled call (kernels.kmeans_loop):
-    plain passes, compiled, over data in memory in one dense block."""
+    compiled passes, plain or bounded, over data in memory in one dense block (with
+    bounds, centred: the rows' norms kept beside them)."""
     data = passes.data
-    return (not passes.bounds and max_iter > 0 and getattr(data, "dense_block", False)
+    return (max_iter > 0 and getattr(data, "dense_block", False)
             and getattr(data, "compiled", True)
+            and (not passes.bounds or getattr(data, "x_norms", None) is not None)
             and kloop.loop_applies(centers.shape[0], data.n_features, np.dtype(data.dtype).itemsize,
-                                   max_iter, record_centers))
+                                   max_iter, record_centers, passes.bounds))
 
 
 

@@ -7,9 +7,12 @@ that interpreted part is a large share of an iteration, and fits run side by sid
 interpreted part, which holds the GIL. :func:`lloyd_loop` runs the same iterations
 without the GIL: the plain pass (:func:`.kmeans_lloyd.fused_pass`), the weighted
 means, the centres' squared shift and the same stop tests, recording what
-run_lloyd records.
+run_lloyd records. :func:`bounded_loop` runs them with Hamerly's bounds (the
+bounded pass, and between passes the centres' movement and separation), as
+run_lloyd does with ``LloydPasses(bounds=True)``: there the interpreted part of an
+iteration is a share of it even on large data.
 
-It stops early, with the state run_lloyd needs to go on, when a pass leaves a
+Both stop early, with the state run_lloyd needs to go on, when a pass leaves a
 cluster empty: the update then moves the farthest points into the empty clusters,
 which only run_lloyd does.
 """
@@ -20,9 +23,11 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
+from .kmeans_bounded import SINGLE_NORM_LIMIT, bounded_fused_pass
 from .kmeans_lloyd import center_norms, fused_pass
+from .kmeans_settle import center_separation
 
-__all__ = ["LOOP_DONE", "LOOP_EMPTY_CLUSTER", "lloyd_loop"]
+__all__ = ["LOOP_DONE", "LOOP_EMPTY_CLUSTER", "bounded_loop", "lloyd_loop"]
 
 # lloyd_loop's status: finished (converged or max_iter), or stopped before the
 # update of an iteration whose statistics have an empty cluster.
@@ -170,3 +175,170 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
         had_previous = n_iter > 0  # True, as a run-time boolean
     return (status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels,
             scalars[1], int(scalars[2]))
+
+
+@njit(cache=True)
+def _movement_drops(old, new, drops):  # pragma: no cover - compiled
+    """``kmeans_bounds.bound_drops`` of ``kmeans_bounds.center_movement``, the same
+    numbers: how far the bounds of each cluster's rows fall. Written: drops (k,)."""
+    k, d = new.shape
+    movement = np.empty(k)
+    first = 0
+    for j in range(k):
+        total = 0.0
+        for f in range(d):
+            t = np.float64(new[j, f]) - np.float64(old[j, f])
+            total += t * t
+        movement[j] = np.sqrt(total) * (1.0 + 1e-12)
+        if movement[j] > movement[first]:
+            first = j
+    second = 0.0  # the largest movement of any other centre (none: 0)
+    for j in range(k):
+        drops[j] = movement[first]
+        if j != first and movement[j] > second:
+            second = movement[j]
+    drops[first] = second
+
+
+@njit(cache=True)
+def _bounded_blocks(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
+                    single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
+                    previous, initial, lower, drops, separation, slack_scale, max_center_norm,
+                    upward, chunk_rows, tile, step, labels, min_distances, weight_sums, sums,
+                    scalars, counted):  # pragma: no cover - compiled
+    """One bounded pass over X, ``step`` rows per call of the pass, as
+    ``kmeans_passes.bounded_statistics`` calls it (no neighbour lists)."""
+    n = X.shape[0]
+    k = centers.shape[0]
+    no_neighbours = np.zeros((k, 0), dtype=np.int32)
+    no_distances = np.zeros((k, 0))
+    for row0 in range(0, n, step):
+        bounded_fused_pass(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
+                           single_slack, centers, row0, min(step, n - row0), X, sample_weight,
+                           unit_weight, norms, k, x_norms, previous, initial, lower, drops,
+                           separation, slack_scale, max_center_norm, no_neighbours, no_distances,
+                           upward, chunk_rows, tile, labels, min_distances, weight_sums, sums,
+                           scalars, counted)
+
+
+@njit(cache=True, nogil=True)
+def bounded_loop(nearest, nearest_single, single_template, X,
+                 sample_weight, unit_weight, x_norms, centers, max_iter, tol, width, chunk_rows,
+                 tile, step, slack_scale, single_slack, upward, record_centers, path, ssd,
+                 n_changed, rescanned, labels, lower):  # pragma: no cover - compiled
+    """:func:`lloyd_loop` with Hamerly's bounds: the passes of
+    ``kmeans_passes.bounded_statistics`` (the compiled loop's, few features) between
+    the same updates, as run_lloyd runs them with ``LloydPasses(bounds=True)``.
+
+    Parameters, beyond lloyd_loop's
+    -------------------------------
+    nearest, nearest_single : the full scan's kernels for the tiles' width
+        (``kmeans_bounded.nearest_two_argument``): in X's dtype (for float64 the
+        blocked loop, whose values the written-out kernel gives too, bit for bit),
+        and written out in float32
+    single_template : None for float32 data (no float32 scan); for float64 an
+        empty float32 array (a float32 scan first while the centres fit float32)
+    x_norms : ndarray (n,), X's dtype, the rows' squared norms
+    width : the tiles' padded features; slack_scale, single_slack, upward : as
+        bounded_statistics sets them
+    rescanned : ndarray (max_iter + 1,) int64, written: the rows each pass scanned
+        in full
+    labels, lower : ndarray (n,) int32 and float64, written: the last pass's labels
+        and bounds
+
+    Returns lloyd_loop's tuple, then the number of passes.
+    """
+    n, d = X.shape
+    k = centers.shape[0]
+    centers = centers.copy()
+    if record_centers:
+        _record(path, 0, centers)
+    weight_sums = np.zeros(k)
+    sums = np.zeros((k, d))
+    scalars = np.zeros(3)
+    counted = np.zeros(1, dtype=np.int64)
+    drops = np.zeros(k)
+    previous = np.empty(n, dtype=np.int32)  # the labels of the pass before, swapped in
+    min_distances = np.empty(n, dtype=X.dtype)
+    no_single_norms = np.zeros(0, dtype=np.float32)
+    had_previous = n < 0  # a run-time boolean (see lloyd_loop)
+    n_iter = 0
+    n_passes = 0
+    shift = 0.0
+    status = LOOP_DONE
+    converged = False
+    while True:
+        scaled_t, norms = _pass_centers(centers, width)
+        max_center_norm = 0.0
+        for j in range(k):
+            max_center_norm = max(max_center_norm, np.float64(norms[j]))
+        separation = center_separation(centers)
+        for j in range(k):
+            weight_sums[j] = 0.0
+            for f in range(d):
+                sums[j, f] = 0.0
+        for s in range(3):
+            scalars[s] = 0.0
+        counted[0] = 0
+        initial = not had_previous
+        if single_template is None:
+            # float32 data: no float32 scan (numba prunes the other branch).
+            _bounded_blocks(nearest, scaled_t, nearest_single, None, no_single_norms,
+                            single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
+                            previous, initial, lower, drops, separation, slack_scale,
+                            max_center_norm, upward, chunk_rows, tile, step, labels,
+                            min_distances, weight_sums, sums, scalars, counted)
+        else:
+            columns = scaled_t.shape[1] if max_center_norm < SINGLE_NORM_LIMIT else 0
+            scaled_single_t = np.empty((width, columns), dtype=np.float32)
+            for f in range(width):
+                for j in range(columns):
+                    scaled_single_t[f, j] = scaled_t[f, j]
+            single_norms = np.empty(columns, dtype=np.float32)
+            for j in range(columns):
+                single_norms[j] = norms[j]
+            _bounded_blocks(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
+                            single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
+                            previous, initial, lower, drops, separation, slack_scale,
+                            max_center_norm, upward, chunk_rows, tile, step, labels,
+                            min_distances, weight_sums, sums, scalars, counted)
+        rescanned[n_passes] = counted[0]
+        n_passes += 1
+        if had_previous:
+            ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
+            if shift <= tol:
+                converged = True
+                break
+        if n_iter == max_iter:
+            break
+        empty = False
+        for j in range(k):
+            empty = empty or weight_sums[j] <= 0
+        if empty:
+            status = LOOP_EMPTY_CLUSTER
+            break
+        shift = 0.0
+        new_centers = np.empty_like(centers)
+        for j in range(k):
+            for f in range(d):
+                new_centers[j, f] = sums[j, f] / weight_sums[j]
+                difference = np.float64(new_centers[j, f]) - np.float64(centers[j, f])
+                shift += difference * difference
+        ssd_assignment = scalars[0]
+        changed = int(scalars[2]) if had_previous else n
+        _movement_drops(centers, new_centers, drops)
+        centers = new_centers
+        if record_centers:
+            _record(path, n_iter + 1, centers)
+        ssd[n_iter, 0] = ssd_assignment
+        n_changed[n_iter] = changed
+        n_iter += 1
+        if n_iter > 1 and changed == 0:
+            ssd[n_iter - 1, 1] = ssd_assignment
+            converged = True
+            break
+        # The labels just written are the next pass's previous ones.
+        previous, labels = labels, previous
+        had_previous = n_iter > 0
+    return (status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels,
+            scalars[1], int(scalars[2]), n_passes)
