@@ -18,7 +18,7 @@ from .compiled import threads
 from .kmeans_passes import (FUSED_MAX_FEATURES, _pass_inputs, direct_separation, fused_tile_rows,
                             pass_steps, plain_pass_width)
 
-__all__ = ["LoopResult", "bounded_loop", "loop_applies", "lloyd_loop"]
+__all__ = ["LoopResult", "bounded_loop", "bounded_pass_argument", "loop_applies", "lloyd_loop"]
 
 # The loop keeps every iteration's centres in one preallocated array (max_iter + 1
 # of them); above this size run_lloyd's own loop records them instead.
@@ -121,15 +121,16 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     nearest = kmeans_bounded.nearest_two_argument(width, X.dtype,
                                                   written_out=X.dtype != np.float64)
     nearest_single = kmeans_bounded.nearest_two_argument(width, np.float32)
-    single_template = np.zeros(0, dtype=np.float32) if X.dtype == np.float64 else None
+    single_template = np.zeros((width, 0), dtype=np.float32) if X.dtype == np.float64 else None
+    bounded_pass = bounded_pass_argument(nearest, nearest_single, X, sample_weight, x_norms)
     with threads(block.n_threads, -(-n // rows)), warnings.catch_warnings():
-        # Compiling the loop, numba types the pass's arguments as one tuple, the
-        # first of them a compiled function, and warns that a tuple holding one is
-        # experimental; the loop only hands the functions on to the pass.
+        # Compiling the loop, numba builds a tuple type whose first member is a
+        # compiled function (the loop's arguments as it types a call) and warns that
+        # such tuples are experimental; the loop only hands the functions on.
         warnings.simplefilter("ignore", NumbaExperimentalFeatureWarning)
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
          ssd_previous, changed, n_passes) = kmeans_loop.bounded_loop(
-             nearest, nearest_single, single_template, X, sample_weight,
+             bounded_pass, nearest, nearest_single, single_template, X, sample_weight,
              bool(block.unit_weight), x_norms, centers, int(max_iter), float(tol), width, rows,
              tile, step, 8.0 * (d + 4) * eps, 8.0 * (d + 4) * float(np.finfo(np.float32).eps),
              1.0 + (d + 2) * eps, bool(record_centers), path, ssd, n_changed, rescanned, labels,
@@ -144,3 +145,43 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
         ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
         rescanned=tuple(int(count) for count in rescanned[:n_passes]),
     )
+
+
+def bounded_pass_argument(nearest: Any, nearest_single: Any, X: np.ndarray,
+                          sample_weight: np.ndarray, x_norms: np.ndarray) -> Any:
+    """``kmeans_bounded.bounded_fused_pass`` as a first-class function for
+    :func:`bounded_loop`, typed for the arrays the loop passes it (its own arrays
+    C-contiguous and writable; X, the weights and the norms as they come). A loop
+    calling the pass directly would hold a compiled copy of it, built again with
+    the loop; through the argument the pass is compiled once, as the passes run
+    from Python call it. One per kernel pair and argument types."""
+    import numba
+    from numba import types
+
+    from .compiled import kmeans_bounded
+    from .compiled.function_argument import FunctionArgument
+
+    real = numba.from_dtype(X.dtype)
+
+    def array(dtype: Any, ndim: int) -> Any:
+        return types.Array(dtype, ndim, "C")
+
+    single = X.dtype == np.float64
+    key = (nearest, nearest_single, numba.typeof(X), numba.typeof(sample_weight),
+           numba.typeof(x_norms))
+    if key not in _PASS_ARGUMENTS:
+        signature = types.void(
+            nearest.numba_type, array(real, 2), nearest_single.numba_type,
+            array(types.float32, 2) if single else types.none, array(types.float32, 1),
+            types.float64, array(real, 2), types.int64, types.int64, key[2], key[3],
+            types.boolean, array(real, 1), types.int64, key[4], array(types.int32, 1),
+            types.boolean, array(types.float64, 1), array(types.float64, 1),
+            array(types.float64, 1), types.float64, types.float64, array(types.int32, 2),
+            array(types.float64, 2), types.float64, types.int64, types.int64,
+            array(types.int32, 1), array(real, 1), array(types.float64, 1),
+            array(types.float64, 2), array(types.float64, 1), array(types.int64, 1))
+        _PASS_ARGUMENTS[key] = FunctionArgument(kmeans_bounded.bounded_fused_pass, signature)
+    return _PASS_ARGUMENTS[key]
+
+
+_PASS_ARGUMENTS: dict = {}

@@ -23,7 +23,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit
 
-from .kmeans_bounded import SINGLE_NORM_LIMIT, bounded_fused_pass
+from .kmeans_bounded import SINGLE_NORM_LIMIT
 from .kmeans_lloyd import center_norms, fused_pass
 from .kmeans_settle import center_separation
 
@@ -201,28 +201,55 @@ def _movement_drops(old, new, drops):  # pragma: no cover - compiled
 
 
 @njit(cache=True)
-def _bounded_blocks(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
-                    single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
-                    previous, initial, lower, drops, separation, slack_scale, max_center_norm,
-                    upward, chunk_rows, tile, step, labels, min_distances, weight_sums, sums,
-                    scalars, counted):  # pragma: no cover - compiled
-    """One bounded pass over X, ``step`` rows per call of the pass, as
-    ``kmeans_passes.bounded_statistics`` calls it (no neighbour lists)."""
+def _bounded_blocks(bounded_pass, nearest, nearest_single, single_template, scaled_t,
+                    single_slack, centers, X, sample_weight, unit_weight, norms, x_norms, previous,
+                    initial, lower, drops, separation, slack_scale, max_center_norm, upward,
+                    chunk_rows, tile, step, labels, min_distances, weight_sums, sums, scalars,
+                    counted):  # pragma: no cover - compiled
+    """One bounded pass over X, ``step`` rows per call of ``bounded_pass``
+    (``kmeans_bounded.bounded_fused_pass``), with the arguments
+    ``kmeans_passes.bounded_statistics`` gives it: for float64 data
+    (``single_template`` not None) the centres rounded to float32 for its float32
+    scan, unless they are too large for float32; no neighbour lists.
+
+    The first branch passes ``single_template`` itself, None where it runs: numba
+    prunes the other branch for a None argument, but not this one for an array
+    (float64 data), which must then type as the pass's float32 scan tables, an
+    empty (width, 0) array (never used)."""
     n = X.shape[0]
     k = centers.shape[0]
     no_neighbours = np.zeros((k, 0), dtype=np.int32)
     no_distances = np.zeros((k, 0))
-    for row0 in range(0, n, step):
-        bounded_fused_pass(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
-                           single_slack, centers, row0, min(step, n - row0), X, sample_weight,
-                           unit_weight, norms, k, x_norms, previous, initial, lower, drops,
-                           separation, slack_scale, max_center_norm, no_neighbours, no_distances,
-                           upward, chunk_rows, tile, labels, min_distances, weight_sums, sums,
-                           scalars, counted)
+    if single_template is None:
+        no_norms = np.zeros(0, dtype=np.float32)
+        for row0 in range(0, n, step):
+            bounded_pass(nearest, scaled_t, nearest_single, single_template, no_norms,
+                         single_slack, centers, row0, min(step, n - row0), X, sample_weight,
+                         unit_weight, norms, k, x_norms, previous, initial, lower, drops,
+                         separation, slack_scale, max_center_norm, no_neighbours, no_distances,
+                         upward, chunk_rows, tile, labels, min_distances, weight_sums, sums,
+                         scalars, counted)
+    else:
+        width = scaled_t.shape[0]
+        columns = scaled_t.shape[1] if max_center_norm < SINGLE_NORM_LIMIT else 0
+        scaled_single_t = np.empty((width, columns), dtype=np.float32)
+        for f in range(width):
+            for j in range(columns):
+                scaled_single_t[f, j] = scaled_t[f, j]
+        single_norms = np.empty(columns, dtype=np.float32)
+        for j in range(columns):
+            single_norms[j] = norms[j]
+        for row0 in range(0, n, step):
+            bounded_pass(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
+                         single_slack, centers, row0, min(step, n - row0), X, sample_weight,
+                         unit_weight, norms, k, x_norms, previous, initial, lower, drops,
+                         separation, slack_scale, max_center_norm, no_neighbours, no_distances,
+                         upward, chunk_rows, tile, labels, min_distances, weight_sums, sums,
+                         scalars, counted)
 
 
 @njit(cache=True, nogil=True)
-def bounded_loop(nearest, nearest_single, single_template, X,
+def bounded_loop(bounded_pass, nearest, nearest_single, single_template, X,
                  sample_weight, unit_weight, x_norms, centers, max_iter, tol, width, chunk_rows,
                  tile, step, slack_scale, single_slack, upward, record_centers, path, ssd,
                  n_changed, rescanned, labels, lower):  # pragma: no cover - compiled
@@ -232,12 +259,16 @@ def bounded_loop(nearest, nearest_single, single_template, X,
 
     Parameters, beyond lloyd_loop's
     -------------------------------
+    bounded_pass : ``kmeans_bounded.bounded_fused_pass`` as a first-class function
+        (:func:`kmix.kernels.kmeans_loop.bounded_pass_argument`): called through
+        it, the pass is compiled once, on its own, and not again inside the loop
     nearest, nearest_single : the full scan's kernels for the tiles' width
         (``kmeans_bounded.nearest_two_argument``): in X's dtype (for float64 the
         blocked loop, whose values the written-out kernel gives too, bit for bit),
         and written out in float32
     single_template : None for float32 data (no float32 scan); for float64 an
-        empty float32 array (a float32 scan first while the centres fit float32)
+        empty (width, 0) float32 array (a float32 scan first while the centres fit
+        float32)
     x_norms : ndarray (n,), X's dtype, the rows' squared norms
     width : the tiles' padded features; slack_scale, single_slack, upward : as
         bounded_statistics sets them
@@ -260,7 +291,6 @@ def bounded_loop(nearest, nearest_single, single_template, X,
     drops = np.zeros(k)
     previous = np.empty(n, dtype=np.int32)  # the labels of the pass before, swapped in
     min_distances = np.empty(n, dtype=X.dtype)
-    no_single_norms = np.zeros(0, dtype=np.float32)
     had_previous = n < 0  # a run-time boolean (see lloyd_loop)
     n_iter = 0
     n_passes = 0
@@ -281,27 +311,11 @@ def bounded_loop(nearest, nearest_single, single_template, X,
             scalars[s] = 0.0
         counted[0] = 0
         initial = not had_previous
-        if single_template is None:
-            # float32 data: no float32 scan (numba prunes the other branch).
-            _bounded_blocks(nearest, scaled_t, nearest_single, None, no_single_norms,
-                            single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
-                            previous, initial, lower, drops, separation, slack_scale,
-                            max_center_norm, upward, chunk_rows, tile, step, labels,
-                            min_distances, weight_sums, sums, scalars, counted)
-        else:
-            columns = scaled_t.shape[1] if max_center_norm < SINGLE_NORM_LIMIT else 0
-            scaled_single_t = np.empty((width, columns), dtype=np.float32)
-            for f in range(width):
-                for j in range(columns):
-                    scaled_single_t[f, j] = scaled_t[f, j]
-            single_norms = np.empty(columns, dtype=np.float32)
-            for j in range(columns):
-                single_norms[j] = norms[j]
-            _bounded_blocks(nearest, scaled_t, nearest_single, scaled_single_t, single_norms,
-                            single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
-                            previous, initial, lower, drops, separation, slack_scale,
-                            max_center_norm, upward, chunk_rows, tile, step, labels,
-                            min_distances, weight_sums, sums, scalars, counted)
+        _bounded_blocks(bounded_pass, nearest, nearest_single, single_template, scaled_t,
+                        single_slack, centers, X, sample_weight, unit_weight, norms, x_norms,
+                        previous, initial, lower, drops, separation, slack_scale, max_center_norm,
+                        upward, chunk_rows, tile, step, labels, min_distances, weight_sums, sums,
+                        scalars, counted)
         rescanned[n_passes] = counted[0]
         n_passes += 1
         if had_previous:
