@@ -1,10 +1,11 @@
 """Lloyd's iterations in one compiled call, for data in memory in one dense block.
 
 The kernel :func:`lloyd_loop` runs what :func:`kmix.models.lloyd.run_lloyd` runs
-with plain passes and no callback (see :mod:`kmix.kernels.compiled.kmeans_loop`):
-the same passes, means, records and stop tests, to the rounding of the centres'
-squared shift (summed in another order, it can only move a stop that falls
-exactly on ``tol``). It hands back early when a pass leaves a cluster empty.
+with plain passes and no callback (see :mod:`kmix.kernels.compiled.kmeans_loop`),
+and :func:`bounded_loop` what it runs with Hamerly's bounds: the same passes,
+means, records and stop tests, to the rounding of the centres' squared shift
+(summed in another order, it can only move a stop that falls exactly on
+``tol``). Each hands back early when a pass leaves a cluster empty.
 """
 
 from __future__ import annotations
@@ -114,10 +115,10 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     labels = np.empty(n, dtype=np.int32)
     lower = np.zeros(n)
     eps = float(np.finfo(X.dtype).eps)
-    # The arguments bounded_statistics gives the pass (see there).
-    # For float64, the blocked loop: bounded_statistics takes it while the float32
-    # scan is on, and the written-out kernel (the same values) only when the
-    # centres are too large for float32.
+    # The arguments bounded_statistics gives the pass (see there). For float64 the
+    # blocked loop: bounded_statistics takes it while the float32 scan is on, and
+    # the written-out kernel (the same values) only when the centres are too large
+    # for float32.
     nearest = kmeans_bounded.nearest_two_argument(width, X.dtype,
                                                   written_out=X.dtype != np.float64)
     nearest_single = kmeans_bounded.nearest_two_argument(width, np.float32)
