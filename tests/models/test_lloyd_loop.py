@@ -99,13 +99,15 @@ def test_empty_cluster_at_the_start(rng, monkeypatch, loop_calls):
     _assert_same_fit(fast, interpreted)
 
 
-def test_compiled_loop_does_not_depend_on_the_thread_count(rng, monkeypatch, loop_calls):
-    X = rng.normal(size=(9000, 4))
+@pytest.mark.parametrize("algorithm", ["lloyd", "hamerly"])
+def test_compiled_loop_does_not_depend_on_the_thread_count(rng, monkeypatch, algorithm):
+    calls = _spy(monkeypatch, "lloyd_loop" if algorithm == "lloyd" else "bounded_loop")
+    X = rng.normal(size=(9000, 4)) + rng.integers(0, 3, size=(9000, 1)) * 2.0
     fits = []
     for threads in ("1", "2"):
         monkeypatch.setenv("KMIX_NUM_THREADS", threads)
-        fits.append(kmix.KMeans(5, algorithm="lloyd", random_state=1).fit(X))
-    assert len(loop_calls) == 2
+        fits.append(kmix.KMeans(20, algorithm=algorithm, random_state=1).fit(X))
+    assert len(calls) == 2
     _assert_same_fit(*fits)
 
 
@@ -174,17 +176,6 @@ def test_compiled_bounded_loop_hands_an_empty_cluster_to_python(rng, monkeypatch
     assert not bounded_calls[0].finished and bounded_calls[0].n_iter == 0
     interpreted = _fit(X, monkeypatch, False, algorithm="hamerly", n_clusters=20, init=start)
     _assert_same_fit(fast, interpreted)
-
-
-def test_compiled_bounded_loop_does_not_depend_on_the_thread_count(rng, monkeypatch,
-                                                                   bounded_calls):
-    X = rng.normal(size=(9000, 4)) + rng.integers(0, 3, size=(9000, 1)) * 2.0
-    fits = []
-    for threads in ("1", "2"):
-        monkeypatch.setenv("KMIX_NUM_THREADS", threads)
-        fits.append(kmix.KMeans(20, algorithm="hamerly", random_state=1).fit(X))
-    assert len(bounded_calls) == 2
-    _assert_same_fit(*fits)
 
 
 def test_loop_applies_by_shape():

@@ -56,6 +56,26 @@ def loop_applies(n_clusters: int, n_features: int, itemsize: int, max_iter: int,
     return not record_centers or (max_iter + 1) * n_clusters * n_features * itemsize <= _PATH_BYTES
 
 
+def _result(status: int, n_iter: int, converged: bool, centers: np.ndarray,
+            weight_sums: np.ndarray, inertia: float, had_previous: bool, labels: np.ndarray,
+            ssd_previous: float, changed: int, path: np.ndarray, ssd: np.ndarray,
+            n_changed: np.ndarray, record_centers: bool,
+            rescanned: tuple[int, ...] = ()) -> LoopResult:
+    """A compiled loop's returned values as a LoopResult (its records cut to the
+    iterations done)."""
+    from .compiled import kmeans_loop
+
+    return LoopResult(
+        finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
+        centers=centers, labels=labels, had_previous=bool(had_previous),
+        ssd_previous=float(ssd_previous) if had_previous else float("nan"),
+        changed=int(changed) if had_previous else labels.shape[0],
+        inertia=float(inertia), weight_sums=weight_sums,
+        path=path[1:n_iter + 1] if record_centers else None,
+        ssd=ssd[:n_iter], n_changed=n_changed[:n_iter], rescanned=rescanned,
+    )
+
+
 def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
                record_centers: bool) -> LoopResult:
     """Lloyd's plain iterations from ``centers`` over a whole dense block
@@ -80,15 +100,8 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
              nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
              float(tol), features, rows, tile, step, bool(record_centers), path, ssd, n_changed,
              labels)
-    return LoopResult(
-        finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
-        centers=centers, labels=labels, had_previous=bool(had_previous),
-        ssd_previous=float(ssd_previous) if had_previous else float("nan"),
-        changed=int(changed) if had_previous else n,
-        inertia=float(inertia), weight_sums=weight_sums,
-        path=path[1:n_iter + 1] if record_centers else None,
-        ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
-    )
+    return _result(status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
+                   ssd_previous, changed, path, ssd, n_changed, record_centers)
 
 
 def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
@@ -136,16 +149,9 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
              tile, step, 8.0 * (d + 4) * eps, 8.0 * (d + 4) * float(np.finfo(np.float32).eps),
              1.0 + (d + 2) * eps, bool(record_centers), path, ssd, n_changed, rescanned, labels,
              lower)
-    return LoopResult(
-        finished=status == kmeans_loop.LOOP_DONE, n_iter=int(n_iter), converged=bool(converged),
-        centers=centers, labels=labels, had_previous=bool(had_previous),
-        ssd_previous=float(ssd_previous) if had_previous else float("nan"),
-        changed=int(changed) if had_previous else n,
-        inertia=float(inertia), weight_sums=weight_sums,
-        path=path[1:n_iter + 1] if record_centers else None,
-        ssd=ssd[:n_iter], n_changed=n_changed[:n_iter],
-        rescanned=tuple(int(count) for count in rescanned[:n_passes]),
-    )
+    return _result(status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
+                   ssd_previous, changed, path, ssd, n_changed, record_centers,
+                   tuple(int(count) for count in rescanned[:n_passes]))
 
 
 def bounded_pass_argument(nearest: Any, nearest_single: Any, X: np.ndarray,

@@ -63,6 +63,42 @@ def _record(path, i, centers):  # pragma: no cover - compiled
             path[i, j, f] = centers[j, f]
 
 
+@njit(cache=True)
+def _clear(weight_sums, sums, scalars):  # pragma: no cover - compiled
+    """Zero a pass's statistics before it adds to them."""
+    for j in range(sums.shape[0]):
+        weight_sums[j] = 0.0
+        for f in range(sums.shape[1]):
+            sums[j, f] = 0.0
+    for s in range(scalars.shape[0]):
+        scalars[s] = 0.0
+
+
+@njit(cache=True)
+def _any_empty(weight_sums):  # pragma: no cover - compiled
+    """Whether a cluster got no weight (its update is run_lloyd's relocation)."""
+    empty = False
+    for j in range(weight_sums.shape[0]):
+        empty = empty or weight_sums[j] <= 0
+    return empty
+
+
+@njit(cache=True)
+def _means(centers, sums, weight_sums):  # pragma: no cover - compiled
+    """The update: the float64 means rounded once to the centres' dtype, and their
+    squared shift from ``centers``, as ``kmeans.update_centers`` and
+    ``kmeans.squared_shift`` give them (the shift summed in another order)."""
+    k, d = centers.shape
+    shift = 0.0
+    new_centers = np.empty_like(centers)
+    for j in range(k):
+        for f in range(d):
+            new_centers[j, f] = sums[j, f] / weight_sums[j]
+            difference = np.float64(new_centers[j, f]) - np.float64(centers[j, f])
+            shift += difference * difference
+    return new_centers, shift
+
+
 @njit(cache=True, nogil=True)
 def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
                chunk_rows, tile, step, record_centers, path, ssd, n_changed,
@@ -128,12 +164,7 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
     # update), then the update of the next iteration, if there is one.
     while True:
         scaled_t, norms = _pass_centers(centers, features)
-        for j in range(k):
-            weight_sums[j] = 0.0
-            for f in range(d):
-                sums[j, f] = 0.0
-        for s in range(3):
-            scalars[s] = 0.0
+        _clear(weight_sums, sums, scalars)
         for row0 in range(0, n, step):
             fused_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
                        norms, k, labels, had_previous, chunk_rows, tile, labels,
@@ -145,20 +176,10 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
                 break
         if n_iter == max_iter:
             break
-        empty = False
-        for j in range(k):
-            empty = empty or weight_sums[j] <= 0
-        if empty:
+        if _any_empty(weight_sums):
             status = LOOP_EMPTY_CLUSTER
             break
-        # The update: the float64 means rounded once to X's dtype, and their shift.
-        shift = 0.0
-        new_centers = np.empty_like(centers)
-        for j in range(k):
-            for f in range(d):
-                new_centers[j, f] = sums[j, f] / weight_sums[j]
-                difference = np.float64(new_centers[j, f]) - np.float64(centers[j, f])
-                shift += difference * difference
+        new_centers, shift = _means(centers, sums, weight_sums)
         ssd_assignment = scalars[0]
         changed = int(scalars[2]) if had_previous else n
         centers = new_centers
@@ -303,12 +324,7 @@ def bounded_loop(bounded_pass, nearest, nearest_single, single_template, X,
         for j in range(k):
             max_center_norm = max(max_center_norm, np.float64(norms[j]))
         separation = center_separation(centers)
-        for j in range(k):
-            weight_sums[j] = 0.0
-            for f in range(d):
-                sums[j, f] = 0.0
-        for s in range(3):
-            scalars[s] = 0.0
+        _clear(weight_sums, sums, scalars)
         counted[0] = 0
         initial = not had_previous
         _bounded_blocks(bounded_pass, nearest, nearest_single, single_template, scaled_t,
@@ -325,19 +341,10 @@ def bounded_loop(bounded_pass, nearest, nearest_single, single_template, X,
                 break
         if n_iter == max_iter:
             break
-        empty = False
-        for j in range(k):
-            empty = empty or weight_sums[j] <= 0
-        if empty:
+        if _any_empty(weight_sums):
             status = LOOP_EMPTY_CLUSTER
             break
-        shift = 0.0
-        new_centers = np.empty_like(centers)
-        for j in range(k):
-            for f in range(d):
-                new_centers[j, f] = sums[j, f] / weight_sums[j]
-                difference = np.float64(new_centers[j, f]) - np.float64(centers[j, f])
-                shift += difference * difference
+        new_centers, shift = _means(centers, sums, weight_sums)
         ssd_assignment = scalars[0]
         changed = int(scalars[2]) if had_previous else n
         _movement_drops(centers, new_centers, drops)
