@@ -317,12 +317,13 @@ def test_full_block_rows_keep_the_outer_products_near_8_mib():
     assert gp.full_block_rows(64) == 496
 
 
-def test_triangle_products_and_unpacking(rng):
+def test_row_terms_and_unpacking(rng):
     Z = rng.normal(size=(5, 4))
-    packed = gp.triangle_products(Z)
-    assert packed.shape == (5, 10)
-    full = gp.unpack_triangles(packed, 4)
+    terms = gp.row_terms(Z)
+    assert terms.shape == (5, 14)
+    full = gp.unpack_triangles(terms[:, :10], 4)
     np.testing.assert_array_equal(full, Z[:, :, None] * Z[:, None, :])
+    np.testing.assert_array_equal(terms[:, 10:], Z)
 
 
 @pytest.mark.parametrize("weighted", [False, True])

@@ -7,10 +7,12 @@ Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
   features (full, diagonal or spherical covariances), one compiled loop over tiles
   of rows (:mod:`kmix.kernels.compiled.gmm_em`);
 - :func:`full_block_moments`: float64 or float32 data, full
-  covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), BLAS
-  products that share the rows' outer products between the two steps; a pass
-  merges the blocks' raw moments (:func:`merge_full_moments`) and turns them into
-  statistics once (:func:`full_statistics`).
+  covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), one
+  product of the rows' outer products with the parameters for the E-step and one
+  with the responsibilities for the M-step (compiled dot products,
+  :mod:`kmix.kernels.compiled.dots`); a pass merges the blocks' raw moments
+  (:func:`merge_full_moments`) and turns them into statistics once
+  (:func:`full_statistics`).
 
 :func:`em_pass_plan` is the one entry point: it picks the path for a pass and
 says how to run it over blocks of rows (the backends own the blocks and threads).
@@ -42,7 +44,7 @@ __all__ = [
     "full_block_rows",
     "full_triangle_applies",
     "FULL_TRIANGLE_MAX_FEATURES",
-    "triangle_products",
+    "row_terms",
     "unpack_triangles",
     "EMPassPlan",
     "em_pass_plan",
@@ -57,28 +59,28 @@ __all__ = [
 # --- the rows' outer products (the full pass for many features) ---------------------
 
 
-def triangle_products(Z: np.ndarray) -> np.ndarray:
-    """(n, d(d+1)/2): the products z_a z_b, a <= b, of each row, row a of the
-    triangle after row a - 1 (compiled: one pass, off the GIL)."""
+def row_terms(Z: np.ndarray) -> np.ndarray:
+    """(n, d(d+1)/2 + d): each row's products z_a z_b, a <= b (row a of the triangle
+    after row a - 1), then the row itself (compiled: one pass, off the GIL)."""
     from .compiled import gmm_em  # numba is imported on first use only
 
-    Z = np.ascontiguousarray(Z)
+    Z = np.ascontiguousarray(Z, dtype=np.float64)
     n, d = Z.shape
-    out = np.empty((n, d * (d + 1) // 2), dtype=Z.dtype)
-    gmm_em.triangle_products(Z, out)
+    out = np.empty((n, d * (d + 1) // 2 + d))
+    gmm_em.row_terms(Z, out)
     return out
 
 
 @functools.lru_cache(maxsize=32)
 def _triangle_indices(d: int) -> tuple[np.ndarray, np.ndarray]:
     """Flat indices of the upper and of the lower triangle of a d x d matrix, in the
-    order of :func:`triangle_products`."""
+    order of :func:`row_terms`."""
     rows, cols = np.triu_indices(d)
     return rows * d + cols, cols * d + rows
 
 
 def unpack_triangles(packed: np.ndarray, d: int) -> np.ndarray:
-    """(k, d(d+1)/2) upper triangles, in the order of :func:`triangle_products`, as
+    """(k, d(d+1)/2) upper triangles, in the order of :func:`row_terms`, as
     (k, d, d) symmetric matrices (float64)."""
     upper, lower = _triangle_indices(d)
     full = np.empty((packed.shape[0], d * d))
@@ -96,29 +98,38 @@ class FullPassTerms(NamedTuple):
     means: np.ndarray  # (k, d) float64, the shift of the statistics
     anchor: np.ndarray  # (d,) a, the mean of the means
     offsets: np.ndarray  # (k, d) m_k = μ_k - a
-    packed: np.ndarray  # (t, k): P_k's upper triangle, off-diagonal entries doubled
-    moved: np.ndarray  # (d, k): -2 P_k m_k
+    packed: np.ndarray  # (k', t'): row k P_k's upper triangle, off-diagonal entries doubled, then -2 P_k m_k
     constant: np.ndarray  # (k,) m_kᵀ P_k m_k
     log_constant: np.ndarray  # (k,) log π_k + log det U_k - ½ d log 2π
 
 
+def _padded(count: int, multiple: int) -> int:
+    return -(-count // multiple) * multiple
+
+
 def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
                     log_weights: np.ndarray) -> FullPassTerms:
-    """The per-pass terms of :func:`full_block_moments` (full covariances)."""
+    """The per-pass terms of :func:`full_block_moments` (full covariances). The
+    packed terms, t = d(d+1)/2 + d a component in the order of :func:`row_terms`,
+    are padded with zeros to k' rows and t' columns, the multiples of the row
+    products' tile and lanes (:mod:`kmix.kernels.compiled.dots`) at or above k and t."""
+    from .compiled.dots import LANES, TILE
+
     means = np.asarray(means, dtype=np.float64)
-    d = means.shape[1]
+    k, d = means.shape
     anchor = means.mean(axis=0)
     offsets = means - anchor
     factors = np.asarray(precisions_cholesky, dtype=np.float64)
     precisions = factors @ factors.transpose(0, 2, 1)  # (k, d, d), P = U Uᵀ
     rows, cols = np.triu_indices(d)
-    packed = precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
     moved = np.einsum("kij,kj->ki", precisions, offsets)  # P_k m_k
+    packed = np.zeros((_padded(k, TILE), _padded(rows.size + d, LANES)))
+    packed[:k, :rows.size] = precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
+    packed[:k, rows.size:rows.size + d] = -2.0 * moved
     constant = np.einsum("ki,ki->k", offsets, moved)
     log_constant = (log_det_precision_cholesky(factors, "full", d) - 0.5 * d * LOG_2PI
                     + np.asarray(log_weights, dtype=np.float64))
-    return FullPassTerms(means, anchor, offsets, np.ascontiguousarray(packed.T),
-                         np.ascontiguousarray(-2.0 * moved.T), constant, log_constant)
+    return FullPassTerms(means, anchor, offsets, packed, constant, log_constant)
 
 
 class FullMoments(NamedTuple):
@@ -127,7 +138,7 @@ class FullMoments(NamedTuple):
 
     weight_sums: np.ndarray  # (k,) N_k = Σ w r
     first: np.ndarray  # (k, d) Σ w r z
-    packed: np.ndarray  # (k, t) Σ w r z zᵀ, upper triangles in the order of triangle_products
+    packed: np.ndarray  # (k, t) Σ w r z zᵀ, upper triangles in the order of row_terms
     log_likelihood: float
     total_weight: float
 
@@ -153,25 +164,46 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     expanded form loses to cancellation about eps·‖z U_k‖²: far below what the fit
     resolves for points near component k, and irrelevant for far ones (their
     responsibility underflows). ``unit_weight``: every weight is 1.
-    """
-    from .compiled import gmm_em  # numba is imported on first use only
 
-    n = X.shape[0]
-    k = terms.packed.shape[1]
-    centred = X - terms.anchor
-    triangle = triangle_products(centred)
-    quadratic = triangle @ terms.packed
-    linear = centred @ terms.moved
+    The rows' terms (:func:`row_terms`: the outer products, then the row) make
+    both steps one product each, dot products along rows
+    (:mod:`kmix.kernels.compiled.dots`): the E-step's of each row's terms with
+    each component's packed terms, which gives zᵀP_k z - 2 zᵀP_k m_k; the M-step's
+    of each term across the block's rows with each component's weighted
+    responsibilities, which gives Σ w r z zᵀ and Σ w r z. So the terms are built a
+    row each for the first, then again a column each, in the same memory, for
+    the second.
+    """
+    from .compiled import dots, gmm_em  # numba is imported on first use only
+
+    n, d = X.shape
+    k = terms.offsets.shape[0]
+    t = d * (d + 1) // 2
+    components, width = terms.packed.shape
+    rows = _padded(n, dots.LANES)
+    centred = np.ascontiguousarray(X - terms.anchor)
+    memory = np.empty(rows * width)
+    row_wise = memory.reshape(rows, width)
+    gmm_em.row_terms(centred, row_wise)
+    products = np.empty((rows, components))
+    dots.row_products(row_wise, terms.packed, products)
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     weight_sums = np.empty(k)
     tops = np.empty(n)
-    # quadratic becomes the exponentials of the log-densities less the row maxima,
-    # then the weighted responsibilities w_i r_ik.
-    gmm_em.full_block_exponentials(quadratic, linear, terms.constant, terms.log_constant, tops)
-    log_likelihood = gmm_em.full_block_responsibilities(quadratic, tops, weight, unit_weight,
-                                                        weight_sums)
-    return FullMoments(weight_sums, quadratic.T @ centred, quadratic.T @ triangle,
-                       float(log_likelihood), float(weight.sum()))
+    # The products' first k columns become the exponentials of the log-densities
+    # less the row maxima, then the weighted responsibilities w_i r_ik.
+    block = products[:n]
+    gmm_em.full_block_exponentials(block, terms.constant, terms.log_constant, tops)
+    log_likelihood = gmm_em.full_block_responsibilities(block, tops, weight, unit_weight, weight_sums)
+    column_wise = memory.reshape(width, rows)
+    gmm_em.column_terms(np.ascontiguousarray(centred.T), column_wise)
+    responsibilities = np.zeros((components, rows))
+    responsibilities[:k, :n] = block[:, :k].T
+    moments = np.empty((width, components))
+    dots.row_products(column_wise, responsibilities, moments)
+    return FullMoments(weight_sums, np.ascontiguousarray(moments[t:t + d, :k].T),
+                       np.ascontiguousarray(moments[:t, :k].T), float(log_likelihood),
+                       float(weight.sum()))
 
 
 def full_statistics(moments: FullMoments, terms: FullPassTerms) -> GMMStats:
@@ -206,16 +238,17 @@ def full_triangle_applies(n_features: int, dtype: np.dtype | type, covariance_ty
 
 def full_block_rows(n_features: int) -> int:
     """Rows per block of :func:`full_block_moments`: its outer products (d(d+1)/2 a
-    row) within about 8 MiB, so that they are still in cache (L3) when the M-step's
-    product reads them after the E-step's; smaller blocks would give the BLAS
-    products fewer rows to work on."""
+    row) within about 8 MiB, so that two threads' blocks stay in the last-level
+    cache while their products read them; smaller blocks would add calls (each
+    with its Python between the compiled steps) and shorten the M-step's dot
+    products, which run along the block's rows."""
     t = n_features * (n_features + 1) // 2
     return int(min(4096, max(64, 2**23 // (8 * t) // 16 * 16)))
 
 
 # Up to this many features (float64 or float32 data; full, diagonal or spherical covariances)
 # a pass is one compiled loop over tiles of rows (E-step and statistics together);
-# above it, BLAS products per block of rows do the bulk of the work.
+# above it, products over whole blocks of rows do the bulk of the work.
 COMPILED_MAX_FEATURES = 16
 _COMPILED_CHUNK_ROWS = 2048
 

@@ -34,7 +34,8 @@ from .elementary import exp_flushed
 from .kmeans_lloyd import _transpose_rows
 from .sums import lane_dot, lane_dot_vector, lane_total
 
-__all__ = ["em_pass", "em_pass_serial", "triangle_products", "full_block_exponentials", "full_block_responsibilities"]
+__all__ = ["em_pass", "em_pass_serial", "row_terms", "column_terms",
+           "full_block_exponentials", "full_block_responsibilities"]
 
 # Sums along a tile's rows run in written-out lanes (.sums; see the package);
 # the log-densities' products may be fused multiply-adds (CONTRACT).
@@ -325,11 +326,14 @@ def _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, dia
 
 
 @njit(cache=True, nogil=True)
-def triangle_products(Z, out):  # pragma: no cover - compiled
-    """out[i] = the products Z[i, a] * Z[i, b], a <= b, row a of the triangle after
-    row a - 1. Written: out (n, d(d+1)/2). Releases the GIL: blocks on threads
-    build theirs at the same time."""
+def row_terms(Z, out):  # pragma: no cover - compiled
+    """out[i] = the products Z[i, a] * Z[i, b], a <= b (row a of the triangle after
+    row a - 1), then Z[i] itself, for i < n; out (>= n, >= d(d+1)/2 + d), zeros in
+    its other columns and rows (the padding of
+    :func:`kmix.kernels.compiled.dots.row_products`). Releases the GIL: blocks on
+    threads build theirs at the same time."""
     n, d = Z.shape
+    width = out.shape[1]
     for i in range(n):
         row = Z[i]
         products = out[i]
@@ -343,27 +347,69 @@ def triangle_products(Z, out):  # pragma: no cover - compiled
             for b in range(d - a):
                 target[b] = za * source[b]
             start += d - a
+        target = products[start:start + d]
+        for b in range(d):
+            target[b] = row[b]
+        padding = products[start + d:]
+        for b in range(width - start - d):
+            padding[b] = 0.0
+    for i in range(n, out.shape[0]):
+        padding = out[i]
+        for b in range(width):
+            padding[b] = 0.0
 
 
 @njit(cache=True, nogil=True)
-def full_block_exponentials(quadratic, linear, constant, log_constant, tops):  # pragma: no cover
+def column_terms(ZT, out):  # pragma: no cover - compiled
+    """The transpose of :func:`row_terms` of Z = ZTᵀ (ZT (d, n)): out[j, i] = the
+    j-th of row i's terms; out (>= d(d+1)/2 + d, >= n), zeros in its other columns
+    and rows. Releases the GIL."""
+    d, n = ZT.shape
+    width = out.shape[1]
+    j = 0
+    for a in range(d):
+        first = ZT[a, :n]
+        for b in range(a, d):
+            second = ZT[b, :n]
+            target = out[j]
+            for i in range(n):
+                target[i] = first[i] * second[i]
+            j += 1
+    for a in range(d):
+        source = ZT[a, :n]
+        target = out[j]
+        for i in range(n):
+            target[i] = source[i]
+        j += 1
+    for r in range(j):
+        padding = out[r, n:]
+        for i in range(width - n):
+            padding[i] = 0.0
+    for r in range(j, out.shape[0]):
+        padding = out[r]
+        for i in range(width):
+            padding[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
+def full_block_exponentials(quadratic, constant, log_constant, tops):  # pragma: no cover
     """The exponentials of the E-step's log-densities for a block of the full pass,
     less each row's maximum, in place.
 
-    quadratic (n, k): zᵀP_k z on entry; on return exp(log π_k + log N(x_i | k) -
-    ``tops[i]``), ``tops[i]`` the row's maximum (0 where that is not finite), values
-    below the smallest normal number flushed to zero. linear (n, k): -2 zᵀP_k m_k;
-    constant (k,): m_kᵀP_k m_k; log_constant (k,): log π_k + log det U_k - ½ d log
-    2π. The squared distance is clipped at 0 (a sum of squares: negative only by
-    rounding). Written: quadratic, tops (n,). Releases the GIL.
+    quadratic (n, >= k), its first k columns: zᵀP_k z - 2 zᵀP_k m_k on entry; on
+    return exp(log π_k + log N(x_i | k) - ``tops[i]``), ``tops[i]`` the row's
+    maximum (0 where that is not finite), values below the smallest normal number
+    flushed to zero. constant (k,): m_kᵀP_k m_k; log_constant (k,): log π_k + log
+    det U_k - ½ d log 2π. The squared distance is clipped at 0 (a sum of squares:
+    negative only by rounding). Written: quadratic, tops (n,). Releases the GIL.
     """
-    n, k = quadratic.shape
+    n = quadratic.shape[0]
+    k = constant.shape[0]
     for i in range(n):
         row = quadratic[i]
-        line = linear[i]
         top = -np.inf
         for j in range(k):
-            value = row[j] + line[j] + constant[j]
+            value = row[j] + constant[j]
             value = value if value > 0.0 else 0.0
             value = -0.5 * value + log_constant[j]
             row[j] = value
@@ -378,13 +424,14 @@ def full_block_exponentials(quadratic, linear, constant, log_constant, tops):  #
 @njit(cache=True, nogil=True)
 def full_block_responsibilities(terms, tops, sample_weight, unit_weight,
                                 weight_sums):  # pragma: no cover - compiled
-    """From exp(log-density - row maximum) (n, k), in place: the weighted
-    responsibilities w_i r_ik, weights below the smallest normal number flushed to
-    zero (they change no sum, but slow every product they enter). Written:
-    terms, weight_sums (k,) = Σ_i w_i r_ik. Returns Σ_i w_i log p(x_i).
+    """From exp(log-density - row maximum) (n, >= k; its first k columns), in place:
+    the weighted responsibilities w_i r_ik, weights below the smallest normal number
+    flushed to zero (they change no sum, but slow every product they enter).
+    Written: terms, weight_sums (k,) = Σ_i w_i r_ik. Returns Σ_i w_i log p(x_i).
     Releases the GIL.
     """
-    n, k = terms.shape
+    n = terms.shape[0]
+    k = weight_sums.shape[0]
     tiny = np.finfo(np.float64).tiny
     for j in range(k):
         weight_sums[j] = 0.0
