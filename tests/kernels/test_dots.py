@@ -1,7 +1,7 @@
-"""The row products of the EM pass with many features (kmix.kernels.compiled.dots):
-each element is the dot product in the order the module documents (fused
-multiply-adds into eight lanes, the lanes added pairwise), so no element depends
-on where in the matrices, or in which tile, it was computed."""
+"""The products of the EM pass with many features (kmix.kernels.compiled.dots):
+each element is one chain of fused multiply-adds in the order of the sum, as the
+module documents, so no element depends on where in the matrices, or in which
+tile, it was computed."""
 
 from fractions import Fraction
 
@@ -16,51 +16,58 @@ def _fma(x: float, y: float, z: float) -> float:
     return float(Fraction(x) * Fraction(y) + Fraction(z))
 
 
-def _documented_dot(a, b) -> float:
-    lanes = [0.0] * dots.LANES
-    for j, (x, y) in enumerate(zip(a, b)):
-        lanes[j % dots.LANES] = _fma(float(x), float(y), lanes[j % dots.LANES])
-    return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) + ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]))
-
-
 def _spread(rng, shape):
     # Magnitudes over many decades, so that another order or rounding would show.
     return rng.normal(size=shape) * 10.0 ** rng.integers(-6, 6, size=shape)
 
 
-def test_row_products_add_in_the_documented_order(rng):
-    A = _spread(rng, (8, 40))
-    B = _spread(rng, (4, 40))
-    C = np.empty((8, 4))
-    dots.row_products(A, B, C)
-    expected = np.array([[_documented_dot(a, b) for b in B] for a in A])
+def test_column_products_add_in_the_documented_order(rng):
+    # 56 columns: a tile of 32, one of 16 and one of 8; 300 terms: three steps.
+    A = _spread(rng, (16, 300))
+    B = _spread(rng, (300, 56))
+    C = np.full((16, 56), np.nan)
+    dots.column_products(A, B, C)
+    expected = np.empty_like(C)
+    for i in range(16):
+        for j in range(56):
+            total = 0.0
+            for a, b in zip(A[i].tolist(), B[:, j].tolist()):
+                total = _fma(a, b, total)
+            expected[i, j] = total
     np.testing.assert_array_equal(C, expected)
     # The same products rounded apart (no fused multiply-add) differ somewhere:
     # the check above can tell them apart.
-    unfused = [[sum(float(x) * float(y) for x, y in zip(a, b)) for b in B] for a in A]
-    assert not np.array_equal(C, np.array(unfused))
+    unfused = np.array([[float(sum(a * b for a, b in zip(A[i].tolist(), B[:, j].tolist())))
+                         for j in range(56)] for i in range(16)])
+    assert not np.array_equal(C, unfused)
 
 
 def test_an_element_does_not_depend_on_its_tile(rng):
-    A = _spread(rng, (24, 96))
-    B = _spread(rng, (12, 96))
-    C = np.empty((24, 12))
-    dots.row_products(A, B, C)
-    rows, cols = rng.permutation(24), rng.permutation(12)
-    moved = np.empty((24, 12))
-    dots.row_products(np.ascontiguousarray(A[rows]), np.ascontiguousarray(B[cols]), moved)
+    A = _spread(rng, (32, 200))
+    B = _spread(rng, (200, 88))
+    C = np.empty((32, 88))
+    dots.column_products(A, B, C)
+    rows, cols = rng.permutation(32), rng.permutation(88)
+    moved = np.empty((32, 88))
+    dots.column_products(np.ascontiguousarray(A[rows]), np.ascontiguousarray(B[:, cols]), moved)
     np.testing.assert_array_equal(moved, C[rows][:, cols])
-    np.testing.assert_allclose(C, A @ B.T, rtol=1e-12, atol=1e-12 * np.abs(A).max() * np.abs(B).max())
+    np.testing.assert_allclose(C, A @ B, rtol=1e-12, atol=1e-12 * np.abs(A).max() * np.abs(B).max())
 
 
-def test_row_products_take_contiguous_float64_matrices_only():
+def test_column_products_refuse_shapes_they_cannot_tile():
     from numba.core.errors import TypingError
 
+    with pytest.raises(ValueError, match="multiple"):
+        dots.column_products(np.ones((12, 8)), np.ones((8, 8)), np.empty((12, 8)))
+    with pytest.raises(ValueError, match="multiple"):
+        dots.column_products(np.ones((16, 8)), np.ones((8, 12)), np.empty((16, 12)))
+    with pytest.raises(ValueError, match="shapes"):
+        dots.column_products(np.ones((16, 8)), np.ones((9, 8)), np.empty((16, 8)))
     with pytest.raises(TypingError):
-        dots.row_products(np.ones((4, 8), dtype=np.float32), np.ones((4, 8), dtype=np.float32),
-                          np.empty((4, 4), dtype=np.float32))
+        dots.column_products(np.ones((16, 8), dtype=np.float32), np.ones((8, 8), dtype=np.float32),
+                             np.empty((16, 8), dtype=np.float32))
     with pytest.raises(TypingError):
-        dots.row_products(np.ones((4, 16))[:, ::2], np.ones((4, 8)), np.empty((4, 4)))
+        dots.column_products(np.ones((16, 16))[:, ::2], np.ones((8, 8)), np.empty((16, 8)))
 
 
 @pytest.mark.parametrize("n, d", [(1, 17), (5, 20), (13, 3)])

@@ -9,7 +9,7 @@ Two fast paths of :func:`kmix.kernels.gmm.e_step` followed by
 - :func:`full_block_moments`: float64 or float32 data, full
   covariances with more features (up to ``FULL_TRIANGLE_MAX_FEATURES``), one
   product of the rows' outer products with the parameters for the E-step and one
-  with the responsibilities for the M-step (compiled dot products,
+  with the responsibilities for the M-step (compiled products,
   :mod:`kmix.kernels.compiled.dots`); a pass merges the blocks' raw moments
   (:func:`merge_full_moments`) and turns them into statistics once
   (:func:`full_statistics`).
@@ -98,7 +98,7 @@ class FullPassTerms(NamedTuple):
     means: np.ndarray  # (k, d) float64, the shift of the statistics
     anchor: np.ndarray  # (d,) a, the mean of the means
     offsets: np.ndarray  # (k, d) m_k = μ_k - a
-    packed: np.ndarray  # (k', t'): row k P_k's upper triangle, off-diagonal entries doubled, then -2 P_k m_k
+    packed: np.ndarray  # (t, k'): column k P_k's upper triangle, off-diagonal entries doubled, then -2 P_k m_k
     constant: np.ndarray  # (k,) m_kᵀ P_k m_k
     log_constant: np.ndarray  # (k,) log π_k + log det U_k - ½ d log 2π
 
@@ -111,9 +111,9 @@ def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
                     log_weights: np.ndarray) -> FullPassTerms:
     """The per-pass terms of :func:`full_block_moments` (full covariances). The
     packed terms, t = d(d+1)/2 + d a component in the order of :func:`row_terms`,
-    are padded with zeros to k' rows and t' columns, the multiples of the row
-    products' tile and lanes (:mod:`kmix.kernels.compiled.dots`) at or above k and t."""
-    from .compiled.dots import LANES, TILE
+    are padded with zero columns to k', the multiple of the products' vectors
+    (:mod:`kmix.kernels.compiled.dots`) at or above k."""
+    from .compiled.dots import LANES
 
     means = np.asarray(means, dtype=np.float64)
     k, d = means.shape
@@ -123,9 +123,9 @@ def full_pass_terms(means: np.ndarray, precisions_cholesky: np.ndarray,
     precisions = factors @ factors.transpose(0, 2, 1)  # (k, d, d), P = U Uᵀ
     rows, cols = np.triu_indices(d)
     moved = np.einsum("kij,kj->ki", precisions, offsets)  # P_k m_k
-    packed = np.zeros((_padded(k, TILE), _padded(rows.size + d, LANES)))
-    packed[:k, :rows.size] = precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)
-    packed[:k, rows.size:rows.size + d] = -2.0 * moved
+    packed = np.zeros((rows.size + d, _padded(k, LANES)))
+    packed[:rows.size, :k] = (precisions[:, rows, cols] * np.where(rows == cols, 1.0, 2.0)).T
+    packed[rows.size:, :k] = -2.0 * moved.T
     constant = np.einsum("ki,ki->k", offsets, moved)
     log_constant = (log_det_precision_cholesky(factors, "full", d) - 0.5 * d * LOG_2PI
                     + np.asarray(log_weights, dtype=np.float64))
@@ -166,27 +166,26 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     responsibility underflows). ``unit_weight``: every weight is 1.
 
     The rows' terms (:func:`row_terms`: the outer products, then the row) make
-    both steps one product each, dot products along rows
-    (:mod:`kmix.kernels.compiled.dots`): the E-step's of each row's terms with
-    each component's packed terms, which gives zᵀP_k z - 2 zᵀP_k m_k; the M-step's
-    of each term across the block's rows with each component's weighted
-    responsibilities, which gives Σ w r z zᵀ and Σ w r z. So the terms are built a
-    row each for the first, then again a column each, in the same memory, for
-    the second.
+    both steps one product each (:mod:`kmix.kernels.compiled.dots`): the E-step's
+    of the terms, a row each, with the components' packed terms, which gives
+    zᵀP_k z - 2 zᵀP_k m_k; the M-step's of the terms, a column each (built again,
+    in the same memory), with the weighted responsibilities, which gives
+    Σ w r z zᵀ and Σ w r z.
     """
     from .compiled import dots, gmm_em  # numba is imported on first use only
 
     n, d = X.shape
     k = terms.offsets.shape[0]
     t = d * (d + 1) // 2
-    components, width = terms.packed.shape
-    rows = _padded(n, dots.LANES)
+    width, components = terms.packed.shape
+    rows = _padded(n, 4 * dots.ROWS)
+    columns = _padded(width, 4 * dots.ROWS)
     centred = np.ascontiguousarray(X - terms.anchor)
-    memory = np.empty(rows * width)
-    row_wise = memory.reshape(rows, width)
+    memory = np.empty(max(rows * width, columns * n))
+    row_wise = memory[:rows * width].reshape(rows, width)
     gmm_em.row_terms(centred, row_wise)
     products = np.empty((rows, components))
-    dots.row_products(row_wise, terms.packed, products)
+    dots.column_products(row_wise, terms.packed, products)
     weight = np.ascontiguousarray(sample_weight, dtype=np.float64)
     weight_sums = np.empty(k)
     tops = np.empty(n)
@@ -195,12 +194,10 @@ def full_block_moments(X: np.ndarray, sample_weight: np.ndarray, terms: FullPass
     block = products[:n]
     gmm_em.full_block_exponentials(block, terms.constant, terms.log_constant, tops)
     log_likelihood = gmm_em.full_block_responsibilities(block, tops, weight, unit_weight, weight_sums)
-    column_wise = memory.reshape(width, rows)
+    column_wise = memory[:columns * n].reshape(columns, n)
     gmm_em.column_terms(np.ascontiguousarray(centred.T), column_wise)
-    responsibilities = np.zeros((components, rows))
-    responsibilities[:k, :n] = block[:, :k].T
-    moments = np.empty((width, components))
-    dots.row_products(column_wise, responsibilities, moments)
+    moments = np.empty((columns, components))
+    dots.column_products(column_wise, block, moments)
     return FullMoments(weight_sums, np.ascontiguousarray(moments[t:t + d, :k].T),
                        np.ascontiguousarray(moments[:t, :k].T), float(log_likelihood),
                        float(weight.sum()))

@@ -10,8 +10,7 @@ Everything in this package's modules is machine code built by numba:
 - :mod:`.kmeans_sparse`: the same passes (plain and bounded), distances and
   k-means++ potentials for sparse rows in CSR form;
 - :mod:`.gmm_em`: the EM pass for few features and the full pass's helpers;
-- :mod:`.dots`: the full pass's products for many features, as dot products
-  along rows;
+- :mod:`.dots`: the full pass's two products for many features;
 - :mod:`.gmm_mstep`, :mod:`.gmm_orientation`, :mod:`.gmm_model_step`: the
   M-step of mclust's fourteen covariance models, one compiled function per model
   (compiled when first used);

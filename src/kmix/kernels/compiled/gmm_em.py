@@ -17,10 +17,11 @@ are ``Σ w r``, ``Σ w r d`` and ``Σ w r d dᵀ`` (or its diagonal), with the s
 ``d``: the moments are taken about the current means, as in
 :func:`kmix.kernels.gmm.block_statistics`.
 
-The last three functions serve the full pass for more features
-(:func:`kmix.kernels.gmm_passes.full_block_moments`): the rows' outer products and
-the E-step's loops between its BLAS products. They release the GIL, so blocks
-run on threads side by side.
+The last four functions serve the full pass for more features
+(:func:`kmix.kernels.gmm_passes.full_block_moments`): the rows' terms (outer
+products, then the row) a row or a column each, and the E-step's loops between
+its two products (:mod:`.dots`). They release the GIL, so blocks run on threads
+side by side.
 """
 
 from __future__ import annotations
@@ -324,13 +325,12 @@ def _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, dia
     return loglik
 
 
-
 @njit(cache=True, nogil=True)
 def row_terms(Z, out):  # pragma: no cover - compiled
     """out[i] = the products Z[i, a] * Z[i, b], a <= b (row a of the triangle after
     row a - 1), then Z[i] itself, for i < n; out (>= n, >= d(d+1)/2 + d), zeros in
     its other columns and rows (the padding of
-    :func:`kmix.kernels.compiled.dots.row_products`). Releases the GIL: blocks on
+    :func:`kmix.kernels.compiled.dots.column_products`). Releases the GIL: blocks on
     threads build theirs at the same time."""
     n, d = Z.shape
     width = out.shape[1]
