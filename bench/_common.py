@@ -134,7 +134,10 @@ def _blas() -> str:
         return "unknown (threadpoolctl not installed)"
     for info in threadpool_info():
         if info.get("user_api") == "blas" and "numpy" in info.get("filepath", ""):
-            return f"{info['internal_api']} {info['version']} ({info['num_threads']} threads)"
+            # The kernels OpenBLAS picked for this processor (their vector width
+            # sets its GEMM rate, the reference of the GEMM fractions).
+            kernels = f", {info['architecture']} kernels" if info.get("architecture") else ""
+            return f"{info['internal_api']} {info['version']} ({info['num_threads']} threads{kernels})"
     return "unknown"
 
 

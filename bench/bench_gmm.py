@@ -160,7 +160,8 @@ def run(names: list[str], repeats: int, write: bool) -> str:
         "time on G3 moves most between runs. "
         "Peak RSS is the whole process; kmix's includes numba (about 100 MiB). "
         f"The GEMM rate of this machine in the same run (numpy's BLAS, square 2048 products, float64): "
-        f"{rate:.0f} GFLOP/s; G3's pass counts 4ntk + 4ndk flops an iteration, t = d(d+1)/2 (the products "
+        f"{rate:.0f} GFLOP/s (the kernels named under Machine below: where those use narrower vectors "
+        "than the processor has, kmix's own products can exceed the rate); G3's pass counts 4ntk + 4ndk flops an iteration, t = d(d+1)/2 (the products "
         "of the rows' outer products and of the rows, in the E-step and in the M-step).",
         "",
         _common.markdown_table(

@@ -84,3 +84,43 @@ def test_column_terms_are_the_row_terms_transposed_with_zero_padding(rng, n, d):
     np.testing.assert_array_equal(by_row[:n, :upper[0].size], (Z[:, :, None] * Z[:, None, :])[:, upper[0], upper[1]])
     np.testing.assert_array_equal(by_row[:n, upper[0].size:terms], Z)
     assert not by_row[n:].any() and not by_row[:, terms:].any()
+
+
+def _chain(a_row, b_column, round_to):
+    total = round_to(0.0)
+    for a, b in zip(a_row.tolist(), b_column.tolist()):
+        total = round_to(float(Fraction(a) * Fraction(b) + Fraction(float(total))))
+    return total
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_transposed_products_add_in_the_documented_order(rng, dtype):
+    height = dots.transposed_rows(dtype)
+    assert height == {np.float64: 8, np.float32: 16}[dtype]
+    A = _spread(rng, (3 * height + 5, 40)).astype(dtype)
+    B = _spread(rng, (40, 2 * dots.TRANSPOSED_COLUMNS)).astype(dtype)
+    C = np.full((B.shape[1], 2 * height + 3), np.nan, dtype=dtype)
+    # rows 5 .. 5 + 2 * height of A into columns 3 .. of C
+    dots.transposed_products(A, 5, 2 * height, B, C, 3)
+    round_to = np.float32 if dtype == np.float32 else float
+    expected = np.array([[_chain(A[5 + i], B[:, l], round_to) for i in range(2 * height)]
+                         for l in range(B.shape[1])])
+    np.testing.assert_array_equal(C[:, 3:], expected)
+    assert np.isnan(C[:, :3]).all()
+
+
+def test_transposed_products_do_not_depend_on_the_tile(rng):
+    A = _spread(rng, (48, 130))
+    A.flags.writeable = False  # the rows may be read-only (a memory-mapped file)
+    B = _spread(rng, (130, 64))
+    C = np.empty((64, 48))
+    dots.transposed_products(A, 0, 48, B, C, 0)
+    rows, cols = rng.permutation(48), rng.permutation(64)
+    moved = np.empty((64, 48))
+    dots.transposed_products(np.ascontiguousarray(A[rows]), 0, 48, np.ascontiguousarray(B[:, cols]), moved, 0)
+    np.testing.assert_array_equal(moved, C[cols][:, rows])
+    np.testing.assert_allclose(C, (A @ B).T, rtol=1e-12, atol=1e-12 * np.abs(A).max() * np.abs(B).max())
+    with pytest.raises(ValueError, match="multiple"):
+        dots.transposed_products(A, 0, 12, B, C, 0)
+    with pytest.raises(ValueError, match="multiple"):
+        dots.transposed_products(A, 0, 8, np.ones((130, 24)), np.empty((24, 8)), 0)

@@ -47,7 +47,8 @@ __all__ = [
 ]
 
 # Up to this many features the x·c products are computed by the compiled loop; above
-# it by a BLAS product per chunk (a GEMM with a thin inner dimension is slow).
+# it as one product of a chunk's rows with every centre (compiled.dots in the plain
+# pass, BLAS in the bounded pass's scans).
 FUSED_MAX_FEATURES = 32
 # Rows per chunk of the compiled pass: the unit of parallel work and of partial
 # statistics. A function of (k, d, dtype) only, never of the thread count, so the
@@ -56,9 +57,9 @@ FUSED_MAX_FEATURES = 32
 # that fewer, longer chunks spread over more rows; much longer chunks would split
 # small arrays unevenly between threads.
 FUSED_CHUNK_ROWS = 2048
-# For the BLAS path: rows such that one chunk's (k, rows) product takes about 4 MiB,
+# For many features: rows such that one chunk's (k, rows) product takes about 4 MiB,
 # small enough to stay in L3 cache while its argmin and sums are taken, large
-# enough for BLAS to run at full speed.
+# enough that a chunk's set-up is small beside its product.
 _PRODUCT_BYTES = 4 * 2**20
 # Rows per call into the compiled code: bounds the partial sums (chunks x k x d).
 _BLOCK_BYTES = 16 * 2**20
@@ -120,6 +121,17 @@ def padded_centers(scaled: np.ndarray, center_norms: np.ndarray, narrow: bool = 
     return scaled_t, norms
 
 
+def _padded_columns(scaled: np.ndarray) -> np.ndarray:
+    """``scaled`` (k, d) transposed, with zero columns to a multiple of the
+    products' tiles (:func:`kmix.kernels.compiled.dots.transposed_products`)."""
+    from .compiled.dots import TRANSPOSED_COLUMNS
+
+    k, d = scaled.shape
+    padded = np.zeros((d, -(-k // TRANSPOSED_COLUMNS) * TRANSPOSED_COLUMNS), dtype=scaled.dtype)
+    padded[:, :k] = scaled.T
+    return padded
+
+
 def direct_separation(n_clusters: int, n_features: int) -> bool:
     """Whether the bounded pass with few features measures the distance from each
     centre to its nearest other directly (``compiled.kmeans_settle.center_separation``,
@@ -129,8 +141,9 @@ def direct_separation(n_clusters: int, n_features: int) -> bool:
 
 
 def uses_blas(n_features: int) -> bool:
-    """Whether :func:`lloyd_statistics` calls BLAS (from every thread at once: the
-    caller should limit BLAS to one thread, as the numpy backend does)."""
+    """Whether the passes over data of this many features call BLAS from every
+    thread at once (the bounded pass's scans): the caller should limit BLAS to one
+    thread, as the numpy backend does."""
     return n_features > FUSED_MAX_FEATURES
 
 
@@ -183,7 +196,7 @@ def lloyd_statistics(
         ``centers`` and the number of changed labels.
     unit_weight : bool
         The caller vouches that every weight is 1: the pass then does not read
-        ``sample_weight`` (the BLAS path reads it anyway).
+        ``sample_weight`` (the path for many features reads it anyway).
     keep_distances : bool
         Return each row's squared distance to its centre. Without them (Lloyd's
         loop needs only the statistics) the compiled loop writes n values less per
@@ -221,6 +234,7 @@ def lloyd_statistics(
     scaled = centers * dtype.type(-2)
     with threads(n_threads, -(-n // rows)):
         if blas:
+            scaled = _padded_columns(scaled)
             for row0 in range(0, n, step):
                 kmeans_lloyd.gemm_pass(scaled, row0, min(step, n - row0), X, sample_weight,
                                        center_norms, x_norms, previous, has_previous, rows, labels,

@@ -29,8 +29,8 @@ __all__ = ["KMeansState", "LloydResult", "LloydPasses", "run_lloyd", "kmeans_par
 
 # "auto" takes Hamerly's bounds when a full scan of a row (k x d multiply-adds)
 # costs more than keeping its bound (about d of them and some bookkeeping): from
-# k·d = 256, or with more than 32 features (where the plain pass calls BLAS per
-# chunk). bench/RESULTS.md has the measurements behind the threshold.
+# k·d = 256, or with more than 32 features (where a full scan is a product of the
+# rows with every centre). bench/RESULTS.md has the measurements behind the threshold.
 HAMERLY_MIN_WORK = 256
 
 

@@ -12,9 +12,11 @@ The ``x·c`` products come either from compiled loops over tiles of rows
 (:mod:`kmix.kernels.compiled.kmeans_tiles`, or for tiles of 8 and 16 features the
 written-out loops of :mod:`kmix.kernels.compiled.kmeans_unrolled`, which the pass
 takes as an argument, :func:`nearest_argument`; few features: a GEMM with an inner
-dimension of 2 spends its time on overhead) or from a BLAS product
-per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows): with one centre per row of
-that product, the argmin runs along contiguous memory, many rows at a time.
+dimension of 2 spends its time on overhead) or, for many features, from one
+product per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows)
+(:func:`kmix.kernels.compiled.dots.transposed_products`): with one centre per
+row of that product, the argmin runs along contiguous memory, many rows at a
+time.
 
 The caller (:func:`kmix.kernels.kmeans_passes.lloyd_statistics`) chooses the
 number of threads; nothing here keeps state between calls.
@@ -27,6 +29,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import prange_only
+from .dots import TRANSPOSED_COLUMNS, lanes_of, transposed_products
 from .function_argument import FunctionArgument
 from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
@@ -35,7 +38,7 @@ from .sums import LABEL_LANES, label_lane_sums, lane_dot, lane_total
 __all__ = ["center_norms", "fused_pass", "gemm_pass", "nearest_argument"]
 
 
-# Rows handled together after a BLAS product: a run of FINISH_TILE contiguous values
+# Rows handled together after a chunk's product: a run of FINISH_TILE contiguous values
 # per centre, and the running minima stay in L1 (the compiled loops size their
 # tiles by fused_tile_rows in kernels/kmeans_passes.py).
 FINISH_TILE = 512
@@ -103,7 +106,7 @@ def _argmin_tile(dots, column0, m, center_norms, best, best_label):  # pragma: n
     running minimum, so the minimum is read and written once per four centres.
     The strict '<' keeps the lowest index on ties, as numpy's argmin does.
     """
-    k = dots.shape[0]
+    k = center_norms.shape[0]  # dots may have more (zero) rows: padding
     norm0 = center_norms[0]
     for r in range(m):
         best[r] = dots[0, column0 + r] + norm0
@@ -443,17 +446,20 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
               previous_labels, has_previous, chunk_rows, labels, min_distances, weight_sums,
               sums, scalars):  # pragma: no cover - compiled
     """One assignment pass over rows ``row0 .. row0 + m_block``, the products of each
-    chunk made by BLAS (many features): ``-2 C @ X[chunk].T``, shape (k, rows).
+    chunk made as one product of matrices (many features): ``-2 C @ X[chunk].T``,
+    shape (k, rows), by :func:`.dots.transposed_products`: each product one chain
+    of fused multiply-adds over the features in order, whatever the chunk.
 
-    Each thread makes its own chunk's product, so the caller must limit BLAS to one
-    thread (two thread pools on the same cores wait for each other). The product
-    of one chunk stays in cache while its argmin and sums are taken.
+    The product of one chunk stays in cache while its argmin and sums are taken.
 
-    ``scaled_centers`` is ``-2 * centers``, shape (k, d); the other arguments are
-    as in :func:`fused_pass`.
+    ``scaled_centers`` is ``-2 * centers`` transposed, with zero columns to a
+    multiple of ``dots.TRANSPOSED_COLUMNS``, shape (d, k'); the other arguments
+    are as in :func:`fused_pass`.
     """
     d = X.shape[1]
     k = center_norms.shape[0]
+    padded = scaled_centers.shape[1]
+    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(scaled_centers))
     n_chunks = (m_block + chunk_rows - 1) // chunk_rows
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
@@ -461,7 +467,14 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
-        dots = np.dot(scaled_centers, X[start:stop].T)
+        whole = (stop - start) // height * height
+        dots = np.empty((padded, whole + height), dtype=scaled_centers.dtype)
+        transposed_products(X, start, whole, scaled_centers, dots, 0)
+        if whole < stop - start:
+            # The last rows, fewer than a tile's, through a tile with zero rows.
+            tail = np.zeros((height, d), dtype=scaled_centers.dtype)
+            tail[:stop - start - whole] = X[start + whole:stop]
+            transposed_products(tail, 0, height, scaled_centers, dots, whole)
         best = np.empty(FINISH_TILE, dtype=X.dtype)
         best_label = np.empty(FINISH_TILE, dtype=np.int32)
         scratch = np.empty(FINISH_TILE, dtype=X.dtype)
