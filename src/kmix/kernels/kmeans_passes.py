@@ -47,8 +47,8 @@ __all__ = [
 ]
 
 # Up to this many features the x·c products are computed by the compiled loop; above
-# it as one product of a chunk's rows with every centre (compiled.dots in the plain
-# pass, BLAS in the bounded pass's scans).
+# it as one product of a chunk's rows with every centre (compiled.dots, in the plain
+# pass and in the bounded pass's scans).
 FUSED_MAX_FEATURES = 32
 # Rows per chunk of the compiled pass: the unit of parallel work and of partial
 # statistics. A function of (k, d, dtype) only, never of the thread count, so the
@@ -141,9 +141,10 @@ def direct_separation(n_clusters: int, n_features: int) -> bool:
 
 
 def uses_blas(n_features: int) -> bool:
-    """Whether the passes over data of this many features call BLAS from every
-    thread at once (the bounded pass's scans): the caller should limit BLAS to one
-    thread, as the numpy backend does."""
+    """Whether kernels over blocks of rows with this many features may call BLAS
+    from every thread at once (numpy's products of the rows with the centres, as in
+    ``transform_block``): the caller should limit BLAS to one thread, as the numpy
+    backend does."""
     return n_features > FUSED_MAX_FEATURES
 
 
@@ -304,12 +305,11 @@ def bounded_statistics(
     the plain pass's order; SSDs agree with it up to rounding (a kept row's
     distance, and a row's the float32 scan settled, is computed directly,
     ``sum((x - c)²)``, not by the expanded form). Above 32 features the scanned
-    rows' products come from BLAS calls on the gathered rows, shapes other than the
-    plain pass's; a BLAS that rounded a product differently for another shape could
-    then break a near tie (distances equal to within their rounding) the other way,
-    in a label or in the farthest point that re-seeds an empty cluster. On centred
-    data such ties are exact ties of the data; the tests compare labels and
-    centres exactly on both paths.
+    rows' products are made as the plain pass makes them
+    (:func:`kmix.kernels.compiled.dots.block_products`: the same chain of
+    multiply-adds for a row and a centre, whatever rows are gathered), so both
+    passes break a near tie alike; the tests compare labels and centres exactly on
+    both paths.
 
     Parameters
     ----------
@@ -320,7 +320,7 @@ def bounded_statistics(
     drops : ndarray (k,) float64, required with ``previous_labels``
     unit_weight, n_threads : as in :func:`lloyd_statistics`
     movement : ndarray (k,) float64, optional
-        ``kmeans_bounds.center_movement`` of the same centres: with BLAS products, the
+        ``kmeans_bounds.center_movement`` of the same centres: with many features, the
         centres that moved most are then measured directly (``kmeans_bounds.movers``) for a
         row whose bound fails, before a full scan.
 
@@ -345,7 +345,7 @@ def bounded_statistics(
         if not initial:
             raise ValueError("drops are required with previous_labels")
         drops = np.zeros(k)
-    # With BLAS products, rows the bounds cannot keep try their centre's nearest
+    # With many features, rows the bounds cannot keep try their centre's nearest
     # neighbours first. With few features the compiled loop scans such rows in full,
     # a tile at a time in SIMD lanes: cheaper than measuring neighbours row by row.
     if not uses_blas(d) and direct_separation(k, d):
@@ -382,11 +382,12 @@ def bounded_statistics(
                                    if movement is not None and not initial
                                    else (np.zeros(0, dtype=np.int32), drops))
             scaled_single = (None if dtype != np.float64
-                             else scaled.astype(np.float32) if single
-                             else np.zeros((0, d), dtype=np.float32))
+                             else _padded_columns(scaled.astype(np.float32)) if single
+                             else np.zeros((d, 0), dtype=np.float32))
+            scaled_t = _padded_columns(scaled)
             for row0 in range(0, n, step):
                 kmeans_bounded.bounded_gemm_pass(
-                    scaled, scaled_single, single_slack, centers, row0, min(step, n - row0), X,
+                    scaled_t, scaled_single, single_slack, centers, row0, min(step, n - row0), X,
                     sample_weight, center_norms, x_norms, previous, initial, lower, drops,
                     measured, rest_drop, separation, slack_scale, max_center_norm, order,
                     neighbour_distances, upward, rows, labels, min_distances, weight_sums, sums,

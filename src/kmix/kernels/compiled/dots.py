@@ -32,8 +32,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "column_products", "lanes", "lanes_of",
-           "transposed_products", "transposed_rows"]
+__all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "block_columns", "block_products",
+           "column_products", "lanes", "lanes_of", "transposed_products", "transposed_rows"]
 
 # Values of C a vector in column_products (float64): B's columns (and C's) are
 # padded to a multiple of it.
@@ -257,6 +257,29 @@ def transposed_products(A, row0, rows, B, C, out_col):  # pragma: no cover - com
     for r in range(0, rows, height):
         for col in range(0, k, span):
             _tile_transposed(A, B, C, row0 + r, col, out_col + r)
+
+
+@njit(cache=True, nogil=True)
+def block_columns(B, m):  # pragma: no cover - compiled
+    """Columns of C that :func:`block_products` of m rows writes: m rounded up to
+    a tile's rows."""
+    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
+    return (m + height - 1) // height * height
+
+
+@njit(cache=True, nogil=True)
+def block_products(A, start, m, B, C):  # pragma: no cover - compiled
+    """C[:, :m] = (A[start:start + m] B)ᵀ by :func:`transposed_products`, the last
+    rows (fewer than a tile's) through a tile with zero rows; C (k, >=
+    :func:`block_columns`), its columns from m on written with zero rows'
+    products."""
+    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
+    whole = m // height * height
+    transposed_products(A, start, whole, B, C, 0)
+    if whole < m:
+        tail = np.zeros((height, A.shape[1]), dtype=B.dtype)
+        tail[:m - whole] = A[start + whole:start + m]
+        transposed_products(tail, 0, height, B, C, whole)
 
 
 @intrinsic

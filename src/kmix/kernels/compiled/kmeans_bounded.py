@@ -9,9 +9,10 @@ triangle inequality) exceeds that distance by more than the rounding of the
 distances can explain, the row keeps its label; otherwise its distances to all
 centres are computed as in the plain pass (:mod:`.kmeans_lloyd`), by the same
 compiled loops, and it takes the nearest, its bound the second nearest. With
-many features (BLAS products) a row is first measured against the centres near
-its own only (the rest are provably farther) and against the few centres that
-moved most, and scanned in full only if that leaves a doubt; with few, the
+many features (a full scan is a product of the gathered rows with every centre)
+a row is first measured against the centres near its own only (the rest are
+provably farther) and against the few centres that moved most, and scanned in
+full only if that leaves a doubt; with few, the
 compiled loop's full scan (a tile of rows at a time, in SIMD lanes) is the
 cheaper way. Which rows go to a full scan is decided in :mod:`.kmeans_settle`.
 On float64 data the full scan runs in float32 first (twice the products a
@@ -31,6 +32,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import CONTRACT, prange_only
+from .dots import block_columns, block_products
 from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
@@ -98,7 +100,8 @@ def _nearest_two(rows_t, m, scaled_t, center_norms, best, best_label, second,
 
 @njit(cache=True)
 def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no cover
-    """The same for products made by BLAS: ``dots[j, r] + center_norms[j]``, r < m,
+    """The same for a chunk's products (:func:`.dots.block_products`): ``dots[j, r]
+    + center_norms[j]``, r < m, j < k (dots may have more, zero, rows: padding),
     compared as the plain pass's ``_argmin_tile`` does. Written: best, best_label,
     second (m,).
 
@@ -108,7 +111,7 @@ def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no 
     :func:`_nearest_two`: as a shared helper (inlined, returning tuples) it keeps
     the compiler from vectorising either loop.
     """
-    k = dots.shape[0]
+    k = center_norms.shape[0]
     norm0 = center_norms[0]
     first_row = dots[0]
     for r in range(m):
@@ -223,7 +226,7 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
                  x_norms, max_center_norm, single, best, found, second, chunk_labels, distances,
                  lower):  # pragma: no cover - compiled
     """The full scan of the pending rows (offsets from ``start``) in float32 products
-    (BLAS), each row settled or not by :func:`_settle_single`. The rows it leaves
+    (:func:`.dots.block_products`), each row settled or not by :func:`_settle_single`. The rows it leaves
     stay in ``pending`` (compacted) for the scan in X's dtype; their number is
     returned. Each float32 value ``||c||² - 2 x·c`` is within (d + 2)·2^-24·(||x||² +
     ||c||²) of the exact one (the rounding of x and c to float32 and of the
@@ -232,7 +235,8 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
     """
     for q in range(count):
         single[q, :] = X[start + pending[q], :]
-    dots = np.dot(scaled_single, single[:count].T)
+    dots = np.empty((scaled_single.shape[1], block_columns(scaled_single, count)), dtype=np.float32)
+    block_products(single, 0, count, scaled_single, dots)
     _argmin_two(dots, count, center_norms, best, found, second)
     return _settle_single(X, start, pending, 0, count, found, best, second, single_slack, centers,
                           x_norms, max_center_norm, chunk_labels, distances, lower, 0)
@@ -424,11 +428,13 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
                       sums, scalars, rescanned):  # pragma: no cover - compiled
     """The bounded pass for many features. A row the bounds cannot keep is first
     tried against its centre's nearest neighbours only (``_neighbour_scan``); the
-    rows still open are gathered and their products made by one BLAS call,
-    ``-2 C @ G.T``.
+    rows still open are gathered and their products made by one call of
+    :func:`.dots.block_products`, ``-2 C @ G.T``: each product the same chain of
+    fused multiply-adds as the plain pass's, whatever rows are gathered.
 
-    ``scaled_centers`` is ``-2 * centers`` (k, d); ``center_norms`` (k,).
-    ``scaled_single`` (k, d) float32, or None or no rows: the same rounded to
+    ``scaled_centers`` is ``-2 * centers`` transposed, with zero columns to a
+    multiple of ``dots.TRANSPOSED_COLUMNS`` (d, k'); ``center_norms`` (k,).
+    ``scaled_single`` (d, k') float32, or None or no columns: the same rounded to
     float32, for a float64 X. The rows to scan are then first scanned in float32
     (:func:`_scan_single`, ``single_slack`` its scale), and only those it leaves
     in doubt in X's dtype.
@@ -436,8 +442,7 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
     neither its bounds nor its centre's neighbours settle, before a full scan, with
     ``rest_drop`` (k,) the bounds' fall for the others
     (:mod:`.kmeans_settle`). The other arguments as in :func:`bounded_fused_pass`;
-    ``rescanned`` counts the rows scanned in full. Each thread calls BLAS: the
-    caller limits BLAS to one thread.
+    ``rescanned`` counts the rows scanned in full.
     """
     d = X.shape[1]
     k = center_norms.shape[0]
@@ -465,18 +470,20 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
         chunk_rescanned[c] += count  # in float32 or X's dtype, every centre
         # None (float32 data): numba prunes the branch, and the pass never compiles it.
         if scaled_single is not None:
-            if count > 0 and scaled_single.shape[0] > 0:
+            if count > 0 and scaled_single.shape[1] > 0:
                 single = np.empty((chunk_rows, d), dtype=np.float32)
                 count = _scan_single(X, start, count, pending, scaled_single, single_slack,
                                      centers, center_norms, x_norms, max_center_norm, single, best,
                                      found, second, chunk_labels, distances, lower)
         if count > 0:
+            dots = np.empty((scaled_centers.shape[1], block_columns(scaled_centers, count)),
+                            dtype=X.dtype)
             if count == m:  # every row (the first pass): the chunk as it lies, no copy
-                dots = np.dot(scaled_centers, X[start:stop].T)
+                block_products(X, start, m, scaled_centers, dots)
             else:
                 for q in range(count):
                     gathered[q, :] = X[start + pending[q], :]
-                dots = np.dot(scaled_centers, gathered[:count].T)
+                block_products(gathered, 0, count, scaled_centers, dots)
             _argmin_two(dots, count, center_norms, best, found, second)
             for q in range(count):
                 r = pending[q]

@@ -29,7 +29,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import prange_only
-from .dots import TRANSPOSED_COLUMNS, lanes_of, transposed_products
+from .dots import block_columns, block_products
 from .function_argument import FunctionArgument
 from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
@@ -447,7 +447,7 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
               sums, scalars):  # pragma: no cover - compiled
     """One assignment pass over rows ``row0 .. row0 + m_block``, the products of each
     chunk made as one product of matrices (many features): ``-2 C @ X[chunk].T``,
-    shape (k, rows), by :func:`.dots.transposed_products`: each product one chain
+    shape (k, rows), by :func:`.dots.block_products`: each product one chain
     of fused multiply-adds over the features in order, whatever the chunk.
 
     The product of one chunk stays in cache while its argmin and sums are taken.
@@ -459,7 +459,6 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     d = X.shape[1]
     k = center_norms.shape[0]
     padded = scaled_centers.shape[1]
-    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(scaled_centers))
     n_chunks = (m_block + chunk_rows - 1) // chunk_rows
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
@@ -467,14 +466,8 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
-        whole = (stop - start) // height * height
-        dots = np.empty((padded, whole + height), dtype=scaled_centers.dtype)
-        transposed_products(X, start, whole, scaled_centers, dots, 0)
-        if whole < stop - start:
-            # The last rows, fewer than a tile's, through a tile with zero rows.
-            tail = np.zeros((height, d), dtype=scaled_centers.dtype)
-            tail[:stop - start - whole] = X[start + whole:stop]
-            transposed_products(tail, 0, height, scaled_centers, dots, whole)
+        dots = np.empty((padded, block_columns(scaled_centers, stop - start)), dtype=scaled_centers.dtype)
+        block_products(X, start, stop - start, scaled_centers, dots)
         best = np.empty(FINISH_TILE, dtype=X.dtype)
         best_label = np.empty(FINISH_TILE, dtype=np.int32)
         scratch = np.empty(FINISH_TILE, dtype=X.dtype)
