@@ -47,8 +47,8 @@ __all__ = [
 ]
 
 # Up to this many features the x·c products are computed by the compiled loop; above
-# it as one product of a chunk's rows with every centre (compiled.dots, in the plain
-# pass and in the bounded pass's scans).
+# it as one product of a chunk's rows with every centre (compiled.dots.chunk_products,
+# in the plain pass and in the bounded pass's scans).
 FUSED_MAX_FEATURES = 32
 # Rows per chunk of the compiled pass: the unit of parallel work and of partial
 # statistics. A function of (k, d, dtype) only, never of the thread count, so the
@@ -142,7 +142,7 @@ def direct_separation(n_clusters: int, n_features: int) -> bool:
 
 def uses_blas(n_features: int) -> bool:
     """Whether kernels over blocks of rows with this many features may call BLAS
-    from every thread at once (numpy's products of the rows with the centres, as in
+    from every thread at once (the passes' products without AVX-512, numpy's in
     ``transform_block``): the caller should limit BLAS to one thread, as the numpy
     backend does."""
     return n_features > FUSED_MAX_FEATURES
@@ -306,10 +306,11 @@ def bounded_statistics(
     distance, and a row's the float32 scan settled, is computed directly,
     ``sum((x - c)²)``, not by the expanded form). Above 32 features the scanned
     rows' products are made as the plain pass makes them
-    (:func:`kmix.kernels.compiled.dots.block_products`: the same chain of
-    multiply-adds for a row and a centre, whatever rows are gathered), so both
-    passes break a near tie alike; the tests compare labels and centres exactly on
-    both paths.
+    (:func:`kmix.kernels.compiled.dots.chunk_products`: with AVX-512 the same
+    chain of multiply-adds for a row and a centre, whatever rows are gathered, so
+    both passes break a near tie alike; else BLAS, whose rounding may depend on
+    the shape, so a near tie, an exact tie of centred data, could go the other
+    way); the tests compare labels and centres exactly on both paths.
 
     Parameters
     ----------

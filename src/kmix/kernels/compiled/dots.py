@@ -4,23 +4,28 @@ from tiles of sums held in vector registers.
 :func:`column_products`, ``C = A B`` for the EM pass with many features (full
 covariances): the rows' terms (outer products, then the row) against the packed
 parameters (the E-step), and the same terms, a column each, against the weighted
-responsibilities (the M-step). Both are long and thin: B has few columns (k, the components) beside A's many.
-Here a tile of C, a few rows by up to 32 columns, stays in sixteen vector
-registers while the tile's rows of A go by, one value of A broadcast against the
-tile's vectors of B's row at each step: every loaded value is used several
-times from a register. Each element of C is one chain of fused multiply-adds
-(one rounding each), over A's columns in order; so every compiled copy gives
-the same bits, and no element depends on the tile, block or thread that
-computed it. The chain is taken STEPS columns of A at a time over all of C's
+responsibilities (the M-step). Both are long and thin: B has few columns (k, the
+components) beside A's many. Here a tile of C, a few rows by up to 32 columns,
+stays in vector registers while the tile's rows of A go by, one value of A
+broadcast against the tile's vectors of B's row at each step: every loaded value
+is used several times from a register. Each element of C is one chain of fused
+multiply-adds (one rounding each), over A's columns in order; so every compiled
+copy gives the same bits, and no element depends on the tile, block or thread
+that computed it. The chain is taken STEPS columns of A at a time over all of C's
 tiles, so that those columns of A and rows of B are read from the nearest cache
 for every tile; a tile's sums wait in C between the steps, which changes no bit.
 
-:func:`transposed_products`, the plain k-means pass's ``-2 x·c`` for many
-features: rows of X against the centres (transposed), stored a centre a row, as
-the pass's argmin reads them. A tile is 8 rows by 16 centres (float64; 16 by 16
-in float32) in sixteen vectors, each element again one chain of fused
-multiply-adds over the features in order, the tile transposed in registers as it
-is stored.
+:func:`transposed_products`, the k-means passes' ``-2 x·c`` for many features:
+rows of X against the centres (transposed), stored a centre a row, as the passes'
+argmins read them. A tile is 8 rows by 16 centres (float64; 16 by 16 in float32),
+each element again one chain of fused multiply-adds over the features in order,
+the tile transposed in registers as it is stored. :func:`chunk_products` takes it
+where the code may use AVX-512, BLAS elsewhere (see there).
+
+A tile's sums take sixteen 64-byte vectors where the compiled code may use
+AVX-512's 32 registers; elsewhere a tile runs as sub-tiles of at most eight
+32-byte vectors (16 registers). Only the instructions differ: each element's chain
+is the same, so are its bits.
 """
 
 from __future__ import annotations
@@ -33,7 +38,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "block_columns", "block_products",
-           "column_products", "lanes", "lanes_of", "transposed_products", "transposed_rows"]
+           "chunk_products", "column_products", "lanes", "lanes_of", "transposed_products",
+           "transposed_rows", "wide_vectors"]
 
 # Values of C a vector in column_products (float64): B's columns (and C's) are
 # padded to a multiple of it.
@@ -48,27 +54,43 @@ STEPS = 128
 TRANSPOSED_COLUMNS = 16
 
 _I32 = ir.IntType(32)
-# A vector is 64 bytes: 8 float64 or 16 float32 values.
-_VECTOR_BYTES = 64
+# The unit of B's columns: 64 bytes, 8 float64 or 16 float32 values.
+_GROUP_BYTES = 64
+# Sums a sub-tile keeps in registers: x86-64 has 32 vector registers with AVX-512,
+# 16 without (the rest hold B's vectors and A's broadcast value).
+_SUMS = {64: 16, 32: 8}
 
 
 def lanes(dtype) -> int:
-    """Values of a vector of ``dtype``: 8 float64, 16 float32."""
-    return _VECTOR_BYTES // np.dtype(dtype).itemsize
+    """Values of 64 bytes of ``dtype`` (8 float64, 16 float32): the unit B's columns
+    are padded to."""
+    return _GROUP_BYTES // np.dtype(dtype).itemsize
 
 
 def transposed_rows(dtype) -> int:
     """Rows of A a tile of :func:`transposed_products`: 8 float64, 16 float32 (a
-    tile's sixteen vectors of sums are then transposed in registers, a row of C
-    from a lane of each)."""
+    tile's sums are then transposed in registers, a row of C from a lane of each)."""
     return TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes(dtype))
 
 
-def _vector_of(dtype):
-    """The vector type (64 bytes) of a numba float dtype."""
-    if dtype == types.float32:
-        return ir.VectorType(ir.FloatType(), _VECTOR_BYTES // 4)
-    return ir.VectorType(ir.DoubleType(), _VECTOR_BYTES // 8)
+def _vector_bytes(context) -> int:
+    """64 where the compiled code may use AVX-512's registers, else 32 (the width
+    changes the instructions only: each element is the same chain either way)."""
+    features = getattr(context.codegen(), "_tm_features", "") or ""
+    return 64 if "+avx512f" in features.split(",") else 32
+
+
+def _sub_tile(height: int, vectors: int, sums: int) -> tuple[int, int]:
+    """Rows and vectors of the largest sub-tile of a tile (dividing it) with at most
+    ``sums`` vectors of sums, the fewest loads a step among equals."""
+    best = (1, 1)
+    for r in range(1, height + 1):
+        for v in range(1, vectors + 1):
+            if height % r or vectors % v or r * v > sums:
+                continue
+            if (r * v, -(r + v)) > (best[0] * best[1], -(best[0] + best[1])):
+                best = (r, v)
+    return best
 
 
 def _fma(builder, x, y, z):
@@ -85,11 +107,37 @@ def _broadcast(builder, value, vector):
                                   ir.Constant(ir.VectorType(_I32, vector.count), [0] * vector.count))
 
 
-_VECTOR = _vector_of(types.float64)
+def _emit_tile(context, builder, element, a_rows, b_row, begin, end, height, columns, initial, finish):
+    """The loops of one tile: sums[i][v] (vector v of row i, i < height, columns
+    values a row) start at ``initial(i, v, vector)``, take Σ_j A[i, j] B[j, v...]
+    for begin <= j < end by fused multiply-adds, j in order, and go to
+    ``finish({(i, v): value})`` a sub-tile at a time; in sub-tiles that fit the
+    target's registers.
+    ``a_rows[i]`` points at row i of A, ``b_row(j)`` at the tile's first value in
+    row j of B."""
+    width = _vector_bytes(context)
+    vector = ir.VectorType(element, width // (4 if isinstance(element, ir.FloatType) else 8))
+    vectors = columns // vector.count
+    rows, per_row = _sub_tile(height, vectors, _SUMS[width])
+    for r0 in range(0, height, rows):
+        for v0 in range(0, vectors, per_row):
+            sums = {(i, v): cgutils.alloca_once_value(builder, initial(i, v, vector))
+                    for i in range(r0, r0 + rows) for v in range(v0, v0 + per_row)}
+            with cgutils.for_range_slice(builder, begin, end, ir.Constant(begin.type, 1)) as (j, _):
+                source = b_row(j)
+                ys = {v: builder.load(builder.bitcast(
+                    builder.gep(source, [ir.Constant(begin.type, v * vector.count)]),
+                    vector.as_pointer()), align=4) for v in range(v0, v0 + per_row)}
+                for i in range(r0, r0 + rows):
+                    x = _broadcast(builder, builder.load(builder.gep(a_rows[i], [j])), vector)
+                    for v in range(v0, v0 + per_row):
+                        builder.store(_fma(builder, x, ys[v], builder.load(sums[i, v])), sums[i, v])
+            finish({key: builder.load(value) for key, value in sums.items()})
 
 
 def _tile_intrinsic(vectors: int):
-    """The intrinsic for a tile of ``ROWS * 4 // vectors`` rows by ``vectors`` vectors."""
+    """The intrinsic for a tile of ``ROWS * 4 // vectors`` rows by ``vectors``
+    groups of LANES columns."""
     height = ROWS * 4 // vectors
 
     @intrinsic
@@ -120,24 +168,23 @@ def _tile_intrinsic(vectors: int):
 
             a_rows = [at(first.data, builder.add(row0, constant(i)), width, constant(0))
                       for i in range(height)]
-            slots = [[builder.bitcast(at(out.data, builder.add(row0, constant(i)), length,
-                                         builder.add(col0, constant(v * LANES))), _VECTOR.as_pointer())
-                      for v in range(vectors)] for i in range(height)]
+
+            def slot(i, v, vector):
+                return builder.bitcast(at(out.data, builder.add(row0, constant(i)), length,
+                                          builder.add(col0, constant(v * vector.count))),
+                                       vector.as_pointer())
+
             # The sums in registers through the steps, in C between calls.
-            sums = [[cgutils.alloca_once_value(builder, builder.load(slot, align=8)) for slot in line]
-                    for line in slots]
-            with cgutils.for_range_slice(builder, begin, end, constant(1)) as (j, _):
-                source = at(second.data, j, length, col0)
-                ys = [builder.load(builder.bitcast(builder.gep(source, [constant(v * LANES)]),
-                                                   _VECTOR.as_pointer()), align=8)
-                      for v in range(vectors)]
-                for i in range(height):
-                    x = _broadcast(builder, builder.load(builder.gep(a_rows[i], [j])), _VECTOR)
-                    for v, y in enumerate(ys):
-                        builder.store(_fma(builder, x, y, builder.load(sums[i][v])), sums[i][v])
-            for line, running in zip(slots, sums):
-                for slot, value in zip(line, running):
-                    builder.store(builder.load(value), slot, align=8)
+            def initial(i, v, vector):
+                return builder.load(slot(i, v, vector), align=8)
+
+            def finish(values):
+                for (i, v), value in values.items():
+                    builder.store(value, slot(i, v, value.type), align=8)
+
+            _emit_tile(context, builder, ir.DoubleType(), a_rows,
+                       lambda j: at(second.data, j, length, col0), begin, end, height,
+                       vectors * LANES, initial, finish)
             return context.get_dummy_value()
 
         return types.void(a, b, c, row, col, start, stop), codegen
@@ -193,11 +240,8 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover
             and a.dtype in (types.float32, types.float64) and b.dtype == a.dtype and c.dtype == a.dtype
             and all(isinstance(x, types.Integer) for x in (row, col, out_col))):
         return None
-    vector = _vector_of(a.dtype)
-    count = vector.count
-    per_row = TRANSPOSED_COLUMNS // count
-    height = 16 // per_row
-    column = ir.VectorType(vector.element, height)
+    element = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
+    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // (_GROUP_BYTES // (a.dtype.bitwidth // 8)))
 
     def codegen(context, builder, signature, args):
         first = context.make_array(signature.args[0])(context, builder, args[0])
@@ -214,28 +258,30 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover
 
         a_rows = [builder.gep(first.data, [builder.mul(builder.add(row0, constant(i)), width)])
                   for i in range(height)]
-        zero = ir.Constant(vector, [0.0] * count)
-        sums = [[cgutils.alloca_once_value(builder, zero) for _ in range(per_row)] for _ in range(height)]
-        with cgutils.for_range(builder, width) as loop:
-            j = loop.index
-            source = builder.gep(second.data, [builder.add(builder.mul(j, centres), col0)])
-            ys = [builder.load(builder.bitcast(builder.gep(source, [constant(v * count)]),
-                                               vector.as_pointer()), align=4) for v in range(per_row)]
-            for i in range(height):
-                x = _broadcast(builder, builder.load(builder.gep(a_rows[i], [j])), vector)
-                for v in range(per_row):
-                    builder.store(_fma(builder, x, ys[v], builder.load(sums[i][v])), sums[i][v])
-        totals = [[builder.load(sums[i][v]) for v in range(per_row)] for i in range(height)]
-        for v in range(per_row):
-            for lane in range(count):
-                gathered = ir.Constant(column, ir.Undefined)
-                for i in range(height):
-                    gathered = builder.insert_element(
-                        gathered, builder.extract_element(totals[i][v], ir.Constant(_I32, lane)),
-                        ir.Constant(_I32, i))
-                centre = builder.add(col0, constant(v * count + lane))
-                slot = builder.gep(out.data, [builder.add(builder.mul(centre, out_width), target0)])
-                builder.store(gathered, builder.bitcast(slot, column.as_pointer()), align=4)
+        def initial(i, v, vector):
+            return ir.Constant(vector, [0.0] * vector.count)
+
+        def finish(values):
+            # Each centre's values of the sub-tile's rows, gathered from one lane of
+            # each row's vector, stored together.
+            rows = sorted({i for i, _ in values})
+            for v in sorted({v for _, v in values}):
+                count = values[rows[0], v].type.count
+                column = ir.VectorType(element, len(rows))
+                for lane in range(count):
+                    gathered = ir.Constant(column, ir.Undefined)
+                    for q, i in enumerate(rows):
+                        gathered = builder.insert_element(
+                            gathered, builder.extract_element(values[i, v], ir.Constant(_I32, lane)),
+                            ir.Constant(_I32, q))
+                    centre = builder.add(col0, constant(v * count + lane))
+                    slot = builder.gep(out.data, [builder.add(builder.mul(centre, out_width),
+                                                              builder.add(target0, constant(rows[0])))])
+                    builder.store(gathered, builder.bitcast(slot, column.as_pointer()), align=4)
+
+        _emit_tile(context, builder, element, a_rows,
+                   lambda j: builder.gep(second.data, [builder.add(builder.mul(j, centres), col0)]),
+                   constant(0), width, height, TRANSPOSED_COLUMNS, initial, finish)
         return context.get_dummy_value()
 
     return types.void(a, b, c, row, col, out_col), codegen
@@ -283,11 +329,34 @@ def block_products(A, start, m, B, C):  # pragma: no cover - compiled
 
 
 @intrinsic
+def wide_vectors(typingctx):  # pragma: no cover - compiled
+    """Whether the compiled code may use AVX-512's registers (a constant of it)."""
+
+    def codegen(context, builder, signature, args):
+        return ir.Constant(ir.IntType(1), int(_vector_bytes(context) == 64))
+
+    return types.boolean(), codegen
+
+
+@njit(cache=True, nogil=True)
+def chunk_products(A, start, m, B):  # pragma: no cover - compiled
+    """(A[start:start + m] B)ᵀ, (k', >= m): by :func:`block_products` where the
+    compiled code may use AVX-512's 32 vector registers; without them, where its
+    tiles would not fit in 16, by BLAS (np.dot), the faster there. A (n, d) may be
+    read-only; B (d, k') as for :func:`transposed_products`."""
+    if wide_vectors():
+        C = np.empty((B.shape[1], block_columns(B, m)), dtype=B.dtype)
+        block_products(A, start, m, B, C)
+        return C
+    return np.dot(B.T, A[start:start + m].T)
+
+
+@intrinsic
 def lanes_of(typingctx, a):  # pragma: no cover - compiled
     """:func:`lanes` of an array's dtype, for compiled code (a constant there)."""
     if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)):
         return None
-    count = _vector_of(a.dtype).count
+    count = _GROUP_BYTES // (a.dtype.bitwidth // 8)
 
     def codegen(context, builder, signature, args):
         return context.get_constant(types.intp, count)

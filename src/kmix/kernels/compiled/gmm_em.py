@@ -326,6 +326,15 @@ def _merge_parts(part_loglik, part_weights, part_sums, part_full, part_diag, dia
 
 
 @njit(cache=True, nogil=True)
+def _zero(out, row0, row1, column0):  # pragma: no cover - compiled
+    """out[row0:row1, column0:] = 0 (the padding of the rows' terms)."""
+    for r in range(row0, row1):
+        padding = out[r, column0:]
+        for i in range(padding.shape[0]):
+            padding[i] = 0.0
+
+
+@njit(cache=True, nogil=True)
 def row_terms(Z, out):  # pragma: no cover - compiled
     """out[i] = the products Z[i, a] * Z[i, b], a <= b (row a of the triangle after
     row a - 1), then Z[i] itself, for i < n; out (>= n, >= d(d+1)/2 + d), zeros in
@@ -333,7 +342,6 @@ def row_terms(Z, out):  # pragma: no cover - compiled
     :func:`kmix.kernels.compiled.dots.column_products`). Releases the GIL: blocks on
     threads build theirs at the same time."""
     n, d = Z.shape
-    width = out.shape[1]
     for i in range(n):
         row = Z[i]
         products = out[i]
@@ -350,13 +358,8 @@ def row_terms(Z, out):  # pragma: no cover - compiled
         target = products[start:start + d]
         for b in range(d):
             target[b] = row[b]
-        padding = products[start + d:]
-        for b in range(width - start - d):
-            padding[b] = 0.0
-    for i in range(n, out.shape[0]):
-        padding = out[i]
-        for b in range(width):
-            padding[b] = 0.0
+        _zero(out, i, i + 1, start + d)
+    _zero(out, n, out.shape[0], 0)
 
 
 @njit(cache=True, nogil=True)
@@ -365,7 +368,6 @@ def column_terms(ZT, out):  # pragma: no cover - compiled
     j-th of row i's terms; out (>= d(d+1)/2 + d, >= n), zeros in its other columns
     and rows. Releases the GIL."""
     d, n = ZT.shape
-    width = out.shape[1]
     j = 0
     for a in range(d):
         first = ZT[a, :n]
@@ -381,14 +383,8 @@ def column_terms(ZT, out):  # pragma: no cover - compiled
         for i in range(n):
             target[i] = source[i]
         j += 1
-    for r in range(j):
-        padding = out[r, n:]
-        for i in range(width - n):
-            padding[i] = 0.0
-    for r in range(j, out.shape[0]):
-        padding = out[r]
-        for i in range(width):
-            padding[i] = 0.0
+    _zero(out, 0, j, n)
+    _zero(out, j, out.shape[0], 0)
 
 
 @njit(cache=True, nogil=True)

@@ -32,7 +32,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import CONTRACT, prange_only
-from .dots import block_columns, block_products
+from .dots import chunk_products
 from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
@@ -100,7 +100,7 @@ def _nearest_two(rows_t, m, scaled_t, center_norms, best, best_label, second,
 
 @njit(cache=True)
 def _argmin_two(dots, m, center_norms, best, best_label, second):  # pragma: no cover
-    """The same for a chunk's products (:func:`.dots.block_products`): ``dots[j, r]
+    """The same for a chunk's products (:func:`.dots.chunk_products`): ``dots[j, r]
     + center_norms[j]``, r < m, j < k (dots may have more, zero, rows: padding),
     compared as the plain pass's ``_argmin_tile`` does. Written: best, best_label,
     second (m,).
@@ -226,8 +226,9 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
                  x_norms, max_center_norm, single, best, found, second, chunk_labels, distances,
                  lower):  # pragma: no cover - compiled
     """The full scan of the pending rows (offsets from ``start``) in float32 products
-    (:func:`.dots.block_products`), each row settled or not by :func:`_settle_single`. The rows it leaves
-    stay in ``pending`` (compacted) for the scan in X's dtype; their number is
+    (:func:`.dots.chunk_products`), each row settled or not by
+    :func:`_settle_single`. The rows it leaves stay in ``pending`` (compacted) for
+    the scan in X's dtype; their number is
     returned. Each float32 value ``||c||² - 2 x·c`` is within (d + 2)·2^-24·(||x||² +
     ||c||²) of the exact one (the rounding of x and c to float32 and of the
     products' sum). Written: pending, chunk_labels, distances, lower; single (rows,
@@ -235,8 +236,7 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
     """
     for q in range(count):
         single[q, :] = X[start + pending[q], :]
-    dots = np.empty((scaled_single.shape[1], block_columns(scaled_single, count)), dtype=np.float32)
-    block_products(single, 0, count, scaled_single, dots)
+    dots = chunk_products(single, 0, count, scaled_single)
     _argmin_two(dots, count, center_norms, best, found, second)
     return _settle_single(X, start, pending, 0, count, found, best, second, single_slack, centers,
                           x_norms, max_center_norm, chunk_labels, distances, lower, 0)
@@ -429,8 +429,9 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
     """The bounded pass for many features. A row the bounds cannot keep is first
     tried against its centre's nearest neighbours only (``_neighbour_scan``); the
     rows still open are gathered and their products made by one call of
-    :func:`.dots.block_products`, ``-2 C @ G.T``: each product the same chain of
-    fused multiply-adds as the plain pass's, whatever rows are gathered.
+    :func:`.dots.chunk_products`, ``-2 C @ G.T``: with AVX-512, each product the
+    same chain of fused multiply-adds as the plain pass's, whatever rows are
+    gathered.
 
     ``scaled_centers`` is ``-2 * centers`` transposed, with zero columns to a
     multiple of ``dots.TRANSPOSED_COLUMNS`` (d, k'); ``center_norms`` (k,).
@@ -476,14 +477,12 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
                                      centers, center_norms, x_norms, max_center_norm, single, best,
                                      found, second, chunk_labels, distances, lower)
         if count > 0:
-            dots = np.empty((scaled_centers.shape[1], block_columns(scaled_centers, count)),
-                            dtype=X.dtype)
             if count == m:  # every row (the first pass): the chunk as it lies, no copy
-                block_products(X, start, m, scaled_centers, dots)
+                dots = chunk_products(X, start, m, scaled_centers)
             else:
                 for q in range(count):
                     gathered[q, :] = X[start + pending[q], :]
-                block_products(gathered, 0, count, scaled_centers, dots)
+                dots = chunk_products(gathered, 0, count, scaled_centers)
             _argmin_two(dots, count, center_norms, best, found, second)
             for q in range(count):
                 r = pending[q]

@@ -14,7 +14,7 @@ written-out loops of :mod:`kmix.kernels.compiled.kmeans_unrolled`, which the pas
 takes as an argument, :func:`nearest_argument`; few features: a GEMM with an inner
 dimension of 2 spends its time on overhead) or, for many features, from one
 product per chunk, ``-2 C @ X_chunk.T`` of shape (k, rows)
-(:func:`kmix.kernels.compiled.dots.transposed_products`): with one centre per
+(:func:`kmix.kernels.compiled.dots.chunk_products`): with one centre per
 row of that product, the argmin runs along contiguous memory, many rows at a
 time.
 
@@ -29,7 +29,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit, prange
 
 from . import prange_only
-from .dots import block_columns, block_products
+from .dots import chunk_products
 from .function_argument import FunctionArgument
 from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
@@ -447,8 +447,9 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
               sums, scalars):  # pragma: no cover - compiled
     """One assignment pass over rows ``row0 .. row0 + m_block``, the products of each
     chunk made as one product of matrices (many features): ``-2 C @ X[chunk].T``,
-    shape (k, rows), by :func:`.dots.block_products`: each product one chain
-    of fused multiply-adds over the features in order, whatever the chunk.
+    shape (k, rows), by :func:`.dots.chunk_products` (with AVX-512, each product
+    one chain of fused multiply-adds over the features in order, whatever the
+    chunk; else BLAS).
 
     The product of one chunk stays in cache while its argmin and sums are taken.
 
@@ -458,7 +459,6 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     """
     d = X.shape[1]
     k = center_norms.shape[0]
-    padded = scaled_centers.shape[1]
     n_chunks = (m_block + chunk_rows - 1) // chunk_rows
     chunk_weight_sums = np.zeros((n_chunks, k))
     chunk_sums = np.zeros((n_chunks, k, d))
@@ -466,8 +466,7 @@ def gemm_pass(scaled_centers, row0, m_block, X, sample_weight, center_norms, x_n
     for c in prange(n_chunks):
         start = row0 + c * chunk_rows
         stop = min(start + chunk_rows, row0 + m_block)
-        dots = np.empty((padded, block_columns(scaled_centers, stop - start)), dtype=scaled_centers.dtype)
-        block_products(X, start, stop - start, scaled_centers, dots)
+        dots = chunk_products(X, start, stop - start, scaled_centers)
         best = np.empty(FINISH_TILE, dtype=X.dtype)
         best_label = np.empty(FINISH_TILE, dtype=np.int32)
         scratch = np.empty(FINISH_TILE, dtype=X.dtype)
