@@ -121,6 +121,24 @@ def test_transposed_products_do_not_depend_on_the_tile(rng):
     np.testing.assert_array_equal(moved, C[cols][:, rows])
     np.testing.assert_allclose(C, (A @ B).T, rtol=1e-12, atol=1e-12 * np.abs(A).max() * np.abs(B).max())
     with pytest.raises(ValueError, match="multiple"):
-        dots.transposed_products(A, 0, 12, B, C, 0)
-    with pytest.raises(ValueError, match="multiple"):
         dots.transposed_products(A, 0, 8, np.ones((130, 24)), np.empty((24, 8)), 0)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_last_tile_with_fewer_rows_reads_zero_rows_after_them(rng, dtype):
+    height = dots.transposed_rows(dtype)
+    A = _spread(rng, (height + 3, 20)).astype(dtype)
+    A.flags.writeable = False
+    B = _spread(rng, (20, dots.TRANSPOSED_COLUMNS)).astype(dtype)
+    assert dots.block_columns(B, height + 3) == 2 * height
+    C = np.full((dots.TRANSPOSED_COLUMNS, 2 * height), np.nan, dtype=dtype)
+    dots.transposed_products(A, 0, height + 3, B, C, 0)
+    whole = np.empty((dots.TRANSPOSED_COLUMNS, 2 * height), dtype=dtype)
+    padded = np.zeros((2 * height, 20), dtype=dtype)
+    padded[:height + 3] = A
+    dots.transposed_products(padded, 0, 2 * height, B, whole, 0)
+    np.testing.assert_array_equal(C, whole)
+    assert not C[:, height + 3:].any()
+    # the rows after them in A itself are not read
+    dots.transposed_products(A, 0, 3, B, C, 0)
+    np.testing.assert_array_equal(C[:, :3], whole[:, :3])

@@ -37,9 +37,9 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "block_columns", "block_products",
+__all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "WIDE", "block_columns",
            "chunk_products", "column_products", "lanes", "lanes_of", "transposed_products",
-           "transposed_rows", "wide_vectors"]
+           "transposed_rows"]
 
 # Values of C a vector in column_products (float64): B's columns (and C's) are
 # padded to a multiple of it.
@@ -78,6 +78,17 @@ def _vector_bytes(context) -> int:
     changes the instructions only: each element is the same chain either way)."""
     features = getattr(context.codegen(), "_tm_features", "") or ""
     return 64 if "+avx512f" in features.split(",") else 32
+
+
+def _target_is_wide() -> bool:
+    from numba.core.registry import cpu_target
+
+    return _vector_bytes(cpu_target.target_context) == 64
+
+
+# Whether the compiled code may use AVX-512's registers (numba's target for this
+# process: the host, or NUMBA_CPU_NAME and NUMBA_CPU_FEATURES).
+WIDE = _target_is_wide()
 
 
 def _sub_tile(height: int, vectors: int, sums: int) -> tuple[int, int]:
@@ -229,16 +240,18 @@ def column_products(A, B, C):  # pragma: no cover - compiled
 # --- k-means: rows against centres, stored a centre a row ----------------------------
 
 @intrinsic
-def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover - compiled
+def _tile_transposed(typingctx, a, b, c, row, col, out_col, valid, zeros):  # pragma: no cover - compiled
     """C[col + l, out_col + i] = Σ_j A[row + i, j] B[j, col + l] for l <
     TRANSPOSED_COLUMNS and i < :func:`transposed_rows`: each element one chain of
     fused multiply-adds over j in order, the tile's sums in sixteen vector
     registers (a row of A's values, by one or two vectors of l), stored a value of l
     at a time. A (n, m), B (m, k), C (k, >= out_col + rows), C-contiguous, one
-    dtype (float64 or float32); A may be read-only."""
+    dtype (float64 or float32); A may be read-only. Rows i >= ``valid`` are read
+    from ``zeros`` (m zeros) instead: a last tile with fewer rows of A."""
     if not (all(isinstance(x, types.Array) and x.ndim == 2 and x.layout == "C" for x in (a, b, c))
             and a.dtype in (types.float32, types.float64) and b.dtype == a.dtype and c.dtype == a.dtype
-            and all(isinstance(x, types.Integer) for x in (row, col, out_col))):
+            and isinstance(zeros, types.Array) and zeros.ndim == 1 and zeros.dtype == a.dtype
+            and all(isinstance(x, types.Integer) for x in (row, col, out_col, valid))):
         return None
     element = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
     height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // (_GROUP_BYTES // (a.dtype.bitwidth // 8)))
@@ -247,8 +260,9 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover
         first = context.make_array(signature.args[0])(context, builder, args[0])
         second = context.make_array(signature.args[1])(context, builder, args[1])
         out = context.make_array(signature.args[2])(context, builder, args[2])
-        row0, col0, target0 = (context.cast(builder, value, kind, types.int64)
-                               for value, kind in zip(args[3:], signature.args[3:]))
+        row0, col0, target0, count = (context.cast(builder, value, kind, types.int64)
+                                       for value, kind in zip(args[3:7], signature.args[3:7]))
+        empty = context.make_array(signature.args[7])(context, builder, args[7]).data
         _, width = cgutils.unpack_tuple(builder, first.shape, 2)
         _, centres = cgutils.unpack_tuple(builder, second.shape, 2)
         _, out_width = cgutils.unpack_tuple(builder, out.shape, 2)
@@ -256,8 +270,11 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover
         def constant(value):
             return ir.Constant(row0.type, value)
 
-        a_rows = [builder.gep(first.data, [builder.mul(builder.add(row0, constant(i)), width)])
+        a_rows = [builder.select(builder.icmp_signed("<", constant(i), count),
+                                 builder.gep(first.data, [builder.mul(builder.add(row0, constant(i)), width)]),
+                                 empty)
                   for i in range(height)]
+
         def initial(i, v, vector):
             return ir.Constant(vector, [0.0] * vector.count)
 
@@ -284,69 +301,46 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col):  # pragma: no cover
                    constant(0), width, height, TRANSPOSED_COLUMNS, initial, finish)
         return context.get_dummy_value()
 
-    return types.void(a, b, c, row, col, out_col), codegen
+    return types.void(a, b, c, row, col, out_col, valid, zeros), codegen
 
 
 @njit(cache=True, nogil=True)
 def transposed_products(A, row0, rows, B, C, out_col):  # pragma: no cover - compiled
-    """C[l, out_col + i] = Σ_j A[row0 + i, j] B[j, l] for i < rows (a multiple of
-    :func:`transposed_rows`) and every column l of B (a multiple of TRANSPOSED_COLUMNS:
-    pad with zeros), each element one chain of fused multiply-adds over j in
-    order, whatever its tile. A (n, m) may be read-only; B (m, k); C (k, >= out_col
-    + rows); C-contiguous, one dtype."""
+    """C[l, out_col + i] = Σ_j A[row0 + i, j] B[j, l] for i < rows and every column
+    l of B (a multiple of TRANSPOSED_COLUMNS: pad with zeros), each element one
+    chain of fused multiply-adds over j in order, whatever its tile; a last tile
+    with fewer rows writes the products of zero rows after them. A (n, m) may be
+    read-only; B (m, k); C (k, >= out_col + :func:`block_columns`); C-contiguous,
+    one dtype."""
     k = B.shape[1]
-    span = TRANSPOSED_COLUMNS
     height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
-    if rows % height != 0 or k % span != 0:
-        raise ValueError("transposed_products: rows must be a multiple of transposed_rows(), "
-                         "B's columns of TRANSPOSED_COLUMNS")
+    if k % TRANSPOSED_COLUMNS != 0:
+        raise ValueError("transposed_products: B's columns must be a multiple of TRANSPOSED_COLUMNS")
+    zeros = np.zeros(A.shape[1], dtype=B.dtype)
     for r in range(0, rows, height):
-        for col in range(0, k, span):
-            _tile_transposed(A, B, C, row0 + r, col, out_col + r)
+        for col in range(0, k, TRANSPOSED_COLUMNS):
+            _tile_transposed(A, B, C, row0 + r, col, out_col + r, min(height, rows - r), zeros)
 
 
 @njit(cache=True, nogil=True)
 def block_columns(B, m):  # pragma: no cover - compiled
-    """Columns of C that :func:`block_products` of m rows writes: m rounded up to
-    a tile's rows."""
+    """Columns of C that :func:`transposed_products` of m rows writes: m rounded up
+    to a tile's rows."""
     height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
     return (m + height - 1) // height * height
 
 
 @njit(cache=True, nogil=True)
-def block_products(A, start, m, B, C):  # pragma: no cover - compiled
-    """C[:, :m] = (A[start:start + m] B)ᵀ by :func:`transposed_products`, the last
-    rows (fewer than a tile's) through a tile with zero rows; C (k, >=
-    :func:`block_columns`), its columns from m on written with zero rows'
-    products."""
-    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
-    whole = m // height * height
-    transposed_products(A, start, whole, B, C, 0)
-    if whole < m:
-        tail = np.zeros((height, A.shape[1]), dtype=B.dtype)
-        tail[:m - whole] = A[start + whole:start + m]
-        transposed_products(tail, 0, height, B, C, whole)
-
-
-@intrinsic
-def wide_vectors(typingctx):  # pragma: no cover - compiled
-    """Whether the compiled code may use AVX-512's registers (a constant of it)."""
-
-    def codegen(context, builder, signature, args):
-        return ir.Constant(ir.IntType(1), int(_vector_bytes(context) == 64))
-
-    return types.boolean(), codegen
-
-
-@njit(cache=True, nogil=True)
 def chunk_products(A, start, m, B):  # pragma: no cover - compiled
-    """(A[start:start + m] B)ᵀ, (k', >= m): by :func:`block_products` where the
+    """(A[start:start + m] B)ᵀ, (k', >= m): by :func:`transposed_products` where the
     compiled code may use AVX-512's 32 vector registers; without them, where its
-    tiles would not fit in 16, by BLAS (np.dot), the faster there. A (n, d) may be
-    read-only; B (d, k') as for :func:`transposed_products`."""
-    if wide_vectors():
+    tiles would not fit in the 16 there are, by BLAS (np.dot; bench/RESULTS.md has
+    the comparison). A (n, d) may be read-only; B (d, k') as for
+    :func:`transposed_products`."""
+    # A constant of the compiled code: numba compiles only the branch it takes.
+    if WIDE:
         C = np.empty((B.shape[1], block_columns(B, m)), dtype=B.dtype)
-        block_products(A, start, m, B, C)
+        transposed_products(A, start, m, B, C, 0)
         return C
     return np.dot(B.T, A[start:start + m].T)
 
