@@ -98,7 +98,8 @@ class FullPassTerms(NamedTuple):
     means: np.ndarray  # (k, d) float64, the shift of the statistics
     anchor: np.ndarray  # (d,) a, the mean of the means
     offsets: np.ndarray  # (k, d) m_k = μ_k - a
-    packed: np.ndarray  # (t, k'): column k P_k's upper triangle, off-diagonal entries doubled, then -2 P_k m_k
+    # (t, k'): column k is P_k's upper triangle, off-diagonal entries doubled, then -2 P_k m_k
+    packed: np.ndarray
     constant: np.ndarray  # (k,) m_kᵀ P_k m_k
     log_constant: np.ndarray  # (k,) log π_k + log det U_k - ½ d log 2π
 

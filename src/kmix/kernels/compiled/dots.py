@@ -270,10 +270,10 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col, valid, zeros):  # pr
         def constant(value):
             return ir.Constant(row0.type, value)
 
-        a_rows = [builder.select(builder.icmp_signed("<", constant(i), count),
-                                 builder.gep(first.data, [builder.mul(builder.add(row0, constant(i)), width)]),
-                                 empty)
-                  for i in range(height)]
+        a_rows = [builder.select(
+            builder.icmp_signed("<", constant(i), count),
+            builder.gep(first.data, [builder.mul(builder.add(row0, constant(i)), width)]), empty)
+            for i in range(height)]
 
         def initial(i, v, vector):
             return ir.Constant(vector, [0.0] * vector.count)
