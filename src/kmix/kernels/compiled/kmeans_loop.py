@@ -99,6 +99,45 @@ def _means(centers, sums, weight_sums):  # pragma: no cover - compiled
     return new_centers, shift
 
 
+@njit(cache=True)
+def _close_and_update(centers, shift, tol, had_previous, n_iter, max_iter, n, weight_sums, sums,
+                      scalars, record_centers, path, ssd, n_changed):  # pragma: no cover - compiled
+    """What both loops do after a pass: close the iteration before it (its SSD
+    after the update, the stop on ``tol``), stop at ``max_iter`` or on an empty
+    cluster, else update the centres, record the iteration and stop if no label
+    changed (the same labels: the centres did not move, no pass needed).
+
+    Returns
+    -------
+    go_on : bool, whether another pass follows
+    status : LOOP_DONE or LOOP_EMPTY_CLUSTER
+    converged : bool
+    n_iter : int, iterations done
+    centers : ndarray (k, d), the updated centres, or ``centers`` if there was no update
+    shift : float, the update's squared shift (``shift`` if there was no update)
+    """
+    if had_previous:
+        ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
+        if shift <= tol:
+            return False, LOOP_DONE, True, n_iter, centers, shift
+    if n_iter == max_iter:
+        return False, LOOP_DONE, False, n_iter, centers, shift
+    if _any_empty(weight_sums):
+        return False, LOOP_EMPTY_CLUSTER, False, n_iter, centers, shift
+    new_centers, new_shift = _means(centers, sums, weight_sums)
+    ssd_assignment = scalars[0]
+    changed = int(scalars[2]) if had_previous else n
+    if record_centers:
+        _record(path, n_iter + 1, new_centers)
+    ssd[n_iter, 0] = ssd_assignment
+    n_changed[n_iter] = changed
+    n_iter += 1
+    if n_iter > 1 and changed == 0:
+        ssd[n_iter - 1, 1] = ssd_assignment
+        return False, LOOP_DONE, True, n_iter, new_centers, new_shift
+    return True, LOOP_DONE, False, n_iter, new_centers, new_shift
+
+
 @njit(cache=True, nogil=True)
 def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
                chunk_rows, tile, step, record_centers, path, ssd, n_changed,
@@ -157,7 +196,6 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
     had_previous = n < 0
     n_iter = 0
     shift = 0.0
-    ssd_assignment = 0.0
     status = LOOP_DONE
     converged = False
     # Each trip: a pass, which closes the iteration before it (its SSD after the
@@ -169,29 +207,10 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
             fused_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
                        norms, k, labels, had_previous, chunk_rows, tile, labels,
                        store_distances, no_distances, weight_sums, sums, scalars)
-        if had_previous:
-            ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
-            if shift <= tol:
-                converged = True
-                break
-        if n_iter == max_iter:
-            break
-        if _any_empty(weight_sums):
-            status = LOOP_EMPTY_CLUSTER
-            break
-        new_centers, shift = _means(centers, sums, weight_sums)
-        ssd_assignment = scalars[0]
-        changed = int(scalars[2]) if had_previous else n
-        centers = new_centers
-        if record_centers:
-            _record(path, n_iter + 1, centers)
-        ssd[n_iter, 0] = ssd_assignment
-        n_changed[n_iter] = changed
-        n_iter += 1
-        if n_iter > 1 and changed == 0:
-            # The same labels as before: the centres did not move, no pass needed.
-            ssd[n_iter - 1, 1] = ssd_assignment
-            converged = True
+        go_on, status, converged, n_iter, centers, shift = _close_and_update(
+            centers, shift, tol, had_previous, n_iter, max_iter, n, weight_sums, sums, scalars,
+            record_centers, path, ssd, n_changed)
+        if not go_on:
             break
         had_previous = n_iter > 0  # True, as a run-time boolean
     return (status, n_iter, converged, centers, weight_sums, scalars[0], had_previous, labels,
@@ -334,29 +353,15 @@ def bounded_loop(bounded_pass, nearest, nearest_single, single_template, X,
                         scalars, counted)
         rescanned[n_passes] = counted[0]
         n_passes += 1
-        if had_previous:
-            ssd[n_iter - 1, 1] = max(scalars[1], 0.0)
-            if shift <= tol:
-                converged = True
-                break
-        if n_iter == max_iter:
-            break
-        if _any_empty(weight_sums):
-            status = LOOP_EMPTY_CLUSTER
-            break
-        new_centers, shift = _means(centers, sums, weight_sums)
-        ssd_assignment = scalars[0]
-        changed = int(scalars[2]) if had_previous else n
-        _movement_drops(centers, new_centers, drops)
-        centers = new_centers
-        if record_centers:
-            _record(path, n_iter + 1, centers)
-        ssd[n_iter, 0] = ssd_assignment
-        n_changed[n_iter] = changed
-        n_iter += 1
-        if n_iter > 1 and changed == 0:
-            ssd[n_iter - 1, 1] = ssd_assignment
-            converged = True
+        go_on, status, converged, n_iter, updated, shift = _close_and_update(
+            centers, shift, tol, had_previous, n_iter, max_iter, n, weight_sums, sums, scalars,
+            record_centers, path, ssd, n_changed)
+        if go_on:
+            _movement_drops(centers, updated, drops)
+        # One assignment on every path: with ``centers = updated`` in a branch that
+        # breaks, numba passed _movement_drops an empty (0, 0) array for ``centers``.
+        centers = updated
+        if not go_on:
             break
         # The labels just written are the next pass's previous ones.
         previous, labels = labels, previous
