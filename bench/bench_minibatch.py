@@ -44,7 +44,7 @@ BATCH_SIZE = 1024
 # max_iter passes over the data: max_iter x n_samples // batch_size steps in both.
 MAX_ITER = 2
 RANDOM_STATE = 0
-# The targets: kmix's time per step at most this fraction of
+# The targets: kmix's time per step at most this fraction of
 # scikit-learn's, and its final SSD within this relative distance of theirs.
 TARGET_RATIO = 0.5
 TARGET_SSD = 0.01

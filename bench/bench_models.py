@@ -25,7 +25,7 @@ import _common  # noqa: E402
 
 N_SAMPLES, N_FEATURES, N_COMPONENTS = 100_000, 8, 16
 ITERATIONS = 10
-# The target: at most twice VVV's time per iteration.
+# The target: at most twice VVV's time per iteration.
 TARGET = 2.0
 
 

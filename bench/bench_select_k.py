@@ -9,7 +9,7 @@ the gap statistic (10 reference sets); scikit-learn's `KMeans` followed by
 same sample size, and, for the sweep with the gap statistic, the same reference
 sets clustered by its `KMeans`. Each library in its own process, after a small sweep that
 warms it up (imports, compiled passes), the libraries taking turns; the median of
-the rounds. Peak RSS is the whole process's. Then the issue's memory bound: the
+the rounds. Peak RSS is the whole process's. Then the memory bound: the
 kmix sweep with every criterion on 1,000,000 x 16, its peak RSS (one process, one run).
 
     python bench/bench_select_k.py                 # writes RESULTS.md

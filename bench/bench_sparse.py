@@ -38,7 +38,7 @@ SCRIPT = Path(__file__).resolve()
 N_ROWS, N_COLUMNS, PER_ROW, N_CLUSTERS = 200_000, 50_000, 50, 64
 ITERATIONS = 5
 DTYPES = ("float64", "float32")
-# The targets: kmix's Lloyd pass at most this fraction of scikit-learn's
+# The targets: kmix's Lloyd pass at most this fraction of scikit-learn's
 # time per iteration, and a peak RSS no larger than scikit-learn's.
 TARGET_RATIO = 0.6
 ROUNDS = 2
