@@ -127,7 +127,7 @@ def child_batch(path: str) -> dict:
             "peak_above_baseline_mib": _common.peak_rss_mib() - baseline}
 
 
-def main(n_rows: int, write: bool) -> None:
+def run(n_rows: int, write: bool) -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = Path(folder) / "X.npy"
         make_data(path, n_rows)
@@ -166,14 +166,19 @@ def main(n_rows: int, write: bool) -> None:
         _common.write_section("Online EM", body)
 
 
-if __name__ == "__main__":
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--no-write", action="store_true")
     parser.add_argument("--child", nargs=2, metavar=("FIT", "PATH"))
-    args = parser.parse_args()
+    args = parser.parse_args([] if argv is None else argv)
     if args.child:
         kind, path = args.child
         print(json.dumps(child_online(path) if kind == "online" else child_batch(path)))
     else:
-        main(args.rows, write=not args.no_write)
+        run(args.rows, write=not args.no_write)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
