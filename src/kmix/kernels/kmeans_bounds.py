@@ -21,13 +21,15 @@ def center_movement(old_centers: np.ndarray, new_centers: np.ndarray) -> np.ndar
     must stay below the exact distance).
 
     The squares are added feature by feature in order (a running sum, where
-    ``np.sum`` would add them pairwise): the compiled bounded loop
+    ``np.sum`` along a row would add them pairwise): the compiled bounded loop
     (:mod:`kmix.kernels.compiled.kmeans_loop`) adds them so too, and gets the
-    same bounds."""
+    same bounds. Laid out a feature per row, they are added along the outer
+    axis, which numpy does row after row."""
     difference = new_centers.astype(np.float64) - old_centers.astype(np.float64)
     if difference.shape[1] == 0:
         return np.zeros(difference.shape[0])
-    return np.sqrt(np.cumsum(difference * difference, axis=1)[:, -1]) * (1.0 + 1e-12)
+    squares = np.square(difference.T, order="C")
+    return np.sqrt(np.add.reduce(squares, axis=0)) * (1.0 + 1e-12)
 
 
 def bound_drops(old_centers: np.ndarray, new_centers: np.ndarray,
