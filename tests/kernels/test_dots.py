@@ -139,6 +139,11 @@ def test_a_last_tile_with_fewer_rows_reads_zero_rows_after_them(rng, dtype):
     dots.transposed_products(padded, 0, 2 * height, B, whole, 0)
     np.testing.assert_array_equal(C, whole)
     assert not C[:, height + 3:].any()
-    # the rows after them in A itself are not read
+    # the rows after them in A itself (not zero) are not read: the tile's other
+    # columns hold the products of zero rows
+    assert A[3:height].any()
+    C[:] = np.nan
     dots.transposed_products(A, 0, 3, B, C, 0)
     np.testing.assert_array_equal(C[:, :3], whole[:, :3])
+    assert not C[:, 3:height].any()
+    assert np.isnan(C[:, height:]).all()

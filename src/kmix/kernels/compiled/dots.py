@@ -38,8 +38,8 @@ from numba.core import cgutils
 from numba.extending import intrinsic
 
 __all__ = ["LANES", "ROWS", "STEPS", "TRANSPOSED_COLUMNS", "WIDE", "block_columns",
-           "chunk_products", "column_products", "lanes", "lanes_of", "transposed_products",
-           "transposed_rows"]
+           "chunk_products", "column_products", "lanes", "transposed_products",
+           "transposed_rows", "transposed_rows_of"]
 
 # Values of C a vector in column_products (float64): B's columns (and C's) are
 # padded to a multiple of it.
@@ -254,7 +254,7 @@ def _tile_transposed(typingctx, a, b, c, row, col, out_col, valid, zeros):  # pr
             and all(isinstance(x, types.Integer) for x in (row, col, out_col, valid))):
         return None
     element = ir.FloatType() if a.dtype == types.float32 else ir.DoubleType()
-    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // (_GROUP_BYTES // (a.dtype.bitwidth // 8)))
+    height = transposed_rows(str(a.dtype))
 
     def codegen(context, builder, signature, args):
         first = context.make_array(signature.args[0])(context, builder, args[0])
@@ -313,7 +313,7 @@ def transposed_products(A, row0, rows, B, C, out_col):  # pragma: no cover - com
     read-only; B (m, k); C (k, >= out_col + :func:`block_columns`); C-contiguous,
     one dtype."""
     k = B.shape[1]
-    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
+    height = transposed_rows_of(B)
     if k % TRANSPOSED_COLUMNS != 0:
         raise ValueError("transposed_products: B's columns must be a multiple of TRANSPOSED_COLUMNS")
     zeros = np.zeros(A.shape[1], dtype=B.dtype)
@@ -326,7 +326,7 @@ def transposed_products(A, row0, rows, B, C, out_col):  # pragma: no cover - com
 def block_columns(B, m):  # pragma: no cover - compiled
     """Columns of C that :func:`transposed_products` of m rows writes: m rounded up
     to a tile's rows."""
-    height = TRANSPOSED_COLUMNS // (TRANSPOSED_COLUMNS // lanes_of(B))
+    height = transposed_rows_of(B)
     return (m + height - 1) // height * height
 
 
@@ -346,11 +346,11 @@ def chunk_products(A, start, m, B):  # pragma: no cover - compiled
 
 
 @intrinsic
-def lanes_of(typingctx, a):  # pragma: no cover - compiled
-    """:func:`lanes` of an array's dtype, for compiled code (a constant there)."""
+def transposed_rows_of(typingctx, a):  # pragma: no cover - compiled
+    """:func:`transposed_rows` of an array's dtype, for compiled code (a constant there)."""
     if not (isinstance(a, types.Array) and a.dtype in (types.float32, types.float64)):
         return None
-    count = _GROUP_BYTES // (a.dtype.bitwidth // 8)
+    count = transposed_rows(str(a.dtype))
 
     def codegen(context, builder, signature, args):
         return context.get_constant(types.intp, count)
