@@ -1,4 +1,5 @@
-"""The compiled exponential of the E-step (kmix.kernels.compiled.elementary)."""
+"""The compiled exponential of the E-step and the compiled copies
+(kmix.kernels.compiled.elementary)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ pytest.importorskip("numba")
 
 from numba import njit  # noqa: E402
 
-from kmix.kernels.compiled.elementary import LOG_TINY, exp_flushed  # noqa: E402
+from kmix.kernels.compiled.elementary import LOG_TINY, copy_range, copy_values, exp_flushed  # noqa: E402
 
 TINY = np.finfo(np.float64).tiny
 LOG_HUGE = np.log(np.finfo(np.float64).max)
@@ -72,3 +73,34 @@ def test_values_just_above_the_flush_point_stay_normal():
     assert np.all((got == 0) == (expected == 0))
     assert np.all(got[got > 0] >= TINY)
     np.testing.assert_allclose(got, expected, rtol=4e-16, atol=0)
+
+
+def test_copy_range_writes_the_range_alone():
+    source = np.arange(10, dtype=np.int32)
+    target = np.full(8, -1, dtype=np.int32)
+    copy_range(source, 3, 4, target, 2)
+    np.testing.assert_array_equal(target, [-1, -1, 3, 4, 5, 6, -1, -1])
+    copy_range(source, 0, 0, target, 0)  # nothing to copy
+    np.testing.assert_array_equal(target, [-1, -1, 3, 4, 5, 6, -1, -1])
+
+
+def test_copy_range_into_float32_rounds_as_numpy_does():
+    source = np.random.default_rng(1).standard_normal(50)
+    target = np.zeros(50, dtype=np.float32)
+    copy_range(source, 0, 50, target, 0)
+    np.testing.assert_array_equal(target, source.astype(np.float32))
+
+
+@pytest.mark.parametrize("shape", [(7,), (3, 5), (2, 3, 4)])
+def test_copy_values_copies_every_element(shape):
+    source = np.random.default_rng(2).standard_normal(shape)
+    target = np.zeros(shape)
+    copy_values(source, target)
+    np.testing.assert_array_equal(target, source)
+
+
+def test_copy_values_into_a_view_writes_through_it():
+    target = np.zeros((3, 2, 2))
+    copy_values(np.array([[1.0, 2.0], [3.0, 4.0]]), target[1])
+    np.testing.assert_array_equal(target[1], [[1.0, 2.0], [3.0, 4.0]])
+    assert not target[0].any() and not target[2].any()

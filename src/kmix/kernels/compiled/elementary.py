@@ -1,5 +1,6 @@
-"""The exponential of the E-step's log-sum-exp, written so that a loop over rows
-compiles to SIMD instructions (numba).
+"""Elementary compiled operations (numba): the exponential of the E-step's
+log-sum-exp, written so that a loop over rows compiles to SIMD instructions, and
+copies from one array into another written as loops.
 
 A loop that calls ``np.exp`` runs the C library's scalar routine once per value;
 :func:`exp_flushed` is plain arithmetic instead, so a loop of it is vectorised
@@ -9,6 +10,11 @@ parts (the first with trailing zero bits, so ``n`` times it is exact); ``e^r``
 by its Taylor polynomial of degree 13 (the first term left out is below
 ``2^-57`` relative); ``2^n`` built from its bits. The result is within one unit
 in the last place of the correctly rounded value (tested against ``np.exp``).
+
+Assigning one array (or a slice of one) to a slice of another brings numba's
+broadcasting check, with its error message built from strings, into the compiled
+caller: code that a first run compiles for nothing where the shapes always agree.
+:func:`copy_range` and :func:`copy_values` copy without it.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from numba.extending import intrinsic
 
 from . import CONTRACT
 
-__all__ = ["exp_flushed", "LOG_TINY"]
+__all__ = ["exp_flushed", "LOG_TINY", "copy_range", "copy_values"]
 
 # log of the smallest normal float64: below it the exponential is subnormal or
 # zero, and flushed to zero (a subnormal weight changes no sum, but slows every
@@ -79,3 +85,21 @@ def exp_flushed(x):  # pragma: no cover - compiled
     value = value if x <= _LOG_HUGE else np.inf
     # x >= LOG_TINY is false for NaN too
     return value if x >= LOG_TINY and value >= _TINY else 0.0
+
+
+@njit(cache=True)
+def copy_range(source, start, m, target, target_start):  # pragma: no cover - compiled
+    """target[target_start:target_start + m] = source[start:start + m] (1-D arrays;
+    a narrower dtype in ``target`` takes each value rounded to it)."""
+    # Slices indexed by the loop's own counter (see kmeans_lloyd._transpose_rows).
+    source = source[start:start + m]
+    target = target[target_start:target_start + m]
+    for r in range(m):
+        target[r] = source[r]
+
+
+@njit(cache=True)
+def copy_values(source, target):  # pragma: no cover - compiled
+    """target[...] = source, for two arrays of the same shape."""
+    for index in np.ndindex(target.shape):
+        target[index] = source[index]

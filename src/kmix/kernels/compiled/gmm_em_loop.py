@@ -22,6 +22,7 @@ import numpy as np
 from . import _cache  # noqa: F401  (the cache folder settled before any function is defined)
 from numba import njit, types
 
+from .elementary import copy_values
 from .gmm_em import _responsibilities, _tile_log_densities, em_pass, em_pass_serial
 from .kmeans_lloyd import _transpose_rows
 from .gmm_model_step import SIGNATURE
@@ -291,16 +292,16 @@ def _em_loop(X, sample_weight, unit_weight, model_step, code, diagonal, weights,
             log_likelihood = em_pass(X, sample_weight, unit_weight, means, factors, factors_diag, diagonal,
                                      constants, chunk_rows, tile, weight_sums, sums, second_full,
                                      second_diag)
-        new_means[:] = means
+        copy_values(means, new_means)
         failed = _maximise(model_step, code, diagonal, weight_sums, sums, second_full, second_diag,
                            reg_covar, covariances, True, mstep_tol, mstep_max_iter, scatter, lower,
                            new_weights, new_means, new_covariances, new_factors)
         if failed >= 0:
             return iteration, False, False, failed
-        weights[:] = new_weights
-        means[:] = new_means
-        covariances[:] = new_covariances
-        factors[:] = new_factors
+        copy_values(new_weights, weights)
+        copy_values(new_means, means)
+        copy_values(new_covariances, covariances)
+        copy_values(new_factors, factors)
         current = log_likelihood / total_weight
         log_likelihoods[iteration - 1] = current
         change = current - lower_bound

@@ -29,6 +29,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit
 
 from ..gmm_models_orientation import DEGENERATE
+from .elementary import copy_values
 
 from .gmm_orientation import _converged, common_orientation, fit_common_orientation
 
@@ -109,7 +110,7 @@ def _weighted(weights, matrices):  # pragma: no cover - compiled
     k, d = matrices.shape[0], matrices.shape[1]
     out = np.empty((k, d, d))
     for j in range(k):
-        out[j] = _scaled(matrices[j], weights[j], 1.0)
+        copy_values(_scaled(matrices[j], weights[j], 1.0), out[j])
     return out
 
 
@@ -292,7 +293,8 @@ def _closed_full(code, n, S, out):  # pragma: no cover - compiled
         vectors = np.empty((k, d, d))
         pooled = np.zeros(d)
         for j in range(k):
-            values, vectors[j] = _sorted_eigh(S[j])
+            values, component_vectors = _sorted_eigh(S[j])
+            copy_values(component_vectors, vectors[j])
             for i in range(d):
                 pooled[i] += n[j] * values[i]
         for i in range(d):
@@ -314,7 +316,7 @@ def _closed_full(code, n, S, out):  # pragma: no cover - compiled
             else:
                 shape = np.empty((d, d))
                 shape.fill(1.0 if d == 1 else 0.0)
-            out[j] = _symmetric(_scaled(shape, volume, 1.0))
+            copy_values(_symmetric(_scaled(shape, volume, 1.0)), out[j])
     else:  # VVV: Σ_k = W_k / n_k
         for j in range(k):
             for i in range(d):
@@ -410,8 +412,8 @@ def _equal_shape(values, n, start_values, has_start, tol, max_iter):  # pragma: 
         for j in range(k):
             new_volumes[j] = _volume(values[j], new_shape, d * n[j])
         delta = max(_relative(new_shape, shape), _relative(new_volumes, volumes))
-        shape[:] = new_shape
-        volumes[:] = new_volumes
+        copy_values(new_shape, shape)
+        copy_values(new_volumes, volumes)
         if _converged(delta, has_previous, previous, tol):
             break
         previous = delta
@@ -445,13 +447,14 @@ def _vev(n, S, start, has_start, tol, max_iter, out):  # pragma: no cover - comp
     vectors = np.empty((k, d, d))
     start_values = np.empty((k, d))
     for j in range(k):
-        eigenvalues, vectors[j] = _sorted_eigh(S[j])
+        eigenvalues, component_vectors = _sorted_eigh(S[j])
+        copy_values(component_vectors, vectors[j])
         for i in range(d):
             value = eigenvalues[i]
             # rounding can leave -eps for a singular S_k (np.maximum keeps NaN)
             values[j, i] = (value if (value >= 0.0 or value != value) else 0.0) * n[j]
         if has_start:
-            start_values[j] = _sorted_eigh(start[j])[0]
+            copy_values(_sorted_eigh(start[j])[0], start_values[j])
     volumes, shape, iterations = _equal_shape(values, n, start_values, has_start, tol, max_iter)
     scaled = np.empty(d)
     for j in range(k):
@@ -538,13 +541,13 @@ def _vee(n, S, start, has_start, tol, max_iter, out):  # pragma: no cover - comp
                 size = _greater(np.abs(new_C[i, m]), size)
         delta = max(_relative(new_volumes, volumes), change / size)
         C = new_C
-        volumes[:] = new_volumes
+        copy_values(new_volumes, volumes)
         if _converged(delta, has_previous, previous, tol):
             break
         previous = delta
         has_previous = True
     for j in range(k):
-        out[j] = _scaled(C, volumes[j], 1.0)
+        copy_values(_scaled(C, volumes[j], 1.0), out[j])
     return iteration
 
 
@@ -556,7 +559,7 @@ def _common(n, S, start, has_start, tol, max_iter, equal_volume, out):  # pragma
     k, d = S.shape[0], S.shape[1]
     W = np.empty((k, d, d))
     for j in range(k):
-        W[j] = _symmetric(_scaled(S[j], n[j], 1.0))
+        copy_values(_symmetric(_scaled(S[j], n[j], 1.0)), W[j])
     if has_start:
         orientation = common_orientation(start)
     else:

@@ -28,6 +28,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit
 
 from ..gmm_models_orientation import _GOLDEN, _NOISE, DEGENERATE, NEWTON_MAX_FEATURES
+from .elementary import copy_values
 
 __all__ = ["common_orientation", "fit_common_orientation"]
 
@@ -102,12 +103,19 @@ def _scalar_square(x):  # pragma: no cover - compiled
 # --- small helpers -------------------------------------------------------------------
 
 
+@njit(cache=True)
+def _negate_column(D, j):  # pragma: no cover - compiled
+    """D[:, j] = -D[:, j], without a slice assignment (see .elementary)."""
+    for i in range(D.shape[0]):
+        D[i, j] = -D[i, j]
+
+
 @njit(cache=True, error_model="numpy")
 def _canonical_signs(D):  # pragma: no cover - compiled
     """The entry of largest magnitude of each column of D made positive. Written: D."""
     for j in range(D.shape[1]):
         if D[np.argmax(np.abs(D[:, j])), j] < 0:
-            D[:, j] = -D[:, j]
+            _negate_column(D, j)
 
 
 @njit(cache=True, error_model="numpy")
@@ -119,7 +127,7 @@ def _align_signs(D, reference):  # pragma: no cover - compiled
         for i in range(d):
             dot += D[i, j] * reference[i, j]
         if dot < 0:
-            D[:, j] = -D[:, j]
+            _negate_column(D, j)
 
 
 @njit(cache=True, error_model="numpy")
@@ -176,7 +184,8 @@ def _profile_of_diagonals(b, weight_sums, equal_volume, volumes, shapes, roots):
     if equal_volume:
         volumes[:] = _sum(roots) / _sum(weight_sums)
     else:
-        volumes[:] = roots / weight_sums
+        for c in range(volumes.shape[0]):
+            volumes[c] = roots[c] / weight_sums[c]
 
 
 @njit(cache=True, error_model="numpy")
@@ -288,7 +297,7 @@ def common_orientation(covariances):  # pragma: no cover - compiled
     scaled = np.empty((k, d * d))  # Σ_k / tr(Σ_k), one row each
     for c in range(k):
         trace = _sum(np.diag(covariances[c]))
-        scaled[c] = (covariances[c] / (trace if trace > 0 else 1.0)).ravel()
+        copy_values((covariances[c] / (trace if trace > 0 else 1.0)).ravel(), scaled[c])
     weights = 1.0 + ((np.arange(1, k + 1) * _GOLDEN) % 1.0)
     combination = np.dot(weights, scaled).reshape((d, d))  # np.tensordot's product
     _, vectors = np.linalg.eigh(0.5 * (combination + combination.T))
@@ -319,7 +328,9 @@ def _orientation_step(scatters, D, volumes, shapes, smallest):  # pragma: no cov
     psi = 1.0 / (shapes * volumes.reshape((k, 1)))
     gap = np.empty((k, d))  # diag(p_k I - Ψ_k)
     for c in range(k):
-        gap[c] = np.max(psi[c]) - psi[c]
+        largest = np.max(psi[c])
+        for i in range(d):
+            gap[c, i] = largest - psi[c, i]
     G = np.empty((d, d))
     nonzero = False
     for i in range(d):
@@ -404,8 +415,9 @@ def _derivatives(scatters, weight_sums, equal_volume, D, p, q):  # pragma: no co
                         total += D[j, i] * scatters[c, j, l] * D[l, m]
                 B[c, i, m] = total
     b = np.empty((k, d))
-    for i in range(d):
-        b[:, i] = B[:, i, i]
+    for c in range(k):
+        for i in range(d):
+            b[c, i] = B[c, i, i]
     volumes, shapes, roots = np.empty(k), np.empty((k, d)), np.empty(k)
     _profile_of_diagonals(b, weight_sums, equal_volume, volumes, shapes, roots)
 
@@ -434,7 +446,9 @@ def _derivatives(scatters, weight_sums, equal_volume, D, p, q):  # pragma: no co
         u = np.zeros((k, pairs))
         for c in range(k):
             for i in range(d):
-                u[c] += J[c * d + i] * (1.0 / b[c, i])
+                inverse = 1.0 / b[c, i]
+                for a in range(pairs):
+                    u[c, a] += J[c * d + i, a] * inverse
         within = (u * roots.reshape((k, 1))).T @ u  # the reference's (u.T * roots) @ u
         across = roots @ u
         H = (total_weight / total_root) * (within / d**2 - gram / d)
@@ -569,7 +583,7 @@ def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol
             n_steps += 1
             _covariances(D, volumes, shapes, new)
             delta = _relative_change(new, out)
-            out[...] = new
+            copy_values(new, out)
             if definite and undamped:
                 # Quadratic convergence: the error is far below the step. Steps
                 # that no longer shrink are rounding noise.
@@ -589,7 +603,7 @@ def fit_common_orientation(scatters, weight_sums, equal_volume, orientation, tol
         n_steps += taken
         _covariances(D, volumes, shapes, new)
         delta = _relative_change(new, out)
-        out[...] = new
+        copy_values(new, out)
         if _converged(delta, has_previous, previous, tol):
             break
         has_previous = True

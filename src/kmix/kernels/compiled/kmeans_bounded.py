@@ -33,6 +33,7 @@ from numba import njit, prange
 
 from . import CONTRACT, prange_only
 from .dots import chunk_products
+from .elementary import copy_range
 from .function_argument import FunctionArgument
 from .kmeans_lloyd import (
     _add_rows_to_sums,
@@ -235,7 +236,7 @@ def _scan_single(X, start, count, pending, scaled_single, single_slack, centers,
     d) float32 and best, found, second are scratch.
     """
     for q in range(count):
-        single[q, :] = X[start + pending[q], :]
+        copy_range(X[start + pending[q]], 0, X.shape[1], single[q], 0)
     dots = chunk_products(single, 0, count, scaled_single)
     _argmin_two(dots, count, center_norms, best, found, second)
     return _settle_single(X, start, pending, 0, count, found, best, second, single_slack, centers,
@@ -290,9 +291,8 @@ def _finish_chunk(X, start, m, sample_weight, unit_weight, previous_labels, init
     are added in row order, as the plain pass adds them: the same sums to the last
     bit.
     """
-    # Slices, not indices at an offset (start + r): see kmeans_lloyd._transpose_rows.
-    labels[start:start + m] = chunk_labels[:m]
-    min_distances[start:start + m] = distances[:m]
+    copy_range(chunk_labels, 0, m, labels, start)
+    copy_range(distances, 0, m, min_distances, start)
     if unit_weight:
         stats[0] += lane_total(distances, m)
     else:
@@ -481,7 +481,7 @@ def bounded_gemm_pass(scaled_centers, scaled_single, single_slack, centers, row0
                 dots = chunk_products(X, start, m, scaled_centers)
             else:
                 for q in range(count):
-                    gathered[q, :] = X[start + pending[q], :]
+                    copy_range(X[start + pending[q]], 0, X.shape[1], gathered[q], 0)
                 dots = chunk_products(gathered, 0, count, scaled_centers)
             _argmin_two(dots, count, center_norms, best, found, second)
             for q in range(count):

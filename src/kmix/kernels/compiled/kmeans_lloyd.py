@@ -30,6 +30,7 @@ from numba import njit, prange
 
 from . import prange_only
 from .dots import chunk_products
+from .elementary import copy_range
 from .function_argument import FunctionArgument
 from .kmeans_tiles import NARROW_KERNELS, _nearest_blocked
 from .kmeans_unrolled import kernel_argument
@@ -413,7 +414,7 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
             # The tile transposed, so the loops run along rows (SIMD lanes).
             _transpose_rows(X, tile0, m, rows_t)
             if has_previous:
-                previous_t[:m] = previous_labels[tile0:tile0 + m]
+                copy_range(previous_labels, tile0, m, previous_t, 0)
             nearest(rows_t, m, scaled_t, center_norms, previous_t, best, best_label,
                     previous_value, acc)
             _tile_distances(rows_t, m, d, tile0, best, best_label, labels, store_distances,
