@@ -408,7 +408,9 @@ def fused_pass(nearest, scaled_t, row0, m_block, X, sample_weight, unit_weight, 
         best_label = np.empty(tile, dtype=np.int32)
         x_norms = np.empty(tile, dtype=X.dtype)
         previous_value = np.zeros(tile, dtype=X.dtype)
-        previous_t = np.full(tile, -1, dtype=np.int32)
+        previous_t = np.empty(tile, dtype=np.int32)
+        for r in range(tile):  # no labels before: -1 (a loop compiles less than np.full)
+            previous_t[r] = -1
         for tile0 in range(start, stop, tile):
             m = min(tile, stop - tile0)
             # The tile transposed, so the loops run along rows (SIMD lanes).
