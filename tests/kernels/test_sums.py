@@ -144,3 +144,10 @@ def test_a_pass_adds_alike_whatever_the_process_compiled_before():
     first = run("plain")  # compiles the pass if nothing is cached yet
     assert run("plain") == first
     assert run("sums-first") == first
+
+
+@pytest.mark.parametrize("n", [0, 1, 7, 8, 9, 127, 128, 129, 1000, 4099, 100_003])
+def test_pairwise_total_is_numpys_sum_bit_for_bit(n):
+    # Values of many magnitudes, so that another order of the additions rounds differently.
+    values = np.random.default_rng(n).standard_normal(n) * 10.0 ** np.random.default_rng(n + 1).integers(-8, 9, n)
+    assert sums.pairwise_total(values) == np.sum(values)

@@ -29,67 +29,12 @@ from numba import njit
 
 from ..gmm_models_orientation import _GOLDEN, _NOISE, DEGENERATE, NEWTON_MAX_FEATURES
 from .elementary import copy_values
+from .sums import pairwise_total
 
 __all__ = ["common_orientation", "fit_common_orientation"]
 
 _TINY = float(np.finfo(np.float64).tiny)
 _EPS = float(np.finfo(np.float64).eps)
-
-
-# --- sums in numpy's order -------------------------------------------------------------
-
-
-@njit(cache=True, error_model="numpy")
-def _block_sum(a, start, n):  # pragma: no cover - compiled
-    # numpy's pairwise sum below its block size (128): plain under 8 terms,
-    # else 8 running sums added as a tree, then the remainder.
-    if n < 8:
-        total = 0.0
-        for i in range(start, start + n):
-            total += a[i]
-        return total
-    r = np.empty(8)
-    for j in range(8):
-        r[j] = a[start + j]
-    i = 8
-    while i < n - n % 8:
-        for j in range(8):
-            r[j] += a[start + i + j]
-        i += 8
-    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
-    while i < n:
-        total += a[start + i]
-        i += 1
-    return total
-
-
-@njit(cache=True, error_model="numpy")
-def _sum(a):  # pragma: no cover - compiled
-    """Σ a for a 1-D float64 array, as ``np.sum`` adds it: blocks of at most 128 terms,
-    halves (rounded down to a multiple of 8) added as a tree, walked here with an
-    explicit stack (numba's cache cannot hold a recursive function)."""
-    starts = np.empty(64, dtype=np.int64)  # halving from n < 2^63
-    sizes = np.empty(64, dtype=np.int64)
-    partial = np.empty(64)
-    left_done = np.zeros(64, dtype=np.bool_)
-    top = 0
-    starts[0], sizes[0] = 0, a.shape[0]
-    while True:
-        while sizes[top] > 128:  # down to the leftmost block
-            half = sizes[top] // 2 - (sizes[top] // 2) % 8
-            top += 1
-            starts[top], sizes[top], left_done[top] = starts[top - 1], half, False
-        result = _block_sum(a, starts[top], sizes[top])
-        top -= 1
-        while top >= 0 and left_done[top]:  # both halves done
-            result = partial[top] + result
-            top -= 1
-        if top < 0:
-            return result
-        partial[top], left_done[top] = result, True  # the left half done: the right one next
-        half = sizes[top] // 2 - (sizes[top] // 2) % 8
-        top += 1
-        starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
 
 
 @njit(cache=True, error_model="numpy")
@@ -103,19 +48,13 @@ def _scalar_square(x):  # pragma: no cover - compiled
 # --- small helpers -------------------------------------------------------------------
 
 
-@njit(cache=True)
-def _negate_column(D, j):  # pragma: no cover - compiled
-    """D[:, j] = -D[:, j], without a slice assignment (see .elementary)."""
-    for i in range(D.shape[0]):
-        D[i, j] = -D[i, j]
-
-
 @njit(cache=True, error_model="numpy")
 def _canonical_signs(D):  # pragma: no cover - compiled
     """The entry of largest magnitude of each column of D made positive. Written: D."""
     for j in range(D.shape[1]):
         if D[np.argmax(np.abs(D[:, j])), j] < 0:
-            _negate_column(D, j)
+            for i in range(D.shape[0]):  # no slice assignment (see .elementary)
+                D[i, j] = -D[i, j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -127,7 +66,8 @@ def _align_signs(D, reference):  # pragma: no cover - compiled
         for i in range(d):
             dot += D[i, j] * reference[i, j]
         if dot < 0:
-            _negate_column(D, j)
+            for i in range(D.shape[0]):  # no slice assignment (see .elementary)
+                D[i, j] = -D[i, j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -177,12 +117,12 @@ def _profile_of_diagonals(b, weight_sums, equal_volume, volumes, shapes, roots):
             else:
                 logs[i] = 0.0
                 positive = False
-        root = np.exp(_sum(logs) / d) if positive else 0.0
+        root = np.exp(pairwise_total(logs) / d) if positive else 0.0
         roots[c] = root
         for i in range(d):
             shapes[c, i] = b[c, i] / root if root > 0 else (1.0 if d == 1 else 0.0)
     if equal_volume:
-        volumes[:] = _sum(roots) / _sum(weight_sums)
+        volumes[:] = pairwise_total(roots) / pairwise_total(weight_sums)
     else:
         for c in range(volumes.shape[0]):
             volumes[c] = roots[c] / weight_sums[c]
@@ -209,7 +149,7 @@ def _profile(scatters, weight_sums, D, equal_volume):  # pragma: no cover - comp
 @njit(cache=True, error_model="numpy")
 def _loss(weight_sums, volumes):  # pragma: no cover - compiled
     # -2Q/d less a constant at the profile: Σ_k n_k log λ_k, the lower the better.
-    return _sum(weight_sums * np.log(volumes))
+    return pairwise_total(weight_sums * np.log(volumes))
 
 
 @njit(cache=True, error_model="numpy")
@@ -296,7 +236,7 @@ def common_orientation(covariances):  # pragma: no cover - compiled
     k, d, _ = covariances.shape
     scaled = np.empty((k, d * d))  # Σ_k / tr(Σ_k), one row each
     for c in range(k):
-        trace = _sum(np.diag(covariances[c]))
+        trace = pairwise_total(np.diag(covariances[c]))
         copy_values((covariances[c] / (trace if trace > 0 else 1.0)).ravel(), scaled[c])
     weights = 1.0 + ((np.arange(1, k + 1) * _GOLDEN) % 1.0)
     combination = np.dot(weights, scaled).reshape((d, d))  # np.tensordot's product
@@ -442,7 +382,7 @@ def _derivatives(scatters, weight_sums, equal_volume, D, p, q):  # pragma: no co
         weights = weight_sums.reshape((k, 1)) / (d * (b * b))
     gram = (J * weights.reshape((k * d, 1))).T @ J  # Σ_ki weights_ki J_kiα J_kiβ
     if equal_volume:
-        total_root, total_weight = _sum(roots), _sum(weight_sums)
+        total_root, total_weight = pairwise_total(roots), pairwise_total(weight_sums)
         u = np.zeros((k, pairs))
         for c in range(k):
             for i in range(d):
@@ -502,7 +442,7 @@ def _newton(scatters, weight_sums, equal_volume, D, volumes, shapes, p, q):  # p
     if capped:
         x *= 0.5 / largest
     # Near the maximum Q changes by less than its rounding; allow that much.
-    slack = 64.0 * _EPS * _sum(weight_sums * (1.0 + np.abs(np.log(volumes))))
+    slack = 64.0 * _EPS * pairwise_total(weight_sums * (1.0 + np.abs(np.log(volumes))))
     current = _loss(weight_sums, volumes)
     skew = np.zeros((d, d))
     shrink = 1.0

@@ -6,7 +6,9 @@ sums are scalar instructions, not one SIMD register; the processor still runs
 them side by side. :func:`lane_dot_vector` writes them as one 8-wide vector
 instead, the same bits, for the loop that calls a sum most (the EM pass's second
 moments). :func:`label_lane_sums` adds rows into the sums of their clusters, one
-cluster to a lane, in row order as a scatter would."""
+cluster to a lane, in row order as a scatter would. :func:`pairwise_total` adds
+a whole array in ``np.sum``'s order, for compiled code that must give numpy's
+numbers bit for bit."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-__all__ = ["LABEL_LANES", "label_lane_sums", "lane_dot", "lane_dot_vector", "lane_total"]
+__all__ = ["LABEL_LANES", "label_lane_sums", "lane_dot", "lane_dot_vector", "lane_total",
+           "pairwise_total"]
 
 
 @njit(cache=True)
@@ -218,3 +221,56 @@ def label_lane_sums(rows_t, m, labels, weights, offset, unit, lanes):  # pragma:
     row by row would give, the same bits, in vector instructions.
     """
     _label_lane_sums(rows_t, m, labels, weights, offset, unit, lanes)
+
+
+@njit(cache=True, error_model="numpy")
+def _block_sum(a, start, n):  # pragma: no cover - compiled
+    # numpy's pairwise sum below its block size (128): plain under 8 terms,
+    # else 8 running sums added as a tree, then the remainder.
+    if n < 8:
+        total = 0.0
+        for i in range(start, start + n):
+            total += a[i]
+        return total
+    r = np.empty(8)
+    for j in range(8):
+        r[j] = a[start + j]
+    i = 8
+    while i < n - n % 8:
+        for j in range(8):
+            r[j] += a[start + i + j]
+        i += 8
+    total = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]))
+    while i < n:
+        total += a[start + i]
+        i += 1
+    return total
+
+
+@njit(cache=True, error_model="numpy")
+def pairwise_total(a):  # pragma: no cover - compiled
+    """Σ a for a 1-D float64 array, as ``np.sum`` adds it: blocks of at most 128 terms,
+    halves (rounded down to a multiple of 8) added as a tree, walked here with an
+    explicit stack (numba's cache cannot hold a recursive function)."""
+    starts = np.empty(64, dtype=np.int64)  # halving from n < 2^63
+    sizes = np.empty(64, dtype=np.int64)
+    partial = np.empty(64)
+    left_done = np.zeros(64, dtype=np.bool_)
+    top = 0
+    starts[0], sizes[0] = 0, a.shape[0]
+    while True:
+        while sizes[top] > 128:  # down to the leftmost block
+            half = sizes[top] // 2 - (sizes[top] // 2) % 8
+            top += 1
+            starts[top], sizes[top], left_done[top] = starts[top - 1], half, False
+        result = _block_sum(a, starts[top], sizes[top])
+        top -= 1
+        while top >= 0 and left_done[top]:  # both halves done
+            result = partial[top] + result
+            top -= 1
+        if top < 0:
+            return result
+        partial[top], left_done[top] = result, True  # the left half done: the right one next
+        half = sizes[top] // 2 - (sizes[top] // 2) % 8
+        top += 1
+        starts[top], sizes[top], left_done[top] = starts[top - 1] + half, sizes[top - 1] - half, False
