@@ -33,6 +33,7 @@ from ..exceptions import DataError
 from ..kernels.kmeans_parallel import chunk_keyed_sample, merge_keyed
 from ..kernels.moments import ColumnMoments, column_moments, merge_column_moments
 from .blocks import Block, row_blocks
+from .dask_placement import chunk_placement, holders, worker_groups
 from .dask_session import aligned_weight, client_session, dask_modules, distributed_module
 
 __all__ = ["DaskData", "map_rows", "weighted_sum"]
@@ -190,30 +191,10 @@ def _chunk_rows(outputs: list, position: int) -> np.ndarray:
 
 class _GroupState(NamedTuple):
     """The per-row state a pass over persisted chunks keeps: one future per group
-    (:func:`_worker_groups`) of the list of its chunks' ``(state, partial)``."""
+    (:func:`.dask_placement.worker_groups`) of the list of its chunks' ``(state,
+    partial)``."""
 
     futures: list
-
-
-def _worker_groups(client: Any, futures: list) -> list[tuple[str | None, list[int]]]:
-    """The persisted chunks (their futures, in order) grouped by where they are run:
-    the chunks a worker holds, cut into as many runs of consecutive chunks as it has
-    threads. Each group is ``(worker address or None, chunk indices)``, the groups
-    in the order of their first chunk."""
-    with client.as_current():  # wait() waits through the current client
-        distributed_module().wait(futures)
-    holders = client.who_has(futures)
-    workers = client.scheduler_info(n_workers=-1).get("workers", {})
-    by_worker: dict[str | None, list[int]] = {}
-    for index, future in enumerate(futures):
-        held = holders.get(future.key) or (None,)
-        by_worker.setdefault(held[0], []).append(index)
-    groups = []
-    for worker, indices in by_worker.items():
-        n_threads = int(workers.get(worker, {}).get("nthreads", 1) or 1)
-        for run in np.array_split(np.asarray(indices), max(1, min(n_threads, len(indices)))):
-            groups.append((worker, [int(i) for i in run]))
-    return sorted(groups, key=lambda group: group[1][0])
 
 
 def _chunk_futures(persisted: Any, parts: list) -> list:
@@ -239,6 +220,11 @@ def _centre_chunk(X: np.ndarray, offset: np.ndarray) -> tuple[np.ndarray, np.nda
             kmeans_prep.center_rows(as_read_only(X), as_writable(np.asarray(offset, dtype=X.dtype)),
                                     X.shape[0], centred, norms)
     return centred, norms
+
+
+def _held(array: np.ndarray) -> np.ndarray:
+    """The array itself: computed on a chosen worker, a copy of it kept there."""
+    return array
 
 
 def _merge_all(merge: Callable, parts: Sequence[Any], outputs: bool) -> Any:
@@ -358,21 +344,34 @@ class DaskData:
             persist = self._fits_in_memory(X.nbytes + self.n_samples * self.dtype.itemsize)
         self.persisted = bool(persist)
         if self.persisted:
-            # Each part holds the future of its persisted (centred chunk, norms).
-            self._parts = client.persist([
-                dask.delayed(_centre_chunk, pure=True)(x, self.offset) for x in X.to_delayed().ravel()
-            ])
+            self._part_futures, self._weight_futures = self._persist_centred(X)
             self._task_offset = None
-            # The futures themselves: a pass submits its tasks on them directly, which
-            # builds no task graph on the client.
-            self._part_futures = _chunk_futures(self._parts, self._parts)
-            self._weight_futures = ([None] * len(self._parts) if self._weight is None
-                                    else _chunk_futures(self._weight, self._weight_parts))
-            self._groups = _worker_groups(client, self._part_futures)
+            self._groups = worker_groups(client, self._part_futures)
         else:
             self._parts = list(X.to_delayed().ravel())
             self._task_offset = self.offset
             self._part_futures = self._weight_futures = self._groups = None
+
+    def _persist_centred(self, X: Any) -> tuple[list, list]:
+        """The futures of the centred chunks (with their rows' squared norms) and of
+        their weights (None without weights), each chunk's on the worker
+        :func:`.dask_placement.chunk_placement` gives it: a pass then runs the
+        futures directly, which builds no task graph on the client."""
+        client = self.client
+        dask, _ = dask_modules()
+        centred = client.persist([
+            dask.delayed(_centre_chunk, pure=True)(x, self.offset) for x in X.to_delayed().ravel()
+        ])
+        parts = _chunk_futures(centred, centred)
+        weights = ([None] * len(parts) if self._weight is None
+                   else _chunk_futures(self._weight, self._weight_parts))
+        targets = chunk_placement(holders(client, parts), self._row_chunks, client.nthreads())
+        for futures in (parts, weights) if self._weight is not None else (parts,):
+            for index, (holder, target) in enumerate(zip(holders(client, futures), targets)):
+                if holder != target:  # a copy kept on the target; the original is let go
+                    futures[index] = client.submit(_held, futures[index], workers=[target],
+                                                   allow_other_workers=True, pure=False)
+        return parts, weights
 
     def __enter__(self) -> "DaskData":
         return self
@@ -426,8 +425,8 @@ class DaskData:
         see :meth:`kmix.backends.numpy.InMemoryData.reduce`.
 
         On persisted chunks one task per worker thread runs the chunks it holds
-        (:func:`_worker_groups`), ``params`` going with each task (they are small:
-        centres, parameters); otherwise arrays among ``params`` are sent to the
+        (:func:`.dask_placement.worker_groups`), ``params`` going with each task
+        (they are small: centres, parameters); otherwise arrays among ``params`` are sent to the
         workers once per call, in the pass's task graph. With ``keep_state`` the
         state returned is kept on the cluster: the chunks' ``(state, partial)``, one
         future per group (:class:`_GroupState`), or on chunks read from their source
