@@ -111,8 +111,9 @@ class InProcessData:
         return values.copy() if copy else values
 
     def final_labels(self, centers: np.ndarray, state: Any) -> np.ndarray:
-        """The labels of the last pass, int32 (as scikit-learn's)."""
-        return self.rows(state, copy=False).astype(np.int32)
+        """The labels of the last pass, int32 (as scikit-learn's): the pass's own
+        array when it is int32 already (the fit is over, nothing else holds it)."""
+        return self.rows(state, copy=False).astype(np.int32, copy=False)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """(X, sample_weight, x_norms) as kernels see them (x_norms None unless centred)."""
