@@ -33,8 +33,8 @@ def chunk_placement(holders: Sequence[str | None], rows: Sequence[int],
 
     Parameters
     ----------
-    holders : the worker that holds each chunk's source, or None (not held, or
-        held by a worker not in ``nthreads``)
+    holders : the worker that holds each chunk now, or None (held nowhere, or by
+        a worker not in ``nthreads``)
     rows : each chunk's number of rows
     nthreads : the workers (in the order they are filled) and their threads
 
