@@ -365,9 +365,13 @@ class DaskData:
         parts = _chunk_futures(centred, centred)
         weights = ([None] * len(parts) if self._weight is None
                    else _chunk_futures(self._weight, self._weight_parts))
-        targets = chunk_placement(holders(client, parts), self._row_chunks, client.nthreads())
-        for futures in (parts, weights) if self._weight is not None else (parts,):
-            for index, (holder, target) in enumerate(zip(holders(client, futures), targets)):
+        where = holders(client, parts)
+        targets = chunk_placement(where, self._row_chunks, client.nthreads())
+        moves = [(parts, where)]
+        if self._weight is not None:
+            moves.append((weights, holders(client, weights)))
+        for futures, held in moves:
+            for index, (holder, target) in enumerate(zip(held, targets)):
                 if holder != target:  # a copy kept on the target; the original is let go
                     futures[index] = client.submit(_held, futures[index], workers=[target],
                                                    allow_other_workers=True, pure=False)
