@@ -94,10 +94,11 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     n_changed = np.empty(max_iter, dtype=np.int64)
     labels = np.empty(n, dtype=np.int32)
     nearest = kmeans_lloyd.nearest_argument(features, X.dtype)
+    plain_pass = plain_pass_argument(nearest, X, sample_weight)
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
          ssd_previous, changed) = kmeans_loop.lloyd_loop(
-             nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
+             plain_pass, nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
              float(tol), features, rows, tile, step, bool(record_centers), path, ssd, n_changed,
              labels)
     return _result(status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
@@ -152,6 +153,33 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     return _result(status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
                    ssd_previous, changed, path, ssd, n_changed, record_centers,
                    tuple(int(count) for count in rescanned[:n_passes]))
+
+
+def plain_pass_argument(nearest: Any, X: np.ndarray, sample_weight: np.ndarray) -> Any:
+    """``kmeans_lloyd.fused_pass`` as a first-class function for :func:`lloyd_loop`,
+    typed for the arrays the loop passes it, as :func:`bounded_pass_argument` is
+    for the bounded pass (and for the same reason). One per kernel and argument
+    types."""
+    import numba
+    from numba import types
+
+    from .compiled import kmeans_lloyd
+    from .compiled.function_argument import FunctionArgument
+
+    real = numba.from_dtype(X.dtype)
+
+    def array(dtype: Any, ndim: int) -> Any:
+        return types.Array(dtype, ndim, "C")
+
+    key = (nearest, numba.typeof(X), numba.typeof(sample_weight))
+    if key not in _PASS_ARGUMENTS:
+        signature = types.void(
+            nearest.numba_type, array(real, 2), types.int64, types.int64, key[1], key[2],
+            types.boolean, array(real, 1), types.int64, array(types.int32, 1), types.boolean,
+            types.int64, types.int64, array(types.int32, 1), types.boolean, array(real, 1),
+            array(types.float64, 1), array(types.float64, 2), array(types.float64, 1))
+        _PASS_ARGUMENTS[key] = FunctionArgument(kmeans_lloyd.fused_pass, signature)
+    return _PASS_ARGUMENTS[key]
 
 
 def bounded_pass_argument(nearest: Any, nearest_single: Any, X: np.ndarray,

@@ -24,7 +24,7 @@ from . import _cache  # noqa: F401  (the cache folder settled before any functio
 from numba import njit
 
 from .kmeans_bounded import SINGLE_NORM_LIMIT
-from .kmeans_lloyd import center_norms, fused_pass
+from .kmeans_lloyd import center_norms
 from .kmeans_settle import center_separation
 
 __all__ = ["LOOP_DONE", "LOOP_EMPTY_CLUSTER", "bounded_loop", "lloyd_loop"]
@@ -139,7 +139,7 @@ def _close_and_update(centers, shift, tol, had_previous, n_iter, max_iter, n, we
 
 
 @njit(cache=True, nogil=True)
-def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
+def lloyd_loop(plain_pass, nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
                chunk_rows, tile, step, record_centers, path, ssd, n_changed,
                labels):  # pragma: no cover - compiled
     """Lloyd's iterations from ``centers``, as run_lloyd runs them (plain passes, no
@@ -147,6 +147,9 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
 
     Parameters
     ----------
+    plain_pass : :func:`.kmeans_lloyd.fused_pass` as a first-class function
+        (:func:`kmix.kernels.kmeans_loop.plain_pass_argument`): compiled once, on
+        its own, as the passes run from Python call it, not again inside the loop
     nearest : the plain pass's nearest-centre kernel for the tiles' width
         (:func:`.kmeans_lloyd.nearest_argument`)
     X : ndarray (n, d), float32 or float64, C-contiguous, at most 32 features
@@ -204,7 +207,7 @@ def lloyd_loop(nearest, X, sample_weight, unit_weight, centers, max_iter, tol, f
         scaled_t, norms = _pass_centers(centers, features)
         _clear(weight_sums, sums, scalars)
         for row0 in range(0, n, step):
-            fused_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
+            plain_pass(nearest, scaled_t, row0, min(step, n - row0), X, sample_weight, unit_weight,
                        norms, k, labels, had_previous, chunk_rows, tile, labels,
                        store_distances, no_distances, weight_sums, sums, scalars)
         go_on, status, converged, n_iter, centers, shift = _close_and_update(
