@@ -19,7 +19,8 @@ from .compiled import threads
 from .kmeans_passes import (FUSED_MAX_FEATURES, _pass_inputs, direct_separation, fused_tile_rows,
                             pass_steps, plain_pass_width)
 
-__all__ = ["LoopResult", "bounded_loop", "bounded_pass_argument", "loop_applies", "lloyd_loop"]
+__all__ = ["LoopResult", "bounded_loop", "bounded_pass_argument", "loop_applies", "lloyd_loop",
+           "plain_pass_argument"]
 
 # The loop keeps every iteration's centres in one preallocated array (max_iter + 1
 # of them); above this size run_lloyd's own loop records them instead.
@@ -98,9 +99,9 @@ def lloyd_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
     with threads(block.n_threads, -(-n // rows)):
         (status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
          ssd_previous, changed) = kmeans_loop.lloyd_loop(
-             plain_pass, nearest, X, sample_weight, bool(block.unit_weight), centers, int(max_iter),
-             float(tol), features, rows, tile, step, bool(record_centers), path, ssd, n_changed,
-             labels)
+             plain_pass, nearest, X, sample_weight, bool(block.unit_weight), centers,
+             int(max_iter), float(tol), features, rows, tile, step, bool(record_centers), path,
+             ssd, n_changed, labels)
     return _result(status, n_iter, converged, centers, weight_sums, inertia, had_previous, labels,
                    ssd_previous, changed, path, ssd, n_changed, record_centers)
 

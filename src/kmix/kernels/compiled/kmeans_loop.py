@@ -139,8 +139,8 @@ def _close_and_update(centers, shift, tol, had_previous, n_iter, max_iter, n, we
 
 
 @njit(cache=True, nogil=True)
-def lloyd_loop(plain_pass, nearest, X, sample_weight, unit_weight, centers, max_iter, tol, features,
-               chunk_rows, tile, step, record_centers, path, ssd, n_changed,
+def lloyd_loop(plain_pass, nearest, X, sample_weight, unit_weight, centers, max_iter, tol,
+               features, chunk_rows, tile, step, record_centers, path, ssd, n_changed,
                labels):  # pragma: no cover - compiled
     """Lloyd's iterations from ``centers``, as run_lloyd runs them (plain passes, no
     callback), until convergence, ``max_iter`` or a pass that leaves a cluster empty.
