@@ -430,13 +430,13 @@ class DaskData:
 
         On persisted chunks one task per worker thread runs the chunks it holds
         (:func:`.dask_placement.worker_groups`), ``params`` going with each task
-        (they are small: centres, parameters); otherwise arrays among ``params``
-        are sent to the workers once per call, in the pass's task graph. With ``keep_state`` the
-        state returned is kept on the cluster: the chunks' ``(state, partial)``, one
-        future per group (:class:`_GroupState`), or on chunks read from their source
-        a list with one persisted delayed object per chunk (a list, not a dask
-        array, so that chunks of zero rows keep their place). ``blas_in_threads``
-        does not apply (one thread per worker).
+        (they are small: centres, parameters); otherwise arrays among ``params`` are
+        sent to the workers once per call, in the pass's task graph. With
+        ``keep_state`` the state returned is kept on the cluster: the chunks'
+        ``(state, partial)``, one future per group (:class:`_GroupState`), or on
+        chunks read from their source a list with one persisted delayed object per
+        chunk (a list, not a dask array, so that chunks of zero rows keep their
+        place). ``blas_in_threads`` does not apply (one thread per worker).
         """
         if self._part_futures is not None:
             return self._reduce_persisted(kernel, params, merge, block_rows, state, keep_state)

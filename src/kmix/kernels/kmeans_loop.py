@@ -156,6 +156,13 @@ def bounded_loop(block: Any, centers: np.ndarray, *, max_iter: int, tol: float,
                    tuple(int(count) for count in rescanned[:n_passes]))
 
 
+def _c_array(dtype: Any, ndim: int) -> Any:
+    """numba's type of a C-contiguous, writable array: the passes' own arrays."""
+    from numba import types
+
+    return types.Array(dtype, ndim, "C")
+
+
 def plain_pass_argument(nearest: Any, X: np.ndarray, sample_weight: np.ndarray) -> Any:
     """``kmeans_lloyd.fused_pass`` as a first-class function for :func:`lloyd_loop`,
     typed for the arrays the loop passes it, as :func:`bounded_pass_argument` is
@@ -168,17 +175,15 @@ def plain_pass_argument(nearest: Any, X: np.ndarray, sample_weight: np.ndarray) 
     from .compiled.function_argument import FunctionArgument
 
     real = numba.from_dtype(X.dtype)
-
-    def array(dtype: Any, ndim: int) -> Any:
-        return types.Array(dtype, ndim, "C")
-
     key = (nearest, numba.typeof(X), numba.typeof(sample_weight))
     if key not in _PASS_ARGUMENTS:
         signature = types.void(
-            nearest.numba_type, array(real, 2), types.int64, types.int64, key[1], key[2],
-            types.boolean, array(real, 1), types.int64, array(types.int32, 1), types.boolean,
-            types.int64, types.int64, array(types.int32, 1), types.boolean, array(real, 1),
-            array(types.float64, 1), array(types.float64, 2), array(types.float64, 1))
+            nearest.numba_type, _c_array(real, 2), types.int64, types.int64, key[1],
+            key[2], types.boolean, _c_array(real, 1), types.int64,
+            _c_array(types.int32, 1), types.boolean, types.int64, types.int64,
+            _c_array(types.int32, 1), types.boolean, _c_array(real, 1),
+            _c_array(types.float64, 1), _c_array(types.float64, 2),
+            _c_array(types.float64, 1))
         _PASS_ARGUMENTS[key] = FunctionArgument(kmeans_lloyd.fused_pass, signature)
     return _PASS_ARGUMENTS[key]
 
@@ -199,23 +204,20 @@ def bounded_pass_argument(nearest: Any, nearest_single: Any, X: np.ndarray,
 
     real = numba.from_dtype(X.dtype)
 
-    def array(dtype: Any, ndim: int) -> Any:
-        return types.Array(dtype, ndim, "C")
-
     single = X.dtype == np.float64
     key = (nearest, nearest_single, numba.typeof(X), numba.typeof(sample_weight),
            numba.typeof(x_norms))
     if key not in _PASS_ARGUMENTS:
         signature = types.void(
-            nearest.numba_type, array(real, 2), nearest_single.numba_type,
-            array(types.float32, 2) if single else types.none, array(types.float32, 1),
-            types.float64, array(real, 2), types.int64, types.int64, key[2], key[3],
-            types.boolean, array(real, 1), types.int64, key[4], array(types.int32, 1),
-            types.boolean, array(types.float64, 1), array(types.float64, 1),
-            array(types.float64, 1), types.float64, types.float64, array(types.int32, 2),
-            array(types.float64, 2), types.float64, types.int64, types.int64,
-            array(types.int32, 1), array(real, 1), array(types.float64, 1),
-            array(types.float64, 2), array(types.float64, 1), array(types.int64, 1))
+            nearest.numba_type, _c_array(real, 2), nearest_single.numba_type,
+            _c_array(types.float32, 2) if single else types.none, _c_array(types.float32, 1),
+            types.float64, _c_array(real, 2), types.int64, types.int64, key[2], key[3],
+            types.boolean, _c_array(real, 1), types.int64, key[4], _c_array(types.int32, 1),
+            types.boolean, _c_array(types.float64, 1), _c_array(types.float64, 1),
+            _c_array(types.float64, 1), types.float64, types.float64, _c_array(types.int32, 2),
+            _c_array(types.float64, 2), types.float64, types.int64, types.int64,
+            _c_array(types.int32, 1), _c_array(real, 1), _c_array(types.float64, 1),
+            _c_array(types.float64, 2), _c_array(types.float64, 1), _c_array(types.int64, 1))
         _PASS_ARGUMENTS[key] = FunctionArgument(kmeans_bounded.bounded_fused_pass, signature)
     return _PASS_ARGUMENTS[key]
 
